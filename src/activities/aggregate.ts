@@ -1,0 +1,64 @@
+import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
+import { parseFioOutput, type FioIterationResult } from '../core/fio';
+import { layout } from '../core/layout';
+import { entryReport, type EntryReport } from '../core/report';
+import type { JobSpec } from '../core/spec';
+
+/** Which VM holds the results of each entry, as the workflow recorded it. */
+export interface EntryOwner {
+  matrixId: number;
+  vm: string | null;
+  status: 'passed' | 'failed' | 'missing';
+}
+
+export interface AggregateInput {
+  benchmarkId: string;
+  owners: EntryOwner[];
+}
+
+export interface AggregateSummary {
+  resultsKey: string;
+  entries: number;
+  passed: number;
+  failed: number;
+}
+
+export async function readJobSpecs(store: ArtifactStore, benchmarkId: string): Promise<JobSpec[]> {
+  const keys = (await store.list(layout.jobsPrefix(benchmarkId))).filter((k) => k.endsWith('.json'));
+  const specs = await Promise.all(keys.map((k) => getJson<JobSpec>(store, k)));
+  return specs.filter((s): s is JobSpec => s !== undefined);
+}
+
+/**
+ * Reads every fio output of every passed entry from the VM the workflow says ran it,
+ * so an entry that ran twice (a retry elsewhere) counts once.
+ */
+export async function aggregate(store: ArtifactStore, input: AggregateInput): Promise<AggregateSummary> {
+  const id = input.benchmarkId;
+  const specs = await readJobSpecs(store, id);
+  const entries = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, { entry: e, iterations: s.iterations }] as const)));
+  const reports: EntryReport[] = [];
+  for (const owner of [...input.owners].sort((a, b) => a.matrixId - b.matrixId)) {
+    const found = entries.get(owner.matrixId);
+    if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
+    const results: FioIterationResult[] = [];
+    if (owner.status === 'passed' && owner.vm) {
+      for (let i = 1; i <= found.iterations; i++) {
+        const key = layout.fioOutput(id, owner.vm, owner.matrixId, i);
+        const buf = await store.get(key);
+        if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
+        results.push(parseFioOutput(buf.toString('utf8')));
+      }
+    }
+    reports.push(entryReport(found.entry, owner.vm, owner.status, results));
+  }
+  const resultsKey = layout.report(id, 'results.json');
+  // Derived data: replaced when a later run of the same benchmark aggregates again.
+  await store.put(resultsKey, toJson(reports));
+  return {
+    resultsKey,
+    entries: reports.length,
+    passed: reports.filter((r) => r.status === 'passed').length,
+    failed: reports.filter((r) => r.status !== 'passed').length,
+  };
+}

@@ -1,0 +1,79 @@
+import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
+import { assignByCost } from '../core/assign';
+import { InputError } from '../core/errors';
+import { layout } from '../core/layout';
+import { benchmarkConfigOf, prepareBenchmark, type BenchmarkRequest, type JobSpec } from '../core/spec';
+import { WriteConflictError } from '../artifacts/store';
+
+export interface VmShare {
+  vm: string;
+  matrixIds: number[];
+  estimatedMs: number;
+}
+
+export interface DistributeResult {
+  totalEntries: number;
+  vms: VmShare[];
+  /** True when the benchmark folder existed with the same inputs: a resumed run. */
+  resumed: boolean;
+}
+
+interface FleetRecord {
+  vms: string[];
+}
+
+/**
+ * Writes the inputs and one job spec per VM, all write-once. Safe to retry at any
+ * point: the VM list is recorded first, so the assignment is recomputed identically.
+ */
+export async function distribute(store: ArtifactStore, req: BenchmarkRequest, resolvedVms: string[]): Promise<DistributeResult> {
+  const prepared = prepareBenchmark(req);
+  const id = req.benchmarkId;
+  if (resolvedVms.length === 0) throw new InputError('the fleet has no VMs to run on', { flag: '--vms' });
+
+  let resumed = false;
+  const writeInput = async (key: string, content: string): Promise<void> => {
+    try {
+      if ((await store.putOnce(key, content)) === 'unchanged') resumed = true;
+    } catch (err) {
+      if (err instanceof WriteConflictError) {
+        throw new InputError(
+          `benchmark "${id}" already exists with different inputs (${store.urlOf(key)} differs): choose a new benchmark id, or give the same inputs to resume it`,
+          { flag: '--benchmark-id' },
+        );
+      }
+      throw err;
+    }
+  };
+  await writeInput(layout.testCases(id), req.testCases.content);
+  if (req.configs) await writeInput(layout.configs(id), req.configs.content);
+  await writeInput(layout.jobTemplate(id), req.jobFile.content);
+  await writeInput(layout.config(id), toJson(benchmarkConfigOf(req)));
+
+  // The first attempt's VM list wins: a resumed run keeps its original assignment.
+  const fleetKey = layout.fleet(id);
+  await store.putOnce(fleetKey, toJson({ vms: resolvedVms } satisfies FleetRecord)).catch((err) => {
+    if (!(err instanceof WriteConflictError)) throw err;
+  });
+  const vms = (await getJson<FleetRecord>(store, fleetKey))!.vms;
+
+  const costs = prepared.matrix.map((e) => ({ matrixId: e.matrixId, costMs: prepared.iterationMs.get(e.matrixId)! * req.iterations }));
+  const assignment = assignByCost(costs, vms);
+  const byId = new Map(prepared.matrix.map((e) => [e.matrixId, e]));
+  const shares: VmShare[] = [];
+  for (const vm of vms) {
+    const matrixIds = assignment.get(vm)!;
+    const spec: JobSpec = {
+      benchmarkId: id,
+      vm,
+      iterations: req.iterations,
+      mount: req.mount,
+      fioIterationMs: req.timeouts.fioIterationMs,
+      jobTemplatePath: 'jobfile.fio',
+      entries: matrixIds.map((m) => ({ ...byId.get(m)!, estimatedIterationMs: prepared.iterationMs.get(m)! })),
+    };
+    await store.putOnce(layout.jobSpec(id, vm), toJson(spec));
+    shares.push({ vm, matrixIds, estimatedMs: matrixIds.reduce((s, m) => s + prepared.iterationMs.get(m)! * req.iterations, 0) });
+  }
+  return { totalEntries: prepared.matrix.length, vms: shares, resumed };
+}

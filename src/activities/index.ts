@@ -1,0 +1,24 @@
+import type { ArtifactStore } from '../artifacts/store';
+import type { BenchmarkRequest, FleetSpec } from '../core/spec';
+import type { FleetResolver } from '../fleet/fleet';
+import { aggregate, type AggregateInput } from './aggregate';
+import { distribute } from './distribute';
+import { withFailureMapping } from './failures';
+import { writeReport } from './report';
+
+export interface OrchestratorDeps {
+  store: ArtifactStore;
+  fleet: FleetResolver;
+}
+
+/** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
+export function createActivities(deps: OrchestratorDeps) {
+  return withFailureMapping({
+    resolveFleet: (spec: FleetSpec) => deps.fleet.resolve(spec),
+    distribute: (req: BenchmarkRequest, vms: string[]) => distribute(deps.store, req, vms),
+    aggregate: (input: AggregateInput) => aggregate(deps.store, input),
+    report: (benchmarkId: string) => writeReport(deps.store, benchmarkId),
+  });
+}
+
+export type OrchestratorActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,162 @@
+/**
+ * Reading fio's JSON output (--output-format=json or json+). Units are fio's own:
+ * bw_bytes in bytes/s, runtime in ms, every *_ns latency in nanoseconds. We never use
+ * `bw` (KiB/s) so no unit conversion can go wrong.
+ */
+
+export type Direction = 'read' | 'write' | 'trim';
+export const DIRECTIONS: readonly Direction[] = ['read', 'write', 'trim'];
+
+/** A latency histogram: bucket value in ns -> sample count, as fio's json+ `bins`. */
+export type LatencyBins = Map<number, number>;
+
+export interface LatencySummary {
+  count: number;
+  minNs: number;
+  maxNs: number;
+  meanNs: number;
+  bins: LatencyBins;
+}
+
+export interface DirectionResult {
+  ioBytes: number;
+  bwBytesPerSec: number;
+  iops: number;
+  runtimeMs: number;
+  totalIos: number;
+  /** Completion latency; merged over jobs. */
+  clat: LatencySummary;
+}
+
+export interface FioIterationResult {
+  fioVersion: string;
+  jobCount: number;
+  /** Sum of per-job errors; non-zero means fio reported a failed job. */
+  errorCount: number;
+  read: DirectionResult;
+  write: DirectionResult;
+  trim: DirectionResult;
+}
+
+interface FioLat {
+  min?: number;
+  max?: number;
+  mean?: number;
+  N?: number;
+  bins?: Record<string, number>;
+}
+interface FioDir {
+  io_bytes?: number;
+  bw_bytes?: number;
+  iops?: number;
+  runtime?: number;
+  total_ios?: number;
+  clat_ns?: FioLat;
+}
+interface FioJob {
+  error?: number;
+  read?: FioDir;
+  write?: FioDir;
+  trim?: FioDir;
+}
+interface FioJson {
+  'fio version'?: string;
+  jobs?: FioJob[];
+}
+
+export class FioOutputError extends Error {
+  override readonly name = 'FioOutputError';
+}
+
+/**
+ * Finds fio's JSON in an output file. fio may print warnings before it, and with
+ * --status-interval it writes one object per interval: the last complete one is the final.
+ */
+export function extractFioJson(text: string): FioJson {
+  const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
+  let found: FioJson | undefined;
+  for (let i = 0; i < starts.length; i++) {
+    const chunk = text.slice(starts[i], starts[i + 1] ?? text.length);
+    try {
+      const parsed = JSON.parse(chunk) as FioJson;
+      if (Array.isArray(parsed.jobs)) found = parsed;
+    } catch {
+      // A partial object (fio killed mid-write) or a non-JSON line starting with '{'.
+    }
+  }
+  if (!found) throw new FioOutputError('no complete fio JSON result found in the output');
+  return found;
+}
+
+export function emptyLatency(): LatencySummary {
+  return { count: 0, minNs: 0, maxNs: 0, meanNs: 0, bins: new Map() };
+}
+
+/** Pools latency summaries as if their samples had been recorded together. */
+export function mergeLatency(parts: readonly LatencySummary[]): LatencySummary {
+  const out = emptyLatency();
+  let weighted = 0;
+  for (const p of parts) {
+    if (p.count === 0) continue;
+    out.minNs = out.count === 0 ? p.minNs : Math.min(out.minNs, p.minNs);
+    out.maxNs = Math.max(out.maxNs, p.maxNs);
+    out.count += p.count;
+    weighted += p.meanNs * p.count;
+    for (const [v, n] of p.bins) out.bins.set(v, (out.bins.get(v) ?? 0) + n);
+  }
+  out.meanNs = out.count ? weighted / out.count : 0;
+  return out;
+}
+
+function latencyOf(l: FioLat | undefined): LatencySummary {
+  const count = l?.N ?? 0;
+  if (!l || count === 0) return emptyLatency();
+  const bins: LatencyBins = new Map();
+  for (const [k, n] of Object.entries(l.bins ?? {})) bins.set(Number(k), n);
+  return { count, minNs: l.min ?? 0, maxNs: l.max ?? 0, meanNs: l.mean ?? 0, bins };
+}
+
+function sumDirection(jobs: readonly FioJob[], dir: Direction): DirectionResult {
+  const parts = jobs.map((j) => j[dir] ?? {});
+  return {
+    ioBytes: parts.reduce((s, p) => s + (p.io_bytes ?? 0), 0),
+    // Jobs of one group run concurrently, so their bandwidths add up (as group_reporting does).
+    bwBytesPerSec: parts.reduce((s, p) => s + (p.bw_bytes ?? 0), 0),
+    iops: parts.reduce((s, p) => s + (p.iops ?? 0), 0),
+    runtimeMs: parts.reduce((m, p) => Math.max(m, p.runtime ?? 0), 0),
+    totalIos: parts.reduce((s, p) => s + (p.total_ios ?? 0), 0),
+    clat: mergeLatency(parts.map((p) => latencyOf(p.clat_ns))),
+  };
+}
+
+export function parseFioOutput(text: string): FioIterationResult {
+  const json = extractFioJson(text);
+  const jobs = json.jobs ?? [];
+  if (jobs.length === 0) throw new FioOutputError('fio output has no jobs');
+  return {
+    fioVersion: json['fio version'] ?? 'unknown',
+    jobCount: jobs.length,
+    errorCount: jobs.reduce((s, j) => s + (j.error ? 1 : 0), 0),
+    read: sumDirection(jobs, 'read'),
+    write: sumDirection(jobs, 'write'),
+    trim: sumDirection(jobs, 'trim'),
+  };
+}
+
+/**
+ * Percentile of a histogram the way fio computes it: the first bucket (in ascending
+ * order) at which the running count reaches p% of all samples.
+ */
+export function percentileFromBins(bins: LatencyBins, p: number): number | undefined {
+  let total = 0;
+  for (const n of bins.values()) total += n;
+  if (total === 0) return undefined;
+  const target = (p / 100) * total;
+  let seen = 0;
+  const keys = [...bins.keys()].sort((a, b) => a - b);
+  for (const k of keys) {
+    seen += bins.get(k)!;
+    if (seen >= target) return k;
+  }
+  return keys[keys.length - 1];
+}

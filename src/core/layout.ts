@@ -1,0 +1,26 @@
+/**
+ * Object keys of the artifact layout, relative to the artifact root (a local folder or
+ * gs://bucket). Ids are checked safe before they get here, so no key leaves its folder.
+ */
+export const layout = {
+  benchmark: (id: string) => `${id}`,
+  config: (id: string) => `${id}/config.json`,
+  testCases: (id: string) => `${id}/test-cases.csv`,
+  configs: (id: string) => `${id}/configs.csv`,
+  jobTemplate: (id: string) => `${id}/jobfile.fio`,
+  /** The VM names the first attempt resolved; a resumed run keeps them. */
+  fleet: (id: string) => `${id}/fleet.json`,
+  jobSpec: (id: string, vm: string) => `${id}/jobs/${vm}.json`,
+  jobsPrefix: (id: string) => `${id}/jobs/`,
+  manifest: (id: string, vm: string) => `${id}/results/${vm}/manifest.json`,
+  testDir: (id: string, vm: string, matrixId: number) => `${id}/results/${vm}/test-${matrixId}`,
+  renderedJob: (id: string, vm: string, matrixId: number) => `${id}/results/${vm}/test-${matrixId}/job.fio`,
+  fioOutput: (id: string, vm: string, matrixId: number, iteration: number) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.fio.json`,
+  fioLog: (id: string, vm: string, matrixId: number, iteration: number) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.stderr.log`,
+  report: (id: string, name: string) => `${id}/report/${name}`,
+} as const;
+
+/** The file names of inputs as stored, whatever they were called on the user's disk. */
+export const STORED_INPUT_NAMES = { testCases: 'test-cases.csv', configs: 'configs.csv', jobFile: 'jobfile.fio' } as const;

@@ -1,0 +1,138 @@
+import { defaultMountConfig, parseMountConfigsCsv, type MountConfig } from './configs';
+import { InputError } from './errors';
+import { checkSafeId } from './ids';
+import { buildMatrix, estimateIterationMs, templateRuntimeMs, type MatrixEntry } from './matrix';
+import { checkTemplate } from './template';
+import { parseTestCasesCsv } from './testcases';
+
+/** A file the user gave, carried by value: inputs are small and are stored verbatim. */
+export interface InputFile {
+  name: string;
+  content: string;
+}
+
+/** Where the fleet's VMs come from. */
+export type FleetSpec =
+  | { kind: 'static'; vms: string[] }
+  | { kind: 'instance-group'; project: string; zone?: string; region?: string; group: string }
+  | { kind: 'vm'; project: string; zone: string; name: string };
+
+/** What the agent mounts at MOUNT_POINT. */
+export type MountSpec =
+  | { kind: 'local-dir' }
+  | { kind: 'gcsfuse'; bucket: string; customEndpoint?: string; anonymousAccess?: boolean };
+
+export interface BenchmarkTimeouts {
+  /** Longest one fio iteration may run before it is killed. */
+  fioIterationMs: number;
+  /** How long an entry may wait for its VM's agent to pick it up. */
+  agentPickupMs: number;
+  /** An agent that sends no heartbeat for this long is considered dead. */
+  agentHeartbeatMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: BenchmarkTimeouts = {
+  fioIterationMs: 30 * 60_000,
+  agentPickupMs: 10 * 60_000,
+  agentHeartbeatMs: 60_000,
+};
+
+/** The workflow's input: everything needed to run a benchmark, by value. */
+export interface BenchmarkRequest {
+  benchmarkId: string;
+  testCases: InputFile;
+  configs?: InputFile;
+  jobFile: InputFile;
+  iterations: number;
+  fleet: FleetSpec;
+  mount: MountSpec;
+  gcsfuseCommit: string;
+  gcsfuseMountArgs: string;
+  timeouts: BenchmarkTimeouts;
+  /** After all VMs finish, how long to wait for retry-vm requests while some entries failed. */
+  retryWindowMs: number;
+}
+
+/** config.json: the request minus the file contents (stored next to it as files). */
+export type BenchmarkConfig = Omit<BenchmarkRequest, 'testCases' | 'configs' | 'jobFile'> & {
+  testCasesFile: string;
+  configsFile?: string;
+  jobFileName: string;
+};
+
+/** jobs/<vm>.json: written once; everything the agent needs for its share. */
+export interface JobSpec {
+  benchmarkId: string;
+  vm: string;
+  iterations: number;
+  mount: MountSpec;
+  fioIterationMs: number;
+  /** Path of the job template in the artifact store, relative to the benchmark folder. */
+  jobTemplatePath: string;
+  entries: (MatrixEntry & { estimatedIterationMs: number })[];
+}
+
+export type EntryStatus = 'pending' | 'running' | 'passed' | 'failed';
+
+/** results/<vm>/manifest.json: the agent's durable record of each entry it ran. */
+export interface Manifest {
+  benchmarkId: string;
+  vm: string;
+  updatedAt: string;
+  entries: Record<string, ManifestEntry>;
+}
+
+export interface ManifestEntry {
+  matrixId: number;
+  /** VM whose job spec defines the entry (differs from the manifest's VM after a retry elsewhere). */
+  specVm: string;
+  status: EntryStatus;
+  iterations: number;
+  iterationsDone: number;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  error?: string;
+}
+
+export interface PreparedBenchmark {
+  configs: MountConfig[];
+  matrix: MatrixEntry[];
+  /** Estimated ms of one iteration, by matrix id. */
+  iterationMs: Map<number, number>;
+}
+
+/**
+ * Checks a request as a whole and expands it into the matrix. Pure, so the CLI can
+ * refuse bad input before anything starts and the distribute activity can repeat it.
+ */
+export function prepareBenchmark(req: BenchmarkRequest): PreparedBenchmark {
+  checkSafeId(req.benchmarkId, 'benchmark id', { flag: '--benchmark-id' });
+  if (!Number.isInteger(req.iterations) || req.iterations < 1) {
+    throw new InputError(`must be a whole number of 1 or more, got ${req.iterations}`, { flag: '--iterations' });
+  }
+  if (req.fleet.kind === 'static') {
+    if (req.fleet.vms.length === 0) throw new InputError('no VMs given', { flag: '--vms' });
+    const seen = new Set<string>();
+    for (const vm of req.fleet.vms) {
+      checkSafeId(vm, 'VM name', { flag: '--vms' });
+      if (seen.has(vm)) throw new InputError(`VM "${vm}" is listed twice`, { flag: '--vms' });
+      seen.add(vm);
+    }
+  }
+  const tests = parseTestCasesCsv(req.testCases.content, req.testCases.name);
+  const columns = Object.keys(tests[0]!.params);
+  checkTemplate(req.jobFile.content, req.jobFile.name, columns, req.testCases.name);
+  const configs = req.configs
+    ? parseMountConfigsCsv(req.configs.content, req.configs.name)
+    : [defaultMountConfig(req.gcsfuseCommit, req.gcsfuseMountArgs)];
+  const matrix = buildMatrix(configs, tests);
+  const templateMs = templateRuntimeMs(req.jobFile.content);
+  const iterationMs = new Map(matrix.map((e) => [e.matrixId, estimateIterationMs(e, templateMs)]));
+  return { configs, matrix, iterationMs };
+}
+
+export function benchmarkConfigOf(req: BenchmarkRequest): BenchmarkConfig {
+  const { testCases, configs, jobFile, ...rest } = req;
+  return { ...rest, testCasesFile: testCases.name, configsFile: configs?.name, jobFileName: jobFile.name };
+}

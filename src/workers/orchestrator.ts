@@ -1,0 +1,51 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { createActivities } from '../activities';
+import { openArtifactStore } from '../artifacts';
+import { StaticFleetResolver, type FleetResolver } from '../fleet/fleet';
+import { ORCHESTRATOR_TASK_QUEUE } from '../shared/names';
+import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface OrchestratorWorkerOptions {
+  temporal: TemporalOptions;
+  artifacts: string;
+  fleet?: FleetResolver;
+}
+
+/** The worker that runs benchmark and VM workflows and the orchestrator's activities. */
+export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions): Promise<Worker> {
+  const connection = await NativeConnection.connect(connectionOptions(opts.temporal));
+  return Worker.create({
+    connection,
+    namespace: opts.temporal.namespace,
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createActivities({ store: openArtifactStore(opts.artifacts), fleet: opts.fleet ?? new StaticFleetResolver() }),
+  });
+}
+
+async function main(): Promise<void> {
+  const cmd = new Command('orchestrator-worker')
+    .description('Runs gcsfuse-bench workflows and orchestrator activities')
+    .requiredOption('--artifacts <dir-or-gs-url>', 'artifact store: a local folder or gs://bucket', process.env.GCSFUSE_BENCH_ARTIFACTS)
+    .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
+    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .parse();
+  const o = cmd.opts<{ artifacts: string; temporalAddress?: string; namespace?: string }>();
+  const worker = await createOrchestratorWorker({
+    temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
+    artifacts: o.artifacts,
+  });
+  console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE}`);
+  await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,9 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { BenchmarkProgress, RetryVmRequest, RetryVmResult, VmProgress } from './types';
+
+/** Progress of a benchmark as the parent knows it (child runs report when they finish). */
+export const progressQuery = defineQuery<BenchmarkProgress>('progress');
+/** Live progress of one VM's run, entry by entry. */
+export const vmProgressQuery = defineQuery<VmProgress>('vmProgress');
+/** Re-runs a VM's failed entries, on the same VM or `onto` another one. */
+export const retryVmUpdate = defineUpdate<RetryVmResult, [RetryVmRequest]>('retryVm');

@@ -1,0 +1,2 @@
+export { benchmarkWorkflow } from './benchmark';
+export { vmWorkflow } from './vm';

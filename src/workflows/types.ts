@@ -1,0 +1,83 @@
+import type { EntryStatus } from '../core/spec';
+
+/** What the agent reports for one entry; small, the fio outputs stay in the artifact store. */
+export interface EntryOutcome {
+  matrixId: number;
+  vm: string;
+  status: Extract<EntryStatus, 'passed' | 'failed'>;
+  iterationsDone: number;
+  durationMs: number;
+  /** True when the entry had passed before (a resumed benchmark) and was not run again. */
+  reused: boolean;
+  error?: string;
+}
+
+export interface EntryRef {
+  matrixId: number;
+  /** VM whose job spec defines the entry. */
+  specVm: string;
+}
+
+export interface RunEntryInput extends EntryRef {
+  benchmarkId: string;
+}
+
+export interface VmWorkflowInput {
+  benchmarkId: string;
+  vm: string;
+  entries: EntryRef[];
+  iterations: number;
+  fioIterationMs: number;
+  agentPickupMs: number;
+  agentHeartbeatMs: number;
+}
+
+export interface VmProgress {
+  vm: string;
+  total: number;
+  passed: number;
+  failed: number;
+  runningMatrixId: number | null;
+  outcomes: EntryOutcome[];
+}
+
+export type VmRunStatus = 'running' | 'completed' | 'failed';
+
+export interface VmRunState {
+  vm: string;
+  workflowId: string;
+  status: VmRunStatus;
+  total: number;
+  passed: number;
+  failed: number;
+}
+
+export interface BenchmarkProgress {
+  benchmarkId: string;
+  phase: 'resolving-fleet' | 'distributing' | 'running' | 'awaiting-retry' | 'aggregating' | 'reporting' | 'done';
+  totalEntries: number;
+  passed: number;
+  failed: number;
+  /** Per child run (a VM's share, or a retry of failed entries). */
+  runs: VmRunState[];
+}
+
+export interface RetryVmRequest {
+  vm: string;
+  /** Run the failed entries on this VM instead; default: the same VM. */
+  onto?: string;
+}
+
+export interface RetryVmResult {
+  retried: number;
+  onto: string;
+  workflowId: string;
+}
+
+export interface BenchmarkResult {
+  benchmarkId: string;
+  totalEntries: number;
+  passed: number;
+  failed: number;
+  reportKeys: string[];
+}

@@ -1,0 +1,170 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { withFailureMapping } from '../../src/activities/failures';
+import { getJson, toJson, type ArtifactStore } from '../../src/artifacts/store';
+import { InputError } from '../../src/core/errors';
+import { FioOutputError, parseFioOutput } from '../../src/core/fio';
+import { layout } from '../../src/core/layout';
+import type { JobSpec, Manifest, ManifestEntry } from '../../src/core/spec';
+import { placeholderValues, renderTemplate } from '../../src/core/template';
+import { FAILURE_TYPES } from '../../src/shared/names';
+import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
+import type { FioRunner } from './fio-runner';
+import type { Mounter } from './mounter';
+
+export interface AgentDeps {
+  vm: string;
+  store: ArtifactStore;
+  mounter: Mounter;
+  runFio: FioRunner;
+  /** Local scratch space: rendered jobs and fio outputs before upload. */
+  workDir: string;
+  /** How often to heartbeat while fio runs. */
+  heartbeatIntervalMs?: number;
+}
+
+/** Sub-folder of the mount where a test's data files live (TEST_DATA_DIR). */
+export function testDataDir(mountPoint: string, testId: string): string {
+  return `${mountPoint}/gcsfuse-bench-data/${testId}`;
+}
+
+export function createAgentActivities(deps: AgentDeps) {
+  const specs = new Map<string, JobSpec>();
+  const loadSpec = async (benchmarkId: string, specVm: string): Promise<JobSpec> => {
+    const key = layout.jobSpec(benchmarkId, specVm);
+    let spec = specs.get(key);
+    if (!spec) {
+      spec = await getJson<JobSpec>(deps.store, key);
+      if (!spec) throw new InputError(`job spec ${deps.store.urlOf(key)} does not exist`);
+      specs.set(key, spec); // written once, so it never goes stale
+    }
+    return spec;
+  };
+
+  const manifestKey = (benchmarkId: string) => layout.manifest(benchmarkId, deps.vm);
+  const saveEntry = async (benchmarkId: string, entry: ManifestEntry): Promise<void> => {
+    // One entry at a time per agent, so read-modify-write of our own manifest is safe.
+    const manifest = (await getJson<Manifest>(deps.store, manifestKey(benchmarkId))) ?? {
+      benchmarkId,
+      vm: deps.vm,
+      updatedAt: '',
+      entries: {},
+    };
+    manifest.entries[String(entry.matrixId)] = entry;
+    manifest.updatedAt = new Date().toISOString();
+    await deps.store.put(manifestKey(benchmarkId), toJson(manifest));
+  };
+
+  async function runEntry(input: RunEntryInput): Promise<EntryOutcome> {
+    const ctx = Context.current();
+    const { benchmarkId, matrixId } = input;
+    const started = Date.now();
+    const spec = await loadSpec(benchmarkId, input.specVm);
+    const entry = spec.entries.find((e) => e.matrixId === matrixId);
+    if (!entry) throw new InputError(`matrix entry ${matrixId} is not in the job spec of ${input.specVm}`);
+
+    const outputKey = (i: number) => layout.fioOutput(benchmarkId, deps.vm, matrixId, i);
+    const manifest = await getJson<Manifest>(deps.store, manifestKey(benchmarkId));
+    const previous = manifest?.entries[String(matrixId)];
+    if (previous?.status === 'passed' && previous.iterationsDone === spec.iterations) {
+      return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: spec.iterations, durationMs: 0, reused: true };
+    }
+
+    const record: ManifestEntry = {
+      matrixId,
+      specVm: input.specVm,
+      status: 'running',
+      iterations: spec.iterations,
+      iterationsDone: 0,
+      startedAt: new Date(started).toISOString(),
+    };
+    await saveEntry(benchmarkId, record);
+
+    const template = await deps.store.get(`${benchmarkId}/${spec.jobTemplatePath}`);
+    if (!template) throw new InputError(`job template ${deps.store.urlOf(`${benchmarkId}/${spec.jobTemplatePath}`)} does not exist`);
+    const localDir = path.join(deps.workDir, benchmarkId, `test-${matrixId}`);
+    await fs.mkdir(localDir, { recursive: true });
+
+    let iteration = 0;
+    const beat = setInterval(() => ctx.heartbeat({ iteration }), deps.heartbeatIntervalMs ?? 2_000);
+    try {
+      for (iteration = 1; iteration <= spec.iterations; iteration++) {
+        ctx.heartbeat({ iteration });
+        // An iteration whose output was stored by an earlier attempt is never run again.
+        if (await deps.store.get(outputKey(iteration))) {
+          record.iterationsDone = iteration;
+          continue;
+        }
+        const handle = await deps.mounter.mount(entry.config, spec.mount, localDir);
+        try {
+          const dataDir = testDataDir(handle.mountPoint, entry.testId);
+          await fs.mkdir(dataDir, { recursive: true });
+          const rendered = renderTemplate(
+            template.toString('utf8'),
+            placeholderValues(entry.testId, entry.params, { MOUNT_POINT: handle.mountPoint, TEST_DATA_DIR: dataDir }),
+            spec.jobTemplatePath,
+          );
+          await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
+          const jobFile = path.join(localDir, 'job.fio');
+          const outputFile = path.join(localDir, `iteration-${iteration}.fio.json`);
+          await fs.writeFile(jobFile, rendered);
+          await fs.rm(outputFile, { force: true });
+          const result = await deps.runFio({
+            jobFile,
+            outputFile,
+            timeoutMs: spec.fioIterationMs,
+            signal: ctx.cancellationSignal,
+            pidFile: path.join(deps.workDir, 'fio.pid'),
+          });
+          if (result.stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), result.stderr);
+          if (result.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+          if (result.timedOut) {
+            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`, FAILURE_TYPES.fio);
+          }
+          if (result.exitCode !== 0) {
+            const why = result.stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
+            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`, FAILURE_TYPES.fio);
+          }
+          const output = await fs.readFile(outputFile, 'utf8');
+          try {
+            if (parseFioOutput(output).errorCount > 0) throw new FioOutputError('a job reported an error');
+          } catch (err) {
+            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
+          }
+          await deps.store.putOnce(outputKey(iteration), output);
+        } finally {
+          await handle.unmount();
+        }
+        record.iterationsDone = iteration;
+        await saveEntry(benchmarkId, record);
+      }
+    } catch (err) {
+      clearInterval(beat);
+      const finishedAt = Date.now();
+      await saveEntry(benchmarkId, {
+        ...record,
+        status: 'failed',
+        finishedAt: new Date(finishedAt).toISOString(),
+        durationMs: finishedAt - started,
+        error: ctx.cancellationSignal.aborted ? 'cancelled' : (err as Error).message,
+      });
+      throw err;
+    }
+    clearInterval(beat);
+    const finishedAt = Date.now();
+    await saveEntry(benchmarkId, {
+      ...record,
+      iterationsDone: spec.iterations,
+      status: 'passed',
+      finishedAt: new Date(finishedAt).toISOString(),
+      durationMs: finishedAt - started,
+    });
+    return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: spec.iterations, durationMs: finishedAt - started, reused: false };
+  }
+
+  return withFailureMapping({ runEntry });
+}
+
+export type AgentActivities = ReturnType<typeof createAgentActivities>;

@@ -1,0 +1,70 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { Command } from 'commander';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openArtifactStore } from '../../src/artifacts';
+import { checkSafeId } from '../../src/core/ids';
+import { agentTaskQueue } from '../../src/shared/names';
+import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../../src/shared/temporal';
+import { createAgentActivities } from './activities';
+import { runFio, stopLeftoverFio } from './fio-runner';
+import { LocalDirMounter, type Mounter } from './mounter';
+
+export interface AgentOptions {
+  vm: string;
+  temporal: TemporalOptions;
+  artifacts: string;
+  workDir: string;
+  mounter?: Mounter;
+}
+
+/** A VM's agent: a Temporal worker on the VM's own task queue, running one entry at a time. */
+export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
+  checkSafeId(opts.vm, 'VM name', { flag: '--vm' });
+  await fs.mkdir(opts.workDir, { recursive: true });
+  if (await stopLeftoverFio(path.join(opts.workDir, 'fio.pid'))) console.warn('stopped an fio left running by a previous agent');
+  const connection = await NativeConnection.connect(connectionOptions(opts.temporal));
+  return Worker.create({
+    connection,
+    namespace: opts.temporal.namespace,
+    taskQueue: agentTaskQueue(opts.vm),
+    activities: createAgentActivities({
+      vm: opts.vm,
+      store: openArtifactStore(opts.artifacts),
+      mounter: opts.mounter ?? new LocalDirMounter(path.join(opts.workDir, 'mnt')),
+      runFio,
+      workDir: opts.workDir,
+    }),
+    // One entry at a time: concurrent fio jobs on one VM would measure each other.
+    maxConcurrentActivityTaskExecutions: 1,
+  });
+}
+
+async function main(): Promise<void> {
+  const cmd = new Command('vm-agent')
+    .description('Runs gcsfuse-bench entries with fio on this VM')
+    .option('--vm <name>', 'VM name; the task queue is derived from it (default: host name)', process.env.GCSFUSE_BENCH_VM ?? os.hostname())
+    .requiredOption('--artifacts <dir-or-gs-url>', 'artifact store: a local folder or gs://bucket', process.env.GCSFUSE_BENCH_ARTIFACTS)
+    .option('--work-dir <dir>', 'local scratch folder', process.env.GCSFUSE_BENCH_WORK_DIR)
+    .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
+    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .parse();
+  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string }>();
+  const worker = await createAgentWorker({
+    vm: o.vm,
+    temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
+    artifacts: o.artifacts,
+    workDir: o.workDir ?? path.join(os.tmpdir(), 'gcsfuse-bench-agent', o.vm),
+  });
+  console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)}`);
+  await worker.run();
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
