@@ -1,0 +1,249 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { Command, Option } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assignByCost } from '../core/assign';
+import { InputError } from '../core/errors';
+import { placeholderValues, renderTemplate } from '../core/template';
+import { temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
+import type { BenchmarkResult } from '../workflows/types';
+import { connectClient, failureMessage, isInputFailure, liveProgress, readReport, retryVm, startBenchmark, watchBenchmark } from './benchmarks';
+import { buildRequest, type BenchmarkFlags } from './request';
+import { progressTable, reportTable } from './table';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, interrupted: 130 } as const;
+
+interface GlobalFlags {
+  temporalAddress?: string;
+  namespace?: string;
+  json?: boolean;
+}
+
+function temporalOf(cmd: Command): TemporalOptions {
+  const g = cmd.optsWithGlobals<GlobalFlags>();
+  return temporalOptionsFromEnv(process.env, { address: g.temporalAddress, namespace: g.namespace });
+}
+
+function addBenchmarkOptions(cmd: Command): Command {
+  return cmd
+    .option('--benchmark-id <id>', 'benchmark id (the workflow id and artifact folder); reuse it with the same inputs to resume')
+    .option('--test-csv <file>', 'test cases CSV (one fio workload per row)')
+    .option('--configs-csv <file>', 'mount configs CSV: commit,mount_args,label')
+    .option('--fio-job-file <file>', 'fio job template with placeholders such as BLOCK_SIZE or ${IO_DEPTH}')
+    .option('--iterations <n>', 'runs of each matrix entry', '5')
+    .option('--vms <names>', 'comma-separated VM (agent) names')
+    .option('--instance-group <name>', 'managed instance group whose running VMs to use')
+    .option('--executor-vm <name>', 'a single VM to run on')
+    .option('--project <id>', 'Google Cloud project (with --instance-group / --executor-vm)')
+    .option('--zone <zone>', 'zone of the VM or zonal group')
+    .option('--region <region>', 'region of a regional group')
+    .addOption(new Option('--mount <kind>', 'what MOUNT_POINT is').choices(['local-dir', 'gcsfuse']))
+    .option('--bucket <name>', 'test data bucket gcsfuse mounts (alias --test-data-bucket)')
+    .addOption(new Option('--test-data-bucket <name>').hideHelp())
+    .option('--gcsfuse-commit <ref>', 'gcsfuse commit or tag when no configs CSV is given', 'master')
+    .option('--gcsfuse-mount-args <args>', 'gcsfuse mount flags when no configs CSV is given', '')
+    .option('--fio-timeout <duration>', 'longest one fio iteration may run (alias --timeout)', '30m')
+    .addOption(new Option('--timeout <duration>').hideHelp())
+    .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent', '10m')
+    .option('--heartbeat-timeout <duration>', 'an agent silent this long is considered dead', '60s')
+    .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0');
+}
+
+function flagsOf(cmd: Command): BenchmarkFlags {
+  const o = cmd.opts<BenchmarkFlags & { testDataBucket?: string; timeout?: string }>();
+  return { ...o, bucket: o.bucket ?? o.testDataBucket, fioTimeout: o.timeout ?? o.fioTimeout };
+}
+
+const artifactsOption = () =>
+  new Option('--artifacts <dir-or-gs-url>', 'artifact store, as the workers use it (alias --artifacts-bucket)').env('GCSFUSE_BENCH_ARTIFACTS');
+
+function artifactsOf(cmd: Command): string | undefined {
+  const o = cmd.opts<{ artifacts?: string; artifactsBucket?: string }>();
+  const a = o.artifacts ?? o.artifactsBucket;
+  return a && !a.startsWith('gs://') && /^[a-z0-9][a-z0-9._-]*$/.test(a) && o.artifactsBucket ? `gs://${a}` : a;
+}
+
+function print(json: boolean | undefined, value: unknown, text: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text());
+}
+
+async function printReport(artifacts: string | undefined, benchmarkId: string, json?: boolean): Promise<void> {
+  if (!artifacts) return;
+  const reports = await readReport(artifacts, benchmarkId);
+  if (reports) print(json, reports, () => reportTable(reports));
+}
+
+/** Runs until the benchmark ends, printing a line whenever its counts change. */
+async function watch(cmd: Command, benchmarkId: string): Promise<BenchmarkResult> {
+  const client = await connectClient(temporalOf(cmd));
+  const started = Date.now();
+  let last = '';
+  return watchBenchmark(client, benchmarkId, ({ progress, live }) => {
+    let passed = progress.passed;
+    let failed = progress.failed;
+    for (const l of live.values()) {
+      passed += l.passed;
+      failed += l.failed;
+    }
+    const line = `${progress.phase}: ${passed} passed, ${failed} failed of ${progress.totalEntries} entries`;
+    if (line !== last) console.error(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`);
+    last = line;
+  });
+}
+
+function exitFor(result: BenchmarkResult): number {
+  return result.failed > 0 ? EXIT.entriesFailed : EXIT.ok;
+}
+
+export function buildCli(): Command {
+  const program = new Command('gcsfuse-bench')
+    .description('Durable, distributed fio micro-benchmarks for GCSFuse on Temporal')
+    .option('--temporal-address <host:port>', 'Temporal frontend (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
+    .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+
+  addBenchmarkOptions(program.command('run').description('start a benchmark and watch it to the end'))
+    .addOption(artifactsOption())
+    .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
+    .action(async (_o, cmd: Command) => {
+      const { request } = await buildRequest(flagsOf(cmd));
+      const client = await connectClient(temporalOf(cmd));
+      await startBenchmark(client, request, artifactsOf(cmd));
+      console.error(`started benchmark ${request.benchmarkId}`);
+      const result = await watch(cmd, request.benchmarkId);
+      await printReport(artifactsOf(cmd), request.benchmarkId, cmd.optsWithGlobals<GlobalFlags>().json);
+      console.error(`${result.passed} passed, ${result.failed} failed; report: ${result.reportKeys.join(', ')}`);
+      process.exitCode = exitFor(result);
+    });
+
+  addBenchmarkOptions(program.command('start').description('start a benchmark and return'))
+    .addOption(artifactsOption())
+    .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
+    .action(async (_o, cmd: Command) => {
+      const { request } = await buildRequest(flagsOf(cmd));
+      const client = await connectClient(temporalOf(cmd));
+      const handle = await startBenchmark(client, request, artifactsOf(cmd));
+      print(cmd.optsWithGlobals<GlobalFlags>().json, { benchmarkId: request.benchmarkId, runId: handle.firstExecutionRunId }, () => request.benchmarkId);
+    });
+
+  addBenchmarkOptions(program.command('plan').description('check inputs and show the matrix, assignment and rendered fio jobs; starts nothing'))
+    .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job')
+    .action(async (_o, cmd: Command) => {
+      const { request, prepared } = await buildRequest(flagsOf(cmd));
+      const vms = request.fleet.kind === 'static' ? request.fleet.vms : ['(resolved at start)'];
+      const assignment = assignByCost(prepared.matrix.map((e) => ({ matrixId: e.matrixId, costMs: prepared.iterationMs.get(e.matrixId)! * request.iterations })), vms);
+      const rendered = prepared.matrix.map((e) => ({
+        matrixId: e.matrixId,
+        job: renderTemplate(request.jobFile.content, placeholderValues(e.testId, e.params, { MOUNT_POINT: '/mnt/gcsfuse-bench', TEST_DATA_DIR: `/mnt/gcsfuse-bench/gcsfuse-bench-data/${e.testId}` }), request.jobFile.name),
+      }));
+      if (cmd.opts<{ fioCheck: boolean }>().fioCheck) checkWithFio(rendered);
+      const plan = { benchmarkId: request.benchmarkId, entries: prepared.matrix, assignment: Object.fromEntries(assignment), rendered };
+      print(cmd.optsWithGlobals<GlobalFlags>().json, plan, () =>
+        [
+          `benchmark ${request.benchmarkId}: ${prepared.matrix.length} entries x ${request.iterations} iterations`,
+          ...[...assignment].map(([vm, ids]) => `  ${vm}: entries ${ids.join(', ') || '(none)'}`),
+          ...rendered.map((r) => `--- entry ${r.matrixId}\n${r.job.trimEnd()}`),
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('watch <benchmark-id>')
+    .description('follow a running benchmark until it ends')
+    .addOption(artifactsOption())
+    .action(async (id: string, _o, cmd: Command) => {
+      const result = await watch(cmd, id);
+      await printReport(artifactsOf(cmd), id, cmd.optsWithGlobals<GlobalFlags>().json);
+      process.exitCode = exitFor(result);
+    });
+
+  program
+    .command('status <benchmark-id>')
+    .description('per-VM progress of a benchmark')
+    .action(async (id: string, _o, cmd: Command) => {
+      const client = await connectClient(temporalOf(cmd));
+      const desc = await client.workflow.getHandle(id).describe();
+      const { progress, live } = await liveProgress(client, id);
+      print(cmd.optsWithGlobals<GlobalFlags>().json, { status: desc.status.name, progress, live: Object.fromEntries(live) }, () =>
+        `${id}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}\n${progressTable(progress, live)}`,
+      );
+    });
+
+  program
+    .command('retry-vm <benchmark-id> <vm>')
+    .description("re-run a VM's failed entries, on the same VM or --onto another")
+    .option('--onto <vm>', 'run them on this VM instead')
+    .action(async (id: string, vm: string, o: { onto?: string }, cmd: Command) => {
+      const client = await connectClient(temporalOf(cmd));
+      const r = await retryVm(client, id, vm, o.onto);
+      print(cmd.optsWithGlobals<GlobalFlags>().json, r, () => `retrying ${r.retried} entries on ${r.onto} (${r.workflowId})`);
+    });
+
+  program
+    .command('cancel <benchmark-id>')
+    .description('cancel a benchmark; agents stop fio and unmount')
+    .action(async (id: string, _o, cmd: Command) => {
+      const client = await connectClient(temporalOf(cmd));
+      await client.workflow.getHandle(id).cancel();
+      console.error(`cancellation requested for ${id}`);
+    });
+
+  program
+    .command('report <benchmark-id>')
+    .description("print a finished benchmark's report from the artifact store")
+    .addOption(artifactsOption().makeOptionMandatory())
+    .action(async (id: string, _o, cmd: Command) => {
+      const reports = await readReport(artifactsOf(cmd)!, id);
+      if (!reports) throw new InputError(`no report for benchmark "${id}" in ${artifactsOf(cmd)}`, { flag: '--artifacts' });
+      print(cmd.optsWithGlobals<GlobalFlags>().json, reports, () => reportTable(reports));
+    });
+
+  return program;
+}
+
+/** Each rendered job must satisfy fio's own parser before anything runs. */
+function checkWithFio(rendered: { matrixId: number; job: string }[]): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gcsfuse-bench-plan-'));
+  try {
+    for (const r of rendered) {
+      const file = path.join(dir, `entry-${r.matrixId}.fio`);
+      writeFileSync(file, r.job);
+      try {
+        execFileSync('fio', ['--parse-only', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (err) {
+        const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();
+        throw new InputError(`fio rejects the rendered job of entry ${r.matrixId}: ${stderr}`, { flag: '--fio-job-file' });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return EXIT.badInput; // commander printed the message
+    if (err instanceof InputError) {
+      console.error(`error: ${err.message}`);
+      return EXIT.badInput;
+    }
+    console.error(`error: ${err instanceof WorkflowFailedError ? failureMessage(err) : (err as Error).message}`);
+    return isInputFailure(err) ? EXIT.badInput : EXIT.failed;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runCli(process.argv).then((code) => process.exit(code));
+}

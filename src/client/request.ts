@@ -1,0 +1,107 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../core/errors';
+import { parseDurationMs } from '../core/params';
+import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark } from '../core/spec';
+
+/** The benchmark flags shared by `run`, `start` and `plan`, as commander hands them over. */
+export interface BenchmarkFlags {
+  benchmarkId?: string;
+  testCsv?: string;
+  configsCsv?: string;
+  fioJobFile?: string;
+  iterations?: string;
+  vms?: string;
+  instanceGroup?: string;
+  executorVm?: string;
+  project?: string;
+  zone?: string;
+  region?: string;
+  mount?: string;
+  bucket?: string;
+  gcsfuseCommit?: string;
+  gcsfuseMountArgs?: string;
+  fioTimeout?: string;
+  agentPickupTimeout?: string;
+  heartbeatTimeout?: string;
+  retryWindow?: string;
+}
+
+async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
+  if (!file) {
+    if (required) throw new InputError('is required', { flag });
+    return undefined;
+  }
+  try {
+    return { name: path.basename(file), content: await fs.readFile(file, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? (err as Error).message})`, { flag, file });
+  }
+}
+
+function duration(text: string | undefined, flag: string, fallbackMs: number, allowZero = false): number {
+  if (text === undefined) return fallbackMs;
+  if (allowZero && /^0+[a-z]*$/.test(text)) return 0;
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw new InputError(`${JSON.stringify(text)} is not a duration (e.g. 90s, 30m, 2h)`, { flag });
+  return ms;
+}
+
+function fleetOf(f: BenchmarkFlags): FleetSpec {
+  const given = [f.vms && '--vms', f.instanceGroup && '--instance-group', f.executorVm && '--executor-vm'].filter(Boolean);
+  if (given.length > 1) throw new InputError(`give only one of ${given.join(', ')}`, { flag: given[0] as string });
+  if (f.instanceGroup || f.executorVm) {
+    const flag = f.instanceGroup ? '--instance-group' : '--executor-vm';
+    if (!f.project) throw new InputError(`--project is required with ${flag}`, { flag: '--project' });
+    if (f.instanceGroup) {
+      if (!f.zone === !f.region) throw new InputError('give exactly one of --zone or --region with --instance-group', { flag: '--zone' });
+      return { kind: 'instance-group', project: f.project, zone: f.zone, region: f.region, group: f.instanceGroup };
+    }
+    if (!f.zone) throw new InputError('--zone is required with --executor-vm', { flag: '--zone' });
+    return { kind: 'vm', project: f.project, zone: f.zone, name: f.executorVm! };
+  }
+  if (f.vms === undefined) throw new InputError('name the VMs to run on: --vms, --instance-group or --executor-vm', { flag: '--vms' });
+  return { kind: 'static', vms: f.vms.split(',').map((v) => v.trim()).filter((v) => v !== '') };
+}
+
+function mountOf(f: BenchmarkFlags): MountSpec {
+  const kind = f.mount ?? (f.bucket ? 'gcsfuse' : 'local-dir');
+  if (kind === 'local-dir') return { kind };
+  if (kind === 'gcsfuse') {
+    if (!f.bucket) throw new InputError('--bucket (the bucket gcsfuse mounts) is required with --mount gcsfuse', { flag: '--bucket' });
+    return { kind, bucket: f.bucket.replace(/^gs:\/\//, '') };
+  }
+  throw new InputError(`${JSON.stringify(kind)} is not a mount kind (local-dir or gcsfuse)`, { flag: '--mount' });
+}
+
+export function defaultBenchmarkId(now = new Date()): string {
+  return `bench-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}
+
+/** Reads and checks everything a benchmark needs; throws InputError before anything starts. */
+export async function buildRequest(f: BenchmarkFlags): Promise<{ request: BenchmarkRequest; prepared: PreparedBenchmark }> {
+  const iterationsText = f.iterations ?? '5';
+  if (!/^-?[0-9]+$/.test(iterationsText.trim())) throw new InputError(`${JSON.stringify(iterationsText)} is not a whole number`, { flag: '--iterations' });
+  const testCases = (await readInput(f.testCsv, '--test-csv', true))!;
+  const jobFile = (await readInput(f.fioJobFile, '--fio-job-file', true))!;
+  const configs = await readInput(f.configsCsv, '--configs-csv', false);
+  const request: BenchmarkRequest = {
+    benchmarkId: f.benchmarkId ?? defaultBenchmarkId(),
+    testCases,
+    configs,
+    jobFile,
+    iterations: Number(iterationsText),
+    fleet: fleetOf(f),
+    mount: mountOf(f),
+    gcsfuseCommit: f.gcsfuseCommit ?? 'master',
+    gcsfuseMountArgs: f.gcsfuseMountArgs ?? '',
+    timeouts: {
+      fioIterationMs: duration(f.fioTimeout, '--fio-timeout', DEFAULT_TIMEOUTS.fioIterationMs),
+      agentPickupMs: duration(f.agentPickupTimeout, '--agent-pickup-timeout', DEFAULT_TIMEOUTS.agentPickupMs),
+      agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs),
+    },
+    retryWindowMs: duration(f.retryWindow, '--retry-window', 0, true),
+  };
+  return { request, prepared: prepareBenchmark(request) };
+}

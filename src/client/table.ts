@@ -1,0 +1,48 @@
+import Table from 'cli-table3';
+import type { EntryReport } from '../core/report';
+import type { BenchmarkProgress, VmProgress } from '../workflows/types';
+
+const MIB = 2 ** 20;
+const num = (v: number | null | undefined, digits: number): string =>
+  v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
+const ms = (ns: number | null | undefined): string => (ns === null || ns === undefined ? '-' : (ns / 1e6).toFixed(3));
+
+/** The report as a console table: bandwidth in MiB/s, latency (completion, pooled over iterations) in ms. */
+export function reportTable(reports: readonly EntryReport[]): string {
+  const table = new Table({
+    head: ['matrix', 'test', 'config', 'vm', 'status', 'iter', 'read MiB/s', 'write MiB/s', 'IOPS', 'lat mean ms', 'p50 ms', 'p90 ms', 'p99 ms'],
+    style: { head: [], border: [] },
+  });
+  for (const r of reports) {
+    // Latency of the direction that did the I/O (read wins for mixed workloads; both are in the CSV).
+    const lat = r.read ?? r.write;
+    table.push([
+      r.matrixId,
+      r.testId,
+      r.configLabel,
+      r.vm ?? '-',
+      r.status,
+      r.iterations,
+      r.read ? `${num(r.read.bwBytesPerSec.mean / MIB, 1)} ±${num(r.read.bwBytesPerSec.stddev / MIB, 1)}` : '-',
+      r.write ? `${num(r.write.bwBytesPerSec.mean / MIB, 1)} ±${num(r.write.bwBytesPerSec.stddev / MIB, 1)}` : '-',
+      num((r.read?.iops.mean ?? 0) + (r.write?.iops.mean ?? 0), 0),
+      ms(lat?.clatMeanNs),
+      ms(lat?.clatPercentilesNs.p50),
+      ms(lat?.clatPercentilesNs.p90),
+      ms(lat?.clatPercentilesNs.p99),
+    ]);
+  }
+  return table.toString();
+}
+
+/** Per-VM progress, live counts from each VM's run where it is still running. */
+export function progressTable(progress: BenchmarkProgress, live: ReadonlyMap<string, VmProgress>): string {
+  const table = new Table({ head: ['run', 'vm', 'status', 'done', 'passed', 'failed', 'total', 'running entry'], style: { head: [], border: [] } });
+  for (const run of progress.runs) {
+    const l = live.get(run.workflowId);
+    const passed = run.status === 'running' ? (l?.passed ?? 0) : run.passed;
+    const failed = run.status === 'running' ? (l?.failed ?? 0) : run.failed;
+    table.push([run.workflowId, run.vm, run.status, passed + failed, passed, failed, run.total, l?.runningMatrixId ?? '-']);
+  }
+  return table.toString();
+}
