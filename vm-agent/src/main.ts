@@ -39,6 +39,9 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
     }),
     // One entry at a time: concurrent fio jobs on one VM would measure each other.
     maxConcurrentActivityTaskExecutions: 1,
+    // Cancellation reaches an activity only with a heartbeat's reply: keep heartbeats frequent
+    // so a cancelled benchmark stops fio within seconds, not 80% of the heartbeat timeout.
+    maxHeartbeatThrottleInterval: '3s',
   });
 }
 

@@ -1,0 +1,83 @@
+import type { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchmarkRequest } from '../../src/core/spec';
+import { DEFAULT_TIMEOUTS } from '../../src/core/spec';
+import { createOrchestratorWorker } from '../../src/workers/orchestrator';
+import { createAgentWorker } from '../../vm-agent/src/main';
+import type { Mounter } from '../../vm-agent/src/mounter';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `gcsfuse-bench-${prefix}-`));
+}
+
+/** Workers of one test file: a real orchestrator worker and in-process agents running real fio. */
+export class Harness {
+  readonly home = tempDir('wf');
+  readonly artifacts = path.join(this.home, 'artifacts');
+  private readonly running = new Map<string, { worker: Worker; done: Promise<void> }>();
+
+  constructor(readonly env: TestWorkflowEnvironment) {}
+
+  private track(name: string, worker: Worker): void {
+    this.running.set(name, { worker, done: worker.run() });
+  }
+
+  async startOrchestrator(): Promise<void> {
+    const temporal = { address: this.env.address, namespace: 'default' };
+    this.track('orchestrator', await createOrchestratorWorker({ temporal, artifacts: this.artifacts }));
+  }
+
+  agentWorkDir(vm: string): string {
+    return path.join(this.home, 'agents', vm);
+  }
+
+  async startAgent(vm: string, mounter?: Mounter): Promise<void> {
+    const temporal = { address: this.env.address, namespace: 'default' };
+    this.track(`agent-${vm}`, await createAgentWorker({ vm, temporal, artifacts: this.artifacts, workDir: this.agentWorkDir(vm), mounter }));
+  }
+
+  async stopAgent(vm: string): Promise<void> {
+    const r = this.running.get(`agent-${vm}`);
+    if (!r) return;
+    this.running.delete(`agent-${vm}`);
+    r.worker.shutdown();
+    await r.done;
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.running.values()) if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    this.running.clear();
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** A small benchmark request: real fio, ~1 s per iteration. */
+export function smallRequest(benchmarkId: string, vms: string[], overrides: Partial<BenchmarkRequest> = {}): BenchmarkRequest {
+  return {
+    benchmarkId,
+    testCases: { name: 'test-cases.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nseq-read,read,64k,4m,1\nrand-write,randwrite,4k,4m,2\nrand-read,randread,4k,4m,1\n' },
+    jobFile: {
+      name: 'jobfile.fio',
+      content: '[global]\nioengine=psync\ntime_based=1\nruntime=1s\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
+    },
+    iterations: 2,
+    fleet: { kind: 'static', vms },
+    mount: { kind: 'local-dir' },
+    gcsfuseCommit: 'master',
+    gcsfuseMountArgs: '',
+    timeouts: { ...DEFAULT_TIMEOUTS, agentPickupMs: 60_000, agentHeartbeatMs: 20_000 },
+    retryWindowMs: 0,
+    ...overrides,
+  };
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}

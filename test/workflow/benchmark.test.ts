@@ -1,0 +1,209 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFioOutput } from '../../src/core/fio';
+import type { EntryReport } from '../../src/core/report';
+import type { JobSpec, Manifest } from '../../src/core/spec';
+import { ORCHESTRATOR_TASK_QUEUE, WORKFLOW_TYPES } from '../../src/shared/names';
+import { progressQuery, retryVmUpdate } from '../../src/workflows/definitions';
+import type { benchmarkWorkflow } from '../../src/workflows';
+import type { BenchmarkRequest } from '../../src/core/spec';
+import { LocalDirMounter } from '../../vm-agent/src/mounter';
+import { Harness, readJson, smallRequest } from '../support/harness';
+import { startLocalTemporal } from '../support/temporal';
+
+let env: TestWorkflowEnvironment;
+let h: Harness;
+
+beforeAll(async () => {
+  env = await startLocalTemporal();
+  h = new Harness(env);
+  await h.startOrchestrator();
+  await h.startAgent('vm-a');
+  await h.startAgent('vm-b');
+});
+
+afterAll(async () => {
+  await h?.stop();
+  await env?.teardown();
+});
+
+function start(req: BenchmarkRequest) {
+  return env.client.workflow.start<typeof benchmarkWorkflow>(WORKFLOW_TYPES.benchmark, {
+    taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    workflowId: req.benchmarkId,
+    args: [req],
+  });
+}
+
+const art = (...parts: string[]) => path.join(h.artifacts, ...parts);
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('benchmark workflow on a real Temporal server with real fio', () => {
+  it('distributes, runs every entry once per iteration, aggregates and reports', async () => {
+    const req = smallRequest('happy', ['vm-a', 'vm-b']);
+    const handle = await start(req);
+    const result = await handle.result();
+    expect(result).toMatchObject({ benchmarkId: 'happy', totalEntries: 3, passed: 3, failed: 0 });
+
+    // Inputs stored verbatim, job specs written once per VM, entries split without overlap.
+    expect(readFileSync(art('happy', 'test-cases.csv'), 'utf8')).toBe(req.testCases.content);
+    expect(readFileSync(art('happy', 'jobfile.fio'), 'utf8')).toBe(req.jobFile.content);
+    expect(readJson<{ iterations: number }>(art('happy', 'config.json')).iterations).toBe(2);
+    const specs = ['vm-a', 'vm-b'].map((vm) => readJson<JobSpec>(art('happy', 'jobs', `${vm}.json`)));
+    const ids = specs.flatMap((s) => s.entries.map((e) => e.matrixId)).sort();
+    expect(ids).toEqual([1, 2, 3]);
+    expect(specs.every((s) => s.entries.length > 0)).toBe(true);
+
+    const reports = readJson<EntryReport[]>(art('happy', 'report', 'results.json'));
+    for (const spec of specs) {
+      const manifest = readJson<Manifest>(art('happy', 'results', spec.vm, 'manifest.json'));
+      for (const entry of spec.entries) {
+        expect(manifest.entries[String(entry.matrixId)]).toMatchObject({ status: 'passed', iterationsDone: 2, iterations: 2 });
+        const dir = art('happy', 'results', spec.vm, `test-${entry.matrixId}`);
+        const rendered = readFileSync(path.join(dir, 'job.fio'), 'utf8');
+        expect(rendered).toContain(`rw=${entry.params.io_type}`);
+        expect(rendered).not.toContain('${');
+        // The report's bandwidth is the mean of the stored fio outputs' bw_bytes.
+        const outputs = [1, 2].map((i) => parseFioOutput(readFileSync(path.join(dir, `iteration-${i}.fio.json`), 'utf8')));
+        const dirName = entry.params.io_type!.includes('read') ? 'read' : 'write';
+        const expected = (outputs[0]![dirName].bwBytesPerSec + outputs[1]![dirName].bwBytesPerSec) / 2;
+        const report = reports.find((r) => r.matrixId === entry.matrixId)!;
+        expect(report.vm).toBe(spec.vm);
+        expect(report[dirName]!.bwBytesPerSec.mean).toBeCloseTo(expected, 6);
+        expect(report[dirName]!.bwBytesPerSec.mean).toBeGreaterThan(0);
+      }
+    }
+    const csv = readFileSync(art('happy', 'report', 'combined_report.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(4);
+    expect(csv[0]).toContain('read_bw_MiBps_mean');
+    expect(csv[0]).toContain('write_lat_p99_ms');
+
+    const progress = await handle.query(progressQuery);
+    expect(progress).toMatchObject({ phase: 'done', totalEntries: 3, passed: 3, failed: 0 });
+    expect(progress.runs.map((r) => r.workflowId).sort()).toEqual(['happy-vm-vm-a', 'happy-vm-vm-b']);
+  });
+
+  it('resumes the same id with the same inputs without re-running anything', async () => {
+    const output = art('happy', 'results', 'vm-a', 'test-1', 'iteration-1.fio.json');
+    const vmOf1 = existsSync(output) ? 'vm-a' : 'vm-b';
+    const file = art('happy', 'results', vmOf1, 'test-1', 'iteration-1.fio.json');
+    const before = statSync(file).mtimeMs;
+    const result = await (await start(smallRequest('happy', ['vm-a', 'vm-b']))).result();
+    expect(result).toMatchObject({ passed: 3, failed: 0 });
+    expect(statSync(file).mtimeMs).toBe(before);
+  });
+
+  it('refuses the same id with different inputs and writes nothing', async () => {
+    const req = smallRequest('happy', ['vm-a', 'vm-b']);
+    req.testCases = { ...req.testCases, content: req.testCases.content.replace('64k', '128k') };
+    const before = readFileSync(art('happy', 'test-cases.csv'), 'utf8');
+    const err = await (await start(req)).result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(causes(err)).toMatch(/already exists with different inputs/);
+    expect(readFileSync(art('happy', 'test-cases.csv'), 'utf8')).toBe(before);
+  });
+
+  it('marks the entries of a VM whose agent never shows up as failed', async () => {
+    const req = smallRequest('ghost', ['vm-a', 'ghost-vm'], { timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 } });
+    const result = await (await start(req)).result();
+    expect(result.passed + result.failed).toBe(3);
+    const specs = readJson<JobSpec>(art('ghost', 'jobs', 'ghost-vm.json'));
+    expect(result.failed).toBe(specs.entries.length);
+    const reports = readJson<EntryReport[]>(art('ghost', 'report', 'results.json'));
+    for (const e of specs.entries) expect(reports.find((r) => r.matrixId === e.matrixId)!.status).toBe('failed');
+  });
+
+  it('retries a failed VM\'s entries on request, on the same VM', async () => {
+    // vm-c's "mount" is a path occupied by a file: a real failure until the file is removed.
+    const blocked = path.join(h.home, 'vm-c-mount');
+    writeFileSync(blocked, 'not a directory');
+    await h.startAgent('vm-c', new LocalDirMounter(blocked));
+    const req = smallRequest('retry', ['vm-a', 'vm-c'], { retryWindowMs: 120_000 });
+    const handle = await start(req);
+    await until(async () => (await handle.query(progressQuery)).phase === 'awaiting-retry', 'the failed VM');
+    const p = await handle.query(progressQuery);
+    const failedOnC = readJson<JobSpec>(art('retry', 'jobs', 'vm-c.json')).entries.length;
+    expect(p.failed).toBe(failedOnC);
+    const rejected = (vm: string) => handle.executeUpdate(retryVmUpdate, { args: [{ vm }] }).then(() => 'accepted', causes);
+    expect(await rejected('no-such-vm')).toMatch(/VM "no-such-vm" has no run in this benchmark/);
+    expect(await rejected('vm-a')).toMatch(/VM "vm-a" has no failed entries/);
+
+    rmSync(blocked);
+    mkdirSync(blocked);
+    const r = await handle.executeUpdate(retryVmUpdate, { args: [{ vm: 'vm-c' }] });
+    expect(r).toMatchObject({ retried: failedOnC, onto: 'vm-c', workflowId: 'retry-vm-vm-c-retry-1' });
+    const result = await handle.result();
+    expect(result).toMatchObject({ totalEntries: 3, passed: 3, failed: 0 });
+    const reports = readJson<EntryReport[]>(art('retry', 'report', 'results.json'));
+    expect(reports.map((x) => x.status)).toEqual(['passed', 'passed', 'passed']);
+    await h.stopAgent('vm-c');
+  });
+
+  it('retries a failed VM onto a healthy one', async () => {
+    const blocked = path.join(h.home, 'vm-d-mount');
+    writeFileSync(blocked, 'not a directory');
+    await h.startAgent('vm-d', new LocalDirMounter(blocked));
+    const handle = await start(smallRequest('onto', ['vm-a', 'vm-d'], { retryWindowMs: 120_000 }));
+    await until(async () => (await handle.query(progressQuery)).phase === 'awaiting-retry', 'the failed VM');
+    const moved = readJson<JobSpec>(art('onto', 'jobs', 'vm-d.json')).entries.map((e) => e.matrixId);
+    const r = await handle.executeUpdate(retryVmUpdate, { args: [{ vm: 'vm-d', onto: 'vm-b' }] });
+    expect(r.onto).toBe('vm-b');
+    const result = await handle.result();
+    expect(result).toMatchObject({ passed: 3, failed: 0 });
+    const reports = readJson<EntryReport[]>(art('onto', 'report', 'results.json'));
+    for (const id of moved) {
+      expect(reports.find((x) => x.matrixId === id)!.vm).toBe('vm-b');
+      // Results of a moved entry live under the VM that ran it; the failed VM has none.
+      expect(existsSync(art('onto', 'results', 'vm-b', `test-${id}`, 'iteration-2.fio.json'))).toBe(true);
+      expect(existsSync(art('onto', 'results', 'vm-d', `test-${id}`, 'iteration-1.fio.json'))).toBe(false);
+    }
+    await h.stopAgent('vm-d');
+  });
+
+  it('cancelling the benchmark stops fio on the agent', async () => {
+    const req = smallRequest('cancel', ['vm-a'], { iterations: 1 });
+    req.jobFile = { ...req.jobFile, content: req.jobFile.content.replace('runtime=1s', 'runtime=120s') };
+    const handle = await start(req);
+    const fioRunning = () => fioProcessesUnder(h.agentWorkDir('vm-a')).length > 0;
+    await until(fioRunning, 'fio to start');
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    await until(() => !fioRunning(), 'fio to stop', 15_000);
+    const manifest = readJson<Manifest>(art('cancel', 'results', 'vm-a', 'manifest.json'));
+    const entry = Object.values(manifest.entries)[0]!;
+    expect(entry).toMatchObject({ status: 'failed', error: 'cancelled' });
+  });
+});
+
+/** Messages of an error and its causes, outermost first. */
+function causes(err: unknown): string {
+  const out: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) out.push(String(e.message));
+  return out.join(' <- ');
+}
+
+/** Pids of fio processes whose job file lies under a folder. */
+function fioProcessesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (path.basename(argv[0] ?? '') === 'fio' && argv.some((a) => a.startsWith(dir))) pids.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
