@@ -1,0 +1,81 @@
+import { parse } from 'csv-parse/sync';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { JobSpec, Manifest } from '../../src/core/spec';
+import { REPO, tempDir } from '../support/harness';
+import { processesMentioning, run } from '../support/procs';
+
+const DEMO = path.join(REPO, 'src/client/demo.ts');
+const homes: string[] = [];
+afterAll(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })));
+
+function demo(home: string, args: string[], onStderr?: Parameters<typeof run>[2]['onStderr']) {
+  return run(process.execPath, ['--import', 'tsx', DEMO, '--home', home, ...args], { cwd: REPO, onStderr, timeoutMs: 240_000 });
+}
+
+/** fio's own numbers, read straight from its JSON: sum over jobs of bw_bytes, in bytes/s. */
+function fioBwBytesPerSec(file: string, dir: 'read' | 'write'): number {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { jobs: Record<string, { bw_bytes: number }>[] };
+  return json.jobs.reduce((s, j) => s + j[dir]!.bw_bytes, 0);
+}
+
+describe('npm run demo: real processes, real Temporal, real fio', () => {
+  it('runs the sample suite on three local agents and reports what fio measured', async () => {
+    const home = tempDir('demo');
+    homes.push(home);
+    const r = await demo(home, ['--benchmark-id', 'e2e-demo']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Temporal Web UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/e2e-demo/);
+    expect(r.stdout).toContain('combined_report.csv');
+
+    const root = path.join(home, 'artifacts', 'e2e-demo');
+    const vms = ['local-vm-1', 'local-vm-2', 'local-vm-3'];
+    const specs = vms.map((vm) => JSON.parse(readFileSync(path.join(root, 'jobs', `${vm}.json`), 'utf8')) as JobSpec);
+    expect(specs.flatMap((s) => s.entries.map((e) => e.matrixId)).sort()).toEqual([1, 2, 3, 4]);
+
+    const rows = parse(readFileSync(path.join(root, 'report', 'combined_report.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows.map((row) => row.matrix_id)).toEqual(['1', '2', '3', '4']);
+    for (const spec of specs) {
+      const manifest = JSON.parse(readFileSync(path.join(root, 'results', spec.vm, 'manifest.json'), 'utf8')) as Manifest;
+      for (const entry of spec.entries) {
+        expect(manifest.entries[String(entry.matrixId)]).toMatchObject({ status: 'passed', iterationsDone: 2 });
+        const dir = path.join(root, 'results', spec.vm, `test-${entry.matrixId}`);
+        expect(readdirSync(dir).filter((f) => f.endsWith('.fio.json')).sort()).toEqual(['iteration-1.fio.json', 'iteration-2.fio.json']);
+        const direction = entry.params.io_type!.includes('read') ? 'read' : 'write';
+        const meanMiBps = [1, 2].map((i) => fioBwBytesPerSec(path.join(dir, `iteration-${i}.fio.json`), direction)).reduce((a, b) => a + b) / 2 / 2 ** 20;
+        const row = rows.find((x) => x.matrix_id === String(entry.matrixId))!;
+        expect(row.vm).toBe(spec.vm);
+        expect(row.status).toBe('passed');
+        expect(Number(row[`${direction}_bw_MiBps_mean`])).toBeCloseTo(meanMiBps, 1);
+        expect(Number(row[`${direction}_lat_p99_ms`])).toBeGreaterThan(0);
+      }
+    }
+    // Everything the demo started is gone.
+    expect(processesMentioning(home)).toEqual([]);
+  });
+
+  it('Ctrl-C stops the benchmark, the agents, the worker and the server', async () => {
+    const home = tempDir('demo-int');
+    homes.push(home);
+    let sent = false;
+    const r = await demo(home, ['--benchmark-id', 'e2e-interrupt', '--iterations', '50'], (stderr, child) => {
+      if (!sent && /\d+\/4 entries done/.test(stderr) && /running: /.test(stderr)) {
+        sent = true;
+        // Give fio a moment to be mid-iteration, then interrupt as a terminal would.
+        setTimeout(() => child.kill('SIGINT'), 1_500);
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('interrupted');
+    expect(processesMentioning(home)).toEqual([]);
+    // The benchmark was cancelled, so agents recorded it rather than leaving entries "running".
+    const results = path.join(home, 'artifacts', 'e2e-interrupt', 'results');
+    const statuses = readdirSync(results).flatMap((vm) =>
+      Object.values((JSON.parse(readFileSync(path.join(results, vm, 'manifest.json'), 'utf8')) as Manifest).entries).map((e) => e.status),
+    );
+    expect(statuses).not.toContain('running');
+    expect(existsSync(path.join(home, 'artifacts', 'e2e-interrupt', 'report'))).toBe(false);
+  });
+});
