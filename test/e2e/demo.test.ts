@@ -4,13 +4,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobSpec, Manifest } from '../../src/core/spec';
 import { REPO, tempDir } from '../support/harness';
-import { processesMentioning, run } from '../support/procs';
+import { processesMentioning, run, type OnStderr } from '../support/procs';
 
 const DEMO = path.join(REPO, 'src/client/demo.ts');
 const homes: string[] = [];
 afterAll(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })));
 
-function demo(home: string, args: string[], onStderr?: Parameters<typeof run>[2]['onStderr']) {
+function demo(home: string, args: string[], onStderr?: OnStderr) {
   return run(process.execPath, ['--import', 'tsx', DEMO, '--home', home, ...args], { cwd: REPO, onStderr, timeoutMs: 240_000 });
 }
 

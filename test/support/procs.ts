@@ -23,11 +23,13 @@ export interface RunResult {
   stderr: string;
 }
 
+export type OnStderr = (text: string, child: ReturnType<typeof spawn>) => void;
+
 /** Runs a command (argv, no shell) to completion, with an optional hook on its stderr. */
 export function run(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: OnStderr; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
