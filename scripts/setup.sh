@@ -48,4 +48,5 @@ go_tool() { # name module@version
 }
 if [ "${GCSFUSE_BENCH_SKIP_GO_TOOLS:-}" != 1 ]; then
   go_tool fake-gcs-server "github.com/fsouza/fake-gcs-server@${FAKE_GCS_SERVER_VERSION}"
+  go_tool gcsfuse "github.com/googlecloudplatform/gcsfuse/v3@${GCSFUSE_VERSION}"
 fi
