@@ -9,6 +9,8 @@ export function assignByCost(
   vms: readonly string[],
 ): Map<string, number[]> {
   if (vms.length === 0) throw new Error('no VMs to assign entries to');
+  // A repeated name would collapse in the returned map and silently drop its entries.
+  if (new Set(vms).size !== vms.length) throw new Error(`a VM is listed twice: ${vms.join(', ')}`);
   const load = vms.map(() => 0);
   const assigned = vms.map((): number[] => []);
   const order = [...entries].sort((a, b) => b.costMs - a.costMs || a.matrixId - b.matrixId);

@@ -16,14 +16,14 @@ export interface MountConfig {
 export const CONFIG_COLUMNS = ['commit', 'mount_args', 'label'] as const;
 
 export function parseMountConfigsCsv(text: string, file: string): MountConfig[] {
-  const { header, records } = parseCsvTable(text, file);
+  const { header, headerLine, records } = parseCsvTable(text, file);
   for (const column of header) {
     if (!(CONFIG_COLUMNS as readonly string[]).includes(column)) {
-      throw new InputError(`unknown column "${column}"; a configs CSV has the columns ${CONFIG_COLUMNS.join(', ')}`, { file, line: 1, column });
+      throw new InputError(`unknown column "${column}"; a configs CSV has the columns ${CONFIG_COLUMNS.join(', ')}`, { file, line: headerLine, column });
     }
   }
   for (const column of CONFIG_COLUMNS) {
-    if (!header.includes(column)) throw new InputError(`column "${column}" is missing`, { file, line: 1, column });
+    if (!header.includes(column)) throw new InputError(`column "${column}" is missing`, { file, line: headerLine, column });
   }
   const labels = new Map<string, number>();
   return records.map(({ row, line, values }) => {

@@ -4,13 +4,15 @@ import { InputError } from './errors';
 export interface CsvRecord {
   /** 1-based data row (after the header). */
   row: number;
-  /** 1-based line in the file where the record starts. */
+  /** 1-based line in the file where the record ends: its only line unless a quoted field spans lines. */
   line: number;
   values: Record<string, string>;
 }
 
 export interface CsvTable {
   header: string[];
+  /** 1-based line of the header row (comment and blank lines may come before it). */
+  headerLine: number;
   records: CsvRecord[];
 }
 
@@ -57,5 +59,5 @@ export function parseCsvTable(text: string, file: string): CsvTable {
     return { row, line: info.lines, values: Object.fromEntries(header.map((h, j) => [h, record[j] ?? ''])) };
   });
   if (records.length === 0) throw new InputError('has a header but no data rows', { file });
-  return { header, records };
+  return { header, headerLine: first.info.lines, records };
 }

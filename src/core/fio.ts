@@ -31,7 +31,7 @@ export interface DirectionResult {
 export interface FioIterationResult {
   fioVersion: string;
   jobCount: number;
-  /** Sum of per-job errors; non-zero means fio reported a failed job. */
+  /** Number of jobs that reported an error (fio's per-job `error`, an errno); non-zero means a job failed. */
   errorCount: number;
   read: DirectionResult;
   write: DirectionResult;
@@ -69,23 +69,38 @@ export class FioOutputError extends Error {
 }
 
 /**
- * Finds fio's JSON in an output file. fio may print warnings before it, and with
- * --status-interval it writes one object per interval: the last complete one is the final.
+ * Finds fio's JSON in an output file. fio may print warnings before it (and text after
+ * it), and with --status-interval it writes one object per interval: the last complete
+ * one is the final.
  */
 export function extractFioJson(text: string): FioJson {
   const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
   let found: FioJson | undefined;
   for (let i = 0; i < starts.length; i++) {
-    const chunk = text.slice(starts[i], starts[i + 1] ?? text.length);
-    try {
-      const parsed = JSON.parse(chunk) as FioJson;
-      if (Array.isArray(parsed.jobs)) found = parsed;
-    } catch {
-      // A partial object (fio killed mid-write) or a non-JSON line starting with '{'.
-    }
+    const parsed = parseObjectAt(text.slice(starts[i], starts[i + 1] ?? text.length));
+    if (parsed) found = parsed;
   }
   if (!found) throw new FioOutputError('no complete fio JSON result found in the output');
   return found;
+}
+
+/**
+ * The fio result at the start of a chunk, or undefined for a partial object (fio killed
+ * mid-write) or a non-JSON line starting with '{'. Text may follow the object (fio's
+ * normal report with --output-format=normal,json+, or a message printed at exit), so
+ * after the whole chunk each cut after a '}' in column 0 is tried.
+ */
+function parseObjectAt(chunk: string): FioJson | undefined {
+  const candidates = [chunk, ...[...chunk.matchAll(/^\}/gm)].map((m) => chunk.slice(0, m.index! + 1))];
+  for (const candidate of candidates) {
+    try {
+      const parsed = JSON.parse(candidate) as FioJson;
+      if (Array.isArray(parsed.jobs)) return parsed;
+    } catch {
+      // not this cut
+    }
+  }
+  return undefined;
 }
 
 export function emptyLatency(): LatencySummary {
@@ -118,13 +133,18 @@ function latencyOf(l: FioLat | undefined): LatencySummary {
 
 function sumDirection(jobs: readonly FioJob[], dir: Direction): DirectionResult {
   const parts = jobs.map((j) => j[dir] ?? {});
+  const ioBytes = parts.reduce((s, p) => s + (p.io_bytes ?? 0), 0);
+  const totalIos = parts.reduce((s, p) => s + (p.total_ios ?? 0), 0);
+  const runtimeMs = parts.reduce((m, p) => Math.max(m, p.runtime ?? 0), 0);
   return {
-    ioBytes: parts.reduce((s, p) => s + (p.io_bytes ?? 0), 0),
-    // Jobs of one group run concurrently, so their bandwidths add up (as group_reporting does).
-    bwBytesPerSec: parts.reduce((s, p) => s + (p.bw_bytes ?? 0), 0),
-    iops: parts.reduce((s, p) => s + (p.iops ?? 0), 0),
-    runtimeMs: parts.reduce((m, p) => Math.max(m, p.runtime ?? 0), 0),
-    totalIos: parts.reduce((s, p) => s + (p.total_ios ?? 0), 0),
+    ioBytes,
+    // Jobs of one group run concurrently; group_reporting sums their bytes and I/Os and
+    // divides by the longest runtime (fio's sum_thread_stats). Summing per-job bw_bytes
+    // instead overstates the total whenever jobs finish at different times.
+    bwBytesPerSec: runtimeMs ? Math.floor((ioBytes * 1000) / runtimeMs) : 0,
+    iops: runtimeMs ? (totalIos * 1000) / runtimeMs : 0,
+    runtimeMs,
+    totalIos,
     clat: mergeLatency(parts.map((p) => latencyOf(p.clat_ns))),
   };
 }
@@ -151,12 +171,12 @@ export function percentileFromBins(bins: LatencyBins, p: number): number | undef
   let total = 0;
   for (const n of bins.values()) total += n;
   if (total === 0) return undefined;
-  const target = (p / 100) * total;
   let seen = 0;
   const keys = [...bins.keys()].sort((a, b) => a - b);
   for (const k of keys) {
     seen += bins.get(k)!;
-    if (seen >= target) return k;
+    // seen/total >= p/100 without the rounding of p/100 (0.07 * 100 is 7.000000000000001).
+    if (seen * 100 >= p * total) return k;
   }
   return keys[keys.length - 1];
 }

@@ -13,7 +13,8 @@ export function splitMountArgs(text: string, loc: InputLocation = {}): string[] 
   const words = parse(text);
   return words.map((w) => {
     if (typeof w !== 'string') {
-      const what = 'op' in w ? `shell operator ${JSON.stringify(w.op)}` : 'comment' in w ? 'a comment' : 'a glob';
+      // shell-quote returns a glob as { op: 'glob', pattern }, so test for it before other operators.
+      const what = 'comment' in w ? 'a comment' : w.op === 'glob' ? `a glob ${JSON.stringify(w.pattern)}` : `shell operator ${JSON.stringify(w.op)}`;
       throw new InputError(`mount args ${JSON.stringify(text)} contain ${what}: only plain flags and values are allowed`, loc);
     }
     return w;

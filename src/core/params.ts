@@ -50,14 +50,18 @@ const SIZE_RE = /^([0-9]+)([kmgtp](i?b)?|b)?$/i;
 const SIZE_FACTORS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
 
 /**
- * Bytes in a size as fio reads it with its default kb_base=1024: 4k = 4096,
- * 1m = 1048576; KiB/MiB spellings are accepted too. Returns undefined if it is not a size.
+ * Bytes in a size as fio reads it with its default kb_base=1024: 4k = 4kb = 4096,
+ * 1m = 1048576. In that (compatibility) mode fio reads the IEC spellings as powers of
+ * ten, the opposite of the standard: 4KiB = 4000, 1MiB = 1000000. Returns undefined if
+ * it is not a size.
  */
 export function parseSizeBytes(text: string): number | undefined {
   const m = SIZE_RE.exec(text.trim());
   if (!m) return undefined;
   const unit = (m[2] ?? '').charAt(0).toLowerCase();
-  const bytes = Number(m[1]) * (SIZE_FACTORS[unit] ?? NaN);
+  const factor = SIZE_FACTORS[unit] ?? NaN;
+  const iec = /i/i.test(m[2] ?? '');
+  const bytes = Number(m[1]) * (iec ? 1000 ** (Math.log2(factor) / 10) : factor);
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 

@@ -33,8 +33,9 @@ export interface BenchmarkTimeouts {
 
 export const DEFAULT_TIMEOUTS: BenchmarkTimeouts = {
   fioIterationMs: 30 * 60_000,
-  agentPickupMs: 10 * 60_000,
-  agentHeartbeatMs: 60_000,
+  // A healthy agent picks work up within milliseconds: only its VM's entries wait on it, one at a time.
+  agentPickupMs: 60_000,
+  agentHeartbeatMs: 30_000,
 };
 
 /** The workflow's input: everything needed to run a benchmark, by value. */
@@ -51,6 +52,8 @@ export interface BenchmarkRequest {
   timeouts: BenchmarkTimeouts;
   /** After all VMs finish, how long to wait for retry-vm requests while some entries failed. */
   retryWindowMs: number;
+  /** Re-run the entries of a VM whose agent is lost on the VMs that are still healthy. */
+  rerouteOnAgentLoss: boolean;
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */

@@ -11,12 +11,12 @@ export interface TestCase {
 }
 
 export function parseTestCasesCsv(text: string, file: string): TestCase[] {
-  const { header, records } = parseCsvTable(text, file);
+  const { header, headerLine, records } = parseCsvTable(text, file);
   for (const column of header) {
     if (!COLUMN_BY_NAME.has(column)) {
       throw new InputError(
         `unknown column "${column}"; known columns are ${COLUMNS.map((c) => c.column).join(', ')}`,
-        { file, line: 1, column },
+        { file, line: headerLine, column },
       );
     }
   }

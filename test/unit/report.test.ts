@@ -1,0 +1,231 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MountConfig } from '../../src/core/configs';
+import { emptyLatency, mergeLatency, parseFioOutput, percentileFromBins, type DirectionResult, type FioIterationResult } from '../../src/core/fio';
+import { buildMatrix, type MatrixEntry } from '../../src/core/matrix';
+import { PERCENTILES, entryReport, reportCsv, reportRows } from '../../src/core/report';
+import { parseTestCasesCsv } from '../../src/core/testcases';
+import { runFio } from './helpers/fio';
+import { BRACED_TEST_CSV, SEED_TEST_CSV } from './helpers/inputs';
+
+const MIB = 2 ** 20;
+const config: MountConfig = { label: 'baseline', commit: 'v2.4.0', mountArgs: '--implicit-dirs --o=ro,"x"', mountArgv: [] };
+const seedEntries = buildMatrix([config], parseTestCasesCsv(SEED_TEST_CSV, 'tests.csv'));
+const seedEntry = seedEntries[0]!;
+
+/** A direction of one iteration: latency samples given as [ns, count] buckets. */
+function direction(bwBytesPerSec: number, iops: number, buckets: [number, number][]): DirectionResult {
+  const count = buckets.reduce((s, [, n]) => s + n, 0);
+  return {
+    ioBytes: bwBytesPerSec * 10,
+    bwBytesPerSec,
+    iops,
+    runtimeMs: 10_000,
+    totalIos: count,
+    clat: {
+      count,
+      minNs: Math.min(...buckets.map(([k]) => k)),
+      maxNs: Math.max(...buckets.map(([k]) => k)),
+      meanNs: buckets.reduce((s, [k, n]) => s + k * n, 0) / count,
+      bins: new Map(buckets),
+    },
+  };
+}
+const idle = (): DirectionResult => ({ ioBytes: 0, bwBytesPerSec: 0, iops: 0, runtimeMs: 0, totalIos: 0, clat: emptyLatency() });
+const iteration = (read: DirectionResult, write: DirectionResult = idle()): FioIterationResult => ({
+  fioVersion: 'fio-3.33', jobCount: 1, errorCount: 0, read, write, trim: idle(),
+});
+
+// Two read iterations: 100 MiB/s with every sample at 1 ms, 200 MiB/s with every sample at 9 ms.
+const twoIterations = [iteration(direction(100 * MIB, 1000, [[1_000_000, 100]])), iteration(direction(200 * MIB, 2000, [[9_000_000, 100]]))];
+
+describe('entryReport', () => {
+  it('carries the entry, its config and where it ran', () => {
+    const r = entryReport(seedEntry, 'vm-2', 'passed', twoIterations);
+    expect(r).toMatchObject({
+      matrixId: 1,
+      testId: '1',
+      configLabel: 'baseline',
+      commit: 'v2.4.0',
+      mountArgs: '--implicit-dirs --o=ro,"x"',
+      params: seedEntry.params,
+      vm: 'vm-2',
+      status: 'passed',
+      iterations: 2,
+      fioVersion: 'fio-3.33',
+      write: null,
+    });
+  });
+
+  it('summarises bandwidth and IOPS over iterations', () => {
+    const read = entryReport(seedEntry, 'vm-1', 'passed', twoIterations).read!;
+    expect(read.bwBytesPerSec.n).toBe(2);
+    expect(read.bwBytesPerSec.mean).toBe(150 * MIB);
+    expect(read.bwBytesPerSec.stddev).toBeCloseTo(Math.SQRT2 * 50 * MIB, 3);
+    expect(read.bwBytesPerSec.min).toBe(100 * MIB);
+    expect(read.bwBytesPerSec.max).toBe(200 * MIB);
+    expect(read.iops.mean).toBe(1500);
+  });
+
+  it('pools latency histograms of all iterations; percentiles are never averaged', () => {
+    const read = entryReport(seedEntry, 'vm-1', 'passed', twoIterations).read!;
+    expect(read.latencySamples).toBe(200);
+    // The per-iteration medians are 1 ms and 9 ms; their average (5 ms) is no sample at all.
+    expect(read.clatPercentilesNs).toEqual({ p50: 1_000_000, p90: 9_000_000, p99: 9_000_000 });
+    expect(read.clatMeanNs).toBe(5_000_000);
+    expect(read.clatMinNs).toBe(1_000_000);
+    expect(read.clatMaxNs).toBe(9_000_000);
+  });
+
+  it('weights each iteration by its samples when pooling', () => {
+    const r = entryReport(seedEntry, null, 'passed', [
+      iteration(direction(MIB, 10, [[1_000, 10]])),
+      iteration(direction(MIB, 10, [[2_000, 90]])),
+    ]).read!;
+    expect(r.clatMeanNs).toBe(1_900);
+    expect(r.clatPercentilesNs.p50).toBe(2_000);
+  });
+
+  it('has no direction stats for a direction with no I/O', () => {
+    const r = entryReport(seedEntry, 'vm-1', 'passed', [iteration(idle(), direction(MIB, 1, [[5, 1]]))]);
+    expect(r.read).toBeNull();
+    expect(r.write).not.toBeNull();
+  });
+
+  it('has no stats at all for an entry with no results', () => {
+    expect(entryReport(seedEntry, null, 'missing', [])).toMatchObject({ vm: null, status: 'missing', iterations: 0, fioVersion: null, read: null, write: null });
+  });
+});
+
+describe('reportRows and reportCsv', () => {
+  const metricColumns = (dir: string) => [
+    `${dir}_bw_MiBps_mean`,
+    `${dir}_bw_MiBps_stddev`,
+    `${dir}_iops_mean`,
+    `${dir}_lat_mean_ms`,
+    `${dir}_lat_p50_ms`,
+    `${dir}_lat_p90_ms`,
+    `${dir}_lat_p99_ms`,
+  ];
+
+  it('has the identity, parameter, status and metric columns, with units in their names', () => {
+    const rows = reportRows([entryReport(seedEntry, 'vm-1', 'passed', twoIterations)]);
+    expect(Object.keys(rows[0]!)).toEqual([
+      'matrix_id', 'test_id', 'config', 'commit', 'mount_args',
+      'block_size', 'io_depth', 'num_jobs', 'file_size',
+      'vm', 'status', 'iterations',
+      ...metricColumns('read'),
+      ...metricColumns('write'),
+    ]);
+    expect(PERCENTILES).toEqual([50, 90, 99]);
+  });
+
+  it('writes bandwidth in MiB/s and latency in ms', () => {
+    const [row] = reportRows([entryReport(seedEntry, 'vm-1', 'passed', twoIterations)]);
+    expect(row).toMatchObject({
+      matrix_id: '1',
+      test_id: '1',
+      config: 'baseline',
+      commit: 'v2.4.0',
+      block_size: '4k',
+      io_depth: '32',
+      num_jobs: '1',
+      file_size: '1g',
+      vm: 'vm-1',
+      status: 'passed',
+      iterations: '2',
+      read_bw_MiBps_mean: '150.00',
+      read_bw_MiBps_stddev: '70.71',
+      read_iops_mean: '1500.0',
+      read_lat_mean_ms: '5.000',
+      read_lat_p50_ms: '1.000',
+      read_lat_p90_ms: '9.000',
+      read_lat_p99_ms: '9.000',
+    });
+    for (const c of metricColumns('write')) expect(row![c], c).toBe('');
+  });
+
+  it('rounds sub-millisecond latencies to microseconds', () => {
+    const [row] = reportRows([entryReport(seedEntry, null, 'passed', [iteration(direction(1.5 * MIB, 3, [[123_456, 1], [1_234_567, 1]]))])]);
+    expect(row).toMatchObject({ read_bw_MiBps_mean: '1.50', read_bw_MiBps_stddev: '0.00', read_lat_p50_ms: '0.123', read_lat_p99_ms: '1.235', vm: '' });
+  });
+
+  it('leaves metrics empty for failed or missing entries', () => {
+    const [row] = reportRows([entryReport(seedEntry, null, 'missing', [])]);
+    expect(row!.status).toBe('missing');
+    for (const c of [...metricColumns('read'), ...metricColumns('write')]) expect(row![c], c).toBe('');
+  });
+
+  it('has one parameter column per column any entry has, in a fixed order', () => {
+    const braced = buildMatrix([config], parseTestCasesCsv(BRACED_TEST_CSV, 'tests.csv'))[0]!;
+    const rows = reportRows([entryReport(seedEntry, null, 'passed', []), entryReport(braced, null, 'passed', [])]);
+    const params = ['io_type', 'block_size', 'io_depth', 'num_jobs', 'file_size', 'nr_files', 'direct'];
+    for (const row of rows) expect(Object.keys(row).slice(5, 5 + params.length)).toEqual(params);
+    expect(rows[0]!.io_type).toBe('');
+    expect(rows[1]!.io_type).toBe('read');
+  });
+
+  it('writes a CSV that reads back to the same rows, quoting commas and quotes', () => {
+    const reports = seedEntries.map((e: MatrixEntry, i) => entryReport(e, `vm-${i}`, i === 2 ? 'failed' : 'passed', i === 2 ? [] : twoIterations));
+    const csv = reportCsv(reports);
+    expect(csv.split('\n')[0]).toBe(Object.keys(reportRows(reports)[0]!).join(','));
+    const back = parse(csv, { columns: true }) as Record<string, string>[];
+    expect(back).toEqual(reportRows(reports));
+    expect(back[0]!.mount_args).toBe('--implicit-dirs --o=ro,"x"');
+  });
+});
+
+describe('report values from real fio results', () => {
+  let dir: string;
+  /** Two iterations, each as fio writes a group_reporting result of one run. */
+  let runs: { output: string }[];
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-report-'));
+    // One fio run (fio is slow to start) with two reporting groups, split into one output per group.
+    const group = (i: number) => [`--name=it${i}`, `--directory=${path.join(dir, `it${i}`)}`, '--new_group'];
+    for (const i of [1, 2]) await mkdir(path.join(dir, `it${i}`));
+    const run = await runFio(dir, 'iterations.json', [
+      '--size=1m', '--bs=4k', '--rw=randread', '--ioengine=psync', '--numjobs=2', '--group_reporting', '--output-format=json+',
+      ...group(1), ...group(2),
+    ]);
+    const json = JSON.parse(run.output) as { jobs: unknown[] };
+    expect(json.jobs).toHaveLength(2);
+    runs = json.jobs.map((job) => ({ output: JSON.stringify({ ...json, jobs: [job] }, null, 2) }));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("matches fio's own numbers for a single iteration", () => {
+    const job = (JSON.parse(runs[0]!.output) as { jobs: { read: { bw: number; bw_bytes: number; iops: number; clat_ns: { mean: number; percentile: Record<string, number> } } }[] }).jobs[0]!.read;
+    const [row] = reportRows([entryReport(seedEntry, 'vm-1', 'passed', [parseFioOutput(runs[0]!.output)])]);
+    expect(row!.read_bw_MiBps_mean).toBe((job.bw_bytes / MIB).toFixed(2));
+    // fio's `bw` is KiB/s: the MiB/s column times 1024 agrees with it to rounding.
+    expect(Math.abs(Number(row!.read_bw_MiBps_mean) * 1024 - job.bw)).toBeLessThanOrEqual(6);
+    expect(row!.read_iops_mean).toBe(job.iops.toFixed(1));
+    expect(row!.read_lat_mean_ms).toBe((job.clat_ns.mean / 1e6).toFixed(3));
+    expect(row!.read_lat_p50_ms).toBe((job.clat_ns.percentile['50.000000']! / 1e6).toFixed(3));
+    expect(row!.read_lat_p90_ms).toBe((job.clat_ns.percentile['90.000000']! / 1e6).toFixed(3));
+    expect(row!.read_lat_p99_ms).toBe((job.clat_ns.percentile['99.000000']! / 1e6).toFixed(3));
+    expect(row!.write_bw_MiBps_mean).toBe('');
+  });
+
+  it('pools two iterations', () => {
+    const results = runs.map((r) => parseFioOutput(r.output));
+    const report = entryReport(seedEntry, 'vm-1', 'passed', results);
+    const read = report.read!;
+    expect(report.iterations).toBe(2);
+    expect(read.bwBytesPerSec.mean).toBe((results[0]!.read.bwBytesPerSec + results[1]!.read.bwBytesPerSec) / 2);
+    // Both iterations read the same 2 x 1 MiB in 4 KiB blocks.
+    expect(read.latencySamples).toBe(2 * 2 * 256);
+    const pooled = mergeLatency(results.map((r) => r.read.clat));
+    for (const p of PERCENTILES) expect(read.clatPercentilesNs[`p${p}`]).toBe(percentileFromBins(pooled.bins, p));
+    expect(read.clatPercentilesNs.p50!).toBeLessThanOrEqual(read.clatPercentilesNs.p90!);
+    expect(read.clatPercentilesNs.p90!).toBeLessThanOrEqual(read.clatPercentilesNs.p99!);
+    expect(read.clatMinNs).toBe(Math.min(results[0]!.read.clat.minNs, results[1]!.read.clat.minNs));
+    expect(read.clatMaxNs).toBe(Math.max(results[0]!.read.clat.maxNs, results[1]!.read.clat.maxNs));
+  });
+});
