@@ -38,15 +38,16 @@ fi
 # Go tools built from pinned versions into .gcsfuse-bench/bin (tests and the cloud path use them).
 export GOBIN="$PWD/.gcsfuse-bench/bin"
 mkdir -p "$GOBIN"
-go_tool() { # name module@version
-  local name=$1 module=$2 stamp="$GOBIN/.$1.version"
+go_tool() { # name module@version [GOTOOLCHAIN]
+  local name=$1 module=$2 toolchain=${3:-local} stamp="$GOBIN/.$1.version"
   if [ -x "$GOBIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$module" ]; then return; fi
   if ! command -v go >/dev/null 2>&1; then log "go is not installed: cannot build $name"; return 1; fi
   log "building $module"
-  go install "$module"
+  GOTOOLCHAIN=$toolchain go install "$module"
   echo "$module" > "$stamp"
 }
 if [ "${GCSFUSE_BENCH_SKIP_GO_TOOLS:-}" != 1 ]; then
   go_tool fake-gcs-server "github.com/fsouza/fake-gcs-server@${FAKE_GCS_SERVER_VERSION}"
-  go_tool gcsfuse "github.com/googlecloudplatform/gcsfuse/v3@${GCSFUSE_VERSION}"
+  # gcsfuse v3.13 needs a newer Go than the machine's; the go command fetches it from the module proxy.
+  go_tool gcsfuse "github.com/googlecloudplatform/gcsfuse/v3@${GCSFUSE_VERSION}" "${GCSFUSE_GO_TOOLCHAIN}"
 fi

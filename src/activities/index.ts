@@ -4,6 +4,7 @@ import type { FleetResolver } from '../fleet/fleet';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
 import { withFailureMapping } from './failures';
+import { withHeartbeats } from './heartbeat';
 import { writeReport } from './report';
 
 export interface OrchestratorDeps {
@@ -13,12 +14,12 @@ export interface OrchestratorDeps {
 
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
 export function createActivities(deps: OrchestratorDeps) {
-  return withFailureMapping({
+  return withHeartbeats(withFailureMapping({
     resolveFleet: (spec: FleetSpec) => deps.fleet.resolve(spec),
     distribute: (req: BenchmarkRequest, vms: string[]) => distribute(deps.store, req, vms),
     aggregate: (input: AggregateInput) => aggregate(deps.store, input),
     report: (benchmarkId: string) => writeReport(deps.store, benchmarkId),
-  });
+  }));
 }
 
 export type OrchestratorActivities = ReturnType<typeof createActivities>;

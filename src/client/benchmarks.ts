@@ -4,9 +4,10 @@ import { getJson } from '../artifacts/store';
 import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { EntryReport } from '../core/report';
-import type { BenchmarkRequest } from '../core/spec';
+import { prepareBenchmark, type BenchmarkRequest, type FleetSpec } from '../core/spec';
 import { findInputConflict } from '../activities/distribute';
-import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, WORKFLOW_TYPES } from '../shared/names';
+import proto from '@temporalio/proto';
+import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
 import { connectionOptions, type TemporalOptions } from '../shared/temporal';
 import { progressQuery, retryVmUpdate, vmProgressQuery } from '../workflows/definitions';
 import type { BenchmarkProgress, BenchmarkResult, RetryVmResult, VmProgress } from '../workflows/types';
@@ -26,17 +27,75 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
       throw new InputError(`benchmark "${req.benchmarkId}" already exists with different inputs (${conflict} differs): choose a new benchmark id, or give the same inputs to resume it`, { flag: '--benchmark-id' });
     }
   }
+  const searchable = await ensureSearchAttributes(client);
+  const commits = req.configs ? [...new Set(prepareBenchmark(req).configs.map((c) => c.commit))] : [req.gcsfuseCommit];
   try {
     return await client.workflow.start<typeof benchmarkWorkflow>(WORKFLOW_TYPES.benchmark, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
       workflowId: req.benchmarkId,
       args: [req],
+      typedSearchAttributes: searchable
+        ? [
+            { key: SEARCH_ATTRIBUTES.benchmarkId, value: req.benchmarkId },
+            { key: SEARCH_ATTRIBUTES.gcsfuseCommit, value: commits },
+            { key: SEARCH_ATTRIBUTES.fleet, value: fleetLabel(req.fleet) },
+            { key: SEARCH_ATTRIBUTES.status, value: 'starting' },
+          ]
+        : undefined,
+      // What the Web UI shows beside the run: the inputs at a glance, not their contents.
+      memo: {
+        testCases: req.testCases.name,
+        configs: req.configs?.name ?? `default (${req.gcsfuseCommit} ${req.gcsfuseMountArgs})`.trim(),
+        jobFile: req.jobFile.name,
+        iterations: req.iterations,
+        fleet: fleetLabel(req.fleet),
+        mount: req.mount.kind === 'gcsfuse' ? `gcsfuse gs://${req.mount.bucket}` : req.mount.kind,
+      },
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new InputError(`benchmark "${req.benchmarkId}" is already running: watch it with \`gcsfuse-bench watch ${req.benchmarkId}\``, { flag: '--benchmark-id' });
     }
     throw err;
+  }
+}
+
+export function fleetLabel(f: FleetSpec): string {
+  switch (f.kind) {
+    case 'static':
+      return f.vms.join(',');
+    case 'instance-group':
+      return `mig:${f.project}/${f.zone ?? f.region}/${f.group}`;
+    case 'vm':
+      return `vm:${f.project}/${f.zone}/${f.name}`;
+  }
+}
+
+// @temporalio/proto is CommonJS: Node's ESM loader sees only its default export.
+const { IndexedValueType } = proto.temporal.api.enums.v1;
+const INDEXED_TYPE = {
+  KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+} as const;
+
+/**
+ * Registers our search attributes in the namespace when missing. Returns false where
+ * that is not allowed (e.g. a Cloud namespace without admin rights): runs then start without them.
+ */
+export async function ensureSearchAttributes(client: Client): Promise<boolean> {
+  const namespace = client.options.namespace;
+  try {
+    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.values(SEARCH_ATTRIBUTES).filter((k) => !(k.name in (customAttributes ?? {})));
+    if (missing.length === 0) return true;
+    await client.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
+    });
+    return true;
+  } catch (err) {
+    console.error(`warning: search attributes are not registered (${(err as Error).message}); runs won't be searchable by benchmark id`);
+    return false;
   }
 }
 

@@ -48,8 +48,9 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--gcsfuse-mount-args <args>', 'gcsfuse mount flags when no configs CSV is given', '')
     .option('--fio-timeout <duration>', 'longest one fio iteration may run (alias --timeout)', '30m')
     .addOption(new Option('--timeout <duration>').hideHelp())
-    .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent', '10m')
-    .option('--heartbeat-timeout <duration>', 'an agent silent this long is considered dead', '60s')
+    .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent before the agent counts as lost', '60s')
+    .option('--heartbeat-timeout <duration>', 'an agent silent this long while running fio counts as dead', '30s')
+    .option('--no-reroute', "keep a lost agent's entries failed instead of re-running them on healthy VMs")
     .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0');
 }
 

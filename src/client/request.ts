@@ -25,6 +25,8 @@ export interface BenchmarkFlags {
   agentPickupTimeout?: string;
   heartbeatTimeout?: string;
   retryWindow?: string;
+  /** commander's --no-reroute sets this false. */
+  reroute?: boolean;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -102,6 +104,7 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
       agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs),
     },
     retryWindowMs: duration(f.retryWindow, '--retry-window', 0, true),
+    rerouteOnAgentLoss: f.reroute !== false,
   };
   return { request, prepared: prepareBenchmark(request) };
 }

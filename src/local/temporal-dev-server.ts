@@ -2,6 +2,7 @@ import { Connection } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { devServerSearchAttributeArgs } from '../shared/names';
 import { freePort } from './ports';
 import { startProcess, type ManagedProcess } from './processes';
 
@@ -38,7 +39,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   mkdirSync(o.dir, { recursive: true });
   const port = o.port ?? (await freePort());
   const uiPort = o.headless ? undefined : (o.uiPort ?? (await freePort()));
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...devServerSearchAttributeArgs()];
   if (o.persist !== false) args.push('--db-filename', path.join(o.dir, 'temporal.db'));
   if (uiPort) args.push('--ui-port', String(uiPort));
   else args.push('--headless');

@@ -1,3 +1,4 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 /** Names shared by the CLI, the orchestrator worker, the workflows and the agents. */
 
 export const ORCHESTRATOR_TASK_QUEUE = 'gcsfuse-bench-orchestrator';
@@ -20,3 +21,20 @@ export const FAILURE_TYPES = {
   fio: 'FioFailed',
   conflict: 'WriteConflictError',
 } as const;
+
+/**
+ * Search attributes that make runs findable in the Web UI and `temporal workflow list`.
+ * Registered by `gcsfuse-bench setup-temporal` (and by the embedded dev server at start).
+ */
+export const SEARCH_ATTRIBUTES = {
+  benchmarkId: defineSearchAttributeKey('BenchmarkId', SearchAttributeType.KEYWORD),
+  gcsfuseCommit: defineSearchAttributeKey('GcsfuseCommit', SearchAttributeType.KEYWORD_LIST),
+  fleet: defineSearchAttributeKey('Fleet', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('BenchmarkStatus', SearchAttributeType.KEYWORD),
+} as const;
+
+/** The same attributes as `temporal server start-dev --search-attribute NAME=Type` arguments. */
+export function devServerSearchAttributeArgs(): string[] {
+  const typeName = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' } as const;
+  return Object.values(SEARCH_ATTRIBUTES).flatMap((k) => ['--search-attribute', `${k.name}=${typeName[k.type as keyof typeof typeName]}`]);
+}

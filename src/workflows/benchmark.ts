@@ -6,25 +6,45 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import type { EntryOwner } from '../activities/aggregate';
-import type { BenchmarkRequest } from '../core/spec';
 import { isSafeId } from '../core/ids';
-import { vmWorkflowId } from '../shared/names';
+import type { BenchmarkRequest } from '../core/spec';
+import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
 import { progressQuery, retryVmUpdate } from './definitions';
 import type { BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryRef, RetryVmRequest, VmRunState } from './types';
 import { vmWorkflow } from './vm';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: ['InputError', 'WriteConflictError'] },
+  startToCloseTimeout: '30 minutes',
+  // The activities heartbeat while they work, so a killed orchestrator worker is noticed in seconds.
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
+  },
 });
+
+interface Owner {
+  specVm: string;
+  /** The VM that ran it last; its results are the ones that count. */
+  vm: string | null;
+  status: EntryOwner['status'];
+}
 
 /**
  * One benchmark, id = benchmark id: distribute -> one child per VM -> await -> aggregate
  * -> report. Only references and small outcomes pass through here; the fio outputs
  * stay in the artifact store.
+ *
+ * Each VM has a queue of entries and runs at most one child at a time (its agent runs one
+ * entry at a time, and an entry queued behind another would look like a lost agent).
+ * Retries and re-routed entries join the queue of the VM that will run them.
  */
 export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<BenchmarkResult> {
   const progress: BenchmarkProgress = {
@@ -35,11 +55,16 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     failed: 0,
     runs: [],
   };
-  /** The VM that last ran each entry and how it went: the last run wins, so results count once. */
-  const owners = new Map<number, { specVm: string; vm: string | null; status: EntryOwner['status'] }>();
-  const retriesByVm = new Map<string, number>();
-  let activeRuns = 0;
+  const owners = new Map<number, Owner>();
+  const queues = new Map<string, EntryRef[]>();
+  const busy = new Set<string>();
+  const runCount = new Map<string, number>();
+  /** VMs whose agent was lost: nothing more is routed to them unless a user asks for it. */
+  const lost = new Set<string>();
+  const draining: Promise<void>[] = [];
   let fleet: string[] = [];
+  const hasSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.benchmarkId) !== undefined;
+  let lastStatus: string | undefined;
 
   const refresh = (): void => {
     let passed = 0;
@@ -51,20 +76,26 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     progress.passed = passed;
     progress.failed = failed;
     setCurrentDetails(
-      `**${progress.phase}**: ${passed} passed, ${failed} failed of ${progress.totalEntries} entries on ${fleet.length} VMs`,
+      `**${progress.phase}**: ${passed} passed, ${failed} failed of ${progress.totalEntries} entries on ${fleet.length} VMs` +
+        (lost.size ? `; lost agents: ${[...lost].join(', ')}` : ''),
     );
+    // Only when the run was started with our search attributes, i.e. they are registered.
+    if (hasSearchAttributes && progress.phase !== lastStatus) {
+      lastStatus = progress.phase;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: progress.phase }]);
+    }
   };
 
   setHandler(progressQuery, () => progress);
 
-  /** Runs entries on one VM as a child workflow and records who holds their results. */
-  const runOnVm = async (vm: string, entries: EntryRef[], retry: number): Promise<void> => {
-    const workflowId = vmWorkflowId(req.benchmarkId, vm, retry);
+  const runOnVm = async (vm: string, entries: EntryRef[]): Promise<EntryOutcome[]> => {
+    const n = runCount.get(vm) ?? 0;
+    runCount.set(vm, n + 1);
+    const workflowId = vmWorkflowId(req.benchmarkId, vm, n);
     const run: VmRunState = { vm, workflowId, status: 'running', total: entries.length, passed: 0, failed: 0 };
     progress.runs.push(run);
-    activeRuns++;
     try {
-      const outcomes: EntryOutcome[] = await executeChild(vmWorkflow, {
+      const outcomes = await executeChild(vmWorkflow, {
         workflowId,
         args: [
           {
@@ -78,51 +109,88 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
           },
         ],
       });
-      for (const o of outcomes) {
-        owners.set(o.matrixId, { specVm: owners.get(o.matrixId)!.specVm, vm: o.vm, status: o.status });
-      }
       run.passed = outcomes.filter((o) => o.status === 'passed').length;
       run.failed = outcomes.length - run.passed;
       run.status = 'completed';
+      return outcomes;
     } catch (err) {
       run.status = 'failed';
       throw err;
-    } finally {
-      activeRuns--;
-      refresh();
     }
   };
 
-  const failedEntriesOf = (vm: string): EntryRef[] => {
-    return [...owners.entries()]
-      .filter(([, o]) => o.status === 'failed' && o.vm === vm)
-      .map(([matrixId, o]) => ({ matrixId, specVm: o.specVm }));
+  const enqueue = (vm: string, entries: EntryRef[]): void => {
+    if (entries.length === 0) return;
+    for (const e of entries) owners.set(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing' });
+    queues.set(vm, [...(queues.get(vm) ?? []), ...entries]);
+    if (!busy.has(vm)) draining.push(drain(vm));
   };
 
-  const pending: Promise<void>[] = [];
+  /** Re-runs a lost agent's entries on healthy VMs, fewest queued first. */
+  const reroute = (from: string, entries: EntryRef[]): boolean => {
+    lost.add(from);
+    const healthy = fleet.filter((vm) => !lost.has(vm));
+    if (!req.rerouteOnAgentLoss || healthy.length === 0) return false;
+    const load = new Map(healthy.map((vm) => [vm, (queues.get(vm)?.length ?? 0) + (busy.has(vm) ? 1 : 0)]));
+    const moves = new Map<string, EntryRef[]>();
+    for (const e of entries) {
+      const target = healthy.reduce((best, vm) => (load.get(vm)! < load.get(best)! ? vm : best));
+      load.set(target, load.get(target)! + 1);
+      moves.set(target, [...(moves.get(target) ?? []), e]);
+    }
+    log.warn('agent lost: re-routing its entries', { vm: from, entries: entries.length, to: [...moves.keys()] });
+    for (const [vm, moved] of moves) enqueue(vm, moved);
+    return true;
+  };
+
+  async function drain(vm: string): Promise<void> {
+    busy.add(vm);
+    try {
+      for (let batch = queues.get(vm) ?? []; batch.length > 0; batch = queues.get(vm) ?? []) {
+        queues.set(vm, []);
+        const outcomes = await runOnVm(vm, batch);
+        for (const o of outcomes) owners.set(o.matrixId, { specVm: owners.get(o.matrixId)!.specVm, vm: o.vm, status: o.status });
+        const unavailable = outcomes.filter((o) => o.failure === 'agent-unavailable');
+        if (unavailable.length > 0) {
+          const refs = unavailable.map((o) => ({ matrixId: o.matrixId, specVm: owners.get(o.matrixId)!.specVm }));
+          // Whatever else was queued for this VM goes elsewhere too.
+          const queued = queues.get(vm) ?? [];
+          queues.set(vm, []);
+          if (!reroute(vm, [...refs, ...queued])) for (const e of queued) owners.set(e.matrixId, { specVm: e.specVm, vm, status: 'failed' });
+        }
+        refresh();
+      }
+    } finally {
+      busy.delete(vm);
+    }
+  }
+
+  const failedEntriesOf = (vm: string): EntryRef[] =>
+    [...owners.entries()].filter(([, o]) => o.status === 'failed' && o.vm === vm).map(([matrixId, o]) => ({ matrixId, specVm: o.specVm }));
+
   setHandler(
     retryVmUpdate,
-    async ({ vm, onto }: RetryVmRequest) => {
+    ({ vm, onto }: RetryVmRequest) => {
       const target = onto ?? vm;
       const entries = failedEntriesOf(vm);
-      const retry = (retriesByVm.get(target) ?? 0) + 1;
-      retriesByVm.set(target, retry);
-      for (const e of entries) owners.set(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing' });
+      lost.delete(target); // the user vouches for it
+      // An idle VM starts a run now; a busy one takes the entries in its next run.
+      const wasBusy = busy.has(target);
+      enqueue(target, entries);
+      const run = (runCount.get(target) ?? 0) - (wasBusy ? 0 : 1);
       if (progress.phase === 'awaiting-retry') progress.phase = 'running';
-      const runPromise = runOnVm(target, entries, retry);
-      pending.push(runPromise);
       refresh();
-      return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, retry) };
+      return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, run) };
     },
     {
       validator: ({ vm, onto }: RetryVmRequest) => {
         if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') throw new Error('the benchmark has not been distributed yet');
         if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done') throw new Error('the benchmark is already aggregating its results');
         if (!progress.runs.some((r) => r.vm === vm)) throw new Error(`VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`);
-        if (progress.runs.some((r) => r.vm === vm && r.status === 'running')) throw new Error(`VM "${vm}" is still running; retry it once its run has finished`);
         if (onto !== undefined && !isSafeId(onto)) throw new Error(`"${onto}" is not a valid VM name`);
-        if (onto !== undefined && progress.runs.some((r) => r.vm === onto && r.status === 'running')) throw new Error(`VM "${onto}" is busy with another run`);
-        if (failedEntriesOf(vm).length === 0) throw new Error(`VM "${vm}" has no failed entries to retry`);
+        if (failedEntriesOf(vm).length === 0) {
+          throw new Error(busy.has(vm) ? `VM "${vm}" is still running and has no failed entries yet` : `VM "${vm}" has no failed entries to retry`);
+        }
       },
     },
   );
@@ -133,28 +201,21 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   const distribution = await orchestrator.distribute(req, fleet);
   fleet = distribution.vms.map((v) => v.vm);
   progress.totalEntries = distribution.totalEntries;
-  for (const share of distribution.vms) {
-    for (const matrixId of share.matrixIds) owners.set(matrixId, { specVm: share.vm, vm: null, status: 'missing' });
-  }
   progress.phase = 'running';
-  refresh();
   if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
+  for (const share of distribution.vms) enqueue(share.vm, share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })));
+  refresh();
 
-  for (const share of distribution.vms) {
-    if (share.matrixIds.length === 0) continue;
-    pending.push(runOnVm(share.vm, share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })), 0));
-  }
-
-  // Wait for every run, including retries requested while others were running.
+  // Wait for every queue to drain, including retries requested meanwhile.
   for (;;) {
-    await condition(() => activeRuns === 0);
-    await Promise.all(pending);
+    await condition(() => busy.size === 0);
+    await Promise.all(draining); // surfaces a child that failed outright
     const anyFailed = [...owners.values()].some((o) => o.status === 'failed');
     if (!anyFailed || req.retryWindowMs <= 0) break;
     progress.phase = 'awaiting-retry';
     refresh();
-    // A retry-vm request starts a run; with none before the window closes, report what we have.
-    if (!(await condition(() => activeRuns > 0, req.retryWindowMs))) break;
+    // A retry-vm request makes a VM busy; with none before the window closes, report what we have.
+    if (!(await condition(() => busy.size > 0, req.retryWindowMs))) break;
   }
 
   progress.phase = 'aggregating';

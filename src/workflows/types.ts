@@ -10,7 +10,11 @@ export interface EntryOutcome {
   /** True when the entry had passed before (a resumed benchmark) and was not run again. */
   reused: boolean;
   error?: string;
+  /** Why it failed: an unavailable agent's entries may be re-run elsewhere, a failed fio run is not. */
+  failure?: FailureKind;
 }
+
+export type FailureKind = 'agent-unavailable' | 'fio' | 'input' | 'other';
 
 export interface EntryRef {
   matrixId: number;

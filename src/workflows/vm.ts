@@ -3,7 +3,7 @@ import { ActivityCancellationType, isCancellation, log, proxyActivities, setHand
 import type { AgentActivities } from '../../vm-agent/src/activities';
 import { agentTaskQueue, FAILURE_TYPES } from '../shared/names';
 import { vmProgressQuery } from './definitions';
-import type { EntryOutcome, VmProgress, VmWorkflowInput } from './types';
+import type { EntryOutcome, FailureKind, VmProgress, VmWorkflowInput } from './types';
 
 /** Time an agent needs around fio: mounting, uploading, unmounting. */
 const PER_ITERATION_OVERHEAD_MS = 2 * 60_000;
@@ -20,7 +20,8 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     heartbeatTimeout: input.agentHeartbeatMs,
     retry: {
       initialInterval: '2s',
-      maximumAttempts: 3,
+      // One retry: an agent that crashed and came back resumes the entry (stored iterations are kept).
+      maximumAttempts: 2,
       nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.fio, FAILURE_TYPES.conflict],
     },
     // Wait for the agent to stop fio and unmount before the cancellation completes.
@@ -34,7 +35,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
   for (const ref of input.entries) {
     let outcome: EntryOutcome;
     if (agentGone) {
-      outcome = failed(ref.matrixId, input.vm, agentGone);
+      outcome = failed(ref.matrixId, input.vm, agentGone, 'agent-unavailable');
     } else {
       progress.runningMatrixId = ref.matrixId;
       try {
@@ -42,9 +43,10 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
       } catch (err) {
         if (isCancellation(err)) throw err;
         const message = describeFailure(err);
-        if (isPickupTimeout(err)) agentGone = `the agent of VM ${input.vm} did not pick up work: ${message}`;
-        log.warn('entry failed', { vm: input.vm, matrixId: ref.matrixId, error: message });
-        outcome = failed(ref.matrixId, input.vm, agentGone ?? message);
+        const kind = failureKind(err);
+        if (isPickupTimeout(err)) agentGone = `the agent of VM ${input.vm} did not pick up work within ${input.agentPickupMs} ms`;
+        log.warn('entry failed', { vm: input.vm, matrixId: ref.matrixId, error: message, kind });
+        outcome = failed(ref.matrixId, input.vm, agentGone ?? message, kind);
       }
     }
     progress.outcomes.push(outcome);
@@ -55,8 +57,21 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
   return progress.outcomes;
 }
 
-function failed(matrixId: number, vm: string, error: string): EntryOutcome {
-  return { matrixId, vm, status: 'failed', iterationsDone: 0, durationMs: 0, reused: false, error };
+function failed(matrixId: number, vm: string, error: string, failure: FailureKind): EntryOutcome {
+  return { matrixId, vm, status: 'failed', iterationsDone: 0, durationMs: 0, reused: false, error, failure };
+}
+
+/** An agent that stops heartbeating or never picks up work is lost; anything else failed on its own. */
+function failureKind(err: unknown): FailureKind {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof TimeoutFailure) {
+    return cause.timeoutType === TimeoutType.SCHEDULE_TO_START || cause.timeoutType === TimeoutType.HEARTBEAT ? 'agent-unavailable' : 'other';
+  }
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === FAILURE_TYPES.fio) return 'fio';
+    if (cause.type === FAILURE_TYPES.input || cause.type === FAILURE_TYPES.conflict) return 'input';
+  }
+  return 'other';
 }
 
 function isPickupTimeout(err: unknown): boolean {

@@ -74,6 +74,7 @@ export function smallRequest(benchmarkId: string, vms: string[], overrides: Part
     gcsfuseMountArgs: '',
     timeouts: { ...DEFAULT_TIMEOUTS, agentPickupMs: 60_000, agentHeartbeatMs: 20_000 },
     retryWindowMs: 0,
+    rerouteOnAgentLoss: true,
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
+import { devServerSearchAttributeArgs } from '../../src/shared/names';
 
 /** The installed `temporal` CLI (scripts/setup.sh puts it on PATH); never downloaded. */
 export function temporalCliPath(): string {
@@ -15,7 +16,7 @@ export function temporalCliPath(): string {
 export function startLocalTemporal(): Promise<TestWorkflowEnvironment> {
   quietWorkers();
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCliPath() }, extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path: temporalCliPath() }, extraArgs: ['--log-level', 'error', ...devServerSearchAttributeArgs()] },
   });
 }
 

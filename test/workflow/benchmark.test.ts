@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFioOutput } from '../../src/core/fio';
 import type { EntryReport } from '../../src/core/report';
 import type { JobSpec, Manifest } from '../../src/core/spec';
-import { ORCHESTRATOR_TASK_QUEUE, WORKFLOW_TYPES } from '../../src/shared/names';
+import { ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../src/shared/names';
+import { startBenchmark } from '../../src/client/benchmarks';
 import { progressQuery, retryVmUpdate } from '../../src/workflows/definitions';
 import type { benchmarkWorkflow } from '../../src/workflows';
 import type { BenchmarkRequest } from '../../src/core/spec';
@@ -93,6 +94,23 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(progress.runs.map((r) => r.workflowId).sort()).toEqual(['happy-vm-vm-a', 'happy-vm-vm-b']);
   });
 
+  it('makes runs findable by search attribute, with progress in the search attribute and memo', async () => {
+    const req = smallRequest('searchable', ['vm-a'], { iterations: 1 });
+    const handle = await startBenchmark(env.client, req, h.artifacts);
+    await handle.result();
+    const found: { workflowId: string; status: unknown; memo?: Record<string, unknown> }[] = [];
+    await until(async () => {
+      found.length = 0;
+      for await (const w of env.client.workflow.list({ query: 'BenchmarkId = "searchable" AND BenchmarkStatus = "done"' })) found.push(w);
+      return found.length === 1;
+    }, 'visibility to index the run', 20_000);
+    expect(found[0]!.workflowId).toBe('searchable');
+    const desc = await handle.describe();
+    expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.fleet)).toBe('vm-a');
+    expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.gcsfuseCommit)).toEqual(['master']);
+    expect(await desc.memo).toMatchObject({ testCases: 'test-cases.csv', iterations: 1, mount: 'local-dir' });
+  });
+
   it('resumes the same id with the same inputs without re-running anything', async () => {
     const output = art('happy', 'results', 'vm-a', 'test-1', 'iteration-1.fio.json');
     const vmOf1 = existsSync(output) ? 'vm-a' : 'vm-b';
@@ -113,14 +131,31 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(readFileSync(art('happy', 'test-cases.csv'), 'utf8')).toBe(before);
   });
 
-  it('marks the entries of a VM whose agent never shows up as failed', async () => {
+  it('re-runs the entries of a VM whose agent never shows up on the healthy VMs', async () => {
     const req = smallRequest('ghost', ['vm-a', 'ghost-vm'], { timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 } });
-    const result = await (await start(req)).result();
-    expect(result.passed + result.failed).toBe(3);
-    const specs = readJson<JobSpec>(art('ghost', 'jobs', 'ghost-vm.json'));
-    expect(result.failed).toBe(specs.entries.length);
+    const handle = await start(req);
+    const result = await handle.result();
+    expect(result).toMatchObject({ totalEntries: 3, passed: 3, failed: 0 });
+    const moved = readJson<JobSpec>(art('ghost', 'jobs', 'ghost-vm.json')).entries.map((e) => e.matrixId);
+    expect(moved.length).toBeGreaterThan(0);
     const reports = readJson<EntryReport[]>(art('ghost', 'report', 'results.json'));
-    for (const e of specs.entries) expect(reports.find((r) => r.matrixId === e.matrixId)!.status).toBe('failed');
+    for (const id of moved) expect(reports.find((r) => r.matrixId === id)).toMatchObject({ status: 'passed', vm: 'vm-a' });
+    const runs = (await handle.query(progressQuery)).runs;
+    expect(runs.find((r) => r.vm === 'ghost-vm')).toMatchObject({ status: 'completed', failed: moved.length });
+    // vm-a ran its own share, then the moved entries in a second run: never two runs at once on one VM.
+    expect(runs.filter((r) => r.vm === 'vm-a').map((r) => r.workflowId)).toEqual(['ghost-vm-vm-a', 'ghost-vm-vm-a-retry-1']);
+  });
+
+  it('with re-routing off, a lost agent\'s entries stay failed', async () => {
+    const req = smallRequest('ghost-stay', ['vm-a', 'ghost-vm'], {
+      timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 },
+      rerouteOnAgentLoss: false,
+    });
+    const result = await (await start(req)).result();
+    const lostEntries = readJson<JobSpec>(art('ghost-stay', 'jobs', 'ghost-vm.json')).entries;
+    expect(result).toMatchObject({ totalEntries: 3, failed: lostEntries.length, passed: 3 - lostEntries.length });
+    const reports = readJson<EntryReport[]>(art('ghost-stay', 'report', 'results.json'));
+    for (const e of lostEntries) expect(reports.find((r) => r.matrixId === e.matrixId)!.status).toBe('failed');
   });
 
   it('retries a failed VM\'s entries on request, on the same VM', async () => {
