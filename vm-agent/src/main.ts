@@ -11,6 +11,7 @@ import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from 
 import { createAgentActivities } from './activities';
 import { runFio, stopLeftoverFio } from './fio-runner';
 import { LocalDirMounter, type Mounter } from './mounter';
+import { simulatedFio } from './simulated-fio';
 
 export interface AgentOptions {
   vm: string;
@@ -18,6 +19,8 @@ export interface AgentOptions {
   artifacts: string;
   workDir: string;
   mounter?: Mounter;
+  /** Sleep instead of running fio (orchestration benchmarks only; outputs say "simulated"). */
+  simulateFio?: boolean;
 }
 
 /** A VM's agent: a Temporal worker on the VM's own task queue, running one entry at a time. */
@@ -34,7 +37,7 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
       vm: opts.vm,
       store: openArtifactStore(opts.artifacts),
       mounter: opts.mounter ?? new LocalDirMounter(path.join(opts.workDir, 'mnt')),
-      runFio,
+      runFio: opts.simulateFio ? simulatedFio : runFio,
       workDir: opts.workDir,
     }),
     // One entry at a time: concurrent fio jobs on one VM would measure each other.
@@ -53,14 +56,17 @@ async function main(): Promise<void> {
     .option('--work-dir <dir>', 'local scratch folder', process.env.GCSFUSE_BENCH_WORK_DIR)
     .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .option('--simulate-fio', 'SIMULATION MODE: sleep for each job\'s runtime instead of running fio (for benchmarking the orchestration)')
     .parse();
-  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string }>();
+  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean }>();
   const worker = await createAgentWorker({
     vm: o.vm,
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
     artifacts: o.artifacts,
     workDir: o.workDir ?? path.join(os.tmpdir(), 'gcsfuse-bench-agent', o.vm),
+    simulateFio: o.simulateFio,
   });
+  if (o.simulateFio) console.warn('SIMULATION MODE: fio is not run; results are zeros labelled "simulated"');
   console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)}`);
   await worker.run();
 }
