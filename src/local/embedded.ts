@@ -26,13 +26,15 @@ export interface Embedded {
   agents: Map<string, ManagedProcess>;
   startAgent(vm: string): ManagedProcess;
   startWorker(): ManagedProcess;
+  /** Restarts the Temporal server on its database file (histories survive). */
+  restartServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const logDir = path.join(o.home, 'logs');
   const artifacts = path.join(o.home, 'artifacts');
-  const server = await startTemporalDevServer({ dir: path.join(o.home, 'temporal'), headless: o.headless });
+  let server = await startTemporalDevServer({ dir: path.join(o.home, 'temporal'), headless: o.headless });
   const env = { TEMPORAL_ADDRESS: server.address, GCSFUSE_BENCH_ARTIFACTS: artifacts };
   const startWorker = (): ManagedProcess => {
     const c = tsxCommand(ORCHESTRATOR_ENTRY, []);
@@ -45,13 +47,21 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     return p;
   };
   const embedded: Embedded = {
-    server,
+    get server() {
+      return server;
+    },
     artifacts,
     logDir,
     worker: startWorker(),
     agents: new Map(),
     startAgent,
-    startWorker,
+    startWorker() {
+      embedded.worker = startWorker();
+      return embedded.worker;
+    },
+    async restartServer() {
+      server = await server.restart();
+    },
     async stop() {
       // Agents first (they stop fio), then the worker, then the server.
       await Promise.all([...embedded.agents.values()].map((a) => a.stop()));

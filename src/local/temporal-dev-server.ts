@@ -22,6 +22,8 @@ export interface DevServer {
   uiUrl: string | null;
   process: ManagedProcess;
   stop(): Promise<void>;
+  /** Stops the server and starts it again on the same ports and database file. */
+  restart(): Promise<DevServer>;
 }
 
 export function temporalBinary(): string {
@@ -63,5 +65,14 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return { address, uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : null, process: proc, stop: () => proc.stop() };
+  return {
+    address,
+    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : null,
+    process: proc,
+    stop: () => proc.stop(),
+    restart: async () => {
+      await proc.stop();
+      return startTemporalDevServer({ ...o, port, uiPort });
+    },
+  };
 }
