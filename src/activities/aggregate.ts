@@ -1,7 +1,6 @@
 import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
-import { parseFioOutput, type FioIterationResult } from '../core/fio';
 import { layout } from '../core/layout';
-import { entryReport, type EntryReport } from '../core/report';
+import { entryReport, parseIteration, type EntryReport, type IterationResult } from '../core/report';
 import type { JobSpec } from '../core/spec';
 
 /** Which VM holds the results of each entry, as the workflow recorded it. */
@@ -41,13 +40,14 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   for (const owner of [...input.owners].sort((a, b) => a.matrixId - b.matrixId)) {
     const found = entries.get(owner.matrixId);
     if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
-    const results: FioIterationResult[] = [];
+    const results: IterationResult[] = [];
     if (owner.status === 'passed' && owner.vm) {
       for (let i = 1; i <= found.iterations; i++) {
         const key = layout.fioOutput(id, owner.vm, owner.matrixId, i);
         const buf = await store.get(key);
         if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
-        results.push(parseFioOutput(buf.toString('utf8')));
+        // fio's result plus each job's latency N, mean and stddev, so the report can pool stddev exactly.
+        results.push(parseIteration(buf.toString('utf8')));
       }
     }
     reports.push(entryReport(found.entry, owner.vm, owner.status, results));

@@ -1,8 +1,8 @@
 import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
-import { assignByCost } from '../core/assign';
+import { routeEntries } from '../core/routing';
 import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
-import { benchmarkConfigOf, prepareBenchmark, type BenchmarkRequest, type JobSpec } from '../core/spec';
+import { benchmarkConfigOf, prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
 import { WriteConflictError } from '../artifacts/store';
 
 export interface VmShare {
@@ -19,14 +19,14 @@ export interface DistributeResult {
 }
 
 interface FleetRecord {
-  vms: string[];
+  vms: FleetVm[];
 }
 
 /**
  * Writes the inputs and one job spec per VM, all write-once. Safe to retry at any
  * point: the VM list is recorded first, so the assignment is recomputed identically.
  */
-export async function distribute(store: ArtifactStore, req: BenchmarkRequest, resolvedVms: string[]): Promise<DistributeResult> {
+export async function distribute(store: ArtifactStore, req: BenchmarkRequest, resolvedVms: FleetVm[]): Promise<DistributeResult> {
   const prepared = prepareBenchmark(req);
   const id = req.benchmarkId;
   if (resolvedVms.length === 0) throw new InputError('the fleet has no VMs to run on', { flag: '--vms' });
@@ -49,10 +49,15 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
   await store.putOnce(fleetKey, toJson({ vms: resolvedVms } satisfies FleetRecord)).catch((err) => {
     if (!(err instanceof WriteConflictError)) throw err;
   });
-  const vms = (await getJson<FleetRecord>(store, fleetKey))!.vms;
+  const fleet = (await getJson<FleetRecord>(store, fleetKey))!.vms;
+  const vms = fleet.map((v) => v.name);
 
-  const costs = prepared.matrix.map((e) => ({ matrixId: e.matrixId, costMs: prepared.iterationMs.get(e.matrixId)! * req.iterations }));
-  const assignment = assignByCost(costs, vms);
+  const costs = prepared.matrix.map((e) => ({
+    matrixId: e.matrixId,
+    costMs: prepared.iterationMs.get(e.matrixId)! * req.iterations,
+    numJobs: Number(e.params.num_jobs ?? 1),
+  }));
+  const assignment = routeEntries(costs, fleet, req.routing);
   const byId = new Map(prepared.matrix.map((e) => [e.matrixId, e]));
   const shares: VmShare[] = [];
   for (const vm of vms) {

@@ -1,5 +1,5 @@
 import type { ArtifactStore } from '../artifacts/store';
-import type { BenchmarkRequest, FleetSpec } from '../core/spec';
+import type { BenchmarkRequest, FleetSpec, FleetVm } from '../core/spec';
 import type { FleetResolver } from '../fleet/fleet';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
@@ -15,8 +15,8 @@ export interface OrchestratorDeps {
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
 export function createActivities(deps: OrchestratorDeps) {
   return withHeartbeats(withFailureMapping({
-    resolveFleet: (spec: FleetSpec) => deps.fleet.resolve(spec),
-    distribute: (req: BenchmarkRequest, vms: string[]) => distribute(deps.store, req, vms),
+    resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
+    distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
     aggregate: (input: AggregateInput) => aggregate(deps.store, input),
     report: (benchmarkId: string) => writeReport(deps.store, benchmarkId),
   }));

@@ -8,6 +8,7 @@ import { prepareBenchmark, type BenchmarkRequest, type FleetSpec } from '../core
 import { findInputConflict } from '../activities/distribute';
 import proto from '@temporalio/proto';
 import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
+import { cloudEndpointsFromEnv, storageOptions } from '../shared/cloud';
 import { connectionOptions, type TemporalOptions } from '../shared/temporal';
 import { progressQuery, retryVmUpdate, vmProgressQuery } from '../workflows/definitions';
 import type { BenchmarkProgress, BenchmarkResult, RetryVmResult, VmProgress } from '../workflows/types';
@@ -22,7 +23,7 @@ export async function connectClient(o: TemporalOptions): Promise<Client> {
 export async function startBenchmark(client: Client, req: BenchmarkRequest, artifacts: string | undefined): Promise<WorkflowHandleWithFirstExecutionRunId<typeof benchmarkWorkflow>> {
   if (artifacts) {
     // Refuse a reused id with other inputs before anything starts (the workflow checks again).
-    const conflict = await findInputConflict(openArtifactStore(artifacts), req);
+    const conflict = await findInputConflict(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), req);
     if (conflict) {
       throw new InputError(`benchmark "${req.benchmarkId}" already exists with different inputs (${conflict} differs): choose a new benchmark id, or give the same inputs to resume it`, { flag: '--benchmark-id' });
     }
@@ -127,7 +128,7 @@ export async function retryVm(client: Client, benchmarkId: string, vm: string, o
 }
 
 export async function readReport(artifacts: string, benchmarkId: string): Promise<EntryReport[] | undefined> {
-  return getJson<EntryReport[]>(openArtifactStore(artifacts), layout.report(benchmarkId, 'results.json'));
+  return getJson<EntryReport[]>(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), layout.report(benchmarkId, 'results.json'));
 }
 
 /** Waits for the result, calling onTick with progress about once a second. */

@@ -51,6 +51,8 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent before the agent counts as lost', '60s')
     .option('--heartbeat-timeout <duration>', 'an agent silent this long while running fio counts as dead', '30s')
     .option('--no-reroute', "keep a lost agent's entries failed instead of re-running them on healthy VMs")
+    .option('--single-thread-vm-type <template>', 'instance template of the VMs that run single-job tests (num_jobs = 1)')
+    .option('--multi-thread-vm-type <template>', 'instance template of the VMs that run multi-job tests')
     .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0');
 }
 

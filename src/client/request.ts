@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../core/errors';
 import { parseDurationMs } from '../core/params';
-import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark } from '../core/spec';
+import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
 
 /** The benchmark flags shared by `run`, `start` and `plan`, as commander hands them over. */
 export interface BenchmarkFlags {
@@ -27,6 +27,8 @@ export interface BenchmarkFlags {
   retryWindow?: string;
   /** commander's --no-reroute sets this false. */
   reroute?: boolean;
+  singleThreadVmType?: string;
+  multiThreadVmType?: string;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -77,6 +79,14 @@ function mountOf(f: BenchmarkFlags): MountSpec {
   throw new InputError(`${JSON.stringify(kind)} is not a mount kind (local-dir or gcsfuse)`, { flag: '--mount' });
 }
 
+function routingOf(f: BenchmarkFlags): TemplateRouting | undefined {
+  if (!f.singleThreadVmType && !f.multiThreadVmType) return undefined;
+  const flag = f.singleThreadVmType ? '--multi-thread-vm-type' : '--single-thread-vm-type';
+  if (!f.singleThreadVmType || !f.multiThreadVmType) throw new InputError('routing by instance template needs both --single-thread-vm-type and --multi-thread-vm-type', { flag });
+  if (f.vms !== undefined) throw new InputError('routing by instance template needs a Compute Engine fleet (--instance-group), not --vms', { flag: '--single-thread-vm-type' });
+  return { singleThreadTemplate: f.singleThreadVmType, multiThreadTemplate: f.multiThreadVmType };
+}
+
 export function defaultBenchmarkId(now = new Date()): string {
   return `bench-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
@@ -105,6 +115,7 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     },
     retryWindowMs: duration(f.retryWindow, '--retry-window', 0, true),
     rerouteOnAgentLoss: f.reroute !== false,
+    routing: routingOf(f),
   };
   return { request, prepared: prepareBenchmark(request) };
 }

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { EntryReport } from '../core/report';
+import type { SampleStats } from '../core/stats';
 import type { BenchmarkProgress, VmProgress } from '../workflows/types';
 
 const MIB = 2 ** 20;
@@ -7,15 +8,28 @@ const num = (v: number | null | undefined, digits: number): string =>
   v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
 const ms = (ns: number | null | undefined): string => (ns === null || ns === undefined ? '-' : (ns / 1e6).toFixed(3));
 
-/** The report as a console table: bandwidth in MiB/s, latency (completion, pooled over iterations) in ms. */
+/** Mean ± half-width of the 95% CI (± stddev where an older results.json has no CI), MiB/s. */
+function bandwidth(s: SampleStats | undefined): string {
+  if (!s) return '-';
+  const half = typeof s.ci95High === 'number' ? s.ci95High - s.mean : s.n > 1 ? s.stddev : null;
+  const outliers = s.outlierIterations?.length ? ` !${s.outlierIterations.join(',')}` : '';
+  return `${num(s.mean / MIB, 1)}${half === null ? '' : ` ±${num(half / MIB, 1)}`}${outliers}`;
+}
+
+/**
+ * The report as a console table: bandwidth in MiB/s as mean ± half-width of its 95% confidence
+ * interval over iterations, then "!n" for outlier iterations; cv of the bandwidth; latency
+ * (completion, pooled over jobs and iterations) in ms.
+ */
 export function reportTable(reports: readonly EntryReport[]): string {
   const table = new Table({
-    head: ['matrix', 'test', 'config', 'vm', 'status', 'iter', 'read MiB/s', 'write MiB/s', 'IOPS', 'lat mean ms', 'p50 ms', 'p90 ms', 'p99 ms'],
+    head: ['matrix', 'test', 'config', 'vm', 'status', 'iter', 'read MiB/s (95% CI)', 'write MiB/s (95% CI)', 'cv %', 'IOPS', 'lat mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'],
     style: { head: [], border: [] },
   });
   for (const r of reports) {
     // Latency of the direction that did the I/O (read wins for mixed workloads; both are in the CSV).
-    const lat = r.read ?? r.write;
+    const lat = r.read ?? r.write ?? r.trim ?? null;
+    const cv = lat?.bwBytesPerSec.cv;
     table.push([
       r.matrixId,
       r.testId,
@@ -23,13 +37,15 @@ export function reportTable(reports: readonly EntryReport[]): string {
       r.vm ?? '-',
       r.status,
       r.iterations,
-      r.read ? `${num(r.read.bwBytesPerSec.mean / MIB, 1)} ±${num(r.read.bwBytesPerSec.stddev / MIB, 1)}` : '-',
-      r.write ? `${num(r.write.bwBytesPerSec.mean / MIB, 1)} ±${num(r.write.bwBytesPerSec.stddev / MIB, 1)}` : '-',
-      num((r.read?.iops.mean ?? 0) + (r.write?.iops.mean ?? 0), 0),
+      r.read ? bandwidth(r.read.bwBytesPerSec) : '-',
+      r.write ? bandwidth(r.write.bwBytesPerSec) : '-',
+      typeof cv === 'number' && r.iterations > 1 ? num(cv * 100, 1) : '-',
+      num((r.read?.iops.mean ?? 0) + (r.write?.iops.mean ?? 0) + (r.trim?.iops.mean ?? 0), 0),
       ms(lat?.clatMeanNs),
       ms(lat?.clatPercentilesNs.p50),
       ms(lat?.clatPercentilesNs.p90),
       ms(lat?.clatPercentilesNs.p99),
+      ms(lat?.clatPercentilesNs['p99.9']),
     ]);
   }
   return table.toString();

@@ -17,6 +17,27 @@ export type FleetSpec =
   | { kind: 'instance-group'; project: string; zone?: string; region?: string; group: string }
   | { kind: 'vm'; project: string; zone: string; name: string };
 
+/** One VM of a resolved fleet. */
+export interface FleetVm {
+  name: string;
+  /**
+   * Name of the instance template the VM was created from: `version.instanceTemplate` of a
+   * managed instance, the `instance-template` metadata item of a single VM. Absent for a
+   * static fleet or a VM not created from a template.
+   */
+  instanceTemplate?: string;
+  /** The template as the API gave it (a URL or a partial resource path). */
+  instanceTemplateUrl?: string;
+  /** Zone the VM is in; absent for a static fleet. */
+  zone?: string;
+}
+
+/** Send single-job tests (num_jobs = 1) to VMs of one instance template and the rest to another. */
+export interface TemplateRouting {
+  singleThreadTemplate: string;
+  multiThreadTemplate: string;
+}
+
 /** What the agent mounts at MOUNT_POINT. */
 export type MountSpec =
   | { kind: 'local-dir' }
@@ -54,6 +75,8 @@ export interface BenchmarkRequest {
   retryWindowMs: number;
   /** Re-run the entries of a VM whose agent is lost on the VMs that are still healthy. */
   rerouteOnAgentLoss: boolean;
+  /** Route tests to VMs by instance template (`--single-thread-vm-type`, `--multi-thread-vm-type`). */
+  routing?: TemplateRouting;
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */

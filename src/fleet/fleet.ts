@@ -1,8 +1,9 @@
-import type { FleetSpec } from '../core/spec';
+import type { FleetSpec, FleetVm } from '../core/spec';
 
-/** Turns a fleet description into the names of the VMs to run on. */
+/** Turns a fleet description into the VMs to run on. */
 export interface FleetResolver {
-  resolve(spec: FleetSpec): Promise<string[]>;
+  /** The VMs, sorted by name, with what is known of each (instance template, zone). */
+  describe(spec: FleetSpec): Promise<FleetVm[]>;
 }
 
 /** The fleet given by name (local agents, or VMs listed with --vms). */
@@ -12,5 +13,9 @@ export class StaticFleetResolver implements FleetResolver {
       throw new Error(`this orchestrator worker has no Compute Engine access configured, so it cannot resolve a ${spec.kind} fleet`);
     }
     return [...spec.vms];
+  }
+
+  async describe(spec: FleetSpec): Promise<FleetVm[]> {
+    return (await this.resolve(spec)).map((name) => ({ name }));
   }
 }

@@ -1,6 +1,6 @@
 import { InstanceGroupManagersClient, InstancesClient, RegionInstanceGroupManagersClient, type protos } from '@google-cloud/compute';
 import { InputError } from '../core/errors';
-import type { FleetSpec } from '../core/spec';
+import type { FleetSpec, FleetVm } from '../core/spec';
 import { StaticFleetResolver, type FleetResolver } from './fleet';
 
 /**
@@ -13,20 +13,7 @@ export type ComputeClientOptions = NonNullable<ConstructorParameters<typeof Inst
 type IManagedInstance = protos.google.cloud.compute.v1.IManagedInstance;
 type IInstance = protos.google.cloud.compute.v1.IInstance;
 
-/** One VM a benchmark runs on. */
-export interface FleetVm {
-  name: string;
-  /**
-   * Name of the instance template the VM was created from: `version.instanceTemplate` of a
-   * managed instance, the `instance-template` metadata item of a single VM. Absent for a
-   * static fleet or a VM not created from a template.
-   */
-  instanceTemplate?: string;
-  /** The template as the API gave it (a URL or a partial resource path). */
-  instanceTemplateUrl?: string;
-  /** Zone the VM is in; absent for a static fleet. */
-  zone?: string;
-}
+export type { FleetVm } from '../core/spec';
 
 export interface GceFleetResolverOptions {
   /** maxResults sent with each listManagedInstances page; the API's default (500) when unset. */

@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { openArtifactStore } from '../artifacts';
-import { StaticFleetResolver, type FleetResolver } from '../fleet/fleet';
+import type { FleetResolver } from '../fleet/fleet';
+import { GceFleetResolver } from '../fleet/gce';
+import { cloudEndpointsFromEnv, computeOptions, storageOptions, type CloudEndpoints } from '../shared/cloud';
 import { ORCHESTRATOR_TASK_QUEUE } from '../shared/names';
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 
@@ -12,6 +14,7 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 export interface OrchestratorWorkerOptions {
   temporal: TemporalOptions;
   artifacts: string;
+  cloud?: CloudEndpoints;
   fleet?: FleetResolver;
 }
 
@@ -23,7 +26,11 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     namespace: opts.temporal.namespace,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    activities: createActivities({ store: openArtifactStore(opts.artifacts), fleet: opts.fleet ?? new StaticFleetResolver() }),
+    activities: createActivities({
+      store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
+      // Static fleets pass through; Compute Engine clients are made only when a MIG or VM is asked for.
+      fleet: opts.fleet ?? new GceFleetResolver(computeOptions(opts.cloud ?? {})),
+    }),
   });
 }
 
@@ -33,11 +40,14 @@ async function main(): Promise<void> {
     .requiredOption('--artifacts <dir-or-gs-url>', 'artifact store: a local folder or gs://bucket', process.env.GCSFUSE_BENCH_ARTIFACTS)
     .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .option('--storage-endpoint <url>', 'Cloud Storage endpoint, e.g. an emulator (env GCSFUSE_BENCH_STORAGE_ENDPOINT)')
+    .option('--compute-endpoint <url>', 'Compute Engine endpoint, e.g. a test server (env GCSFUSE_BENCH_COMPUTE_ENDPOINT)')
     .parse();
-  const o = cmd.opts<{ artifacts: string; temporalAddress?: string; namespace?: string }>();
+  const o = cmd.opts<{ artifacts: string; temporalAddress?: string; namespace?: string } & CloudEndpoints>();
   const worker = await createOrchestratorWorker({
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
     artifacts: o.artifacts,
+    cloud: cloudEndpointsFromEnv(process.env, o),
   });
   console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE}`);
   await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done

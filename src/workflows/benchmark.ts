@@ -63,6 +63,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   const lost = new Set<string>();
   const draining: Promise<void>[] = [];
   let fleet: string[] = [];
+  const templates = new Map<string, string | undefined>();
   const hasSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.benchmarkId) !== undefined;
   let lastStatus: string | undefined;
 
@@ -129,7 +130,9 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   /** Re-runs a lost agent's entries on healthy VMs, fewest queued first. */
   const reroute = (from: string, entries: EntryRef[]): boolean => {
     lost.add(from);
-    const healthy = fleet.filter((vm) => !lost.has(vm));
+    // With routing by instance template, a lost VM's entries stay on VMs of its template.
+    const template = req.routing ? templates.get(from) : undefined;
+    const healthy = fleet.filter((vm) => !lost.has(vm) && (template === undefined || templates.get(vm) === template));
     if (!req.rerouteOnAgentLoss || healthy.length === 0) return false;
     const load = new Map(healthy.map((vm) => [vm, (queues.get(vm)?.length ?? 0) + (busy.has(vm) ? 1 : 0)]));
     const moves = new Map<string, EntryRef[]>();
@@ -195,10 +198,12 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     },
   );
 
-  fleet = await orchestrator.resolveFleet(req.fleet);
+  const fleetVms = await orchestrator.resolveFleet(req.fleet);
+  fleet = fleetVms.map((v) => v.name);
+  for (const v of fleetVms) templates.set(v.name, v.instanceTemplate);
   progress.phase = 'distributing';
   refresh();
-  const distribution = await orchestrator.distribute(req, fleet);
+  const distribution = await orchestrator.distribute(req, fleetVms);
   fleet = distribution.vms.map((v) => v.vm);
   progress.totalEntries = distribution.totalEntries;
   progress.phase = 'running';

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { openArtifactStore } from '../../src/artifacts';
 import { checkSafeId } from '../../src/core/ids';
 import { agentTaskQueue } from '../../src/shared/names';
+import { cloudEndpointsFromEnv, storageOptions, type CloudEndpoints } from '../../src/shared/cloud';
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../../src/shared/temporal';
 import { createAgentActivities } from './activities';
 import { runFio, stopLeftoverFio } from './fio-runner';
@@ -19,6 +20,7 @@ export interface AgentOptions {
   artifacts: string;
   workDir: string;
   mounter?: Mounter;
+  cloud?: CloudEndpoints;
   /** Sleep instead of running fio (orchestration benchmarks only; outputs say "simulated"). */
   simulateFio?: boolean;
 }
@@ -35,7 +37,7 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
     taskQueue: agentTaskQueue(opts.vm),
     activities: createAgentActivities({
       vm: opts.vm,
-      store: openArtifactStore(opts.artifacts),
+      store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
       mounter: opts.mounter ?? new LocalDirMounter(path.join(opts.workDir, 'mnt')),
       runFio: opts.simulateFio ? simulatedFio : runFio,
       workDir: opts.workDir,
@@ -56,15 +58,17 @@ async function main(): Promise<void> {
     .option('--work-dir <dir>', 'local scratch folder', process.env.GCSFUSE_BENCH_WORK_DIR)
     .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
+    .option('--storage-endpoint <url>', 'Cloud Storage endpoint, e.g. an emulator (env GCSFUSE_BENCH_STORAGE_ENDPOINT)')
     .option('--simulate-fio', 'SIMULATION MODE: sleep for each job\'s runtime instead of running fio (for benchmarking the orchestration)')
     .parse();
-  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean }>();
+  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string }>();
   const worker = await createAgentWorker({
     vm: o.vm,
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
     artifacts: o.artifacts,
     workDir: o.workDir ?? path.join(os.tmpdir(), 'gcsfuse-bench-agent', o.vm),
     simulateFio: o.simulateFio,
+    cloud: cloudEndpointsFromEnv(process.env, { storageEndpoint: o.storageEndpoint }),
   });
   if (o.simulateFio) console.warn('SIMULATION MODE: fio is not run; results are zeros labelled "simulated"');
   console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)}`);

@@ -1,0 +1,177 @@
+/**
+ * `gcsfuse-bench compare`: config A vs config B within a run, or run X vs run Y, from the
+ * artifact store's report/results.json; with --max-regression, a gate that exits 4 on a
+ * regression.
+ */
+import Table from 'cli-table3';
+import { Command, Option } from 'commander';
+import { openArtifactStore } from '../artifacts';
+import { getJson } from '../artifacts/store';
+import { compareReports, DEFAULT_ALPHA, DEFAULT_METRIC_KINDS, METRIC_KINDS, parseMetricList, parseThresholds, type Comparison } from '../core/compare';
+import { InputError } from '../core/errors';
+import { checkSafeId } from '../core/ids';
+import { layout } from '../core/layout';
+import type { EntryReport } from '../core/report';
+
+/** Exit codes of compare, beside the CLI's (0 ok, 1 failure, 2 bad input). */
+export const COMPARE_EXIT = { ok: 0, failed: 1, badInput: 2, regression: 4 } as const;
+
+export interface CompareFlags {
+  artifacts?: string;
+  candidateArtifacts?: string;
+  baselineConfig?: string;
+  candidateConfig?: string;
+  metrics?: string;
+  maxRegression?: string;
+  alpha?: string;
+  json?: boolean;
+}
+
+export interface CompareIo {
+  /** Where the table or JSON goes; default console.log. */
+  out?: (text: string) => void;
+  /** Where notes go; default console.error. */
+  err?: (text: string) => void;
+  /** Sets the exit code; default process.exitCode = code (what runCli returns). */
+  setExitCode?: (code: number) => void;
+}
+
+async function readResults(location: string, benchmarkId: string, flag: string): Promise<EntryReport[]> {
+  const reports = await getJson<EntryReport[]>(openArtifactStore(location), layout.report(benchmarkId, 'results.json'));
+  if (!reports) throw new InputError(`no report for benchmark "${benchmarkId}" in ${location} (report/results.json is missing)`, { flag });
+  return reports;
+}
+
+function parseAlpha(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_ALPHA;
+  const alpha = Number(text);
+  if (!/^[0-9.eE+-]+$/.test(text.trim()) || !(alpha > 0 && alpha < 1)) throw new InputError(`must be a number between 0 and 1, got "${text}"`, { flag: '--alpha' });
+  return alpha;
+}
+
+const fmt = (v: number | null, digits: number) => (v === null ? '-' : v.toFixed(digits));
+const signed = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
+const pValue = (p: number | null) => (p === null ? '-' : p < 0.0001 ? '<0.0001' : p.toFixed(4));
+const digitsOf = (unit: string) => (unit === 'ms' ? 3 : unit === 'IOPS' ? 0 : 2);
+
+/** The comparison as a console table, with a header line and notes. */
+export function comparisonTable(c: Comparison): string {
+  const side = (s: Comparison['baseline']) => `${s.benchmarkId}${s.config ? ` [${s.config}]` : ''}`;
+  const byConfig = c.matchedBy === 'test_id+config';
+  const table = new Table({
+    head: ['test', ...(byConfig ? ['config'] : []), 'metric', 'baseline', 'candidate', 'change', 'p', 'n', 'threshold', 'verdict'],
+    style: { head: [], border: [] },
+  });
+  for (const r of c.rows) {
+    const d = digitsOf(r.unit);
+    table.push([
+      r.testId,
+      ...(byConfig ? [r.baselineConfig] : []),
+      `${r.metric} (${r.unit}, ${r.better} is better)`,
+      fmt(r.baseline, d),
+      fmt(r.candidate, d),
+      signed(r.deltaPct),
+      pValue(r.p),
+      `${r.baselineN}/${r.candidateN}`,
+      r.thresholdPct === null ? '-' : `${r.thresholdPct}%`,
+      r.verdict === 'regression' ? 'REGRESSION' : r.verdict,
+    ]);
+  }
+  const lines = [
+    `baseline ${side(c.baseline)} vs candidate ${side(c.candidate)}; matched by ${byConfig ? 'test id and config' : 'test id'}; ` +
+      `Welch's t-test over iterations, alpha ${c.alpha}`,
+    c.rows.length ? table.toString() : '(no metric to compare)',
+  ];
+  if (c.unmatched.baselineOnly.length) lines.push(`only in the baseline: ${c.unmatched.baselineOnly.join(', ')}`);
+  if (c.unmatched.candidateOnly.length) lines.push(`only in the candidate: ${c.unmatched.candidateOnly.join(', ')}`);
+  for (const s of c.skipped) lines.push(`not compared: ${s.key} (${s.reason})`);
+  if (c.untestedGated) lines.push(`warning: ${c.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side): the gate cannot judge them`);
+  if (Object.keys(c.thresholds).length) lines.push(c.regressions ? `${c.regressions} regression(s) beyond the thresholds` : 'no regression beyond the thresholds');
+  return lines.join('\n');
+}
+
+/** Runs a comparison from flags; returns it and the exit code it calls for. */
+export async function runComparison(baselineId: string, candidateId: string | undefined, o: CompareFlags): Promise<{ comparison: Comparison; exitCode: number }> {
+  checkSafeId(baselineId, 'benchmark id', { flag: '<baseline-id>' });
+  if (candidateId !== undefined) checkSafeId(candidateId, 'benchmark id', { flag: '<candidate-id>' });
+  if (!o.artifacts) throw new InputError('the artifact store is required (or set GCSFUSE_BENCH_ARTIFACTS)', { flag: '--artifacts' });
+  if (candidateId === undefined && (o.baselineConfig === undefined || o.candidateConfig === undefined)) {
+    throw new InputError('give a second benchmark id to compare two runs, or --baseline-config and --candidate-config to compare two configs of one run', { flag: '<candidate-id>' });
+  }
+  if ((o.baselineConfig === undefined) !== (o.candidateConfig === undefined)) {
+    throw new InputError('give both --baseline-config and --candidate-config, or neither', { flag: o.baselineConfig === undefined ? '--baseline-config' : '--candidate-config' });
+  }
+  // Flags are checked before anything is read.
+  const alpha = parseAlpha(o.alpha);
+  const thresholds = o.maxRegression !== undefined ? parseThresholds(o.maxRegression) : undefined;
+  const metrics = o.metrics !== undefined ? parseMetricList(o.metrics) : undefined;
+  const candidateLocation = o.candidateArtifacts ?? o.artifacts;
+  const baseReports = await readResults(o.artifacts, baselineId, '--artifacts');
+  const candReports = candidateId === undefined && candidateLocation === o.artifacts
+    ? baseReports
+    : await readResults(candidateLocation, candidateId ?? baselineId, o.candidateArtifacts ? '--candidate-artifacts' : '--artifacts');
+  const comparison = compareReports(
+    { benchmarkId: baselineId, config: o.baselineConfig, reports: baseReports },
+    { benchmarkId: candidateId ?? baselineId, config: o.candidateConfig, reports: candReports },
+    { alpha, thresholds, metrics },
+  );
+  return { comparison, exitCode: comparison.regressions > 0 ? COMPARE_EXIT.regression : COMPARE_EXIT.ok };
+}
+
+/**
+ * The `compare` command, to register with program.addCommand(compareCommand()). Errors in flags
+ * throw InputError (the CLI exits 2); commander's own errors throw (exitOverride) with a
+ * commander.* code. A regression sets exit code 4.
+ */
+export function compareCommand(io: CompareIo = {}): Command {
+  const out = io.out ?? ((t: string) => console.log(t));
+  const err = io.err ?? ((t: string) => console.error(t));
+  const setExitCode = io.setExitCode ?? ((code: number) => void (process.exitCode = code));
+  return new Command('compare')
+    .description('compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression')
+    .argument('<baseline-id>', 'benchmark id of the baseline run')
+    .argument('[candidate-id]', 'benchmark id of the candidate run (omit to compare two configs of the baseline run)')
+    .addOption(new Option('--artifacts <dir-or-gs-url>', 'artifact store holding the runs').env('GCSFUSE_BENCH_ARTIFACTS'))
+    .option('--candidate-artifacts <dir-or-gs-url>', "artifact store of the candidate run, when not the baseline's")
+    .option('--baseline-config <label>', 'config of the baseline run to compare (entries then match by test id)')
+    .option('--candidate-config <label>', 'config of the candidate run to compare')
+    .option('--metrics <list>', `metrics to show, comma-separated: ${METRIC_KINDS.join(', ')}, optionally prefixed read_/write_/trim_, or all (default ${DEFAULT_METRIC_KINDS.join(',')})`)
+    .option(
+      '--max-regression <list>',
+      'regression gate, comma-separated metric=N% (e.g. read_bw=5%,p99_lat=10%; a name without read_/write_ sets both, all sets every metric): ' +
+        'exit 4 when a metric changes in its bad direction by more than N% and significantly (p < alpha)',
+    )
+    .option('--alpha <p>', `significance level of Welch's t-test (default ${DEFAULT_ALPHA})`)
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride()
+    .action(async (baselineId: string, candidateId: string | undefined, _o: CompareFlags, cmd: Command) => {
+      const o = cmd.optsWithGlobals<CompareFlags>();
+      const { comparison, exitCode } = await runComparison(baselineId, candidateId, o);
+      if (o.json) out(JSON.stringify(comparison, null, 2));
+      else out(comparisonTable(comparison));
+      if (o.json && comparison.untestedGated) err(`warning: ${comparison.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)`);
+      setExitCode(exitCode);
+    });
+}
+
+/**
+ * Runs compare on its own (argv without node and script, e.g. ['run-a', 'run-b', '--artifacts', dir])
+ * and returns the exit code, mapping errors as the CLI does: InputError and commander errors 2, others 1.
+ */
+export async function runCompare(args: readonly string[], io: CompareIo = {}): Promise<number> {
+  let code: number = COMPARE_EXIT.ok;
+  const err = io.err ?? ((t: string) => console.error(t));
+  const cmd = compareCommand({ ...io, setExitCode: (c) => (code = c) });
+  cmd.configureOutput({ writeErr: (s) => err(s.trimEnd()), writeOut: (s) => (io.out ?? ((t: string) => console.log(t)))(s.trimEnd()) });
+  try {
+    await cmd.parseAsync([...args], { from: 'user' });
+    return code;
+  } catch (e) {
+    const c = (e as { code?: string }).code;
+    if (c === 'commander.helpDisplayed' || c === 'commander.help' || c === 'commander.version') return COMPARE_EXIT.ok;
+    if (typeof c === 'string' && c.startsWith('commander.')) return COMPARE_EXIT.badInput;
+    err(`error: ${(e as Error).message}`);
+    return e instanceof InputError ? COMPARE_EXIT.badInput : COMPARE_EXIT.failed;
+  }
+}

@@ -1,0 +1,98 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openArtifactStore } from '../../src/artifacts';
+import { getJson } from '../../src/artifacts/store';
+import { connectClient, startBenchmark } from '../../src/client/benchmarks';
+import { layout } from '../../src/core/layout';
+import type { EntryReport } from '../../src/core/report';
+import type { JobSpec } from '../../src/core/spec';
+import { storageOptions } from '../../src/shared/cloud';
+import { createOrchestratorWorker } from '../../src/workers/orchestrator';
+import { createAgentWorker } from '../../vm-agent/src/main';
+import { FakeCompute } from '../support/fake-compute';
+import { startFakeGcs, type FakeGcs } from '../support/fake-gcs';
+import { smallRequest, tempDir } from '../support/harness';
+import { startLocalTemporal } from '../support/temporal';
+
+/**
+ * The cloud path end to end on this machine: artifacts in a GCS emulator, the fleet from a
+ * managed instance group served by a Compute API stand-in that the real client library
+ * talks to over REST, routing by instance template, real Temporal and real fio agents.
+ */
+let env: TestWorkflowEnvironment;
+let gcs: FakeGcs;
+let compute: FakeCompute;
+const workers: { worker: Worker; done: Promise<void> }[] = [];
+const home = tempDir('cloud');
+const ARTIFACTS = 'gs://bench-artifacts/runs';
+
+beforeAll(async () => {
+  [env, gcs, compute] = await Promise.all([startLocalTemporal(), startFakeGcs({ buckets: ['bench-artifacts'] }), FakeCompute.start()]);
+  compute.addZonalGroup('proj', 'us-west4-a', 'bench-mig', [
+    { name: 'vm-single-1', status: 'RUNNING', template: 'tpl-single' },
+    { name: 'vm-multi-1', status: 'RUNNING', template: 'tpl-multi' },
+    { name: 'vm-multi-2', status: 'RUNNING', template: 'tpl-multi' },
+    { name: 'vm-stopped', status: 'TERMINATED', template: 'tpl-multi' },
+  ]);
+  const temporal = { address: env.address, namespace: 'default' };
+  const cloud = { storageEndpoint: gcs.endpoint, computeEndpoint: `http://${compute.host}` };
+  const start = (w: Worker) => workers.push({ worker: w, done: w.run() });
+  start(await createOrchestratorWorker({ temporal, artifacts: ARTIFACTS, cloud }));
+  for (const vm of ['vm-single-1', 'vm-multi-1', 'vm-multi-2']) {
+    start(await createAgentWorker({ vm, temporal, artifacts: ARTIFACTS, cloud, workDir: `${home}/${vm}` }));
+  }
+});
+
+afterAll(async () => {
+  for (const w of workers) w.worker.shutdown();
+  await Promise.allSettled(workers.map((w) => w.done));
+  await Promise.allSettled([env?.teardown(), gcs?.stop(), compute?.close()]);
+});
+
+describe('cloud path: GCS artifacts, a managed instance group, routing by template', () => {
+  it('runs on the RUNNING VMs of the group, single-job tests on one template and the rest on the other', async () => {
+    const req = smallRequest('cloud-1', [], {
+      fleet: { kind: 'instance-group', project: 'proj', zone: 'us-west4-a', group: 'bench-mig' },
+      routing: { singleThreadTemplate: 'tpl-single', multiThreadTemplate: 'tpl-multi' },
+    });
+    req.testCases = {
+      name: 'tests.csv',
+      content: 'test_id,io_type,block_size,file_size,num_jobs\ns1,read,64k,4m,1\ns2,randread,4k,4m,1\nm1,read,64k,4m,2\nm2,randwrite,4k,4m,3\nm3,write,64k,4m,2\n',
+    };
+    process.env.GCSFUSE_BENCH_STORAGE_ENDPOINT = gcs.endpoint; // the CLI side reads the same store
+    try {
+      const client = await connectClient({ address: env.address, namespace: 'default' });
+      const result = await (await startBenchmark(client, req, ARTIFACTS)).result();
+      expect(result).toMatchObject({ totalEntries: 5, passed: 5, failed: 0 });
+    } finally {
+      delete process.env.GCSFUSE_BENCH_STORAGE_ENDPOINT;
+    }
+
+    const store = openArtifactStore(ARTIFACTS, storageOptions({ storageEndpoint: gcs.endpoint }));
+    const keys = await store.list('cloud-1/jobs/');
+    expect(keys).toEqual(['cloud-1/jobs/vm-multi-1.json', 'cloud-1/jobs/vm-multi-2.json', 'cloud-1/jobs/vm-single-1.json']);
+    const single = (await getJson<JobSpec>(store, layout.jobSpec('cloud-1', 'vm-single-1')))!;
+    expect(single.entries.map((e) => e.testId).sort()).toEqual(['s1', 's2']);
+    for (const vm of ['vm-multi-1', 'vm-multi-2']) {
+      const spec = (await getJson<JobSpec>(store, layout.jobSpec('cloud-1', vm)))!;
+      expect(spec.entries.every((e) => Number(e.params.num_jobs) > 1)).toBe(true);
+    }
+    const reports = (await getJson<EntryReport[]>(store, layout.report('cloud-1', 'results.json')))!;
+    expect(reports.map((r) => [r.testId, r.status])).toEqual([['s1', 'passed'], ['s2', 'passed'], ['m1', 'passed'], ['m2', 'passed'], ['m3', 'passed']]);
+    expect(await store.get(layout.fioOutput('cloud-1', 'vm-single-1', 1, 2))).toBeDefined();
+    expect(await store.get(layout.report('cloud-1', 'combined_report.csv'))).toBeDefined();
+
+    // The orchestrator asked the Compute API for the group, in the right project and zone.
+    expect(compute.requests.some((r) => r.method === 'POST' && r.path.includes('/projects/proj/zones/us-west4-a/instanceGroupManagers/bench-mig/listManagedInstances'))).toBe(true);
+  });
+
+  it('a group that does not exist fails the benchmark with a message naming it', async () => {
+    const req = smallRequest('cloud-2', [], { fleet: { kind: 'instance-group', project: 'proj', zone: 'us-west4-a', group: 'no-such-mig' } });
+    const client = await connectClient({ address: env.address, namespace: 'default' });
+    const err = await (await startBenchmark(client, req, undefined)).result().catch((e: unknown) => e as Error);
+    const messages: string[] = [];
+    for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) messages.push(String(e.message));
+    expect(messages.join(' | ')).toMatch(/instance group "no-such-mig" not found in project proj zone us-west4-a/);
+  });
+});
