@@ -44,6 +44,8 @@ function addBenchmarkOptions(cmd: Command): Command {
     .addOption(new Option('--mount <kind>', 'what MOUNT_POINT is').choices(['local-dir', 'gcsfuse']))
     .option('--bucket <name>', 'test data bucket gcsfuse mounts (alias --test-data-bucket)')
     .addOption(new Option('--test-data-bucket <name>').hideHelp())
+    .option('--gcsfuse-custom-endpoint <url>', 'gcsfuse --custom-endpoint, e.g. an emulator (http://127.0.0.1:4443/storage/v1/)')
+    .option('--gcsfuse-anonymous-access', 'gcsfuse --anonymous-access (no credentials; for emulators)')
     .option('--gcsfuse-commit <ref>', 'gcsfuse commit or tag when no configs CSV is given', 'master')
     .option('--gcsfuse-mount-args <args>', 'gcsfuse mount flags when no configs CSV is given', '')
     .option('--fio-timeout <duration>', 'longest one fio iteration may run (alias --timeout)', '30m')

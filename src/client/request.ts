@@ -29,6 +29,8 @@ export interface BenchmarkFlags {
   reroute?: boolean;
   singleThreadVmType?: string;
   multiThreadVmType?: string;
+  gcsfuseCustomEndpoint?: string;
+  gcsfuseAnonymousAccess?: boolean;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -74,7 +76,12 @@ function mountOf(f: BenchmarkFlags): MountSpec {
   if (kind === 'local-dir') return { kind };
   if (kind === 'gcsfuse') {
     if (!f.bucket) throw new InputError('--bucket (the bucket gcsfuse mounts) is required with --mount gcsfuse', { flag: '--bucket' });
-    return { kind, bucket: f.bucket.replace(/^gs:\/\//, '') };
+    return {
+      kind,
+      bucket: f.bucket.replace(/^gs:\/\//, ''),
+      ...(f.gcsfuseCustomEndpoint ? { customEndpoint: f.gcsfuseCustomEndpoint } : {}),
+      ...(f.gcsfuseAnonymousAccess ? { anonymousAccess: true } : {}),
+    };
   }
   throw new InputError(`${JSON.stringify(kind)} is not a mount kind (local-dir or gcsfuse)`, { flag: '--mount' });
 }

@@ -19,6 +19,9 @@ export const layout = {
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.fio.json`,
   fioLog: (id: string, vm: string, matrixId: number, iteration: number) =>
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.stderr.log`,
+  /** A mount log of one iteration, e.g. iteration-1.gcsfuse-1.log. */
+  mountLog: (id: string, vm: string, matrixId: number, iteration: number, name: string) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.${name}`,
   report: (id: string, name: string) => `${id}/report/${name}`,
 } as const;
 

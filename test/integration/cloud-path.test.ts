@@ -12,6 +12,7 @@ import { createOrchestratorWorker } from '../../src/workers/orchestrator';
 import { createAgentWorker } from '../../vm-agent/src/main';
 import { FakeCompute } from '../support/fake-compute';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs';
+import { fuseAvailability, GCSFUSE_TEST_REF, seededGcsfuse } from '../support/gcsfuse';
 import { smallRequest, tempDir } from '../support/harness';
 import { startLocalTemporal } from '../support/temporal';
 
@@ -40,7 +41,8 @@ beforeAll(async () => {
   const start = (w: Worker) => workers.push({ worker: w, done: w.run() });
   start(await createOrchestratorWorker({ temporal, artifacts: ARTIFACTS, cloud }));
   for (const vm of ['vm-single-1', 'vm-multi-1', 'vm-multi-2']) {
-    start(await createAgentWorker({ vm, temporal, artifacts: ARTIFACTS, cloud, workDir: `${home}/${vm}` }));
+    // Agents mount what the job asks: a local folder, or the bucket with real gcsfuse (the pinned build).
+    start(await createAgentWorker({ vm, temporal, artifacts: ARTIFACTS, cloud, workDir: `${home}/${vm}`, gcsfuse: { seeded: seededGcsfuse() } }));
   }
 });
 
@@ -85,6 +87,36 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
 
     // The orchestrator asked the Compute API for the group, in the right project and zone.
     expect(compute.requests.some((r) => r.method === 'POST' && r.path.includes('/projects/proj/zones/us-west4-a/instanceGroupManagers/bench-mig/listManagedInstances'))).toBe(true);
+  });
+
+  it('benchmarks through a real gcsfuse mount of an emulator bucket', async (ctx) => {
+    const fuse = fuseAvailability();
+    if (!fuse.ok) ctx.skip(fuse.reason);
+    await gcs.createBucket('bench-data');
+    const req = smallRequest('cloud-fuse', ['vm-multi-1', 'vm-multi-2'], {
+      iterations: 2,
+      mount: { kind: 'gcsfuse', bucket: 'bench-data', customEndpoint: gcs.jsonApi, anonymousAccess: true },
+      configs: { name: 'configs.csv', content: `commit,mount_args,label\n${GCSFUSE_TEST_REF},--implicit-dirs --enable-hns=false,implicit\n` },
+    });
+    req.testCases = { name: 'tests.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nw,write,256k,2m,1\nr,read,256k,2m,1\n' };
+    req.jobFile = { ...req.jobFile, content: req.jobFile.content.replace('time_based=1\nruntime=1s\n', '') };
+    const client = await connectClient({ address: env.address, namespace: 'default' });
+    const result = await (await startBenchmark(client, req, undefined)).result();
+    expect(result).toMatchObject({ totalEntries: 2, passed: 2, failed: 0 });
+
+    const store = openArtifactStore(ARTIFACTS, storageOptions({ storageEndpoint: gcs.endpoint }));
+    const reports = (await getJson<EntryReport[]>(store, layout.report('cloud-fuse', 'results.json')))!;
+    const w = reports.find((r) => r.testId === 'w')!;
+    expect(w.write!.bwBytesPerSec.mean).toBeGreaterThan(0);
+    // fio's files went through gcsfuse into the data bucket, under TEST_DATA_DIR.
+    const data = openArtifactStore('gs://bench-data', storageOptions({ storageEndpoint: gcs.endpoint }));
+    expect((await data.list('gcsfuse-bench-data/w/')).length).toBeGreaterThan(0);
+    // gcsfuse's log of each iteration is kept beside fio's output.
+    const results = await store.list(`cloud-fuse/results/${w.vm}/test-${w.matrixId}/`);
+    expect(results.some((k) => /iteration-1\.gcsfuse-\d+\.log$/.test(k))).toBe(true);
+    expect(String(await store.get(results.find((k) => /iteration-1\.gcsfuse-\d+\.log$/.test(k))!))).toMatch(/mount/i);
+    const rendered = String(await store.get(layout.renderedJob('cloud-fuse', w.vm!, w.matrixId)));
+    expect(rendered).toContain(`directory=${home}/${w.vm}/gcsfuse-mnt/gcsfuse-bench-data/w`);
   });
 
   it('a group that does not exist fails the benchmark with a message naming it', async () => {

@@ -101,6 +101,7 @@ export function createAgentActivities(deps: AgentDeps) {
         try {
           const dataDir = testDataDir(handle.mountPoint, entry.testId);
           await fs.mkdir(dataDir, { recursive: true });
+          await handle.prepareDir?.(dataDir);
           const rendered = renderTemplate(
             template.toString('utf8'),
             placeholderValues(entry.testId, entry.params, { MOUNT_POINT: handle.mountPoint, TEST_DATA_DIR: dataDir }),
@@ -136,6 +137,11 @@ export function createAgentActivities(deps: AgentDeps) {
           await deps.store.putOnce(outputKey(iteration), output);
         } finally {
           await handle.unmount();
+          // Mount logs go with the results, also (above all) when the iteration failed.
+          for (const file of handle.logFiles ?? []) {
+            const log = await fs.readFile(file).catch(() => undefined);
+            if (log?.length) await deps.store.put(layout.mountLog(benchmarkId, deps.vm, matrixId, iteration, path.basename(file)), log);
+          }
         }
         record.iterationsDone = iteration;
         await saveEntry(benchmarkId, record);

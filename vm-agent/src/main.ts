@@ -11,7 +11,8 @@ import { cloudEndpointsFromEnv, storageOptions, type CloudEndpoints } from '../.
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../../src/shared/temporal';
 import { createAgentActivities } from './activities';
 import { runFio, stopLeftoverFio } from './fio-runner';
-import { LocalDirMounter, type Mounter } from './mounter';
+import { GcsfuseMounter, GoInstallGcsfuseBinaries, cleanupLeftoverMounts } from './gcsfuse';
+import { LocalDirMounter, SpecMounter, type Mounter } from './mounter';
 import { simulatedFio } from './simulated-fio';
 
 export interface AgentOptions {
@@ -21,6 +22,12 @@ export interface AgentOptions {
   workDir: string;
   mounter?: Mounter;
   cloud?: CloudEndpoints;
+  gcsfuse?: {
+    /** Ready-made gcsfuse binaries by ref (e.g. the one scripts/setup.sh built), used without building. */
+    seeded?: Record<string, string>;
+    /** GOTOOLCHAIN for building gcsfuse refs (default: what each ref's go.mod asks for). */
+    goToolchain?: string;
+  };
   /** Sleep instead of running fio (orchestration benchmarks only; outputs say "simulated"). */
   simulateFio?: boolean;
 }
@@ -30,6 +37,7 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
   checkSafeId(opts.vm, 'VM name', { flag: '--vm' });
   await fs.mkdir(opts.workDir, { recursive: true });
   if (await stopLeftoverFio(path.join(opts.workDir, 'fio.pid'))) console.warn('stopped an fio left running by a previous agent');
+  for (const m of await cleanupLeftoverMounts(opts.workDir)) console.warn(`unmounted a gcsfuse mount left by a previous agent: ${m}`);
   const connection = await NativeConnection.connect(connectionOptions(opts.temporal));
   return Worker.create({
     connection,
@@ -38,7 +46,16 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
     activities: createAgentActivities({
       vm: opts.vm,
       store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
-      mounter: opts.mounter ?? new LocalDirMounter(path.join(opts.workDir, 'mnt')),
+      mounter:
+        opts.mounter ??
+        new SpecMounter({
+          'local-dir': new LocalDirMounter(path.join(opts.workDir, 'mnt')),
+          gcsfuse: new GcsfuseMounter({
+            mountPoint: path.join(opts.workDir, 'gcsfuse-mnt'),
+            // Built once per ref and kept across agent restarts.
+            binaries: new GoInstallGcsfuseBinaries({ cacheDir: path.join(opts.workDir, 'gcsfuse-builds'), ...opts.gcsfuse }),
+          }),
+        }),
       runFio: opts.simulateFio ? simulatedFio : runFio,
       workDir: opts.workDir,
     }),
@@ -59,15 +76,21 @@ async function main(): Promise<void> {
     .option('--temporal-address <host:port>', 'Temporal frontend address (env TEMPORAL_ADDRESS)')
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
     .option('--storage-endpoint <url>', 'Cloud Storage endpoint, e.g. an emulator (env GCSFUSE_BENCH_STORAGE_ENDPOINT)')
+    .option('--gcsfuse-binary <ref=path...>', 'use a ready-made gcsfuse binary for a ref instead of building it')
+    .option('--gcsfuse-go-toolchain <version>', 'GOTOOLCHAIN for building gcsfuse (env GCSFUSE_GO_TOOLCHAIN)', process.env.GCSFUSE_GO_TOOLCHAIN)
     .option('--simulate-fio', 'SIMULATION MODE: sleep for each job\'s runtime instead of running fio (for benchmarking the orchestration)')
     .parse();
-  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string }>();
+  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string; gcsfuseBinary?: string[]; gcsfuseGoToolchain?: string }>();
   const worker = await createAgentWorker({
     vm: o.vm,
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
     artifacts: o.artifacts,
     workDir: o.workDir ?? path.join(os.tmpdir(), 'gcsfuse-bench-agent', o.vm),
     simulateFio: o.simulateFio,
+    gcsfuse: {
+      seeded: Object.fromEntries((o.gcsfuseBinary ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+      goToolchain: o.gcsfuseGoToolchain,
+    },
     cloud: cloudEndpointsFromEnv(process.env, { storageEndpoint: o.storageEndpoint }),
   });
   if (o.simulateFio) console.warn('SIMULATION MODE: fio is not run; results are zeros labelled "simulated"');
