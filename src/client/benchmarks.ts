@@ -106,12 +106,13 @@ export interface LiveProgress {
   live: Map<string, VmProgress>;
 }
 
-export async function liveProgress(client: Client, benchmarkId: string): Promise<LiveProgress> {
+/** The parent's progress, plus each running child's live counts (`all`: finished children's too). */
+export async function liveProgress(client: Client, benchmarkId: string, all = false): Promise<LiveProgress> {
   const progress = await client.workflow.getHandle(benchmarkId).query(progressQuery);
   const live = new Map<string, VmProgress>();
   await Promise.all(
     progress.runs
-      .filter((r) => r.status === 'running')
+      .filter((r) => all || r.status === 'running')
       .map(async (r) => {
         try {
           live.set(r.workflowId, await client.workflow.getHandle(r.workflowId).query(vmProgressQuery));

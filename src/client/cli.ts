@@ -11,8 +11,9 @@ import { placeholderValues, renderTemplate } from '../core/template';
 import { temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 import type { BenchmarkResult } from '../workflows/types';
 import { connectClient, failureMessage, isInputFailure, liveProgress, readReport, retryVm, startBenchmark, watchBenchmark } from './benchmarks';
-import { buildRequest, type BenchmarkFlags } from './request';
+import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
 import { progressTable, reportTable } from './table';
+import { createWatchView } from './watch-view';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, interrupted: 130 } as const;
@@ -30,6 +31,7 @@ function temporalOf(cmd: Command): TemporalOptions {
 
 function addBenchmarkOptions(cmd: Command): Command {
   return cmd
+    .option('--config <file>', 'YAML or JSON file of these options by flag name (flags given here win)')
     .option('--benchmark-id <id>', 'benchmark id (the workflow id and artifact folder); reuse it with the same inputs to resume')
     .option('--test-csv <file>', 'test cases CSV (one fio workload per row)')
     .option('--configs-csv <file>', 'mount configs CSV: commit,mount_args,label')
@@ -58,9 +60,14 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0');
 }
 
-function flagsOf(cmd: Command): BenchmarkFlags {
-  const o = cmd.opts<BenchmarkFlags & { testDataBucket?: string; timeout?: string }>();
-  return { ...o, bucket: o.bucket ?? o.testDataBucket, fioTimeout: o.timeout ?? o.fioTimeout };
+/** Defaults, then the config file, then flags given on the command line. */
+async function flagsOf(cmd: Command): Promise<BenchmarkFlags> {
+  const o = cmd.opts<BenchmarkFlags & { config?: string; testDataBucket?: string; timeout?: string }>();
+  const given = Object.fromEntries(Object.entries(o).filter(([k]) => cmd.getOptionValueSource(k) !== 'default'));
+  const defaults = Object.fromEntries(Object.entries(o).filter(([k]) => cmd.getOptionValueSource(k) === 'default'));
+  const fromFile = o.config ? await loadConfigFile(o.config) : {};
+  const merged = { ...defaults, ...fromFile, ...given } as typeof o;
+  return { ...merged, bucket: merged.bucket ?? merged.testDataBucket, fioTimeout: merged.timeout ?? merged.fioTimeout };
 }
 
 const artifactsOption = () =>
@@ -82,22 +89,15 @@ async function printReport(artifacts: string | undefined, benchmarkId: string, j
   if (reports) print(json, reports, () => reportTable(reports));
 }
 
-/** Runs until the benchmark ends, printing a line whenever its counts change. */
+/** Runs until the benchmark ends, with progress bars on a terminal and lines otherwise. */
 async function watch(cmd: Command, benchmarkId: string): Promise<BenchmarkResult> {
   const client = await connectClient(temporalOf(cmd));
-  const started = Date.now();
-  let last = '';
-  return watchBenchmark(client, benchmarkId, ({ progress, live }) => {
-    let passed = progress.passed;
-    let failed = progress.failed;
-    for (const l of live.values()) {
-      passed += l.passed;
-      failed += l.failed;
-    }
-    const line = `${progress.phase}: ${passed} passed, ${failed} failed of ${progress.totalEntries} entries`;
-    if (line !== last) console.error(`[${Math.round((Date.now() - started) / 1000)}s] ${line}`);
-    last = line;
-  });
+  const view = createWatchView();
+  try {
+    return await watchBenchmark(client, benchmarkId, (p) => view.update(p));
+  } finally {
+    view.stop();
+  }
 }
 
 function exitFor(result: BenchmarkResult): number {
@@ -117,7 +117,7 @@ export function buildCli(): Command {
     .addOption(artifactsOption())
     .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
     .action(async (_o, cmd: Command) => {
-      const { request } = await buildRequest(flagsOf(cmd));
+      const { request } = await buildRequest(await flagsOf(cmd));
       const client = await connectClient(temporalOf(cmd));
       await startBenchmark(client, request, artifactsOf(cmd));
       console.error(`started benchmark ${request.benchmarkId}`);
@@ -131,7 +131,7 @@ export function buildCli(): Command {
     .addOption(artifactsOption())
     .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
     .action(async (_o, cmd: Command) => {
-      const { request } = await buildRequest(flagsOf(cmd));
+      const { request } = await buildRequest(await flagsOf(cmd));
       const client = await connectClient(temporalOf(cmd));
       const handle = await startBenchmark(client, request, artifactsOf(cmd));
       print(cmd.optsWithGlobals<GlobalFlags>().json, { benchmarkId: request.benchmarkId, runId: handle.firstExecutionRunId }, () => request.benchmarkId);
@@ -140,7 +140,7 @@ export function buildCli(): Command {
   addBenchmarkOptions(program.command('plan').description('check inputs and show the matrix, assignment and rendered fio jobs; starts nothing'))
     .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job')
     .action(async (_o, cmd: Command) => {
-      const { request, prepared } = await buildRequest(flagsOf(cmd));
+      const { request, prepared } = await buildRequest(await flagsOf(cmd));
       const vms = request.fleet.kind === 'static' ? request.fleet.vms : ['(resolved at start)'];
       const assignment = assignByCost(prepared.matrix.map((e) => ({ matrixId: e.matrixId, costMs: prepared.iterationMs.get(e.matrixId)! * request.iterations })), vms);
       const rendered = prepared.matrix.map((e) => ({
@@ -174,7 +174,7 @@ export function buildCli(): Command {
     .action(async (id: string, _o, cmd: Command) => {
       const client = await connectClient(temporalOf(cmd));
       const desc = await client.workflow.getHandle(id).describe();
-      const { progress, live } = await liveProgress(client, id);
+      const { progress, live } = await liveProgress(client, id, true);
       print(cmd.optsWithGlobals<GlobalFlags>().json, { status: desc.status.name, progress, live: Object.fromEntries(live) }, () =>
         `${id}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}\n${progressTable(progress, live)}`,
       );

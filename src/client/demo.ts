@@ -8,6 +8,7 @@ import { connectClient, failureMessage, readReport, startBenchmark, watchBenchma
 import { EXIT } from './cli';
 import { buildRequest, defaultBenchmarkId } from './request';
 import { reportTable } from './table';
+import { createWatchView } from './watch-view';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -70,13 +71,8 @@ async function main(): Promise<number> {
     };
     const uiLink = `${embedded.server.uiUrl}/namespaces/default/workflows/${request.benchmarkId}`;
     console.error(`benchmark ${request.benchmarkId} started; watch it in the Temporal Web UI: ${uiLink}`);
-    let last = '';
-    const result = await watchBenchmark(client, request.benchmarkId, ({ progress, live }) => {
-      const done = progress.passed + progress.failed + [...live.values()].reduce((s, l) => s + l.passed + l.failed, 0);
-      const line = `${progress.phase}: ${done}/${progress.totalEntries} entries done`;
-      if (line !== last) console.error(line);
-      last = line;
-    });
+    const view = createWatchView();
+    const result = await watchBenchmark(client, request.benchmarkId, (p) => view.update(p)).finally(() => view.stop());
     const reports = await readReport(embedded.artifacts, request.benchmarkId);
     if (reports) console.log(reportTable(reports));
     console.log(`report: ${path.join(embedded.artifacts, request.benchmarkId, 'report', 'combined_report.csv')}`);

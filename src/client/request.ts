@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { InputError } from '../core/errors';
 import { parseDurationMs } from '../core/params';
 import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
@@ -125,4 +126,66 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     routing: routingOf(f),
   };
   return { request, prepared: prepareBenchmark(request) };
+}
+
+/** Config-file keys: the long flag names of the benchmark options. */
+const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
+  'benchmark-id': 'benchmarkId',
+  'test-csv': 'testCsv',
+  'configs-csv': 'configsCsv',
+  'fio-job-file': 'fioJobFile',
+  iterations: 'iterations',
+  vms: 'vms',
+  'instance-group': 'instanceGroup',
+  'executor-vm': 'executorVm',
+  project: 'project',
+  zone: 'zone',
+  region: 'region',
+  mount: 'mount',
+  bucket: 'bucket',
+  'gcsfuse-commit': 'gcsfuseCommit',
+  'gcsfuse-mount-args': 'gcsfuseMountArgs',
+  'gcsfuse-custom-endpoint': 'gcsfuseCustomEndpoint',
+  'gcsfuse-anonymous-access': 'gcsfuseAnonymousAccess',
+  'fio-timeout': 'fioTimeout',
+  'agent-pickup-timeout': 'agentPickupTimeout',
+  'heartbeat-timeout': 'heartbeatTimeout',
+  'retry-window': 'retryWindow',
+  reroute: 'reroute',
+  'single-thread-vm-type': 'singleThreadVmType',
+  'multi-thread-vm-type': 'multiThreadVmType',
+};
+const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
+const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess']);
+
+/**
+ * Reads a config file (YAML or JSON) of benchmark options keyed by their flag names,
+ * e.g. `test-csv: tests.csv` or `vms: [vm-1, vm-2]`. Paths are relative to the file.
+ */
+export async function loadConfigFile(file: string): Promise<BenchmarkFlags> {
+  const text = (await readInput(file, '--config', true))!.content;
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
+    throw new InputError(`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { flag: '--config', file, line });
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError('must be a mapping of option names to values', { flag: '--config', file });
+  const flags: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const name = CONFIG_KEYS[key];
+    if (!name) throw new InputError(`unknown key "${key}"; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`, { flag: '--config', file });
+    if (BOOLEAN_KEYS.has(name)) {
+      if (typeof value !== 'boolean') throw new InputError(`"${key}" must be true or false`, { flag: '--config', file });
+      flags[name] = value;
+    } else if (name === 'vms' && Array.isArray(value)) {
+      flags[name] = value.map(String).join(',');
+    } else if (typeof value === 'string' || typeof value === 'number') {
+      flags[name] = PATH_KEYS.has(name) ? path.resolve(path.dirname(file), String(value)) : String(value);
+    } else {
+      throw new InputError(`"${key}" must be a string or a number`, { flag: '--config', file });
+    }
+  }
+  return flags as BenchmarkFlags;
 }

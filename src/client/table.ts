@@ -51,14 +51,31 @@ export function reportTable(reports: readonly EntryReport[]): string {
   return table.toString();
 }
 
-/** Per-VM progress, live counts from each VM's run where it is still running. */
+/** Per-VM runs: entries assigned, passed, failed, the one running, and how long entries took. */
 export function progressTable(progress: BenchmarkProgress, live: ReadonlyMap<string, VmProgress>): string {
-  const table = new Table({ head: ['run', 'vm', 'status', 'done', 'passed', 'failed', 'total', 'running entry'], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['run', 'vm', 'status', 'assigned', 'passed', 'failed', 'running entry', 'entry mean s', 'entries total s', 'failures'],
+    style: { head: [], border: [] },
+  });
   for (const run of progress.runs) {
     const l = live.get(run.workflowId);
     const passed = run.status === 'running' ? (l?.passed ?? 0) : run.passed;
     const failed = run.status === 'running' ? (l?.failed ?? 0) : run.failed;
-    table.push([run.workflowId, run.vm, run.status, passed + failed, passed, failed, run.total, l?.runningMatrixId ?? '-']);
+    const ran = (l?.outcomes ?? []).filter((o) => !o.reused && o.durationMs > 0);
+    const totalMs = ran.reduce((s, o) => s + o.durationMs, 0);
+    const errors = [...new Set((l?.outcomes ?? []).filter((o) => o.status === 'failed').map((o) => o.failure ?? 'other'))].join(', ');
+    table.push([
+      run.workflowId,
+      run.vm,
+      run.status,
+      run.total,
+      passed,
+      failed,
+      l?.runningMatrixId ?? '-',
+      ran.length ? (totalMs / ran.length / 1000).toFixed(1) : '-',
+      ran.length ? (totalMs / 1000).toFixed(1) : '-',
+      errors || '-',
+    ]);
   }
   return table.toString();
 }
