@@ -1,20 +1,47 @@
 import { stringify } from 'csv-stringify/sync';
-import { mergeLatency, percentileFromBins, type Direction, type FioIterationResult } from './fio';
+import { DIRECTIONS, extractFioJson, mergeLatency, parseFioOutput, percentileFromBins, type Direction, type FioIterationResult, type LatencyBins } from './fio';
 import type { MatrixEntry } from './matrix';
 import { COLUMNS } from './params';
-import { sampleStats, type SampleStats } from './stats';
+import { CONFIDENCE_LEVEL, OUTLIER_RULE, pooledMoments, sampleStats, type Moments, type SampleStats } from './stats';
 
-export const PERCENTILES = [50, 90, 99] as const;
+/** Completion-latency percentiles reported, read from histograms merged over jobs and iterations. */
+export const PERCENTILES = [50, 90, 99, 99.9] as const;
+export type Percentile = (typeof PERCENTILES)[number];
+/** Key of a percentile in `clatPercentilesNs`: p50, p90, p99, p99.9. */
+export const percentileKey = (p: number): string => `p${p}`;
+
+/** Per-iteration values that are not metrics of their own; one element per iteration, in order. */
+export interface IterationTotals {
+  ioBytes: number[];
+  runtimeMs: number[];
+  totalIos: number[];
+  /** Completion-latency samples of the iteration. */
+  clatSamples: number[];
+}
 
 export interface DirectionStats {
+  /** Per-iteration bandwidth (bytes/s, fio's bytes over the longest job runtime) and its summary. */
   bwBytesPerSec: SampleStats;
   iops: SampleStats;
   /** Completion latency pooled over all jobs and iterations (histograms summed, never averaged). */
   clatMeanNs: number;
   clatMinNs: number;
   clatMaxNs: number;
+  /**
+   * Pooled sample standard deviation of all completion latencies, exactly, from fio's per-job
+   * N, mean and stddev (parallel-axis formula, as fio pools); null if fio did not report stddev.
+   */
+  clatStddevNs: number | null;
   clatPercentilesNs: Record<string, number | null>;
   latencySamples: number;
+  /** The pooled histogram as [bucket ns, samples], ascending: any percentile can be recomputed from it. */
+  clatHistogramNs: [number, number][];
+  /** Completion latency of each iteration on its own (for significance tests between runs). */
+  clatPerIteration: {
+    meanNs: SampleStats;
+    percentilesNs: Record<string, SampleStats>;
+  };
+  iterationTotals: IterationTotals;
 }
 
 export interface EntryReport {
@@ -30,30 +57,106 @@ export interface EntryReport {
   fioVersion: string | null;
   read: DirectionStats | null;
   write: DirectionStats | null;
+  /** Only present (non-null) for workloads that trim. */
+  trim?: DirectionStats | null;
+  /**
+   * Resource usage of the entry (cpu, memory...), added by the resource monitor. Any object: its
+   * numeric leaves become report columns named by their path (see resourceColumns).
+   */
+  resources?: object | null;
 }
 
-function directionStats(results: readonly FioIterationResult[], dir: Direction): DirectionStats | null {
+// ---------------------------------------------------------------- reading an iteration
+
+/** One fio output as the report needs it: fio's summed result plus each job's latency moments. */
+export interface IterationResult extends FioIterationResult {
+  /** Each job's completion-latency N, mean and stddev, per direction (jobs without I/O left out). */
+  clatMoments?: Partial<Record<Direction, Moments[]>>;
+}
+
+interface RawLat {
+  N?: number;
+  mean?: number;
+  stddev?: number;
+}
+type RawJob = Partial<Record<Direction, { clat_ns?: RawLat }>>;
+
+/** Parses an fio output file (json or json+) for the report: parseFioOutput plus per-job latency moments. */
+export function parseIteration(text: string): IterationResult {
+  const base = parseFioOutput(text);
+  const jobs = (extractFioJson(text).jobs ?? []) as RawJob[];
+  const clatMoments: Partial<Record<Direction, Moments[]>> = {};
+  for (const dir of DIRECTIONS) {
+    const parts = jobs.map((j) => j[dir]?.clat_ns).filter((l): l is RawLat => !!l && (l.N ?? 0) > 0);
+    // Without fio's stddev for every part the pooled one cannot be computed: leave it unknown.
+    if (parts.every((l) => typeof l.stddev === 'number')) {
+      clatMoments[dir] = parts.map((l) => ({ count: l.N!, mean: l.mean ?? 0, stddev: l.stddev! }));
+    }
+  }
+  return { ...base, clatMoments };
+}
+
+// ---------------------------------------------------------------- per-entry statistics
+
+function histogram(bins: LatencyBins): [number, number][] {
+  return [...bins].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+}
+
+function pooledStddev(results: readonly IterationResult[], dir: Direction): number | null {
+  const parts: Moments[] = [];
+  for (const r of results) {
+    if (r[dir].totalIos === 0 && r[dir].clat.count === 0) continue;
+    const m = r.clatMoments?.[dir];
+    if (!m) return null;
+    parts.push(...m);
+  }
+  const pooled = pooledMoments(parts);
+  return pooled.count > 0 ? pooled.stddev : null;
+}
+
+function directionStats(results: readonly IterationResult[], dir: Direction): DirectionStats | null {
   const parts = results.map((r) => r[dir]);
   if (parts.every((p) => p.totalIos === 0)) return null;
   const lat = mergeLatency(parts.map((p) => p.clat));
+  const withSamples = parts.filter((p) => p.clat.count > 0);
   return {
     bwBytesPerSec: sampleStats(parts.map((p) => p.bwBytesPerSec)),
     iops: sampleStats(parts.map((p) => p.iops)),
     clatMeanNs: lat.meanNs,
     clatMinNs: lat.minNs,
     clatMaxNs: lat.maxNs,
-    clatPercentilesNs: Object.fromEntries(PERCENTILES.map((p) => [`p${p}`, percentileFromBins(lat.bins, p) ?? null])),
+    clatStddevNs: pooledStddev(results, dir),
+    clatPercentilesNs: Object.fromEntries(PERCENTILES.map((p) => [percentileKey(p), percentileFromBins(lat.bins, p) ?? null])),
     latencySamples: lat.count,
+    clatHistogramNs: histogram(lat.bins),
+    clatPerIteration: {
+      // Iterations without latency samples have no latency to compare: left out.
+      meanNs: sampleStats(withSamples.map((p) => p.clat.meanNs)),
+      percentilesNs: Object.fromEntries(
+        PERCENTILES.map((p) => [percentileKey(p), sampleStats(withSamples.map((x) => percentileFromBins(x.clat.bins, p)!))]),
+      ),
+    },
+    iterationTotals: {
+      ioBytes: parts.map((p) => p.ioBytes),
+      runtimeMs: parts.map((p) => p.runtimeMs),
+      totalIos: parts.map((p) => p.totalIos),
+      clatSamples: parts.map((p) => p.clat.count),
+    },
   };
+}
+
+export interface EntryExtras {
+  resources?: object | null;
 }
 
 export function entryReport(
   entry: MatrixEntry,
   vm: string | null,
   status: EntryReport['status'],
-  results: readonly FioIterationResult[],
+  results: readonly IterationResult[],
+  extras: EntryExtras = {},
 ): EntryReport {
-  return {
+  const report: EntryReport = {
     matrixId: entry.matrixId,
     testId: entry.testId,
     configLabel: entry.config.label,
@@ -67,42 +170,261 @@ export function entryReport(
     read: results.length ? directionStats(results, 'read') : null,
     write: results.length ? directionStats(results, 'write') : null,
   };
+  const trim = results.length ? directionStats(results, 'trim') : null;
+  if (trim) report.trim = trim;
+  if (extras.resources) report.resources = extras.resources;
+  return report;
 }
 
-const MIB = 2 ** 20;
-const fixed = (v: number | null | undefined, digits: number): string =>
-  v === null || v === undefined || Number.isNaN(v) ? '' : v.toFixed(digits);
-const nsToMs = (ns: number | null | undefined): number | null | undefined => (ns === null || ns === undefined ? ns : ns / 1e6);
+// ---------------------------------------------------------------- CSV columns
 
-function directionColumns(prefix: string, d: DirectionStats | null): Record<string, string> {
-  return {
-    [`${prefix}_bw_MiBps_mean`]: fixed(d && d.bwBytesPerSec.mean / MIB, 2),
-    [`${prefix}_bw_MiBps_stddev`]: fixed(d && d.bwBytesPerSec.stddev / MIB, 2),
-    [`${prefix}_iops_mean`]: fixed(d?.iops.mean, 1),
-    [`${prefix}_lat_mean_ms`]: fixed(nsToMs(d?.clatMeanNs), 3),
-    ...Object.fromEntries(PERCENTILES.map((p) => [`${prefix}_lat_p${p}_ms`, fixed(nsToMs(d?.clatPercentilesNs[`p${p}`]), 3)])),
-  };
+export const MIB = 2 ** 20;
+const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
+const fixed = (v: number | null | undefined, digits: number): string => (isNum(v) ? v.toFixed(digits) : '');
+const nsToMs = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / 1e6 : null);
+const toMiB = (b: number | null | undefined): number | null => (isNum(b) ? b / MIB : null);
+
+/** A CSV column: its header and how to fill it from an entry. */
+export interface Column {
+  name: string;
+  value(r: EntryReport): string;
+}
+
+/**
+ * A group of columns generated from all entries: a group with no columns is left out, so
+ * optional data (trim, resources) adds its columns only when some entry has it.
+ */
+export type ColumnGroup = (reports: readonly EntryReport[]) => Column[];
+
+const col = (name: string, value: (r: EntryReport) => string): Column => ({ name, value });
+
+const identityColumns: ColumnGroup = (reports) => {
+  const paramColumns = COLUMNS.map((c) => c.column).filter((c) => c !== 'test_id' && reports.some((r) => c in r.params));
+  return [
+    col('matrix_id', (r) => String(r.matrixId)),
+    col('test_id', (r) => r.testId),
+    col('config', (r) => r.configLabel),
+    col('commit', (r) => r.commit),
+    col('mount_args', (r) => r.mountArgs),
+    ...paramColumns.map((c) => col(c, (r) => r.params[c] ?? '')),
+    col('vm', (r) => r.vm ?? ''),
+    col('status', (r) => r.status),
+    col('iterations', (r) => String(r.iterations)),
+  ];
+};
+
+/** Columns of one direction: bandwidth MiB/s (2^20 B/s) statistics over iterations, IOPS, pooled latency in ms. */
+export function directionColumns(dir: Direction): Column[] {
+  const d = (r: EntryReport): DirectionStats | null | undefined => r[dir];
+  const bw = (f: (s: SampleStats) => number | null | undefined) => (r: EntryReport) => fixed(toMiB(d(r) ? f(d(r)!.bwBytesPerSec) : null), 2);
+  return [
+    col(`${dir}_bw_MiBps_mean`, bw((s) => s.mean)),
+    col(`${dir}_bw_MiBps_median`, bw((s) => s.median)),
+    col(`${dir}_bw_MiBps_stddev`, bw((s) => s.stddev)),
+    col(`${dir}_bw_cv_pct`, (r) => fixed(d(r) && isNum(d(r)!.bwBytesPerSec.cv) ? d(r)!.bwBytesPerSec.cv * 100 : null, 2)),
+    col(`${dir}_bw_MiBps_ci95_low`, bw((s) => s.ci95Low)),
+    col(`${dir}_bw_MiBps_ci95_high`, bw((s) => s.ci95High)),
+    col(`${dir}_bw_MiBps_min`, bw((s) => s.min)),
+    col(`${dir}_bw_MiBps_max`, bw((s) => s.max)),
+    col(`${dir}_bw_outlier_iterations`, (r) => (d(r)?.bwBytesPerSec.outlierIterations ?? []).join(';')),
+    col(`${dir}_iops_mean`, (r) => fixed(d(r)?.iops.mean, 1)),
+    col(`${dir}_iops_stddev`, (r) => fixed(d(r)?.iops.stddev, 1)),
+    col(`${dir}_lat_min_ms`, (r) => fixed(nsToMs(d(r)?.clatMinNs), 3)),
+    col(`${dir}_lat_max_ms`, (r) => fixed(nsToMs(d(r)?.clatMaxNs), 3)),
+    col(`${dir}_lat_mean_ms`, (r) => fixed(nsToMs(d(r)?.clatMeanNs), 3)),
+    col(`${dir}_lat_stddev_ms`, (r) => fixed(nsToMs(d(r)?.clatStddevNs), 3)),
+    ...PERCENTILES.map((p) => col(`${dir}_lat_${percentileKey(p)}_ms`, (r) => fixed(nsToMs(d(r)?.clatPercentilesNs[percentileKey(p)]), 3))),
+  ];
+}
+
+/** Numeric (or string) leaves of an object, by path; arrays become a ';'-joined cell. */
+function leaves(value: unknown, path: string[] = [], out: [string[], string][] = []): [string[], string][] {
+  if (value === null || value === undefined) return out;
+  if (Array.isArray(value)) out.push([path, value.map(String).join(';')]);
+  else if (typeof value === 'object') for (const [k, v] of Object.entries(value)) leaves(v, [...path, k], out);
+  else if (typeof value === 'number') out.push([path, Number.isNaN(value) ? '' : Number.isInteger(value) ? String(value) : value.toFixed(3)]);
+  else out.push([path, String(value)]);
+  return out;
+}
+
+const snakeCase = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+
+/**
+ * Resource columns, when some entry has `resources`: each leaf becomes a column named by its
+ * path in snake_case joined with '_' (`{ gcsfuseCpuPercent: { avg: 1, peak: 2 } }` gives
+ * gcsfuse_cpu_percent_avg, gcsfuse_cpu_percent_peak), in first-seen order, values as given (units
+ * are the keys'), prefixed `resources_` only where a name would clash with another column.
+ */
+export const resourceColumns: ColumnGroup = (reports) => {
+  const names: string[] = [];
+  const values = new Map<EntryReport, Map<string, string>>();
+  for (const r of reports) {
+    const m = new Map<string, string>();
+    for (const [path, v] of leaves(r.resources)) {
+      const name = path.map(snakeCase).join('_');
+      if (!names.includes(name)) names.push(name);
+      m.set(name, v);
+    }
+    values.set(r, m);
+  }
+  return names.map((name) => col(name, (r) => values.get(r)?.get(name) ?? ''));
+};
+
+/** The column groups of combined_report.csv, in order. Read and write are always there (the original layout). */
+export const REPORT_COLUMN_GROUPS: readonly ColumnGroup[] = [
+  identityColumns,
+  () => directionColumns('read'),
+  () => directionColumns('write'),
+  (reports) => (reports.some((r) => r.trim) ? directionColumns('trim') : []),
+  resourceColumns,
+];
+
+export function reportColumns(reports: readonly EntryReport[], groups: readonly ColumnGroup[] = REPORT_COLUMN_GROUPS): Column[] {
+  const out: Column[] = [];
+  const taken = new Set<string>();
+  for (const group of groups) {
+    for (const c of group(reports)) {
+      const name = taken.has(c.name) ? `resources_${c.name}` : c.name;
+      taken.add(name);
+      out.push({ name, value: c.value });
+    }
+  }
+  return out;
 }
 
 /** Rows of combined_report.csv; bandwidth in MiB/s (2^20 bytes/s), latency in ms. */
 export function reportRows(reports: readonly EntryReport[]): Record<string, string>[] {
-  const paramColumns = COLUMNS.map((c) => c.column).filter((c) => c !== 'test_id' && reports.some((r) => c in r.params));
-  return reports.map((r) => ({
-    matrix_id: String(r.matrixId),
-    test_id: r.testId,
-    config: r.configLabel,
-    commit: r.commit,
-    mount_args: r.mountArgs,
-    ...Object.fromEntries(paramColumns.map((c) => [c, r.params[c] ?? ''])),
-    vm: r.vm ?? '',
-    status: r.status,
-    iterations: String(r.iterations),
-    ...directionColumns('read', r.read),
-    ...directionColumns('write', r.write),
-  }));
+  const columns = reportColumns(reports);
+  return reports.map((r) => Object.fromEntries(columns.map((c) => [c.name, c.value(r)])));
 }
 
 export function reportCsv(reports: readonly EntryReport[]): string {
-  const rows = reportRows(reports);
-  return stringify(rows, { header: true, columns: Object.keys(rows[0] ?? { matrix_id: '' }) });
+  const columns = reportColumns(reports);
+  const rows = reports.map((r) => Object.fromEntries(columns.map((c) => [c.name, c.value(r)])));
+  return stringify(rows, { header: true, columns: columns.map((c) => c.name) });
+}
+
+/** Entries grouped by config label, in first-seen (matrix) order: one CSV each with --separate-configs. */
+export function reportsByConfig(reports: readonly EntryReport[]): Map<string, EntryReport[]> {
+  const out = new Map<string, EntryReport[]>();
+  for (const r of reports) {
+    const list = out.get(r.configLabel) ?? [];
+    list.push(r);
+    out.set(r.configLabel, list);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- summary.json
+
+export interface SummaryMetric {
+  mean: number | null;
+  median: number | null;
+  stddev: number | null;
+  cvPct: number | null;
+  ci95Low: number | null;
+  ci95High: number | null;
+  min: number | null;
+  max: number | null;
+  outlierIterations: number[];
+  /** Per-iteration values, in the same unit. */
+  values: number[];
+}
+
+export interface DirectionSummary {
+  bwMiBps: SummaryMetric;
+  iops: SummaryMetric;
+  latencyMs: Record<string, number | null>;
+}
+
+export interface ReportSummaryJson {
+  benchmarkId: string;
+  units: Record<string, string>;
+  method: Record<string, string>;
+  counts: { entries: number; passed: number; failed: number; missing: number };
+  configs: string[];
+  tests: string[];
+  entries: {
+    matrixId: number;
+    testId: string;
+    config: string;
+    commit: string;
+    mountArgs: string;
+    params: Record<string, string>;
+    vm: string | null;
+    status: EntryReport['status'];
+    iterations: number;
+    read: DirectionSummary | null;
+    write: DirectionSummary | null;
+    trim?: DirectionSummary | null;
+    resources?: object | null;
+  }[];
+}
+
+function metricSummary(s: SampleStats, scale: number): SummaryMetric {
+  const sc = (v: number | null | undefined) => (isNum(v) ? v / scale : null);
+  return {
+    mean: sc(s.mean),
+    median: sc(s.median),
+    stddev: sc(s.stddev),
+    cvPct: isNum(s.cv) ? s.cv * 100 : null,
+    ci95Low: sc(s.ci95Low),
+    ci95High: sc(s.ci95High),
+    min: sc(s.min),
+    max: sc(s.max),
+    outlierIterations: s.outlierIterations ?? [],
+    values: (s.values ?? []).map((v) => v / scale),
+  };
+}
+
+function directionSummary(d: DirectionStats | null | undefined): DirectionSummary | null {
+  if (!d) return null;
+  return {
+    bwMiBps: metricSummary(d.bwBytesPerSec, MIB),
+    iops: metricSummary(d.iops, 1),
+    latencyMs: {
+      min: nsToMs(d.clatMinNs),
+      mean: nsToMs(d.clatMeanNs),
+      stddev: nsToMs(d.clatStddevNs),
+      ...Object.fromEntries(PERCENTILES.map((p) => [percentileKey(p), nsToMs(d.clatPercentilesNs[percentileKey(p)])])),
+      max: nsToMs(d.clatMaxNs),
+    },
+  };
+}
+
+/** report/summary.json: every entry's statistics in the units of the CSV, with how they were computed. */
+export function reportSummary(benchmarkId: string, reports: readonly EntryReport[]): ReportSummaryJson {
+  return {
+    benchmarkId,
+    units: { bandwidth: 'MiB/s (2^20 bytes per second)', latency: 'ms (completion latency, clat)', iops: 'I/O operations per second' },
+    method: {
+      iterations: 'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
+      confidenceInterval: `${CONFIDENCE_LEVEL * 100}% confidence interval of the mean over iterations, Student t with n-1 degrees of freedom`,
+      latency: "pooled over all jobs and iterations: percentiles from fio's json+ histograms summed (never averaged), stddev pooled exactly from each job's N, mean and stddev",
+      outliers: OUTLIER_RULE,
+    },
+    counts: {
+      entries: reports.length,
+      passed: reports.filter((r) => r.status === 'passed').length,
+      failed: reports.filter((r) => r.status === 'failed').length,
+      missing: reports.filter((r) => r.status === 'missing').length,
+    },
+    configs: [...new Set(reports.map((r) => r.configLabel))],
+    tests: [...new Set(reports.map((r) => r.testId))],
+    entries: reports.map((r) => ({
+      matrixId: r.matrixId,
+      testId: r.testId,
+      config: r.configLabel,
+      commit: r.commit,
+      mountArgs: r.mountArgs,
+      params: r.params,
+      vm: r.vm,
+      status: r.status,
+      iterations: r.iterations,
+      read: directionSummary(r.read),
+      write: directionSummary(r.write),
+      ...(r.trim ? { trim: directionSummary(r.trim) } : {}),
+      ...(r.resources ? { resources: r.resources } : {}),
+    })),
+  };
 }

@@ -1,0 +1,272 @@
+/**
+ * Comparing two sets of results: config A vs config B within a run, or run X vs run Y. Pure.
+ *
+ * For each matched entry and metric: the baseline and candidate value, the change in percent
+ * (candidate vs baseline), and Welch's t-test over the per-iteration values (two-sided p).
+ * A change is a regression only when it is in the metric's bad direction, larger than the
+ * metric's threshold, and significant (p < alpha).
+ */
+import { InputError } from './errors';
+import type { Direction } from './fio';
+import { MIB, percentileKey, type DirectionStats, type EntryReport } from './report';
+import { welchTTest } from './stats';
+
+export type Better = 'higher' | 'lower';
+
+/** A metric of one direction, e.g. read_bw or write_p99_lat. */
+export interface MetricDef {
+  name: string;
+  direction: Direction;
+  kind: MetricKind;
+  unit: string;
+  better: Better;
+  /** The value compared, in `unit`. */
+  value(d: DirectionStats): number | null;
+  /** The per-iteration values the significance test uses, in `unit`. */
+  samples(d: DirectionStats): number[];
+}
+
+interface KindDef {
+  kind: string;
+  unit: string;
+  better: Better;
+  value(d: DirectionStats): number | null;
+  samples(d: DirectionStats): number[];
+}
+
+const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const scaled = (values: readonly number[] | undefined, scale: number) => (values ?? []).filter(num).map((v) => v / scale);
+const percentileKind = (p: number): KindDef => ({
+  kind: `p${p}_lat`,
+  unit: 'ms',
+  better: 'lower',
+  // The pooled percentile (all samples of all iterations); the test uses each iteration's own percentile.
+  value: (d) => (num(d.clatPercentilesNs[percentileKey(p)]) ? d.clatPercentilesNs[percentileKey(p)]! / 1e6 : null),
+  samples: (d) => scaled(d.clatPerIteration?.percentilesNs[percentileKey(p)]?.values, 1e6),
+});
+
+const KINDS: readonly KindDef[] = [
+  { kind: 'bw', unit: 'MiB/s', better: 'higher', value: (d) => (num(d.bwBytesPerSec.mean) ? d.bwBytesPerSec.mean / MIB : null), samples: (d) => scaled(d.bwBytesPerSec.values, MIB) },
+  { kind: 'iops', unit: 'IOPS', better: 'higher', value: (d) => (num(d.iops.mean) ? d.iops.mean : null), samples: (d) => scaled(d.iops.values, 1) },
+  { kind: 'mean_lat', unit: 'ms', better: 'lower', value: (d) => (num(d.clatMeanNs) ? d.clatMeanNs / 1e6 : null), samples: (d) => scaled(d.clatPerIteration?.meanNs.values, 1e6) },
+  percentileKind(50),
+  percentileKind(90),
+  percentileKind(99),
+  percentileKind(99.9),
+];
+
+export type MetricKind = string;
+export const METRIC_KINDS: readonly string[] = KINDS.map((k) => k.kind);
+/** Compared when --metrics is not given. */
+export const DEFAULT_METRIC_KINDS: readonly string[] = ['bw', 'iops', 'p50_lat', 'p99_lat'];
+const COMPARED_DIRECTIONS: readonly Direction[] = ['read', 'write', 'trim'];
+
+export const METRICS: readonly MetricDef[] = COMPARED_DIRECTIONS.flatMap((direction) =>
+  KINDS.map((k) => ({ name: `${direction}_${k.kind}`, direction, kind: k.kind, unit: k.unit, better: k.better, value: k.value, samples: k.samples })),
+);
+const METRIC_BY_NAME = new Map(METRICS.map((m) => [m.name, m]));
+
+/** What a name in --metrics or --max-regression may be: a metric (read_bw), a kind for every direction (bw), or all. */
+function expandMetricName(name: string): MetricDef[] | undefined {
+  if (name === 'all') return [...METRICS];
+  const one = METRIC_BY_NAME.get(name);
+  if (one) return [one];
+  if (METRIC_KINDS.includes(name)) return METRICS.filter((m) => m.kind === name);
+  return undefined;
+}
+
+const knownNames = () => `metric names are ${METRIC_KINDS.join(', ')}, each for both directions or prefixed read_/write_/trim_ (e.g. read_bw), or all`;
+
+/** --metrics: comma-separated metric names (see expandMetricName). */
+export function parseMetricList(text: string, flag = '--metrics'): string[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new InputError(`no metric given; ${knownNames()}`, { flag });
+  const out: string[] = [];
+  for (const name of names) {
+    const metrics = expandMetricName(name);
+    if (!metrics) throw new InputError(`unknown metric "${name}"; ${knownNames()}`, { flag });
+    for (const m of metrics) if (!out.includes(m.name)) out.push(m.name);
+  }
+  return out;
+}
+
+/**
+ * --max-regression: comma-separated `metric=N%` (the % is optional), e.g. `read_bw=5%,p99_lat=10%`.
+ * A direction-free name (bw, p99_lat) sets both directions, `all` every metric; the most specific
+ * name wins whatever the order. Returns the threshold in percent of each metric named.
+ */
+export function parseThresholds(text: string, flag = '--max-regression'): Map<string, number> {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new InputError('no threshold given; write metric=N%, e.g. read_bw=5%,p99_lat=10%', { flag });
+  const specificity = (name: string) => (name === 'all' ? 0 : METRIC_BY_NAME.has(name) ? 2 : 1);
+  const seen = new Set<string>();
+  const parsed: { name: string; pct: number }[] = [];
+  for (const item of items) {
+    const m = /^([A-Za-z0-9_.]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*%?$/.exec(item);
+    if (!m) throw new InputError(`"${item}" is not metric=N% (e.g. read_bw=5%)`, { flag });
+    const [, name, value] = m;
+    if (!expandMetricName(name!)) throw new InputError(`unknown metric "${name}"; ${knownNames()}`, { flag });
+    if (seen.has(name!)) throw new InputError(`"${name}" is given twice`, { flag });
+    seen.add(name!);
+    parsed.push({ name: name!, pct: Number(value) });
+  }
+  const out = new Map<string, number>();
+  for (const { name, pct } of parsed.sort((a, b) => specificity(a.name) - specificity(b.name))) {
+    for (const metric of expandMetricName(name)!) out.set(metric.name, pct);
+  }
+  return out;
+}
+
+export type Verdict = 'regression' | 'worse' | 'better' | 'no significant change' | 'not tested';
+
+export interface MetricComparison {
+  testId: string;
+  baselineConfig: string;
+  candidateConfig: string;
+  metric: string;
+  unit: string;
+  better: Better;
+  baseline: number | null;
+  candidate: number | null;
+  baselineN: number;
+  candidateN: number;
+  /** (candidate - baseline) / baseline, in percent; null when the baseline is 0 or missing. */
+  deltaPct: number | null;
+  /** Welch's t-test over the per-iteration values: two-sided p; null with fewer than 2 iterations on a side. */
+  p: number | null;
+  /** Welch's t; null when not tested or infinite (both sides without spread, different means: p = 0). */
+  t: number | null;
+  df: number | null;
+  significant: boolean;
+  /** Largest change in the bad direction allowed, in percent; null when the metric has no threshold. */
+  thresholdPct: number | null;
+  verdict: Verdict;
+}
+
+export interface CompareSide {
+  benchmarkId: string;
+  /** Only this config's entries; matched to the other side by test id alone. */
+  config?: string;
+  reports: readonly EntryReport[];
+}
+
+export interface CompareOptions {
+  /** Significance level; default 0.05. */
+  alpha?: number;
+  /** Regression thresholds in percent by metric name (parseThresholds). */
+  thresholds?: ReadonlyMap<string, number>;
+  /** Metric names to compare (parseMetricList); default DEFAULT_METRIC_KINDS plus every metric with a threshold. */
+  metrics?: readonly string[];
+}
+
+export interface Comparison {
+  baseline: { benchmarkId: string; config: string | null };
+  candidate: { benchmarkId: string; config: string | null };
+  /** How entries were matched: by test id (two configs) or by test id and config label (two runs). */
+  matchedBy: 'test_id' | 'test_id+config';
+  alpha: number;
+  thresholds: Record<string, number>;
+  rows: MetricComparison[];
+  /** Keys (test id, or test id @ config) found on one side only. */
+  unmatched: { baselineOnly: string[]; candidateOnly: string[] };
+  /** Matched entries that could not be compared (an entry that did not pass). */
+  skipped: { key: string; reason: string }[];
+  regressions: number;
+  /** Metrics with a threshold that could not be tested (fewer than 2 iterations on a side): the gate cannot judge them. */
+  untestedGated: number;
+}
+
+export const DEFAULT_ALPHA = 0.05;
+
+function selectSide(side: CompareSide, flag: string): EntryReport[] {
+  if (side.config === undefined) return [...side.reports];
+  const selected = side.reports.filter((r) => r.configLabel === side.config);
+  if (selected.length === 0) {
+    const labels = [...new Set(side.reports.map((r) => r.configLabel))].join(', ') || 'none';
+    throw new InputError(`benchmark "${side.benchmarkId}" has no config "${side.config}" (its configs: ${labels})`, { flag });
+  }
+  return selected;
+}
+
+function keyed(reports: readonly EntryReport[], byConfig: boolean): Map<string, EntryReport> {
+  return new Map(reports.map((r) => [byConfig ? `${r.testId} @ ${r.configLabel}` : r.testId, r]));
+}
+
+export function verdictOf(c: Pick<MetricComparison, 'deltaPct' | 'p' | 'better' | 'thresholdPct'>, alpha: number): { significant: boolean; verdict: Verdict } {
+  const significant = c.p !== null && c.p < alpha;
+  const worse = c.deltaPct !== null && (c.better === 'higher' ? c.deltaPct < 0 : c.deltaPct > 0);
+  if (c.thresholdPct !== null && worse && significant && Math.abs(c.deltaPct!) > c.thresholdPct) return { significant, verdict: 'regression' };
+  if (c.p === null) return { significant, verdict: 'not tested' };
+  if (!significant || c.deltaPct === null || c.deltaPct === 0) return { significant, verdict: 'no significant change' };
+  return { significant, verdict: worse ? 'worse' : 'better' };
+}
+
+export function compareReports(baseline: CompareSide, candidate: CompareSide, options: CompareOptions = {}): Comparison {
+  const alpha = options.alpha ?? DEFAULT_ALPHA;
+  if (!(alpha > 0 && alpha < 1)) throw new InputError(`must be between 0 and 1, got ${alpha}`, { flag: '--alpha' });
+  if ((baseline.config === undefined) !== (candidate.config === undefined)) {
+    throw new InputError('give both --baseline-config and --candidate-config, or neither', { flag: baseline.config === undefined ? '--baseline-config' : '--candidate-config' });
+  }
+  const thresholds = options.thresholds ?? new Map<string, number>();
+  const wanted = new Set(options.metrics ?? METRICS.filter((m) => DEFAULT_METRIC_KINDS.includes(m.kind)).map((m) => m.name));
+  for (const name of thresholds.keys()) wanted.add(name);
+  const metrics = METRICS.filter((m) => wanted.has(m.name));
+
+  const byConfig = baseline.config === undefined;
+  const base = keyed(selectSide(baseline, '--baseline-config'), byConfig);
+  const cand = keyed(selectSide(candidate, '--candidate-config'), byConfig);
+  const rows: MetricComparison[] = [];
+  const skipped: Comparison['skipped'] = [];
+  for (const [key, b] of base) {
+    const c = cand.get(key);
+    if (!c) continue;
+    if (b.status !== 'passed' || c.status !== 'passed') {
+      skipped.push({ key, reason: `baseline ${b.status}, candidate ${c.status}` });
+      continue;
+    }
+    for (const m of metrics) {
+      const bd = b[m.direction];
+      const cd = c[m.direction];
+      if (!bd || !cd) continue; // the workload has no I/O in this direction
+      const bv = m.value(bd);
+      const cv = m.value(cd);
+      const [bs, cs] = [m.samples(bd), m.samples(cd)];
+      const test = welchTTest(bs, cs);
+      const deltaPct = bv !== null && cv !== null && bv !== 0 ? ((cv - bv) / Math.abs(bv)) * 100 : null;
+      const thresholdPct = thresholds.get(m.name) ?? null;
+      const p = test && Number.isFinite(test.p) ? test.p : null;
+      const { significant, verdict } = verdictOf({ deltaPct, p, better: m.better, thresholdPct }, alpha);
+      rows.push({
+        testId: b.testId,
+        baselineConfig: b.configLabel,
+        candidateConfig: c.configLabel,
+        metric: m.name,
+        unit: m.unit,
+        better: m.better,
+        baseline: bv,
+        candidate: cv,
+        baselineN: bs.length,
+        candidateN: cs.length,
+        deltaPct,
+        p,
+        t: test && Number.isFinite(test.t) ? test.t : null,
+        df: test?.df ?? null,
+        significant,
+        thresholdPct,
+        verdict,
+      });
+    }
+  }
+  return {
+    baseline: { benchmarkId: baseline.benchmarkId, config: baseline.config ?? null },
+    candidate: { benchmarkId: candidate.benchmarkId, config: candidate.config ?? null },
+    matchedBy: byConfig ? 'test_id+config' : 'test_id',
+    alpha,
+    thresholds: Object.fromEntries(thresholds),
+    rows,
+    unmatched: { baselineOnly: [...base.keys()].filter((k) => !cand.has(k)), candidateOnly: [...cand.keys()].filter((k) => !base.has(k)) },
+    skipped,
+    regressions: rows.filter((r) => r.verdict === 'regression').length,
+    untestedGated: rows.filter((r) => r.thresholdPct !== null && r.p === null).length,
+  };
+}

@@ -1,0 +1,163 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MountConfig } from '../../src/core/configs';
+import { escapeHtml, renderHtmlReport } from '../../src/core/html-report';
+import type { MatrixEntry } from '../../src/core/matrix';
+import { entryReport, parseIteration, type EntryReport } from '../../src/core/report';
+import { runFio } from './helpers/fio';
+
+const VOID = new Set(['meta', 'br', 'hr', 'img', 'input', 'link', 'col', 'wbr']);
+
+/**
+ * Checks that a page is well-formed: every tag closed in order (HTML void elements and
+ * self-closing tags excepted), attributes quoted, no raw '<' or unknown '&' in text. Returns
+ * the element names in document order.
+ */
+function checkWellFormed(html: string): string[] {
+  const names: string[] = [];
+  const stack: string[] = [];
+  let i = 0;
+  const text = (t: string) => {
+    expect(t, `raw '<' in text near ${JSON.stringify(html.slice(i - 40, i + 40))}`).not.toContain('<');
+    for (const m of t.matchAll(/&[^;\s]*;?/g)) expect(m[0], 'entity').toMatch(/^&(amp|lt|gt|quot|#39|#\d+);$/);
+  };
+  const doctype = /^<!DOCTYPE html>\n?/.exec(html);
+  expect(doctype, 'doctype').not.toBeNull();
+  i = doctype![0].length;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    if (lt < 0) {
+      text(html.slice(i));
+      break;
+    }
+    text(html.slice(i, lt));
+    const tag = /^<(\/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z][a-zA-Z0-9:-]*="[^"<]*")*)\s*(\/?)>/.exec(html.slice(lt));
+    expect(tag, `malformed tag at ${JSON.stringify(html.slice(lt, lt + 80))}`).not.toBeNull();
+    const [whole, closing, name, attrs, selfClosing] = tag!;
+    for (const m of attrs!.matchAll(/="([^"]*)"/g)) text(m[1]!);
+    if (closing) {
+      expect(stack.pop(), `</${name}> closes the open element`).toBe(name);
+    } else {
+      names.push(name!);
+      if (!selfClosing && !VOID.has(name!)) stack.push(name!);
+    }
+    i = lt + whole.length;
+    // Raw-text elements: the style sheet must not contain '<'.
+    if (name === 'style' && !closing) {
+      const end = html.indexOf('</style>', i);
+      expect(html.slice(i, end)).not.toContain('<');
+      i = end;
+    }
+  }
+  expect(stack, 'unclosed elements').toEqual([]);
+  return names;
+}
+
+const EVIL = '<script>alert("x")</script>';
+const baseline: MountConfig = { label: 'baseline', commit: 'v2.4.0', mountArgs: '--implicit-dirs', mountArgv: [] };
+const evil: MountConfig = { label: EVIL, commit: 'a&b"c', mountArgs: "--o='<x>'", mountArgv: [] };
+const entryOf = (matrixId: number, testId: string, config: MountConfig): MatrixEntry => ({
+  matrixId, testId, testRow: 1, config, params: { block_size: '4k', io_type: 'randrw', note: 'x<y' },
+});
+
+describe('report.html', () => {
+  let dir: string;
+  let reports: EntryReport[];
+  let html: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-html-'));
+    const job = (sub: string, extra: string[] = []) => [
+      '--name=t', `--directory=${path.join(dir, sub)}`, '--size=1m', '--bs=4k', '--rw=randrw', '--ioengine=psync',
+      '--time_based', '--runtime=200ms', '--output-format=json+', ...extra,
+    ];
+    for (const sub of ['a', 'b']) await mkdir(path.join(dir, sub));
+    const runs = await Promise.all([
+      runFio(dir, 'a1.json', job('a')),
+      runFio(dir, 'a2.json', job('a')),
+      runFio(dir, 'b1.json', job('b', ['--rate=2m'])),
+      runFio(dir, 'b2.json', job('b', ['--rate=2m'])),
+    ]);
+    const [a1, a2, b1, b2] = runs.map((r) => parseIteration(r.output));
+    reports = [
+      entryReport(entryOf(1, 'rand<1>&"q"', baseline), 'vm-1', 'passed', [a1!, a2!]),
+      entryReport(entryOf(2, 'seq', baseline), 'vm-2', 'failed', []),
+      entryReport(entryOf(3, 'rand<1>&"q"', evil), 'vm-1', 'passed', [b1!, b2!]),
+      entryReport(entryOf(4, 'seq', evil), null, 'missing', []),
+    ];
+    html = renderHtmlReport('bench<&>', reports);
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is a well-formed page', () => {
+    const names = checkWellFormed(html);
+    expect(names.slice(0, 5)).toEqual(['html', 'head', 'meta', 'meta', 'title']);
+    expect(names).toContain('table');
+  });
+
+  it('has one SVG per chart: bandwidth and latency for each test with results, none for a test without', () => {
+    const figures = html.match(/<figure class="chart">/g) ?? [];
+    const svgs = html.match(/<svg /g) ?? [];
+    expect(figures).toHaveLength(2);
+    expect(svgs).toHaveLength(figures.length);
+    for (const part of html.split('<figure class="chart">').slice(1)) {
+      expect(part.indexOf('<svg ')).toBe(0);
+      expect(part.indexOf('</svg>')).toBeLessThan(part.indexOf('</figure>'));
+      expect(part.slice(1, part.indexOf('</svg>'))).not.toContain('<svg ');
+    }
+    expect(html).toContain('No entry of this test passed: nothing to chart.');
+  });
+
+  it('draws a bar per config and direction with a 95% CI error bar and each iteration as a dot', () => {
+    const bandwidth = html.slice(html.indexOf('<svg '), html.indexOf('</svg>'));
+    expect(bandwidth).toContain('<title>Bandwidth of test rand&lt;1&gt;&amp;&quot;q&quot;</title>');
+    // 2 configs x read and write.
+    expect(bandwidth.match(/<rect [^>]*fill="#(1f77b4|ff7f0e)"><title>/g)).toHaveLength(4);
+    expect(bandwidth.match(/class="err"/g)).toHaveLength(4);
+    expect(bandwidth.match(/<circle /g)).toHaveLength(8);
+    const outliers = reports.reduce((s, r) => s + (r.read?.bwBytesPerSec.outlierIterations.length ?? 0) + (r.write?.bwBytesPerSec.outlierIterations.length ?? 0), 0);
+    expect(bandwidth.match(/class="pt outlier"/g) ?? []).toHaveLength(outliers);
+    expect(html).toMatch(/error bar = 95% confidence interval of the mean \(Student t/);
+    // Latency: p50, p90, p99, p99.9 and max for each config and direction, on a log axis.
+    const latency = html.slice(html.lastIndexOf('<svg '), html.lastIndexOf('</svg>'));
+    expect(latency).toContain('ms (log)');
+    expect(latency.match(/<rect [^>]*><title>/g)).toHaveLength(2 * 2 * 5);
+    expect(latency).toContain('p99.9:');
+  });
+
+  it('shows the numbers of the report in its table', () => {
+    const read = reports[0]!.read!;
+    expect(html).toContain(`<td>${(read.bwBytesPerSec.mean / 2 ** 20).toFixed(2)}</td>`);
+    expect(html).toContain(`<td>${(read.clatPercentilesNs['p99.9']! / 1e6).toFixed(3)}</td>`);
+    expect(html).toContain('<td>failed</td>');
+    expect(html).toContain('<td>missing</td>');
+  });
+
+  it('escapes every text from inputs: a label with <script> stays text', () => {
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain(escapeHtml(EVIL));
+    expect(escapeHtml(EVIL)).toBe('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(html).toContain('a&amp;b&quot;c');
+    expect(html).toContain('note=<code>x&lt;y</code>');
+    expect(html).toContain('<code>bench&lt;&amp;&gt;</code>');
+    expect(html).not.toContain('rand<1>');
+  });
+
+  it('opens offline: no script, no external resource', () => {
+    expect(html).not.toMatch(/\ssrc=/i);
+    expect(html).not.toMatch(/@import|url\(/i);
+    for (const m of html.matchAll(/href="([^"]*)"/g)) expect(m[1]).toMatch(/^#/);
+    // The only URL is the SVG namespace, which is never fetched.
+    expect([...html.matchAll(/https?:\/\/[^"\s<]+/g)].map((m) => m[0])).toEqual(Array(2).fill('http://www.w3.org/2000/svg'));
+  });
+
+  it('renders an empty benchmark', () => {
+    const empty = renderHtmlReport('nothing', []);
+    checkWellFormed(empty);
+    expect(empty).not.toContain('<svg');
+  });
+});
