@@ -125,8 +125,15 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     rerouteOnAgentLoss: f.reroute !== false,
     routing: routingOf(f),
   };
+  // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
+  const inputBytes = Buffer.byteLength(JSON.stringify(request));
+  if (inputBytes > MAX_INPUT_BYTES) {
+    throw new InputError(`the inputs add up to ${(inputBytes / 2 ** 20).toFixed(1)} MiB; at most ${MAX_INPUT_BYTES / 2 ** 20} MiB fit in a Temporal payload: split the test cases into several benchmarks`, { flag: '--test-csv' });
+  }
   return { request, prepared: prepareBenchmark(request) };
 }
+
+const MAX_INPUT_BYTES = 1.5 * 2 ** 20;
 
 /** Config-file keys: the long flag names of the benchmark options. */
 const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {

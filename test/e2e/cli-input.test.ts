@@ -100,6 +100,7 @@ const cases: [string, () => Record<string, string | undefined>, RegExp][] = [
   ['a group with zone and region', () => ({ '--vms': undefined, '--instance-group': 'mig', '--project': 'p', '--zone': 'z', '--region': 'r' }), /--zone: give exactly one of --zone or --region/],
   ['half of template routing', () => ({ '--vms': undefined, '--instance-group': 'mig', '--project': 'p', '--zone': 'z', '--single-thread-vm-type': 't1' }), /--multi-thread-vm-type: routing by instance template needs both/],
   ['fractional iterations', () => ({ '--iterations': '1.5' }), /--iterations: "1\.5" is not a whole number/],
+  ['inputs too large for a Temporal payload', () => ({ '--test-csv': file('huge.csv', 'test_id,block_size\n' + Array.from({ length: 80_000 }, (_, i) => `test-number-${i},4k`).join('\n') + '\n') }), /--test-csv: the inputs add up to \d+\.\d MiB; at most 1\.5 MiB fit in a Temporal payload/],
   ['a config file with an unknown key', () => ({ '--config': file('cfg.yaml', 'test-csv: good.csv\nthreads: 4\n') }), /--config, .*cfg\.yaml: unknown key "threads"/],
   ['a config file that is not YAML', () => ({ '--config': file('broken.yaml', 'test-csv: [unclosed\n') }), /--config, .*broken\.yaml(, line \d+)?: not valid YAML or JSON/],
 ];
