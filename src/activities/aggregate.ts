@@ -1,5 +1,6 @@
 import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
+import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import { entryReport, parseIteration, type EntryReport, type IterationResult } from '../core/report';
 import type { JobSpec } from '../core/spec';
 
@@ -41,8 +42,11 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
     const found = entries.get(owner.matrixId);
     if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
     const results: IterationResult[] = [];
+    const samples: ResourceSamples['samples'] = [];
     if (owner.status === 'passed' && owner.vm) {
       for (let i = 1; i <= found.iterations; i++) {
+        const resources = await getJson<ResourceSamples>(store, layout.resources(id, owner.vm, owner.matrixId, i));
+        if (resources) samples.push(...resources.samples);
         const key = layout.fioOutput(id, owner.vm, owner.matrixId, i);
         const buf = await store.get(key);
         if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
@@ -50,7 +54,9 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
         results.push(parseIteration(buf.toString('utf8')));
       }
     }
-    reports.push(entryReport(found.entry, owner.vm, owner.status, results));
+    // Pooled over all iterations, each sample weighted by its interval.
+    const resources = samples.length ? reportResources(summariseSamples(samples)) : null;
+    reports.push(entryReport(found.entry, owner.vm, owner.status, results, { resources }));
   }
   const resultsKey = layout.report(id, 'results.json');
   // Derived data: replaced when a later run of the same benchmark aggregates again.

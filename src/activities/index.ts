@@ -5,7 +5,7 @@ import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
 import { withFailureMapping } from './failures';
 import { withHeartbeats } from './heartbeat';
-import { writeReport } from './report';
+import { writeReport, type ReportInput } from './report';
 
 export interface OrchestratorDeps {
   store: ArtifactStore;
@@ -18,7 +18,7 @@ export function createActivities(deps: OrchestratorDeps) {
     resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
     distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
     aggregate: (input: AggregateInput) => aggregate(deps.store, input),
-    report: (benchmarkId: string) => writeReport(deps.store, benchmarkId),
+    report: (input: ReportInput) => writeReport(deps.store, input),
   }));
 }
 

@@ -14,9 +14,10 @@ import { connectClient, failureMessage, isInputFailure, liveProgress, readReport
 import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
 import { progressTable, reportTable } from './table';
 import { createWatchView } from './watch-view';
+import { compareCommand } from './compare';
 
 /** Exit codes scripts can rely on. */
-export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, regression: 4, interrupted: 130 } as const;
 
 interface GlobalFlags {
   temporalAddress?: string;
@@ -57,7 +58,8 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--no-reroute', "keep a lost agent's entries failed instead of re-running them on healthy VMs")
     .option('--single-thread-vm-type <template>', 'instance template of the VMs that run single-job tests (num_jobs = 1)')
     .option('--multi-thread-vm-type <template>', 'instance template of the VMs that run multi-job tests')
-    .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0');
+    .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0')
+    .option('--separate-configs', 'also write one report CSV per mount config');
 }
 
 /** Defaults, then the config file, then flags given on the command line. */
@@ -208,6 +210,8 @@ export function buildCli(): Command {
       if (!reports) throw new InputError(`no report for benchmark "${id}" in ${artifactsOf(cmd)}`, { flag: '--artifacts' });
       print(cmd.optsWithGlobals<GlobalFlags>().json, reports, () => reportTable(reports));
     });
+
+  program.addCommand(compareCommand());
 
   return program;
 }

@@ -49,10 +49,10 @@ function parseAlpha(text: string | undefined): number {
   return alpha;
 }
 
-const fmt = (v: number | null, digits: number) => (v === null ? '-' : v.toFixed(digits));
+/** 4 significant digits (latencies of local runs are microseconds: 0.001234 ms), whole numbers from 1000. */
+const fmt = (v: number | null) => (v === null ? '-' : Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(4));
 const signed = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 const pValue = (p: number | null) => (p === null ? '-' : p < 0.0001 ? '<0.0001' : p.toFixed(4));
-const digitsOf = (unit: string) => (unit === 'ms' ? 3 : unit === 'IOPS' ? 0 : 2);
 
 /** The comparison as a console table, with a header line and notes. */
 export function comparisonTable(c: Comparison): string {
@@ -63,13 +63,12 @@ export function comparisonTable(c: Comparison): string {
     style: { head: [], border: [] },
   });
   for (const r of c.rows) {
-    const d = digitsOf(r.unit);
     table.push([
       r.testId,
       ...(byConfig ? [r.baselineConfig] : []),
       `${r.metric} (${r.unit}, ${r.better} is better)`,
-      fmt(r.baseline, d),
-      fmt(r.candidate, d),
+      fmt(r.baseline),
+      fmt(r.candidate),
       signed(r.deltaPct),
       pValue(r.p),
       `${r.baselineN}/${r.candidateN}`,
@@ -95,11 +94,11 @@ export async function runComparison(baselineId: string, candidateId: string | un
   checkSafeId(baselineId, 'benchmark id', { flag: '<baseline-id>' });
   if (candidateId !== undefined) checkSafeId(candidateId, 'benchmark id', { flag: '<candidate-id>' });
   if (!o.artifacts) throw new InputError('the artifact store is required (or set GCSFUSE_BENCH_ARTIFACTS)', { flag: '--artifacts' });
-  if (candidateId === undefined && (o.baselineConfig === undefined || o.candidateConfig === undefined)) {
-    throw new InputError('give a second benchmark id to compare two runs, or --baseline-config and --candidate-config to compare two configs of one run', { flag: '<candidate-id>' });
-  }
   if ((o.baselineConfig === undefined) !== (o.candidateConfig === undefined)) {
     throw new InputError('give both --baseline-config and --candidate-config, or neither', { flag: o.baselineConfig === undefined ? '--baseline-config' : '--candidate-config' });
+  }
+  if (candidateId === undefined && o.baselineConfig === undefined) {
+    throw new InputError('give a second benchmark id to compare two runs, or --baseline-config and --candidate-config to compare two configs of one run', { flag: '<candidate-id>' });
   }
   // Flags are checked before anything is read.
   const alpha = parseAlpha(o.alpha);
@@ -127,7 +126,10 @@ export function compareCommand(io: CompareIo = {}): Command {
   const out = io.out ?? ((t: string) => console.log(t));
   const err = io.err ?? ((t: string) => console.error(t));
   const setExitCode = io.setExitCode ?? ((code: number) => void (process.exitCode = code));
-  return new Command('compare')
+  const cmd = new Command('compare');
+  // Commander's own messages (help, errors) go where the caller's output goes.
+  if (io.out || io.err) cmd.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  return cmd
     .description('compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression')
     .argument('<baseline-id>', 'benchmark id of the baseline run')
     .argument('[candidate-id]', 'benchmark id of the candidate run (omit to compare two configs of the baseline run)')
@@ -162,8 +164,7 @@ export function compareCommand(io: CompareIo = {}): Command {
 export async function runCompare(args: readonly string[], io: CompareIo = {}): Promise<number> {
   let code: number = COMPARE_EXIT.ok;
   const err = io.err ?? ((t: string) => console.error(t));
-  const cmd = compareCommand({ ...io, setExitCode: (c) => (code = c) });
-  cmd.configureOutput({ writeErr: (s) => err(s.trimEnd()), writeOut: (s) => (io.out ?? ((t: string) => console.log(t)))(s.trimEnd()) });
+  const cmd = compareCommand({ ...io, err, setExitCode: (c) => (code = c) });
   try {
     await cmd.parseAsync([...args], { from: 'user' });
     return code;

@@ -32,6 +32,7 @@ export interface BenchmarkFlags {
   multiThreadVmType?: string;
   gcsfuseCustomEndpoint?: string;
   gcsfuseAnonymousAccess?: boolean;
+  separateConfigs?: boolean;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -124,6 +125,7 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     retryWindowMs: duration(f.retryWindow, '--retry-window', 0, true),
     rerouteOnAgentLoss: f.reroute !== false,
     routing: routingOf(f),
+    ...(f.separateConfigs ? { separateConfigs: true } : {}),
   };
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
@@ -161,9 +163,10 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   reroute: 'reroute',
   'single-thread-vm-type': 'singleThreadVmType',
   'multi-thread-vm-type': 'multiThreadVmType',
+  'separate-configs': 'separateConfigs',
 };
 const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
-const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess']);
+const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess', 'separateConfigs']);
 
 /**
  * Reads a config file (YAML or JSON) of benchmark options keyed by their flag names,

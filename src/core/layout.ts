@@ -19,6 +19,11 @@ export const layout = {
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.fio.json`,
   fioLog: (id: string, vm: string, matrixId: number, iteration: number) =>
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.stderr.log`,
+  /** Resource samples (gcsfuse and system CPU, memory, page cache, network) taken while fio ran. */
+  resources: (id: string, vm: string, matrixId: number, iteration: number) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.resources.json`,
+  /** What is needed to reproduce an entry's numbers: versions, machine, mount args, job hash. */
+  entryMetadata: (id: string, vm: string, matrixId: number) => `${id}/results/${vm}/test-${matrixId}/metadata.json`,
   /** A mount log of one iteration, e.g. iteration-1.gcsfuse-1.log. */
   mountLog: (id: string, vm: string, matrixId: number, iteration: number, name: string) =>
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.${name}`,

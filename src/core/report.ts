@@ -247,7 +247,8 @@ function leaves(value: unknown, path: string[] = [], out: [string[], string][] =
   return out;
 }
 
-const snakeCase = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+// Keys already in snake_case keep their unit spelling (page_cache_MiB); camelCase keys are converted.
+const snakeCase = (key: string): string => (key.includes('_') ? key : key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase());
 
 /**
  * Resource columns, when some entry has `resources`: each leaf becomes a column named by its

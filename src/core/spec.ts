@@ -75,6 +75,8 @@ export interface BenchmarkRequest {
   retryWindowMs: number;
   /** Re-run the entries of a VM whose agent is lost on the VMs that are still healthy. */
   rerouteOnAgentLoss: boolean;
+  /** Also write one report CSV per mount config (report/<label>.csv). */
+  separateConfigs?: boolean;
   /** Route tests to VMs by instance template (`--single-thread-vm-type`, `--multi-thread-vm-type`). */
   routing?: TemplateRouting;
 }

@@ -229,7 +229,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: ownerList });
   progress.phase = 'reporting';
   refresh();
-  const report = await orchestrator.report(req.benchmarkId);
+  const report = await orchestrator.report({ benchmarkId: req.benchmarkId, separateConfigs: req.separateConfigs });
   progress.phase = 'done';
   refresh();
   if (summary.entries !== progress.totalEntries) {

@@ -99,7 +99,8 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
       configs: { name: 'configs.csv', content: `commit,mount_args,label\n${GCSFUSE_TEST_REF},--implicit-dirs --enable-hns=false,implicit\n` },
     });
     req.testCases = { name: 'tests.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nw,write,256k,2m,1\nr,read,256k,2m,1\n' };
-    req.jobFile = { ...req.jobFile, content: req.jobFile.content.replace('time_based=1\nruntime=1s\n', '') };
+    // Time based (2 s) so the resource monitor samples gcsfuse while fio runs.
+    req.jobFile = { ...req.jobFile, content: req.jobFile.content.replace('runtime=1s', 'runtime=2s') };
     const client = await connectClient({ address: env.address, namespace: 'default' });
     const result = await (await startBenchmark(client, req, undefined)).result();
     expect(result).toMatchObject({ totalEntries: 2, passed: 2, failed: 0 });
@@ -115,6 +116,8 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     const results = await store.list(`cloud-fuse/results/${w.vm}/test-${w.matrixId}/`);
     expect(results.some((k) => /iteration-1\.gcsfuse-\d+\.log$/.test(k))).toBe(true);
     expect(String(await store.get(results.find((k) => /iteration-1\.gcsfuse-\d+\.log$/.test(k))!))).toMatch(/mount/i);
+    // gcsfuse's own CPU and memory were sampled while fio ran.
+    expect((w as EntryReport & { resources: { gcsfuse_rss_MiB: { peak: number } } }).resources.gcsfuse_rss_MiB.peak).toBeGreaterThan(1);
     const rendered = String(await store.get(layout.renderedJob('cloud-fuse', w.vm!, w.matrixId)));
     expect(rendered).toContain(`directory=${home}/${w.vm}/gcsfuse-mnt/gcsfuse-bench-data/w`);
   });

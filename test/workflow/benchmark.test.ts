@@ -3,7 +3,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { parseFioOutput } from '../../src/core/fio';
+import type { EntryMetadata } from '../../src/core/metadata';
+import type { ResourceSamples } from '../../src/core/resources';
 import type { EntryReport } from '../../src/core/report';
 import type { JobSpec, Manifest } from '../../src/core/spec';
 import { ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../src/shared/names';
@@ -73,6 +76,14 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
         const dir = art('happy', 'results', spec.vm, `test-${entry.matrixId}`);
         const rendered = readFileSync(path.join(dir, 'job.fio'), 'utf8');
         expect(rendered).toContain(`rw=${entry.params.io_type}`);
+        // Reproducibility: versions and the hash of exactly the job that ran; resources sampled while fio ran.
+        const meta = readJson<EntryMetadata>(path.join(dir, 'metadata.json'));
+        expect(meta.job.sha256).toBe(createHash('sha256').update(rendered).digest('hex'));
+        expect(meta.host.fioVersion).toMatch(/^fio-\d/);
+        const samples = readJson<ResourceSamples>(path.join(dir, 'iteration-1.resources.json'));
+        expect(samples.samples.length).toBeGreaterThan(0);
+        expect(samples.summary.systemCpuPercent.avg).toBeGreaterThan(0);
+        expect(samples.summary.gcsfuseRssBytes.peak).toBeNull();
         expect(rendered).not.toContain('${');
         // The report's bandwidth is the mean of the stored fio outputs' bw_bytes.
         const outputs = [1, 2].map((i) => parseFioOutput(readFileSync(path.join(dir, `iteration-${i}.fio.json`), 'utf8')));
@@ -109,6 +120,27 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.fleet)).toBe('vm-a');
     expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.gcsfuseCommit)).toEqual(['master']);
     expect(await desc.memo).toMatchObject({ testCases: 'test-cases.csv', iterations: 1, mount: 'local-dir' });
+  });
+
+  it('writes one report per mount config when asked, with resource columns', async () => {
+    const req = smallRequest('per-config', ['vm-a', 'vm-b'], {
+      iterations: 1,
+      separateConfigs: true,
+      configs: { name: 'configs.csv', content: 'commit,mount_args,label\nmaster,--implicit-dirs,base\nmaster,--implicit-dirs --stat-cache-max-size-mb=-1,cached\n' },
+    });
+    const result = await (await start(req)).result();
+    expect(result).toMatchObject({ totalEntries: 6, passed: 6 });
+    for (const label of ['base', 'cached']) {
+      const rows = readFileSync(art('per-config', 'report', `${label}.csv`), 'utf8').trim().split('\n');
+      expect(rows).toHaveLength(4);
+      expect(rows.slice(1).every((r) => r.includes(`,${label},`))).toBe(true);
+    }
+    const header = readFileSync(art('per-config', 'report', 'combined_report.csv'), 'utf8').split('\n')[0]!;
+    expect(header).toContain('system_cpu_percent_avg');
+    expect(header).toContain('page_cache_MiB_peak');
+    // A local folder has no gcsfuse process, so no gcsfuse columns (rather than empty ones).
+    expect(header).not.toContain('gcsfuse_rss');
+    expect(existsSync(art('per-config', 'report', 'report.html'))).toBe(true);
   });
 
   it('resumes the same id with the same inputs without re-running anything', async () => {

@@ -12,6 +12,8 @@ import { placeholderValues, renderTemplate } from '../../src/core/template';
 import { FAILURE_TYPES } from '../../src/shared/names';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
 import type { FioRunner } from './fio-runner';
+import { createMetadataCollector, type MetadataCollector } from './metadata';
+import { startMonitor } from './monitor';
 import type { Mounter } from './mounter';
 
 export interface AgentDeps {
@@ -23,6 +25,10 @@ export interface AgentDeps {
   workDir: string;
   /** How often to heartbeat while fio runs. */
   heartbeatIntervalMs?: number;
+  /** Versions and machine facts recorded with each entry; collected once per agent. */
+  metadata?: MetadataCollector;
+  /** Resource sampling interval while fio runs (default 1 s). */
+  monitorIntervalMs?: number;
 }
 
 /** Sub-folder of the mount where a test's data files live (TEST_DATA_DIR). */
@@ -32,6 +38,7 @@ export function testDataDir(mountPoint: string, testId: string): string {
 
 export function createAgentActivities(deps: AgentDeps) {
   const specs = new Map<string, JobSpec>();
+  const metadata = deps.metadata ?? createMetadataCollector();
   const loadSpec = async (benchmarkId: string, specVm: string): Promise<JobSpec> => {
     const key = layout.jobSpec(benchmarkId, specVm);
     let spec = specs.get(key);
@@ -88,6 +95,7 @@ export function createAgentActivities(deps: AgentDeps) {
     await fs.mkdir(localDir, { recursive: true });
 
     let iteration = 0;
+    let metadataWritten = false;
     const beat = setInterval(() => ctx.heartbeat({ iteration }), deps.heartbeatIntervalMs ?? 2_000);
     try {
       for (iteration = 1; iteration <= spec.iterations; iteration++) {
@@ -108,17 +116,29 @@ export function createAgentActivities(deps: AgentDeps) {
             spec.jobTemplatePath,
           );
           await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
+          if (!metadataWritten) {
+            const meta = await metadata.forEntry({ benchmarkId, vm: deps.vm, matrixId, testId: entry.testId, config: entry.config, mountSpec: spec.mount, handle, renderedJob: rendered });
+            await deps.store.put(layout.entryMetadata(benchmarkId, deps.vm, matrixId), toJson(meta));
+            metadataWritten = true;
+          }
           const jobFile = path.join(localDir, 'job.fio');
           const outputFile = path.join(localDir, `iteration-${iteration}.fio.json`);
           await fs.writeFile(jobFile, rendered);
           await fs.rm(outputFile, { force: true });
-          const result = await deps.runFio({
-            jobFile,
-            outputFile,
-            timeoutMs: spec.fioIterationMs,
-            signal: ctx.cancellationSignal,
-            pidFile: path.join(deps.workDir, 'fio.pid'),
-          });
+          const monitor = startMonitor({ pid: handle.pid === undefined ? undefined : () => handle.pid, intervalMs: deps.monitorIntervalMs });
+          let result: Awaited<ReturnType<FioRunner>>;
+          try {
+            result = await deps.runFio({
+              jobFile,
+              outputFile,
+              timeoutMs: spec.fioIterationMs,
+              signal: ctx.cancellationSignal,
+              pidFile: path.join(deps.workDir, 'fio.pid'),
+            });
+          } finally {
+            // Stored even when fio failed, and before its output: a stored output always has its samples.
+            await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
+          }
           if (result.stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), result.stderr);
           if (result.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
           if (result.timedOut) {
