@@ -2,7 +2,7 @@ import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import { entryReport, parseIteration, type EntryReport, type IterationResult } from '../core/report';
-import type { JobSpec } from '../core/spec';
+import type { JobSpec, Manifest } from '../core/spec';
 
 /** Which VM holds the results of each entry, as the workflow recorded it. */
 export interface EntryOwner {
@@ -38,13 +38,23 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   const specs = await readJobSpecs(store, id);
   const entries = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, { entry: e, iterations: s.iterations }] as const)));
   const reports: EntryReport[] = [];
+  // How many iterations each entry ran (a stability gate may have added some) is in its VM's manifest.
+  const manifests = new Map<string, Promise<Manifest | undefined>>();
+  const manifestOf = (vm: string) => {
+    if (!manifests.has(vm)) manifests.set(vm, getJson<Manifest>(store, layout.manifest(id, vm)));
+    return manifests.get(vm)!;
+  };
   for (const owner of [...input.owners].sort((a, b) => a.matrixId - b.matrixId)) {
     const found = entries.get(owner.matrixId);
     if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
     const results: IterationResult[] = [];
     const samples: ResourceSamples['samples'] = [];
+    let stability: { stable: boolean; bw_cv_pct: number } | undefined;
     if (owner.status === 'passed' && owner.vm) {
-      for (let i = 1; i <= found.iterations; i++) {
+      const recorded = (await manifestOf(owner.vm))?.entries[String(owner.matrixId)];
+      const iterations = Math.max(found.iterations, recorded?.iterationsDone ?? 0);
+      if (recorded?.stable !== undefined) stability = { stable: recorded.stable, bw_cv_pct: recorded.bwCvPercent ?? 0 };
+      for (let i = 1; i <= iterations; i++) {
         const resources = await getJson<ResourceSamples>(store, layout.resources(id, owner.vm, owner.matrixId, i));
         if (resources) samples.push(...resources.samples);
         const key = layout.fioOutput(id, owner.vm, owner.matrixId, i);
@@ -56,7 +66,7 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
     }
     // Pooled over all iterations, each sample weighted by its interval.
     const resources = samples.length ? reportResources(summariseSamples(samples)) : null;
-    reports.push(entryReport(found.entry, owner.vm, owner.status, results, { resources }));
+    reports.push(entryReport(found.entry, owner.vm, owner.status, results, { resources, stability }));
   }
   const resultsKey = layout.report(id, 'results.json');
   // Derived data: replaced when a later run of the same benchmark aggregates again.

@@ -68,6 +68,7 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
       iterations: req.iterations,
       mount: req.mount,
       fioIterationMs: req.timeouts.fioIterationMs,
+      ...(req.stability ? { stability: req.stability } : {}),
       jobTemplatePath: 'jobfile.fio',
       entries: matrixIds.map((m) => ({ ...byId.get(m)!, estimatedIterationMs: prepared.iterationMs.get(m)! })),
     };

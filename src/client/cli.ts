@@ -59,7 +59,9 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--single-thread-vm-type <template>', 'instance template of the VMs that run single-job tests (num_jobs = 1)')
     .option('--multi-thread-vm-type <template>', 'instance template of the VMs that run multi-job tests')
     .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0')
-    .option('--separate-configs', 'also write one report CSV per mount config');
+    .option('--separate-configs', 'also write one report CSV per mount config')
+    .option('--stability-cv <percent>', 'stability gate: run more iterations while bandwidth CV is above this (e.g. 5)')
+    .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)');
 }
 
 /** Defaults, then the config file, then flags given on the command line. */

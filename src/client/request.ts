@@ -33,6 +33,8 @@ export interface BenchmarkFlags {
   gcsfuseCustomEndpoint?: string;
   gcsfuseAnonymousAccess?: boolean;
   separateConfigs?: boolean;
+  stabilityCv?: string;
+  stabilityMaxIterations?: string;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -88,6 +90,18 @@ function mountOf(f: BenchmarkFlags): MountSpec {
   throw new InputError(`${JSON.stringify(kind)} is not a mount kind (local-dir or gcsfuse)`, { flag: '--mount' });
 }
 
+function stabilityOf(f: BenchmarkFlags): Pick<BenchmarkRequest, 'stability'> {
+  if (f.stabilityCv === undefined) {
+    if (f.stabilityMaxIterations !== undefined) throw new InputError('goes with --stability-cv', { flag: '--stability-max-iterations' });
+    return {};
+  }
+  const cv = Number(f.stabilityCv.replace(/%$/, ''));
+  if (!Number.isFinite(cv)) throw new InputError(`${JSON.stringify(f.stabilityCv)} is not a percentage`, { flag: '--stability-cv' });
+  const iterations = Number(f.iterations ?? '5');
+  const max = f.stabilityMaxIterations === undefined ? 3 * iterations : Number(f.stabilityMaxIterations);
+  return { stability: { maxCvPercent: cv, maxIterations: max } };
+}
+
 function routingOf(f: BenchmarkFlags): TemplateRouting | undefined {
   if (!f.singleThreadVmType && !f.multiThreadVmType) return undefined;
   const flag = f.singleThreadVmType ? '--multi-thread-vm-type' : '--single-thread-vm-type';
@@ -126,6 +140,7 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     rerouteOnAgentLoss: f.reroute !== false,
     routing: routingOf(f),
     ...(f.separateConfigs ? { separateConfigs: true } : {}),
+    ...stabilityOf(f),
   };
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
@@ -164,6 +179,8 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   'single-thread-vm-type': 'singleThreadVmType',
   'multi-thread-vm-type': 'multiThreadVmType',
   'separate-configs': 'separateConfigs',
+  'stability-cv': 'stabilityCv',
+  'stability-max-iterations': 'stabilityMaxIterations',
 };
 const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
 const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess', 'separateConfigs']);

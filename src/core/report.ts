@@ -64,6 +64,8 @@ export interface EntryReport {
    * numeric leaves become report columns named by their path (see resourceColumns).
    */
   resources?: object | null;
+  /** Set when a stability gate ran: did bandwidth settle, and its coefficient of variation in %. */
+  stability?: { stable: boolean; bw_cv_pct: number };
 }
 
 // ---------------------------------------------------------------- reading an iteration
@@ -147,6 +149,8 @@ function directionStats(results: readonly IterationResult[], dir: Direction): Di
 
 export interface EntryExtras {
   resources?: object | null;
+  /** With a stability gate: whether bandwidth settled within the allowed variation. */
+  stability?: { stable: boolean; bw_cv_pct: number };
 }
 
 export function entryReport(
@@ -173,6 +177,7 @@ export function entryReport(
   const trim = results.length ? directionStats(results, 'trim') : null;
   if (trim) report.trim = trim;
   if (extras.resources) report.resources = extras.resources;
+  if (extras.stability) report.stability = extras.stability;
   return report;
 }
 
@@ -277,6 +282,13 @@ export const REPORT_COLUMN_GROUPS: readonly ColumnGroup[] = [
   () => directionColumns('read'),
   () => directionColumns('write'),
   (reports) => (reports.some((r) => r.trim) ? directionColumns('trim') : []),
+  (reports) =>
+    reports.some((r) => r.stability)
+      ? [
+          col('stable', (r) => (r.stability ? (r.stability.stable ? 'yes' : 'no') : '')),
+          col('stability_bw_cv_pct', (r) => (r.stability ? r.stability.bw_cv_pct.toFixed(2) : '')),
+        ]
+      : [],
   resourceColumns,
 ];
 

@@ -1,6 +1,7 @@
 import { defaultMountConfig, parseMountConfigsCsv, type MountConfig } from './configs';
 import { InputError } from './errors';
 import { checkSafeId } from './ids';
+import type { StabilityGate } from './stability';
 import { buildMatrix, estimateIterationMs, templateRuntimeMs, type MatrixEntry } from './matrix';
 import { checkTemplate } from './template';
 import { parseTestCasesCsv } from './testcases';
@@ -75,6 +76,8 @@ export interface BenchmarkRequest {
   retryWindowMs: number;
   /** Re-run the entries of a VM whose agent is lost on the VMs that are still healthy. */
   rerouteOnAgentLoss: boolean;
+  /** Opt-in: run extra iterations while bandwidth varies more than allowed. */
+  stability?: StabilityGate;
   /** Also write one report CSV per mount config (report/<label>.csv). */
   separateConfigs?: boolean;
   /** Route tests to VMs by instance template (`--single-thread-vm-type`, `--multi-thread-vm-type`). */
@@ -95,6 +98,7 @@ export interface JobSpec {
   iterations: number;
   mount: MountSpec;
   fioIterationMs: number;
+  stability?: StabilityGate;
   /** Path of the job template in the artifact store, relative to the benchmark folder. */
   jobTemplatePath: string;
   entries: (MatrixEntry & { estimatedIterationMs: number })[];
@@ -121,6 +125,9 @@ export interface ManifestEntry {
   finishedAt?: string;
   durationMs?: number;
   error?: string;
+  /** With a stability gate: whether bandwidth settled, and its coefficient of variation. */
+  stable?: boolean;
+  bwCvPercent?: number;
 }
 
 export interface PreparedBenchmark {
@@ -138,6 +145,13 @@ export function prepareBenchmark(req: BenchmarkRequest): PreparedBenchmark {
   checkSafeId(req.benchmarkId, 'benchmark id', { flag: '--benchmark-id' });
   if (!Number.isInteger(req.iterations) || req.iterations < 1) {
     throw new InputError(`must be a whole number of 1 or more, got ${req.iterations}`, { flag: '--iterations' });
+  }
+  if (req.stability) {
+    const g = req.stability;
+    if (!(g.maxCvPercent > 0)) throw new InputError(`must be a percentage above 0, got ${g.maxCvPercent}`, { flag: '--stability-cv' });
+    if (!Number.isInteger(g.maxIterations) || g.maxIterations < req.iterations) {
+      throw new InputError(`must be a whole number of at least --iterations (${req.iterations}), got ${g.maxIterations}`, { flag: '--stability-max-iterations' });
+    }
   }
   if (req.fleet.kind === 'static') {
     if (req.fleet.vms.length === 0) throw new InputError('no VMs given', { flag: '--vms' });

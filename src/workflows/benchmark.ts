@@ -103,7 +103,8 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
             benchmarkId: req.benchmarkId,
             vm,
             entries,
-            iterations: req.iterations,
+            // With a stability gate an entry may run up to its maximum: size the timeouts for that.
+            iterations: Math.max(req.iterations, req.stability?.maxIterations ?? 0),
             fioIterationMs: req.timeouts.fioIterationMs,
             agentPickupMs: req.timeouts.agentPickupMs,
             agentHeartbeatMs: req.timeouts.agentHeartbeatMs,

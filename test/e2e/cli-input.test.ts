@@ -101,6 +101,8 @@ const cases: [string, () => Record<string, string | undefined>, RegExp][] = [
   ['half of template routing', () => ({ '--vms': undefined, '--instance-group': 'mig', '--project': 'p', '--zone': 'z', '--single-thread-vm-type': 't1' }), /--multi-thread-vm-type: routing by instance template needs both/],
   ['fractional iterations', () => ({ '--iterations': '1.5' }), /--iterations: "1\.5" is not a whole number/],
   ['inputs too large for a Temporal payload', () => ({ '--test-csv': file('huge.csv', 'test_id,block_size\n' + Array.from({ length: 80_000 }, (_, i) => `test-number-${i},4k`).join('\n') + '\n') }), /--test-csv: the inputs add up to \d+\.\d MiB; at most 1\.5 MiB fit in a Temporal payload/],
+  ['a stability limit below the iterations', () => ({ '--stability-cv': '5', '--stability-max-iterations': '1' }), /--stability-max-iterations: must be a whole number of at least --iterations \(2\), got 1/],
+  ['a stability limit without a threshold', () => ({ '--stability-max-iterations': '9' }), /--stability-max-iterations: goes with --stability-cv/],
   ['a config file with an unknown key', () => ({ '--config': file('cfg.yaml', 'test-csv: good.csv\nthreads: 4\n') }), /--config, .*cfg\.yaml: unknown key "threads"/],
   ['a config file that is not YAML', () => ({ '--config': file('broken.yaml', 'test-csv: [unclosed\n') }), /--config, .*broken\.yaml(, line \d+)?: not valid YAML or JSON/],
 ];

@@ -143,6 +143,25 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(existsSync(art('per-config', 'report', 'report.html'))).toBe(true);
   });
 
+  it('with a stability gate, runs extra iterations until bandwidth settles or the limit, and says which', async () => {
+    // A threshold no real run meets: every entry runs to the limit and is marked unstable.
+    const strict = smallRequest('gate-strict', ['vm-a', 'vm-b'], { iterations: 2, stability: { maxCvPercent: 1e-9, maxIterations: 3 } });
+    expect(await (await start(strict)).result()).toMatchObject({ passed: 3, failed: 0 });
+    const strictReports = readJson<EntryReport[]>(art('gate-strict', 'report', 'results.json'));
+    for (const r of strictReports) {
+      expect(r).toMatchObject({ iterations: 3, stability: { stable: false } });
+      expect(r.stability!.bw_cv_pct).toBeGreaterThan(0);
+      expect(existsSync(art('gate-strict', 'results', r.vm!, `test-${r.matrixId}`, 'iteration-3.fio.json'))).toBe(true);
+    }
+    // A threshold every run meets: the planned iterations only.
+    const loose = smallRequest('gate-loose', ['vm-a', 'vm-b'], { iterations: 2, stability: { maxCvPercent: 1000, maxIterations: 3 } });
+    expect(await (await start(loose)).result()).toMatchObject({ passed: 3, failed: 0 });
+    const looseReports = readJson<EntryReport[]>(art('gate-loose', 'report', 'results.json'));
+    for (const r of looseReports) expect(r).toMatchObject({ iterations: 2, stability: { stable: true } });
+    const header = readFileSync(art('gate-strict', 'report', 'combined_report.csv'), 'utf8').split('\n')[0]!;
+    expect(header).toContain(',stable,stability_bw_cv_pct');
+  });
+
   it('resumes the same id with the same inputs without re-running anything', async () => {
     const output = art('happy', 'results', 'vm-a', 'test-1', 'iteration-1.fio.json');
     const vmOf1 = existsSync(output) ? 'vm-a' : 'vm-b';

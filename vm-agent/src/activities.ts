@@ -8,6 +8,7 @@ import { InputError } from '../../src/core/errors';
 import { FioOutputError, parseFioOutput } from '../../src/core/fio';
 import { layout } from '../../src/core/layout';
 import type { JobSpec, Manifest, ManifestEntry } from '../../src/core/spec';
+import { stabilityOf, wantsAnotherIteration } from '../../src/core/stability';
 import { placeholderValues, renderTemplate } from '../../src/core/template';
 import { FAILURE_TYPES } from '../../src/shared/names';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
@@ -75,8 +76,8 @@ export function createAgentActivities(deps: AgentDeps) {
     const outputKey = (i: number) => layout.fioOutput(benchmarkId, deps.vm, matrixId, i);
     const manifest = await getJson<Manifest>(deps.store, manifestKey(benchmarkId));
     const previous = manifest?.entries[String(matrixId)];
-    if (previous?.status === 'passed' && previous.iterationsDone === spec.iterations) {
-      return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: spec.iterations, durationMs: 0, reused: true };
+    if (previous?.status === 'passed' && previous.iterationsDone >= spec.iterations) {
+      return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: previous.iterationsDone, durationMs: 0, reused: true };
     }
 
     const record: ManifestEntry = {
@@ -96,12 +97,20 @@ export function createAgentActivities(deps: AgentDeps) {
 
     let iteration = 0;
     let metadataWritten = false;
+    /** Bandwidth (read + write) of each iteration so far, for the stability gate. */
+    const bws: number[] = [];
+    const bwOf = (output: string) => {
+      const r = parseFioOutput(output);
+      return r.read.bwBytesPerSec + r.write.bwBytesPerSec + r.trim.bwBytesPerSec;
+    };
     const beat = setInterval(() => ctx.heartbeat({ iteration }), deps.heartbeatIntervalMs ?? 2_000);
     try {
-      for (iteration = 1; iteration <= spec.iterations; iteration++) {
+      for (iteration = 1; wantsAnotherIteration(bws, spec.iterations, spec.stability); iteration++) {
         ctx.heartbeat({ iteration });
         // An iteration whose output was stored by an earlier attempt is never run again.
-        if (await deps.store.get(outputKey(iteration))) {
+        const stored = await deps.store.get(outputKey(iteration));
+        if (stored) {
+          bws.push(bwOf(stored.toString('utf8')));
           record.iterationsDone = iteration;
           continue;
         }
@@ -155,6 +164,7 @@ export function createAgentActivities(deps: AgentDeps) {
             throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
           }
           await deps.store.putOnce(outputKey(iteration), output);
+          bws.push(bwOf(output));
         } finally {
           await handle.unmount();
           // Mount logs go with the results, also (above all) when the iteration failed.
@@ -182,12 +192,13 @@ export function createAgentActivities(deps: AgentDeps) {
     const finishedAt = Date.now();
     await saveEntry(benchmarkId, {
       ...record,
-      iterationsDone: spec.iterations,
+      iterationsDone: bws.length,
       status: 'passed',
       finishedAt: new Date(finishedAt).toISOString(),
       durationMs: finishedAt - started,
+      ...(spec.stability ? stabilityOf(bws, spec.stability) : {}),
     });
-    return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: spec.iterations, durationMs: finishedAt - started, reused: false };
+    return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: bws.length, durationMs: finishedAt - started, reused: false };
   }
 
   return withFailureMapping({ runEntry });
