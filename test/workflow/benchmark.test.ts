@@ -162,6 +162,21 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(header).toContain(',stable,stability_bw_cv_pct');
   });
 
+  it('never copies credentials from the environment into artifacts or Temporal histories', async () => {
+    const secrets = { GOOGLE_APPLICATION_CREDENTIALS: '/secret/sa-key-MARKER1.json', TEMPORAL_API_KEY: 'MARKER2-api-key', GCSFUSE_BENCH_TEST_TOKEN: 'MARKER3' };
+    Object.assign(process.env, secrets);
+    try {
+      const handle = await startBenchmark(env.client, smallRequest('no-secrets', ['vm-a'], { iterations: 1 }), h.artifacts);
+      await handle.result();
+      const histories = [JSON.stringify(await handle.fetchHistory()), JSON.stringify(await env.client.workflow.getHandle('no-secrets-vm-vm-a').fetchHistory())];
+      const files = listFiles(art('no-secrets')).map((f) => readFileSync(f, 'utf8'));
+      expect(files.length).toBeGreaterThan(5);
+      for (const text of [...histories, ...files]) for (const marker of ['MARKER1', 'MARKER2', 'MARKER3']) expect(text).not.toContain(marker);
+    } finally {
+      for (const k of Object.keys(secrets)) delete process.env[k];
+    }
+  });
+
   it('resumes the same id with the same inputs without re-running anything', async () => {
     const output = art('happy', 'results', 'vm-a', 'test-1', 'iteration-1.fio.json');
     const vmOf1 = existsSync(output) ? 'vm-a' : 'vm-b';
@@ -271,6 +286,10 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(entry).toMatchObject({ status: 'failed', error: 'cancelled' });
   });
 });
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? listFiles(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+}
 
 /** Messages of an error and its causes, outermost first. */
 function causes(err: unknown): string {
