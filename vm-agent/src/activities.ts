@@ -65,6 +65,78 @@ export function createAgentActivities(deps: AgentDeps) {
     await deps.store.put(manifestKey(benchmarkId), toJson(manifest));
   };
 
+  interface IterationInput {
+    benchmarkId: string;
+    spec: JobSpec;
+    entry: JobSpec['entries'][number];
+    iteration: number;
+    template: string;
+    localDir: string;
+    signal: AbortSignal;
+    /** Record the entry's metadata.json (once per entry, from its first iteration that runs). */
+    withMetadata: boolean;
+  }
+
+  /**
+   * One fio run on a fresh mount: render the job, run fio while sampling resources, keep fio's
+   * stderr and the mount's logs whatever happens, and return fio's output once it proved usable.
+   */
+  async function runIteration(it: IterationInput): Promise<string> {
+    const { benchmarkId, spec, entry, iteration, localDir } = it;
+    const matrixId = entry.matrixId;
+    const handle = await deps.mounter.mount(entry.config, spec.mount, localDir);
+    try {
+      const dataDir = testDataDir(handle.mountPoint, entry.testId);
+      await fs.mkdir(dataDir, { recursive: true });
+      await handle.prepareDir?.(dataDir);
+      const rendered = renderTemplate(
+        it.template,
+        placeholderValues(entry.testId, entry.params, { MOUNT_POINT: handle.mountPoint, TEST_DATA_DIR: dataDir }),
+        spec.jobTemplatePath,
+      );
+      await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
+      if (it.withMetadata) {
+        const meta = await metadata.forEntry({ benchmarkId, vm: deps.vm, matrixId, testId: entry.testId, config: entry.config, mountSpec: spec.mount, handle, renderedJob: rendered });
+        await deps.store.put(layout.entryMetadata(benchmarkId, deps.vm, matrixId), toJson(meta));
+      }
+      const jobFile = path.join(localDir, 'job.fio');
+      const outputFile = path.join(localDir, `iteration-${iteration}.fio.json`);
+      await fs.writeFile(jobFile, rendered);
+      await fs.rm(outputFile, { force: true });
+      const monitor = startMonitor({ pid: handle.pid === undefined ? undefined : () => handle.pid, intervalMs: deps.monitorIntervalMs });
+      let result: Awaited<ReturnType<FioRunner>>;
+      try {
+        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid') });
+      } finally {
+        // Stored even when fio failed, and before its output: a stored output always has its samples.
+        await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
+      }
+      if (result.stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), result.stderr);
+      if (result.aborted) throw it.signal.reason ?? new Error('cancelled');
+      if (result.timedOut) {
+        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`, FAILURE_TYPES.fio);
+      }
+      if (result.exitCode !== 0) {
+        const why = result.stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
+        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`, FAILURE_TYPES.fio);
+      }
+      const output = await fs.readFile(outputFile, 'utf8');
+      try {
+        if (parseFioOutput(output).errorCount > 0) throw new FioOutputError('a job reported an error');
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
+      }
+      return output;
+    } finally {
+      await handle.unmount();
+      // Mount logs go with the results, also (above all) when the iteration failed.
+      for (const file of handle.logFiles ?? []) {
+        const log = await fs.readFile(file).catch(() => undefined);
+        if (log?.length) await deps.store.put(layout.mountLog(benchmarkId, deps.vm, matrixId, iteration, path.basename(file)), log);
+      }
+    }
+  }
+
   async function runEntry(input: RunEntryInput): Promise<EntryOutcome> {
     const ctx = Context.current();
     const { benchmarkId, matrixId } = input;
@@ -114,65 +186,10 @@ export function createAgentActivities(deps: AgentDeps) {
           record.iterationsDone = iteration;
           continue;
         }
-        const handle = await deps.mounter.mount(entry.config, spec.mount, localDir);
-        try {
-          const dataDir = testDataDir(handle.mountPoint, entry.testId);
-          await fs.mkdir(dataDir, { recursive: true });
-          await handle.prepareDir?.(dataDir);
-          const rendered = renderTemplate(
-            template.toString('utf8'),
-            placeholderValues(entry.testId, entry.params, { MOUNT_POINT: handle.mountPoint, TEST_DATA_DIR: dataDir }),
-            spec.jobTemplatePath,
-          );
-          await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
-          if (!metadataWritten) {
-            const meta = await metadata.forEntry({ benchmarkId, vm: deps.vm, matrixId, testId: entry.testId, config: entry.config, mountSpec: spec.mount, handle, renderedJob: rendered });
-            await deps.store.put(layout.entryMetadata(benchmarkId, deps.vm, matrixId), toJson(meta));
-            metadataWritten = true;
-          }
-          const jobFile = path.join(localDir, 'job.fio');
-          const outputFile = path.join(localDir, `iteration-${iteration}.fio.json`);
-          await fs.writeFile(jobFile, rendered);
-          await fs.rm(outputFile, { force: true });
-          const monitor = startMonitor({ pid: handle.pid === undefined ? undefined : () => handle.pid, intervalMs: deps.monitorIntervalMs });
-          let result: Awaited<ReturnType<FioRunner>>;
-          try {
-            result = await deps.runFio({
-              jobFile,
-              outputFile,
-              timeoutMs: spec.fioIterationMs,
-              signal: ctx.cancellationSignal,
-              pidFile: path.join(deps.workDir, 'fio.pid'),
-            });
-          } finally {
-            // Stored even when fio failed, and before its output: a stored output always has its samples.
-            await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
-          }
-          if (result.stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), result.stderr);
-          if (result.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
-          if (result.timedOut) {
-            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`, FAILURE_TYPES.fio);
-          }
-          if (result.exitCode !== 0) {
-            const why = result.stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
-            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`, FAILURE_TYPES.fio);
-          }
-          const output = await fs.readFile(outputFile, 'utf8');
-          try {
-            if (parseFioOutput(output).errorCount > 0) throw new FioOutputError('a job reported an error');
-          } catch (err) {
-            throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
-          }
-          await deps.store.putOnce(outputKey(iteration), output);
-          bws.push(bwOf(output));
-        } finally {
-          await handle.unmount();
-          // Mount logs go with the results, also (above all) when the iteration failed.
-          for (const file of handle.logFiles ?? []) {
-            const log = await fs.readFile(file).catch(() => undefined);
-            if (log?.length) await deps.store.put(layout.mountLog(benchmarkId, deps.vm, matrixId, iteration, path.basename(file)), log);
-          }
-        }
+        const output = await runIteration({ benchmarkId, spec, entry, iteration, template: template.toString('utf8'), localDir, signal: ctx.cancellationSignal, withMetadata: !metadataWritten });
+        metadataWritten = true;
+        await deps.store.putOnce(outputKey(iteration), output);
+        bws.push(bwOf(output));
         record.iterationsDone = iteration;
         await saveEntry(benchmarkId, record);
       }
