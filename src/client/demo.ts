@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors';
 import { startEmbedded, type Embedded } from '../local/embedded';
+import { stopAllProcesses } from '../local/processes';
 import { temporalOptionsFromEnv } from '../shared/temporal';
 import { connectClient, failureMessage, readReport, startBenchmark, watchBenchmark } from './benchmarks';
 import { EXIT } from './cli';
@@ -46,7 +47,8 @@ async function main(): Promise<number> {
 
   let embedded: Embedded | undefined;
   let stopping: Promise<void> | undefined;
-  const stopAll = (): Promise<void> => (stopping ??= embedded ? embedded.stop() : Promise.resolve());
+  // In order when everything is up; whatever was started so far when interrupted during start-up.
+  const stopAll = (): Promise<void> => (stopping ??= (embedded ? embedded.stop() : Promise.resolve()).then(stopAllProcesses));
   let interrupted = false;
   let cancelBenchmark: (() => Promise<void>) | undefined;
   process.on('SIGINT', () => {

@@ -24,6 +24,14 @@ export interface StartProcessOptions {
   cwd?: string;
 }
 
+/** Every process started here and not yet exited, in start order, so an interrupt can stop them all. */
+const live: ManagedProcess[] = [];
+
+/** Stops every process this module started that is still running, the last started first. */
+export async function stopAllProcesses(): Promise<void> {
+  for (const p of [...live].reverse()) await p.stop();
+}
+
 /** Spawns a process without a shell, in its own process group (so Ctrl-C reaches only us, and we stop it in order). */
 export function startProcess(o: StartProcessOptions): ManagedProcess {
   mkdirSync(o.logDir, { recursive: true });
@@ -44,7 +52,7 @@ export function startProcess(o: StartProcessOptions): ManagedProcess {
       resolve(-1);
     });
   });
-  return {
+  const managed: ManagedProcess = {
     name: o.name,
     child,
     logFile,
@@ -58,6 +66,9 @@ export function startProcess(o: StartProcessOptions): ManagedProcess {
       log.end();
     },
   };
+  live.push(managed);
+  void exited.then(() => live.splice(live.indexOf(managed), 1));
+  return managed;
 }
 
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {

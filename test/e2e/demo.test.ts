@@ -55,6 +55,22 @@ describe('npm run demo: real processes, real Temporal, real fio', () => {
     expect(processesMentioning(home)).toEqual([]);
   });
 
+  it('Ctrl-C while the services are still starting leaves nothing running', async () => {
+    const home = tempDir('demo-early');
+    homes.push(home);
+    let sent = false;
+    const r = await demo(home, ['--benchmark-id', 'e2e-early'], (stderr, child) => {
+      if (!sent && stderr.includes('starting Temporal dev server')) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), 300);
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(processesMentioning(home)).toEqual([]);
+  });
+
   it('Ctrl-C stops the benchmark, the agents, the worker and the server', async () => {
     const home = tempDir('demo-int');
     homes.push(home);
