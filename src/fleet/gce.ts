@@ -83,7 +83,19 @@ export class GceFleetResolver implements FleetResolver {
       throw new InputError(`give exactly one of a zone or a region for instance group "${group}"`, { flag: '--instance-group' });
     }
     const where = spec.zone ? `project ${project} zone ${spec.zone}` : `project ${project} region ${spec.region}`;
-    const all = await this.listManagedInstances(spec, where);
+    let all: Awaited<ReturnType<GceFleetResolver['listManagedInstances']>>;
+    try {
+      all = await this.listManagedInstances(spec, where);
+    } catch (err) {
+      // As the original orchestrator does: a zonal name that is no group may be a single VM.
+      if (!(err instanceof InputError) || !spec.zone) throw err;
+      try {
+        return [await this.describeVm({ kind: 'vm', project, zone: spec.zone, name: group })];
+      } catch (vmErr) {
+        if (vmErr instanceof InputError && /not found/.test(vmErr.message)) throw err;
+        throw vmErr;
+      }
+    }
 
     const running: FleetVm[] = [];
     const others = new Map<string, number>();

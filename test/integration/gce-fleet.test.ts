@@ -133,7 +133,18 @@ describe('zonal managed instance group', () => {
     const err = await rejection(resolver.resolve({ kind: 'instance-group', project: PROJECT, zone: ZONE, group: 'no-such-mig' }));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toContain(`instance group "no-such-mig" not found in project ${PROJECT} zone ${ZONE}`);
-    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([['POST', zonalPath('no-such-mig'), 404]]);
+    // Before giving up it checked whether the name is a single VM.
+    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['POST', zonalPath('no-such-mig'), 404],
+      ['GET', instancePath('no-such-mig'), 404],
+    ]);
+  });
+
+  it('detects a single VM given where a group was expected, as the original orchestrator does', async () => {
+    fake.addVm(PROJECT, ZONE, { name: 'lone-vm', status: 'RUNNING', template: 'tmpl-x' });
+    expect(await resolver.describe({ kind: 'instance-group', project: PROJECT, zone: ZONE, group: 'lone-vm' })).toEqual([
+      expect.objectContaining({ name: 'lone-vm', instanceTemplate: 'tmpl-x', zone: ZONE }),
+    ]);
   });
 
   it('reports a group with no instances at all', async () => {
