@@ -4,12 +4,16 @@ import type { FleetResolver } from '../fleet/fleet';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
 import { withFailureMapping } from './failures';
+import { exportResults, type ExportInput } from './export';
 import { withHeartbeats } from './heartbeat';
+import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { writeReport, type ReportInput } from './report';
 
 export interface OrchestratorDeps {
   store: ArtifactStore;
   fleet: FleetResolver;
+  /** BigQuery client options (an emulator or test endpoint); Application Default Credentials otherwise. */
+  bigqueryOptions?: BigQueryOptions;
 }
 
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
@@ -19,6 +23,7 @@ export function createActivities(deps: OrchestratorDeps) {
     distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
     aggregate: (input: AggregateInput) => aggregate(deps.store, input),
     report: (input: ReportInput) => writeReport(deps.store, input),
+    exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
   }));
 }
 

@@ -15,6 +15,7 @@ import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
 import { progressTable, reportTable } from './table';
 import { createWatchView } from './watch-view';
 import { compareCommand } from './compare';
+import { exportCommand } from './export';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, regression: 4, interrupted: 130 } as const;
@@ -61,7 +62,8 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0')
     .option('--separate-configs', 'also write one report CSV per mount config')
     .option('--stability-cv <percent>', 'stability gate: run more iterations while bandwidth CV is above this (e.g. 5)')
-    .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)');
+    .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)')
+    .option('--bigquery <project.dataset.table>', 'also load per-iteration rows into this BigQuery table (a re-run replaces its rows)');
 }
 
 /** Defaults, then the config file, then flags given on the command line. */
@@ -105,7 +107,8 @@ async function watch(cmd: Command, benchmarkId: string): Promise<BenchmarkResult
 }
 
 function exitFor(result: BenchmarkResult): number {
-  return result.failed > 0 ? EXIT.entriesFailed : EXIT.ok;
+  if (result.exportError) console.error(`export failed: ${result.exportError}`);
+  return result.failed > 0 ? EXIT.entriesFailed : result.exportError ? EXIT.failed : EXIT.ok;
 }
 
 export function buildCli(): Command {
@@ -214,6 +217,7 @@ export function buildCli(): Command {
     });
 
   program.addCommand(compareCommand());
+  program.addCommand(exportCommand());
 
   return program;
 }

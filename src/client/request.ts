@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { InputError } from '../core/errors';
+import { parseBigQueryTable } from '../core/export-rows';
 import { parseDurationMs } from '../core/params';
 import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
 
@@ -35,6 +36,7 @@ export interface BenchmarkFlags {
   separateConfigs?: boolean;
   stabilityCv?: string;
   stabilityMaxIterations?: string;
+  bigquery?: string;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -141,6 +143,7 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     routing: routingOf(f),
     ...(f.separateConfigs ? { separateConfigs: true } : {}),
     ...stabilityOf(f),
+    ...(f.bigquery ? { bigquery: parseBigQueryTable(f.bigquery) } : {}),
   };
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
@@ -181,6 +184,7 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   'separate-configs': 'separateConfigs',
   'stability-cv': 'stabilityCv',
   'stability-max-iterations': 'stabilityMaxIterations',
+  bigquery: 'bigquery',
 };
 const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
 const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess', 'separateConfigs']);

@@ -78,6 +78,8 @@ export interface BenchmarkRequest {
   rerouteOnAgentLoss: boolean;
   /** Opt-in: run extra iterations while bandwidth varies more than allowed. */
   stability?: StabilityGate;
+  /** Also load the per-iteration rows into this BigQuery table (replacing the run's earlier rows). */
+  bigquery?: { project: string; dataset: string; table: string };
   /** Also write one report CSV per mount config (report/<label>.csv). */
   separateConfigs?: boolean;
   /** Route tests to VMs by instance template (`--single-thread-vm-type`, `--multi-thread-vm-type`). */

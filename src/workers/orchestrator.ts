@@ -1,3 +1,4 @@
+import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,8 @@ export interface OrchestratorWorkerOptions {
   artifacts: string;
   cloud?: CloudEndpoints;
   fleet?: FleetResolver;
+  /** BigQuery client options (tests point it at a stand-in); Application Default Credentials otherwise. */
+  bigqueryOptions?: BigQueryOptions;
 }
 
 /** The worker that runs benchmark and VM workflows and the orchestrator's activities. */
@@ -30,6 +33,7 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
       store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
       // Static fleets pass through; Compute Engine clients are made only when a MIG or VM is asked for.
       fleet: opts.fleet ?? new GceFleetResolver(computeOptions(opts.cloud ?? {})),
+      bigqueryOptions: opts.bigqueryOptions,
     }),
   });
 }

@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   condition,
   executeChild,
+  isCancellation,
   log,
   proxyActivities,
   setCurrentDetails,
@@ -231,10 +232,27 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   progress.phase = 'reporting';
   refresh();
   const report = await orchestrator.report({ benchmarkId: req.benchmarkId, separateConfigs: req.separateConfigs });
+  // Rows for dashboards; a failed upload is reported, but the results and reports stand.
+  let exported: { rows?: number; error?: string };
+  try {
+    exported = { rows: (await orchestrator.exportResults({ benchmarkId: req.benchmarkId, bigquery: req.bigquery })).rows };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    exported = { error: (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message };
+    log.warn('export failed', { error: exported.error });
+  }
   progress.phase = 'done';
   refresh();
   if (summary.entries !== progress.totalEntries) {
     throw ApplicationFailure.nonRetryable(`aggregated ${summary.entries} entries of ${progress.totalEntries}`);
   }
-  return { benchmarkId: req.benchmarkId, totalEntries: progress.totalEntries, passed: summary.passed, failed: summary.failed, reportKeys: report.keys };
+  return {
+    benchmarkId: req.benchmarkId,
+    totalEntries: progress.totalEntries,
+    passed: summary.passed,
+    failed: summary.failed,
+    reportKeys: report.keys,
+    ...(exported.rows !== undefined ? { exportedRows: exported.rows } : {}),
+    ...(exported.error ? { exportError: exported.error } : {}),
+  };
 }

@@ -84,4 +84,8 @@ export interface BenchmarkResult {
   passed: number;
   failed: number;
   reportKeys: string[];
+  /** Rows exported for dashboards (report/iterations.ndjson, and BigQuery when configured). */
+  exportedRows?: number;
+  /** Why the export failed; the benchmark's results and reports are complete regardless. */
+  exportError?: string;
 }

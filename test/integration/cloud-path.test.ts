@@ -10,6 +10,7 @@ import type { JobSpec } from '../../src/core/spec';
 import { storageOptions } from '../../src/shared/cloud';
 import { createOrchestratorWorker } from '../../src/workers/orchestrator';
 import { createAgentWorker } from '../../vm-agent/src/main';
+import { FakeBigQuery } from '../support/fake-bigquery';
 import { FakeCompute } from '../support/fake-compute';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs';
 import { fuseAvailability, GCSFUSE_TEST_REF, seededGcsfuse } from '../support/gcsfuse';
@@ -24,12 +25,14 @@ import { startLocalTemporal } from '../support/temporal';
 let env: TestWorkflowEnvironment;
 let gcs: FakeGcs;
 let compute: FakeCompute;
+let bigquery: FakeBigQuery;
 const workers: { worker: Worker; done: Promise<void> }[] = [];
 const home = tempDir('cloud');
 const ARTIFACTS = 'gs://bench-artifacts/runs';
 
 beforeAll(async () => {
-  [env, gcs, compute] = await Promise.all([startLocalTemporal(), startFakeGcs({ buckets: ['bench-artifacts'] }), FakeCompute.start()]);
+  [env, gcs, compute, bigquery] = await Promise.all([startLocalTemporal(), startFakeGcs({ buckets: ['bench-artifacts'] }), FakeCompute.start(), FakeBigQuery.start()]);
+  bigquery.addDataset('bench-proj', 'perf');
   compute.addZonalGroup('proj', 'us-west4-a', 'bench-mig', [
     { name: 'vm-single-1', status: 'RUNNING', template: 'tpl-single' },
     { name: 'vm-multi-1', status: 'RUNNING', template: 'tpl-multi' },
@@ -39,7 +42,7 @@ beforeAll(async () => {
   const temporal = { address: env.address, namespace: 'default' };
   const cloud = { storageEndpoint: gcs.endpoint, computeEndpoint: `http://${compute.host}` };
   const start = (w: Worker) => workers.push({ worker: w, done: w.run() });
-  start(await createOrchestratorWorker({ temporal, artifacts: ARTIFACTS, cloud }));
+  start(await createOrchestratorWorker({ temporal, artifacts: ARTIFACTS, cloud, bigqueryOptions: bigquery.clientOptions() }));
   for (const vm of ['vm-single-1', 'vm-multi-1', 'vm-multi-2']) {
     // Agents mount what the job asks: a local folder, or the bucket with real gcsfuse (the pinned build).
     start(await createAgentWorker({ vm, temporal, artifacts: ARTIFACTS, cloud, workDir: `${home}/${vm}`, gcsfuse: { seeded: seededGcsfuse() } }));
@@ -49,12 +52,13 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers) w.worker.shutdown();
   await Promise.allSettled(workers.map((w) => w.done));
-  await Promise.allSettled([env?.teardown(), gcs?.stop(), compute?.close()]);
+  await Promise.allSettled([env?.teardown(), gcs?.stop(), compute?.close(), bigquery?.close()]);
 });
 
 describe('cloud path: GCS artifacts, a managed instance group, routing by template', () => {
   it('runs on the RUNNING VMs of the group, single-job tests on one template and the rest on the other', async () => {
     const req = smallRequest('cloud-1', [], {
+      bigquery: { project: 'bench-proj', dataset: 'perf', table: 'iterations' },
       fleet: { kind: 'instance-group', project: 'proj', zone: 'us-west4-a', group: 'bench-mig' },
       routing: { singleThreadTemplate: 'tpl-single', multiThreadTemplate: 'tpl-multi' },
     });
@@ -66,7 +70,12 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     try {
       const client = await connectClient({ address: env.address, namespace: 'default' });
       const result = await (await startBenchmark(client, req, ARTIFACTS)).result();
-      expect(result).toMatchObject({ totalEntries: 5, passed: 5, failed: 0 });
+      // 5 entries x 2 iterations, one row per direction with I/O (randrw has none here: one each).
+      expect(result).toMatchObject({ totalEntries: 5, passed: 5, failed: 0, exportedRows: 10 });
+      expect(result.exportError).toBeUndefined();
+      const rows = bigquery.rows('bench-proj', 'perf', 'iterations')!;
+      expect(rows).toHaveLength(10);
+      expect(new Set(rows.map((r) => r.benchmark_id))).toEqual(new Set(['cloud-1']));
     } finally {
       delete process.env.GCSFUSE_BENCH_STORAGE_ENDPOINT;
     }

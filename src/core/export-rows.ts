@@ -1,0 +1,228 @@
+/**
+ * Per-iteration rows for dashboards (PerfKitBenchmarker style): one uniform record per
+ * (matrix entry, iteration, direction with I/O), each carrying what is needed to reproduce it
+ * (config, commit, mount args, VM, machine, kernel, tool versions, the hash of the fio job).
+ *
+ * One column list, EXPORT_COLUMNS, gives the row type (at compile time), the order of the keys in
+ * the NDJSON, and the BigQuery table schema, so the three can never drift apart.
+ *
+ * Pure: no I/O. Units are in the column names: bytes, bytes per second, ns, ms.
+ */
+import { InputError } from './errors';
+import { DIRECTIONS, extractFioJson, parseFioOutput, percentileFromBins, type Direction, type FioIterationResult } from './fio';
+import type { MatrixEntry } from './matrix';
+import type { EntryMetadata } from './metadata';
+
+export type BigQueryType = 'STRING' | 'INT64' | 'FLOAT64' | 'TIMESTAMP';
+export type BigQueryMode = 'REQUIRED' | 'NULLABLE';
+
+/** One column of the export: its name (units in it), BigQuery type and mode, and what it holds. */
+export interface ExportColumn {
+  readonly name: string;
+  readonly type: BigQueryType;
+  readonly mode: BigQueryMode;
+  readonly description: string;
+}
+
+const req = <N extends string, T extends BigQueryType>(name: N, type: T, description: string) =>
+  ({ name, type, mode: 'REQUIRED', description }) as const;
+const opt = <N extends string, T extends BigQueryType>(name: N, type: T, description: string) =>
+  ({ name, type, mode: 'NULLABLE', description }) as const;
+
+const CLAT = 'completion latency (fio clat) of the iteration, all jobs pooled';
+
+/** The export's columns, in order. Rows, NDJSON and the BigQuery schema all come from this list. */
+export const EXPORT_COLUMNS = [
+  req('benchmark_id', 'STRING', 'benchmark id (the run); a re-export of a run replaces all rows of this id'),
+  req('matrix_id', 'INT64', 'matrix entry of the run (config x test case), 1-based'),
+  req('test_id', 'STRING', 'test case id from the test-cases CSV'),
+  req('config_label', 'STRING', 'mount config label from the configs CSV'),
+  req('commit', 'STRING', 'gcsfuse commit, tag or branch the config asked for'),
+  req('mount_args', 'STRING', 'gcsfuse mount flags of the config, as written'),
+  req('vm', 'STRING', 'VM (agent) whose fio run produced the row'),
+  req('iteration', 'INT64', 'iteration of the entry, 1-based'),
+  req('direction', 'STRING', 'I/O direction: read, write or trim'),
+  req('bw_bytes_per_sec', 'INT64', 'bandwidth in bytes per second: io_bytes over the longest job runtime (fio group_reporting)'),
+  req('iops', 'FLOAT64', 'I/O operations per second: completed I/Os over the longest job runtime'),
+  opt('lat_mean_ns', 'FLOAT64', `mean ${CLAT}, ns; null without latency samples`),
+  opt('lat_p50_ns', 'INT64', `50th percentile ${CLAT}, ns, from fio's json+ histogram as fio reads it; null without histogram`),
+  opt('lat_p90_ns', 'INT64', `90th percentile ${CLAT}, ns; null without histogram`),
+  opt('lat_p99_ns', 'INT64', `99th percentile ${CLAT}, ns; null without histogram`),
+  opt('lat_p999_ns', 'INT64', `99.9th percentile ${CLAT}, ns; null without histogram`),
+  opt('lat_max_ns', 'INT64', `maximum ${CLAT}, ns; null without latency samples`),
+  req('runtime_ms', 'INT64', 'runtime of the longest job of the iteration in this direction, ms'),
+  req('io_bytes', 'INT64', 'bytes moved in this direction by all jobs of the iteration'),
+  opt('block_size', 'STRING', 'test parameter block_size (fio bs), as given'),
+  opt('io_depth', 'STRING', 'test parameter io_depth (fio iodepth), as given'),
+  opt('num_jobs', 'STRING', 'test parameter num_jobs (fio numjobs), as given'),
+  opt('file_size', 'STRING', 'test parameter file_size (fio size), as given'),
+  opt('nr_files', 'STRING', 'test parameter nr_files (fio nrfiles), as given'),
+  opt('io_type', 'STRING', 'test parameter io_type (fio rw), as given'),
+  opt('direct', 'STRING', 'test parameter direct (0 or 1), as given'),
+  opt('fio_version', 'STRING', 'fio version that wrote the iteration output, e.g. fio-3.33'),
+  opt('gcsfuse_version', 'STRING', 'gcsfuse version (its --version, else the Go module version of the binary); null without gcsfuse'),
+  opt('gcsfuse_build_commit', 'STRING', 'source commit of the gcsfuse binary that ran (Go build info); null when unknown'),
+  opt('kernel', 'STRING', 'kernel release of the VM (uname -r)'),
+  opt('machine_type', 'STRING', 'Compute Engine machine type of the VM, or local'),
+  opt('cpu_count', 'INT64', 'CPUs of the VM'),
+  opt('job_sha256', 'STRING', 'SHA-256 (hex) of the rendered fio job that ran'),
+  opt('recorded_at', 'TIMESTAMP', "when fio wrote the iteration's result (fio's timestamp_ms), UTC"),
+] as const satisfies readonly ExportColumn[];
+
+type Columns = typeof EXPORT_COLUMNS;
+type TsType<T extends BigQueryType> = T extends 'STRING' | 'TIMESTAMP' ? string : number;
+
+/** One exported row: a key per column, null allowed exactly where the column is NULLABLE. */
+export type ExportRow = {
+  [C in Columns[number] as C['name']]: C['mode'] extends 'REQUIRED' ? TsType<C['type']> : TsType<C['type']> | null;
+};
+
+/** A BigQuery TableFieldSchema, as in a table resource and in `bq mk --schema FILE`. */
+export interface BigQueryField {
+  name: string;
+  type: BigQueryType;
+  mode: BigQueryMode;
+  description: string;
+}
+
+/** The BigQuery table schema of the export (report/bigquery-schema.json): generated from EXPORT_COLUMNS. */
+export function bigQuerySchema(): BigQueryField[] {
+  return EXPORT_COLUMNS.map((c) => ({ name: c.name, type: c.type, mode: c.mode, description: c.description }));
+}
+
+/** The schema file's text: a JSON array of {name, type, mode, description}, usable with `bq mk --schema`. */
+export function bigQuerySchemaJson(): string {
+  return JSON.stringify(bigQuerySchema(), null, 2) + '\n';
+}
+
+/** Rows as newline-delimited JSON, keys in column order, one row per line (empty text for no rows). */
+export function toNdjson(rows: readonly ExportRow[]): string {
+  return rows.map((r) => JSON.stringify(Object.fromEntries(EXPORT_COLUMNS.map((c) => [c.name, r[c.name]]))) + '\n').join('');
+}
+
+// ---------------------------------------------------------------- reading iterations
+
+/** One fio output as the export needs it: fio's summed result and when fio wrote it. */
+export interface ExportIteration {
+  iteration: number;
+  result: FioIterationResult;
+  /** ISO 8601 UTC time of fio's result (its timestamp_ms), or null if the output has none. */
+  recordedAt: string | null;
+}
+
+/** Parses an fio output (json or json+) of one iteration for the export. */
+export function parseExportIteration(iteration: number, text: string): ExportIteration {
+  const json = extractFioJson(text) as { timestamp_ms?: unknown; timestamp?: unknown };
+  const ms = typeof json.timestamp_ms === 'number' ? json.timestamp_ms : typeof json.timestamp === 'number' ? json.timestamp * 1000 : null;
+  return { iteration, result: parseFioOutput(text), recordedAt: ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString() };
+}
+
+// ---------------------------------------------------------------- building rows
+
+/** What the rows of one matrix entry are built from. */
+export interface ExportEntryInput {
+  benchmarkId: string;
+  entry: MatrixEntry;
+  /** VM that ran the entry (the workflow's owner of its results). */
+  vm: string;
+  /** The entry's iterations, in any order; rows come out by iteration. */
+  iterations: readonly ExportIteration[];
+  /** results/<vm>/test-<id>/metadata.json, or null when the agent stored none. */
+  metadata: EntryMetadata | null;
+}
+
+const param = (entry: MatrixEntry, name: string): string | null => entry.params[name] ?? null;
+const hasIo = (it: ExportIteration, dir: Direction) => it.result[dir].totalIos > 0;
+const pct = (it: ExportIteration, dir: Direction, p: number): number | null => percentileFromBins(it.result[dir].clat.bins, p) ?? null;
+
+/** The gcsfuse version as its binary tells it; a `go install` build says `unknown`, its module version does not. */
+function gcsfuseVersion(meta: EntryMetadata | null): string | null {
+  const g = meta?.gcsfuse;
+  if (!g) return null;
+  return g.version && g.version !== 'unknown' ? g.version : (g.moduleVersion ?? g.version ?? null);
+}
+
+/**
+ * Rows of one entry: per iteration, one per direction in which the entry moved data (in any
+ * iteration; the rule of the report, so an iteration that moved nothing in such a direction is a
+ * row of zeros, not a gap). Values are the per-iteration values the report keeps in results.json.
+ */
+export function entryRows(input: ExportEntryInput): ExportRow[] {
+  const { entry, metadata: meta } = input;
+  const iterations = [...input.iterations].sort((a, b) => a.iteration - b.iteration);
+  const directions = DIRECTIONS.filter((d) => iterations.some((it) => hasIo(it, d)));
+  const rows: ExportRow[] = [];
+  for (const it of iterations) {
+    for (const dir of directions) {
+      const d = it.result[dir];
+      const withLatency = d.clat.count > 0;
+      rows.push({
+        benchmark_id: input.benchmarkId,
+        matrix_id: entry.matrixId,
+        test_id: entry.testId,
+        config_label: entry.config.label,
+        commit: entry.config.commit,
+        mount_args: entry.config.mountArgs,
+        vm: input.vm,
+        iteration: it.iteration,
+        direction: dir,
+        bw_bytes_per_sec: d.bwBytesPerSec,
+        iops: d.iops,
+        lat_mean_ns: withLatency ? d.clat.meanNs : null,
+        lat_p50_ns: pct(it, dir, 50),
+        lat_p90_ns: pct(it, dir, 90),
+        lat_p99_ns: pct(it, dir, 99),
+        lat_p999_ns: pct(it, dir, 99.9),
+        lat_max_ns: withLatency ? d.clat.maxNs : null,
+        runtime_ms: d.runtimeMs,
+        io_bytes: d.ioBytes,
+        block_size: param(entry, 'block_size'),
+        io_depth: param(entry, 'io_depth'),
+        num_jobs: param(entry, 'num_jobs'),
+        file_size: param(entry, 'file_size'),
+        nr_files: param(entry, 'nr_files'),
+        io_type: param(entry, 'io_type'),
+        direct: param(entry, 'direct'),
+        fio_version: it.result.fioVersion === 'unknown' ? (meta?.host.fioVersion ?? null) : it.result.fioVersion,
+        gcsfuse_version: gcsfuseVersion(meta),
+        gcsfuse_build_commit: meta?.gcsfuse?.commit ?? null,
+        kernel: meta?.host.kernelRelease ?? null,
+        machine_type: meta?.host.machineType ?? null,
+        cpu_count: meta?.host.cpuCount ?? null,
+        job_sha256: meta?.job.sha256 ?? null,
+        recorded_at: it.recordedAt,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Rows of many entries, entry by entry in matrix order. */
+export function exportRows(entries: readonly ExportEntryInput[]): ExportRow[] {
+  return [...entries].sort((a, b) => a.entry.matrixId - b.entry.matrixId).flatMap(entryRows);
+}
+
+// ---------------------------------------------------------------- BigQuery table names
+
+export interface BigQueryTableRef {
+  project: string;
+  dataset: string;
+  table: string;
+}
+
+// Project ids: 6-30 lower-case letters, digits and hyphens, starting with a letter (an optional
+// `domain:` prefix for domain-scoped projects); datasets: letters, digits, underscores; tables
+// also hyphens (BigQuery allows more, which we do not need).
+const TABLE_REF = /^((?:[a-z0-9][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9])[.:]([A-Za-z0-9_]{1,1024})\.([A-Za-z0-9_-]{1,1024})$/;
+
+/** Parses `project.dataset.table` (or bq's `project:dataset.table`); a bad name is an InputError. */
+export function parseBigQueryTable(text: string, flag = '--bigquery'): BigQueryTableRef {
+  const m = TABLE_REF.exec(text.trim());
+  if (!m) {
+    throw new InputError(
+      `${JSON.stringify(text)} is not a BigQuery table: give project.dataset.table (project id: 6-30 of a-z 0-9 -, starting with a letter; dataset: letters, digits, _; table: letters, digits, _ -)`,
+      { flag },
+    );
+  }
+  return { project: m[1]!, dataset: m[2]!, table: m[3]! };
+}
