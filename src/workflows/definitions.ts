@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BenchmarkProgress, RetryVmRequest, RetryVmResult, VmProgress } from './types';
 
 /** Progress of a benchmark as the parent knows it (child runs report when they finish). */
@@ -7,3 +7,5 @@ export const progressQuery = defineQuery<BenchmarkProgress>('progress');
 export const vmProgressQuery = defineQuery<VmProgress>('vmProgress');
 /** Re-runs a VM's failed entries, on the same VM or `onto` another one. */
 export const retryVmUpdate = defineUpdate<RetryVmResult, [RetryVmRequest]>('retryVm');
+/** Sent by an agent when it starts an entry (the token names the dispatch), so the next entry can be queued behind it. */
+export const entryStartedSignal = defineSignal<[number]>('entryStarted');

@@ -24,6 +24,8 @@ export interface EntryRef {
 
 export interface RunEntryInput extends EntryRef {
   benchmarkId: string;
+  /** Where the agent signals that it started this dispatch (entryStartedSignal with the token). */
+  startedSignal?: { workflowId: string; token: number };
 }
 
 export interface VmWorkflowInput {

@@ -11,6 +11,7 @@ import type { JobSpec, Manifest, ManifestEntry } from '../../src/core/spec';
 import { stabilityOf, wantsAnotherIteration } from '../../src/core/stability';
 import { placeholderValues, renderTemplate } from '../../src/core/template';
 import { FAILURE_TYPES } from '../../src/shared/names';
+import { entryStartedSignal } from '../../src/workflows/definitions';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
 import type { FioRunner } from './fio-runner';
 import { createMetadataCollector, type MetadataCollector } from './metadata';
@@ -140,6 +141,14 @@ export function createAgentActivities(deps: AgentDeps) {
   async function runEntry(input: RunEntryInput): Promise<EntryOutcome> {
     const ctx = Context.current();
     const { benchmarkId, matrixId } = input;
+    // Tell the VM's workflow at once, so it queues the next entry while this one runs (not awaited: off the critical path).
+    if (input.startedSignal) {
+      const { workflowId, token } = input.startedSignal;
+      ctx.client.workflow
+        .getHandle(workflowId)
+        .signal(entryStartedSignal, token)
+        .catch((err: Error) => ctx.log.warn('could not signal the entry start', { error: err.message }));
+    }
     const started = Date.now();
     const spec = await loadSpec(benchmarkId, input.specVm);
     const entry = spec.entries.find((e) => e.matrixId === matrixId);
