@@ -250,8 +250,9 @@ async function main(): Promise<void> {
       .map((vm) => (firstByVm.get(vm) ?? NaN) - started - (childStarted.get(`${benchmarkId}-vm-${vm}`) ?? NaN))
       .filter(Number.isFinite);
 
-    // Inside the children: the orchestrator's turnaround (entry completed -> next scheduled) and the
-    // agents' pickup (scheduled -> started), from the histories of up to 100 children incl. the slowest VM.
+    // Inside the children, from the histories of up to 100 children incl. the slowest VM: the
+    // orchestrator's turnaround (entry completed -> next scheduled, when not queued ahead) and the
+    // agents' pickup (from the later of scheduled and the previous entry's end -> started).
     const slowestVm = [...firstByVm.keys()].sort((a, b) => (firstByVm.get(b)! - firstByVm.get(a)!))[0];
     const sampleVms = [...new Set([...(slowestVm ? [slowestVm] : []), ...vms.filter((_, i) => i % Math.max(1, Math.floor(VMS / 100)) === 0)])].slice(0, 101);
     const turnaround: number[] = [];
@@ -260,8 +261,9 @@ async function main(): Promise<void> {
       try {
         const { activities } = await activityTimes(stack.client, `${benchmarkId}-vm-${vm}`);
         activities.forEach((a, i) => {
-          if (Number.isFinite(a.startedMs)) pickup.push(a.startedMs - a.scheduledMs);
-          if (i > 0) turnaround.push(a.scheduledMs - activities[i - 1]!.closedMs);
+          const prevClosed = i > 0 ? activities[i - 1]!.closedMs : -Infinity;
+          if (Number.isFinite(a.startedMs)) pickup.push(a.startedMs - Math.max(a.scheduledMs, prevClosed));
+          if (i > 0 && a.scheduledMs >= prevClosed) turnaround.push(a.scheduledMs - prevClosed);
         });
       } catch {
         // history not available

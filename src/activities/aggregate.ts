@@ -1,4 +1,4 @@
-import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
+import { getJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import { entryReport, parseIteration, type EntryReport, type IterationResult } from '../core/report';
@@ -70,7 +70,8 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   }
   const resultsKey = layout.report(id, 'results.json');
   // Derived data: replaced when a later run of the same benchmark aggregates again.
-  await store.put(resultsKey, toJson(reports));
+  // Compact: with per-iteration values and pooled histograms it is tens of MiB for large runs.
+  await store.put(resultsKey, JSON.stringify(reports));
   return {
     resultsKey,
     entries: reports.length,

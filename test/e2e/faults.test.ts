@@ -5,7 +5,7 @@ import { connectClient, startBenchmark } from '../../src/client/benchmarks';
 import type { EntryReport } from '../../src/core/report';
 import type { BenchmarkRequest } from '../../src/core/spec';
 import { startEmbedded, type Embedded } from '../../src/local/embedded';
-import { smallRequest, tempDir } from '../support/harness';
+import { smallRequest, tempDir, until } from '../support/harness';
 import { processesMentioning } from '../support/procs';
 
 /**
@@ -32,13 +32,6 @@ function request(id: string, vms: string[]): BenchmarkRequest {
   return req;
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const fioOf = (home: string, vm: string) => processesMentioning(path.join(home, 'agents', vm)).filter((p) => p.argv[0]?.endsWith('fio'));
 

@@ -15,7 +15,7 @@ import { progressQuery, retryVmUpdate } from '../../src/workflows/definitions';
 import type { benchmarkWorkflow } from '../../src/workflows';
 import type { BenchmarkRequest } from '../../src/core/spec';
 import { LocalDirMounter } from '../../vm-agent/src/mounter';
-import { Harness, readJson, smallRequest } from '../support/harness';
+import { Harness, readJson, smallRequest, until } from '../support/harness';
 import { startLocalTemporal } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -44,13 +44,6 @@ function start(req: BenchmarkRequest) {
 
 const art = (...parts: string[]) => path.join(h.artifacts, ...parts);
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('benchmark workflow on a real Temporal server with real fio', () => {
   it('distributes, runs every entry once per iteration, aggregates and reports', async () => {
