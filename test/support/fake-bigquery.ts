@@ -34,6 +34,7 @@
  * GCE metadata server paths get a 404, so a client probing for credentials here shows up in the
  * log instead of reaching a real metadata server. Every request is recorded.
  */
+import { recordingJsonHandler, type RecordedRequest } from './fake-http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
@@ -42,16 +43,7 @@ export const FAKE_BIGQUERY_TOKEN = 'fake-bigquery-token';
 /** Project the client runs jobs in unless told otherwise (the export uses the target's project). */
 export const FAKE_BIGQUERY_PROJECT = 'fake-bigquery-project';
 
-export interface RecordedRequest {
-  method: string;
-  /** Path without the query string. */
-  path: string;
-  query: Record<string, string>;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  status: number;
-  response: unknown;
-}
+export type { RecordedRequest } from './fake-http';
 
 export interface FakeField {
   name: string;
@@ -199,39 +191,9 @@ export class FakeBigQuery {
   // ------------------------------------------------------------------------------ HTTP
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://fake');
-      const record: RecordedRequest = {
-        method: req.method ?? '',
-        path: decodeURIComponent(url.pathname),
-        query: Object.fromEntries(url.searchParams),
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        status: 0,
-        response: undefined,
-      };
-      this.requests.push(record);
-      let status: number;
-      let payload: unknown;
-      try {
-        [status, payload] = this.route(record);
-      } catch (err) {
-        [status, payload] = apiError(500, 'backendError', `fake-bigquery: ${(err as Error).message}`);
-      }
-      record.status = status;
-      record.response = payload;
-      if (status === 204) {
-        res.writeHead(204);
-        res.end();
-        return;
-      }
-      const body = JSON.stringify(payload, null, 1);
-      res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
+    recordingJsonHandler(this.requests, (r) => this.route(r), (err) => apiError(500, 'backendError', `fake-bigquery: ${err.message}`))(req, res);
   }
+
 
   private route(r: RecordedRequest): [number, unknown] {
     if (r.path.startsWith('/computeMetadata/')) return [404, { error: { code: 404, message: 'fake-bigquery is not a metadata server' } }];

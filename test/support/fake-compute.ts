@@ -18,6 +18,7 @@
  * the log instead of reaching a real metadata server.
  */
 import dc from 'node:diagnostics_channel';
+import { recordingJsonHandler, type RecordedRequest } from './fake-http';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -30,19 +31,7 @@ const API_ORIGIN = 'https://www.googleapis.com/compute/v1';
 /** Largest page the real listManagedInstances returns (its maxResults default and cap). */
 const API_MAX_RESULTS = 500;
 
-export interface RecordedRequest {
-  method: string;
-  /** Path without the query string, e.g. /compute/v1/projects/p/zones/z/instances/vm-1. */
-  path: string;
-  query: Record<string, string>;
-  /** Lower-case header names, as Node gives them. */
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  /** Status the fake answered with. */
-  status: number;
-  /** The JSON body the fake answered with. */
-  response: unknown;
-}
+export type { RecordedRequest } from './fake-http';
 
 export interface FakeManagedInstance {
   name: string;
@@ -171,34 +160,9 @@ export class FakeCompute {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://fake');
-      const record: RecordedRequest = {
-        method: req.method ?? '',
-        path: decodeURIComponent(url.pathname),
-        query: Object.fromEntries(url.searchParams),
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        status: 0,
-        response: undefined,
-      };
-      this.requests.push(record);
-      let status: number;
-      let payload: unknown;
-      try {
-        [status, payload] = this.route(record);
-      } catch (err) {
-        [status, payload] = googleError(500, 'backendError', `fake-compute: ${(err as Error).message}`);
-      }
-      record.status = status;
-      record.response = payload;
-      const body = JSON.stringify(payload, null, 1);
-      res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
+    recordingJsonHandler(this.requests, (r) => this.route(r), (err) => googleError(500, 'backendError', `fake-compute: ${err.message}`))(req, res);
   }
+
 
   private route(r: RecordedRequest): [number, unknown] {
     const injected = this.injected.find((e) => e.remaining > 0 && r.path.includes(e.pathIncludes) && (!e.method || e.method === r.method));
