@@ -1,5 +1,5 @@
 import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
-import { routeEntries } from '../core/routing';
+import { routableEntries, routeEntries } from '../core/routing';
 import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
 import { benchmarkConfigOf, prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
@@ -52,12 +52,7 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
   const fleet = (await getJson<FleetRecord>(store, fleetKey))!.vms;
   const vms = fleet.map((v) => v.name);
 
-  const costs = prepared.matrix.map((e) => ({
-    matrixId: e.matrixId,
-    costMs: prepared.iterationMs.get(e.matrixId)! * req.iterations,
-    numJobs: Number(e.params.num_jobs ?? 1),
-  }));
-  const assignment = routeEntries(costs, fleet, req.routing);
+  const assignment = routeEntries(routableEntries(prepared, req.iterations), fleet, req.routing);
   const byId = new Map(prepared.matrix.map((e) => [e.matrixId, e]));
   const shares: VmShare[] = [];
   for (const vm of vms) {

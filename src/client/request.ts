@@ -1,9 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, YAMLParseError, type Scalar } from 'yaml';
 import { InputError } from '../core/errors';
+import { renderJob, STAND_IN_MOUNT_POINT } from '../core/job';
+import { stripBom } from '../core/template';
+import { parseTestCasesCsv } from '../core/testcases';
+import { checkJobsWithFio } from '../shared/fio-parse-check';
 import { parseBigQueryTable } from '../core/export-rows';
-import { parseDurationMs } from '../core/params';
+import { MAX_TIMER_MS, parseCount, parseDuration, parsePercent } from '../core/numbers';
 import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
 
 /** The benchmark flags shared by `run`, `start` and `plan`, as commander hands them over. */
@@ -45,20 +49,20 @@ async function readInput(file: string | undefined, flag: string, required: boole
     return undefined;
   }
   try {
-    return { name: path.basename(file), content: await fs.readFile(file, 'utf8') };
+    return { name: path.basename(file), content: stripBom(await fs.readFile(file, 'utf8')) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? (err as Error).message})`, { flag, file });
   }
 }
 
-function duration(text: string | undefined, flag: string, fallbackMs: number, allowZero = false): number {
+function duration(text: string | undefined, flag: string, fallbackMs: number, bounds: { minMs: number; maxMs?: number; allowZero?: boolean }): number {
   if (text === undefined) return fallbackMs;
-  if (allowZero && /^0+[a-z]*$/.test(text)) return 0;
-  const ms = parseDurationMs(text);
-  if (ms === undefined) throw new InputError(`${JSON.stringify(text)} is not a duration (e.g. 90s, 30m, 2h)`, { flag });
-  return ms;
+  return parseDuration(text, { flag }, { maxMs: MAX_TIMER_MS, ...bounds });
 }
+
+/** Bounds a user could mean; documented in the README's "Limits" table. */
+export const LIMITS = { maxIterations: 10_000, minTimeoutMs: 1_000 } as const;
 
 function fleetOf(f: BenchmarkFlags): FleetSpec {
   const given = [f.vms && '--vms', f.instanceGroup && '--instance-group', f.executorVm && '--executor-vm'].filter(Boolean);
@@ -97,10 +101,12 @@ function stabilityOf(f: BenchmarkFlags): Pick<BenchmarkRequest, 'stability'> {
     if (f.stabilityMaxIterations !== undefined) throw new InputError('goes with --stability-cv', { flag: '--stability-max-iterations' });
     return {};
   }
-  const cv = Number(f.stabilityCv.replace(/%$/, ''));
-  if (!Number.isFinite(cv)) throw new InputError(`${JSON.stringify(f.stabilityCv)} is not a percentage`, { flag: '--stability-cv' });
-  const iterations = Number(f.iterations ?? '5');
-  const max = f.stabilityMaxIterations === undefined ? 3 * iterations : Number(f.stabilityMaxIterations);
+  const cv = parsePercent(f.stabilityCv, { flag: '--stability-cv' });
+  const iterations = iterationsOf(f);
+  const max =
+    f.stabilityMaxIterations === undefined
+      ? Math.min(3 * iterations, LIMITS.maxIterations)
+      : parseCount(f.stabilityMaxIterations, { flag: '--stability-max-iterations' }, { min: 1, max: LIMITS.maxIterations });
   return { stability: { maxCvPercent: cv, maxIterations: max } };
 }
 
@@ -112,14 +118,27 @@ function routingOf(f: BenchmarkFlags): TemplateRouting | undefined {
   return { singleThreadTemplate: f.singleThreadVmType, multiThreadTemplate: f.multiThreadVmType };
 }
 
+function iterationsOf(f: BenchmarkFlags): number {
+  return parseCount(f.iterations ?? '5', { flag: '--iterations' }, { min: 1, max: LIMITS.maxIterations });
+}
+
 export function defaultBenchmarkId(now = new Date()): string {
   return `bench-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
 
-/** Reads and checks everything a benchmark needs; throws InputError before anything starts. */
-export async function buildRequest(f: BenchmarkFlags): Promise<{ request: BenchmarkRequest; prepared: PreparedBenchmark }> {
-  const iterationsText = f.iterations ?? '5';
-  if (!/^-?[0-9]+$/.test(iterationsText.trim())) throw new InputError(`${JSON.stringify(iterationsText)} is not a whole number`, { flag: '--iterations' });
+export interface CheckOptions {
+  /** Options the agents are known to allow (their --allow-fio-option): skipped by this pre-check only. */
+  allowFioOptions?: readonly string[];
+  /** Have fio parse every distinct rendered job (default true). */
+  fioCheck?: boolean;
+}
+
+/**
+ * Reads and checks everything a benchmark needs: `plan`, `run` and `start` share it, so each
+ * refuses the same inputs with exit 2 before anything is written or started.
+ */
+export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}): Promise<{ request: BenchmarkRequest; prepared: PreparedBenchmark }> {
+  const iterations = iterationsOf(f);
   const testCases = (await readInput(f.testCsv, '--test-csv', true))!;
   const jobFile = (await readInput(f.fioJobFile, '--fio-job-file', true))!;
   const configs = await readInput(f.configsCsv, '--configs-csv', false);
@@ -128,17 +147,17 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
     testCases,
     configs,
     jobFile,
-    iterations: Number(iterationsText),
+    iterations,
     fleet: fleetOf(f),
     mount: mountOf(f),
     gcsfuseCommit: f.gcsfuseCommit ?? 'master',
     gcsfuseMountArgs: f.gcsfuseMountArgs ?? '',
     timeouts: {
-      fioIterationMs: duration(f.fioTimeout, '--fio-timeout', DEFAULT_TIMEOUTS.fioIterationMs),
-      agentPickupMs: duration(f.agentPickupTimeout, '--agent-pickup-timeout', DEFAULT_TIMEOUTS.agentPickupMs),
-      agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs),
+      fioIterationMs: duration(f.fioTimeout, '--fio-timeout', DEFAULT_TIMEOUTS.fioIterationMs, { minMs: LIMITS.minTimeoutMs }),
+      agentPickupMs: duration(f.agentPickupTimeout, '--agent-pickup-timeout', DEFAULT_TIMEOUTS.agentPickupMs, { minMs: LIMITS.minTimeoutMs }),
+      agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs, { minMs: LIMITS.minTimeoutMs }),
     },
-    retryWindowMs: duration(f.retryWindow, '--retry-window', 0, true),
+    retryWindowMs: duration(f.retryWindow, '--retry-window', 0, { minMs: 0, allowZero: true }),
     rerouteOnAgentLoss: f.reroute !== false,
     routing: routingOf(f),
     ...(f.separateConfigs ? { separateConfigs: true } : {}),
@@ -150,7 +169,19 @@ export async function buildRequest(f: BenchmarkFlags): Promise<{ request: Benchm
   if (inputBytes > MAX_INPUT_BYTES) {
     throw new InputError(`the inputs add up to ${(inputBytes / 2 ** 20).toFixed(1)} MiB; at most ${MAX_INPUT_BYTES / 2 ** 20} MiB fit in a Temporal payload: split the test cases into several benchmarks`, { flag: '--test-csv' });
   }
-  return { request, prepared: prepareBenchmark(request) };
+  const allow = new Set(check.allowFioOptions ?? []);
+  const prepared = prepareBenchmark(request, { fioPolicy: { allow } });
+  if (check.fioCheck !== false) {
+    const vm = request.fleet.kind === 'static' ? request.fleet.vms[0]! : 'vm';
+    const jobs = parseTestCasesCsv(request.testCases.content, request.testCases.name).map((t) => ({
+      label: `test "${t.testId}" (${request.testCases.name} row ${t.row})`,
+      file: request.jobFile.name,
+      job: renderJob(request.jobFile.content, request.jobFile.name, { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm }, allow),
+    }));
+    const r = await checkJobsWithFio(jobs, { env: { PATH: process.env.PATH, LANG: process.env.LANG }, allow });
+    if ('skipped' in r) console.error(`warning: ${r.skipped}: rendered jobs are not parsed by fio here; the agents check them before fio runs (--no-fio-check silences this)`);
+  }
+  return { request, prepared };
 }
 
 const MAX_INPUT_BYTES = 1.5 * 2 ** 20;
@@ -195,28 +226,49 @@ const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymous
  */
 export async function loadConfigFile(file: string): Promise<BenchmarkFlags> {
   const text = (await readInput(file, '--config', true))!.content;
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const line = err instanceof YAMLParseError ? err.linePos?.[0]?.line : undefined;
-    throw new InputError(`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { flag: '--config', file, line });
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const line = first instanceof YAMLParseError ? first.linePos?.[0]?.line : undefined;
+    throw new InputError(`not valid YAML or JSON: ${first.message.split('\n')[0]}`, { flag: '--config', file, line });
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InputError('must be a mapping of option names to values', { flag: '--config', file });
+  const root = doc.contents;
+  if (!isMap(root)) throw new InputError('must be a mapping of option names to values', { flag: '--config', file });
+  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined) =>
+    node?.range ? text.slice(0, node.range[0]).split('\n').length : undefined;
   const flags: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(doc)) {
-    const name = CONFIG_KEYS[key];
-    if (!name) throw new InputError(`unknown key "${key}"; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`, { flag: '--config', file });
+  for (const pair of root.items) {
+    const keyNode = pair.key;
+    const loc = { flag: '--config', file, line: lineOf(keyNode as Scalar) };
+    const key = isScalar(keyNode) ? String(keyNode.value) : '';
+    // Own keys only: "constructor" or "toString" must not find Object's members.
+    const name = Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
+    if (!name) throw new InputError(`unknown key ${JSON.stringify(key)}; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`, loc);
+    if (Object.hasOwn(flags, name)) throw new InputError(`key "${key}" is given twice`, loc);
+    const value = pair.value;
     if (BOOLEAN_KEYS.has(name)) {
-      if (typeof value !== 'boolean') throw new InputError(`"${key}" must be true or false`, { flag: '--config', file });
-      flags[name] = value;
-    } else if (name === 'vms' && Array.isArray(value)) {
-      flags[name] = value.map(String).join(',');
-    } else if (typeof value === 'string' || typeof value === 'number') {
-      flags[name] = PATH_KEYS.has(name) ? path.resolve(path.dirname(file), String(value)) : String(value);
+      if (!isScalar(value) || typeof value.value !== 'boolean') throw new InputError(`"${key}" must be true or false`, loc);
+      flags[name] = value.value;
+    } else if (name === 'vms' && isSeq(value)) {
+      flags[name] = value.items
+        .map((item, i) => {
+          if (!isScalar(item) || typeof item.value !== 'string') {
+            throw new InputError(`"vms" item ${i + 1} must be a VM name (a string), got ${sourceOf(text, item as Scalar) || 'nothing'}: quote names that look like numbers or booleans`, loc);
+          }
+          return item.value;
+        })
+        .join(',');
+    } else if (isScalar(value) && (typeof value.value === 'string' || typeof value.value === 'number')) {
+      // Numbers are taken as written, so the flag's own check sees "0x10" or "1e300", not 16 or Infinity.
+      const raw = typeof value.value === 'number' ? sourceOf(text, value) : value.value;
+      flags[name] = PATH_KEYS.has(name) ? path.resolve(path.dirname(file), raw) : raw;
     } else {
-      throw new InputError(`"${key}" must be a string or a number`, { flag: '--config', file });
+      throw new InputError(`"${key}" must be a string or a number`, loc);
     }
   }
   return flags as BenchmarkFlags;
+}
+
+function sourceOf(text: string, node: Scalar | null | undefined): string {
+  return node?.range ? text.slice(node.range[0], node.range[1]).trim() : '';
 }

@@ -180,3 +180,36 @@ export function percentileFromBins(bins: LatencyBins, p: number): number | undef
   }
   return keys[keys.length - 1];
 }
+
+/** The directions an fio rw mode moves data in (`randrw:8` counts as randrw; fio's default is read). */
+export function directionsOfRw(rw: string | undefined): Direction[] {
+  const mode = (rw ?? 'read').split(':')[0]!.trim();
+  switch (mode) {
+    case 'write':
+    case 'randwrite':
+      return ['write'];
+    case 'trim':
+    case 'randtrim':
+      return ['trim'];
+    case 'rw':
+    case 'readwrite':
+    case 'randrw':
+      return ['read', 'write'];
+    case 'trimwrite':
+    case 'randtrimwrite':
+      return ['trim', 'write'];
+    default:
+      return ['read'];
+  }
+}
+
+/**
+ * Why an iteration's output is no result: a job reported an error, or a direction its rw mode
+ * asks for moved no bytes (e.g. bs=1M on a 128k file). An empty answer means it is usable.
+ */
+export function unusableOutputReason(r: FioIterationResult, rw: string | undefined): string | undefined {
+  if (r.errorCount > 0) return `${r.errorCount} of ${r.jobCount} fio jobs reported an error`;
+  const idle = directionsOfRw(rw).filter((d) => r[d].ioBytes === 0);
+  if (idle.length > 0) return `fio moved no bytes in the ${idle.join(' and ')} direction${idle.length > 1 ? 's' : ''} that rw=${rw ?? 'read'} asks for`;
+  return undefined;
+}

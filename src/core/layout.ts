@@ -32,3 +32,12 @@ export const layout = {
 
 /** The file names of inputs as stored, whatever they were called on the user's disk. */
 export const STORED_INPUT_NAMES = { testCases: 'test-cases.csv', configs: 'configs.csv', jobFile: 'jobfile.fio' } as const;
+
+/**
+ * Test data on the mount. Every VM works under its own folder, so VMs that mount one test-data
+ * bucket never touch each other's files (the original tool did the same with `<mount>/<vm>/...`):
+ * `<mount>/gcsfuse-bench-data/<vm>/<test_id>`. A job's paths must stay inside its VM's folder.
+ */
+export const TEST_DATA_PREFIX = 'gcsfuse-bench-data';
+export const vmDataDir = (mountPoint: string, vm: string): string => `${mountPoint.replace(/\/+$/, '')}/${TEST_DATA_PREFIX}/${vm}`;
+export const testDataDir = (mountPoint: string, vm: string, testId: string): string => `${vmDataDir(mountPoint, vm)}/${testId}`;

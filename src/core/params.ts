@@ -13,22 +13,25 @@ export interface ColumnSpec {
   /** UPPER_SNAKE placeholder filled by this column, plus aliases used by existing suites. */
   placeholders: string[];
   description: string;
+  /** Largest whole number accepted: a typo must not ask fio for a million queues or processes. */
+  max?: number;
 }
 
 export const COLUMNS: readonly ColumnSpec[] = [
   { column: 'test_id', kind: 'id', placeholders: ['TEST_ID'], description: 'identifier of the test case' },
   { column: 'io_type', kind: 'rwMode', placeholders: ['IO_TYPE'], description: 'fio rw mode (read, randread, write, ...)' },
   { column: 'block_size', kind: 'size', placeholders: ['BLOCK_SIZE', 'BS'], description: 'fio bs, e.g. 4k, 1m' },
-  { column: 'io_depth', kind: 'positiveInt', placeholders: ['IO_DEPTH'], description: 'fio iodepth' },
-  { column: 'num_jobs', kind: 'positiveInt', placeholders: ['NUM_JOBS', 'THREADS'], description: 'fio numjobs' },
+  { column: 'io_depth', kind: 'positiveInt', placeholders: ['IO_DEPTH'], description: 'fio iodepth', max: 65_536 },
+  { column: 'num_jobs', kind: 'positiveInt', placeholders: ['NUM_JOBS', 'THREADS'], description: 'fio numjobs', max: 4_096 },
   { column: 'file_size', kind: 'size', placeholders: ['FILE_SIZE'], description: 'fio size per file, e.g. 1g' },
-  { column: 'nr_files', kind: 'positiveInt', placeholders: ['NR_FILES', 'NRFILES'], description: 'fio nrfiles' },
+  { column: 'nr_files', kind: 'positiveInt', placeholders: ['NR_FILES', 'NRFILES'], description: 'fio nrfiles', max: 1_000_000 },
   { column: 'direct', kind: 'bool01', placeholders: ['DIRECT'], description: 'fio direct (0 or 1)' },
   { column: 'runtime', kind: 'duration', placeholders: ['RUNTIME'], description: 'fio runtime, e.g. 60s' },
 ];
 
-/** Placeholders that come from the agent, not from the CSV. */
-export const BUILTIN_PLACEHOLDERS = ['MOUNT_POINT', 'TEST_DATA_DIR'] as const;
+/** Placeholders that come from the agent, not from the CSV: paths on the VM and the VM's name. */
+export const BUILTIN_PLACEHOLDERS = ['MOUNT_POINT', 'TEST_DATA_DIR', 'VM_NAME'] as const;
+export type BuiltinPlaceholder = (typeof BUILTIN_PLACEHOLDERS)[number];
 
 export const COLUMN_BY_NAME: ReadonlyMap<string, ColumnSpec> = new Map(COLUMNS.map((c) => [c.column, c]));
 
@@ -77,7 +80,7 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 /** Returns the normalised value, or a sentence saying why it does not fit. */
-export function checkParamValue(kind: ParamKind, raw: string): { value: string } | { problem: string } {
+export function checkParamValue(kind: ParamKind, raw: string, max = Number.MAX_SAFE_INTEGER): { value: string } | { problem: string } {
   const text = raw.trim();
   switch (kind) {
     case 'id':
@@ -89,9 +92,8 @@ export function checkParamValue(kind: ParamKind, raw: string): { value: string }
         ? { value: text }
         : { problem: `${JSON.stringify(raw)} is not a size (a whole number with an optional unit k, m, g, t, e.g. 4k, 1m, 10g)` };
     case 'positiveInt':
-      return /^[0-9]+$/.test(text) && Number(text) >= 1 && Number.isSafeInteger(Number(text))
-        ? { value: String(Number(text)) }
-        : { problem: `${JSON.stringify(raw)} is not a whole number of 1 or more` };
+      if (!/^[0-9]+$/.test(text) || !(Number(text) >= 1)) return { problem: `${JSON.stringify(raw)} is not a whole number of 1 or more` };
+      return Number(text) <= max ? { value: String(Number(text)) } : { problem: `${text} is more than the largest accepted value, ${max}` };
     case 'rwMode':
       return (RW_MODES as readonly string[]).includes(text)
         ? { value: text }

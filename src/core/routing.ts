@@ -1,6 +1,6 @@
 import { assignByCost } from './assign';
 import { InputError } from './errors';
-import type { FleetVm, TemplateRouting } from './spec';
+import type { FleetVm, PreparedBenchmark, TemplateRouting } from './spec';
 
 export interface RoutableEntry {
   matrixId: number;
@@ -32,4 +32,13 @@ export function routeEntries(entries: readonly RoutableEntry[], vms: readonly Fl
   }
   for (const ids of assignment.values()) ids.sort((a, b) => a - b);
   return assignment;
+}
+
+/** What routing weighs each entry by; `plan` and the distribute activity share it, so plan shows the run's assignment. */
+export function routableEntries(prepared: PreparedBenchmark, iterations: number): RoutableEntry[] {
+  return prepared.matrix.map((e) => ({
+    matrixId: e.matrixId,
+    costMs: prepared.iterationMs.get(e.matrixId)! * iterations,
+    numJobs: Number(e.params.num_jobs ?? 1),
+  }));
 }

@@ -1,6 +1,8 @@
 import { defaultMountConfig, parseMountConfigsCsv, type MountConfig } from './configs';
 import { InputError } from './errors';
-import { checkSafeId } from './ids';
+import { checkSafeId, isSafeId } from './ids';
+import { renderJob, STAND_IN_MOUNT_POINT } from './job';
+import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv } from './mount-args';
 import type { StabilityGate } from './stability';
 import { buildMatrix, estimateIterationMs, templateRuntimeMs, type MatrixEntry } from './matrix';
 import { checkTemplate } from './template';
@@ -143,7 +145,16 @@ export interface PreparedBenchmark {
  * Checks a request as a whole and expands it into the matrix. Pure, so the CLI can
  * refuse bad input before anything starts and the distribute activity can repeat it.
  */
-export function prepareBenchmark(req: BenchmarkRequest): PreparedBenchmark {
+export interface PrepareOptions {
+  /**
+   * Check every rendered job against the fio job policy (fio-policy.ts). The CLI does; the
+   * orchestrator does not, since the agent, which enforces it again, may allow options
+   * (`--allow-fio-option`) the CLI cannot know about.
+   */
+  fioPolicy?: { allow?: ReadonlySet<string> };
+}
+
+export function prepareBenchmark(req: BenchmarkRequest, opts: PrepareOptions = {}): PreparedBenchmark {
   checkSafeId(req.benchmarkId, 'benchmark id', { flag: '--benchmark-id' });
   if (!Number.isInteger(req.iterations) || req.iterations < 1) {
     throw new InputError(`must be a whole number of 1 or more, got ${req.iterations}`, { flag: '--iterations' });
@@ -170,10 +181,28 @@ export function prepareBenchmark(req: BenchmarkRequest): PreparedBenchmark {
   const configs = req.configs
     ? parseMountConfigsCsv(req.configs.content, req.configs.name)
     : [defaultMountConfig(req.gcsfuseCommit, req.gcsfuseMountArgs)];
+  checkMount(req.mount, configs, req.configs?.name);
+  if (opts.fioPolicy) {
+    // The rendered job depends on the test case only: check each once, on a stand-in mount and VM.
+    const vm = req.fleet.kind === 'static' ? req.fleet.vms[0]! : req.fleet.kind === 'vm' ? req.fleet.name : 'vm';
+    for (const t of tests) {
+      renderJob(req.jobFile.content, req.jobFile.name, { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm: isSafeId(vm) ? vm : 'vm' }, opts.fioPolicy.allow);
+    }
+  }
   const matrix = buildMatrix(configs, tests);
   const templateMs = templateRuntimeMs(req.jobFile.content);
   const iterationMs = new Map(matrix.map((e) => [e.matrixId, estimateIterationMs(e, templateMs)]));
   return { configs, matrix, iterationMs };
+}
+
+/** The bucket, endpoint and every config's mount args, by the rules the agent enforces before each mount. */
+function checkMount(mount: MountSpec, configs: readonly MountConfig[], configsFile: string | undefined): void {
+  if (mount.kind !== 'gcsfuse') return;
+  checkBucketName(mount.bucket);
+  if (mount.customEndpoint !== undefined) checkEndpoint(mount.customEndpoint, mount.anonymousAccess === true);
+  configs.forEach((c, i) => {
+    checkGcsfuseMountArgv(c.mountArgv, mount, c.label, configsFile ? { file: configsFile, row: i + 1, column: 'mount_args' } : { flag: '--gcsfuse-mount-args' });
+  });
 }
 
 export function benchmarkConfigOf(req: BenchmarkRequest): BenchmarkConfig {

@@ -1,5 +1,6 @@
 import { InputError } from './errors';
-import { ALL_PLACEHOLDERS, BUILTIN_PLACEHOLDERS, COLUMNS, COLUMN_BY_PLACEHOLDER } from './params';
+import { isSafeId } from './ids';
+import { ALL_PLACEHOLDERS, BUILTIN_PLACEHOLDERS, COLUMNS, COLUMN_BY_PLACEHOLDER, type BuiltinPlaceholder } from './params';
 
 /**
  * fio job templates. Every test-case column fills an UPPER_SNAKE placeholder, written
@@ -26,9 +27,14 @@ function isComment(line: string): boolean {
   return /^\s*[;#]/.test(line);
 }
 
+/** Editors on Windows start files with a byte-order mark; fio would read it as part of the first line. */
+export function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 export function findPlaceholders(template: string, file: string): PlaceholderUse[] {
   const uses: PlaceholderUse[] = [];
-  template.split('\n').forEach((text, i) => {
+  stripBom(template).split('\n').forEach((text, i) => {
     if (isComment(text)) return;
     const line = i + 1;
     for (const m of text.matchAll(BRACED_RE)) {
@@ -53,6 +59,7 @@ export function findPlaceholders(template: string, file: string): PlaceholderUse
  * value: a built-in, or a column the test-cases CSV has.
  */
 export function checkTemplate(template: string, file: string, csvColumns: readonly string[], csvFile: string): PlaceholderUse[] {
+  template = stripBom(template);
   if (template.trim() === '') throw new InputError('the fio job file is empty', { file });
   if (!/^\s*\[[^\]]+\]/m.test(template)) throw new InputError('no [job] section found: this does not look like an fio job file', { file });
   const uses = findPlaceholders(template, file);
@@ -73,7 +80,7 @@ export function checkTemplate(template: string, file: string, csvColumns: readon
 export function placeholderValues(
   testId: string,
   params: Readonly<Record<string, string>>,
-  builtins: Readonly<Record<(typeof BUILTIN_PLACEHOLDERS)[number], string>>,
+  builtins: Readonly<Partial<Record<BuiltinPlaceholder, string>>>,
 ): Record<string, string> {
   const values: Record<string, string> = { TEST_ID: testId };
   for (const spec of COLUMNS) {
@@ -81,6 +88,12 @@ export function placeholderValues(
     if (value !== undefined) for (const p of spec.placeholders) values[p] = value;
   }
   for (const [name, value] of Object.entries(builtins)) {
+    if (value === undefined) continue;
+    if (name === 'VM_NAME') {
+      if (!isSafeId(value)) throw new InputError(`VM_NAME ${JSON.stringify(value)} is not a safe VM name`);
+      values[name] = value;
+      continue;
+    }
     // Paths go into `directory=`/`filename=`; fio splits those on ':' and a newline would start a new option.
     if (!/^\/[A-Za-z0-9_.\/-]*$/.test(value)) throw new InputError(`${name} ${JSON.stringify(value)} must be an absolute path of letters, digits, '_', '-', '.' and '/'`);
     values[name] = value;
@@ -89,7 +102,7 @@ export function placeholderValues(
 }
 
 export function renderTemplate(template: string, values: Readonly<Record<string, string>>, file = 'job file'): string {
-  return template
+  return stripBom(template)
     .split('\n')
     .map((text, i) => {
       if (isComment(text)) return text;

@@ -27,7 +27,7 @@ export function parseTestCasesCsv(text: string, file: string): TestCase[] {
       const spec = COLUMN_BY_NAME.get(column)!;
       const raw = values[column] ?? '';
       if (raw === '') throw new InputError('is empty', { file, row, line, column });
-      const checked = checkParamValue(spec.kind, raw);
+      const checked = checkParamValue(spec.kind, raw, spec.max);
       if ('problem' in checked) throw new InputError(checked.problem, { file, row, line, column });
       params[column] = checked.value;
     }

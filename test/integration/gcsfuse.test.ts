@@ -8,7 +8,7 @@ import { InputError } from '../../src/core/errors';
 import { parseFioOutput } from '../../src/core/fio';
 import { splitMountArgs } from '../../src/core/mount-args';
 import type { MountSpec } from '../../src/core/spec';
-import { testDataDir } from '../../vm-agent/src/activities';
+import { testDataDir } from '../../src/core/layout';
 import { runFio } from '../../vm-agent/src/fio-runner';
 import {
   checkBucketName,
@@ -180,7 +180,7 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     ]);
     expect(handle.cachesDropped.beforeMount).toBe(true); // root here
 
-    const dataDir = testDataDir(handle.mountPoint, 'seq-1');
+    const dataDir = testDataDir(handle.mountPoint, 'vm-1', 'seq-1');
     await fs.mkdir(dataDir, { recursive: true });
     expect(await handle.listDir(dataDir)).toEqual([]);
     const jobFile = path.join(logDir, 'job.fio');
@@ -219,8 +219,8 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     const payload = randomBytes(256 * 1024);
 
     const first = track(await mounter.mount(config(), spec, logDir));
-    await fs.mkdir(testDataDir(first.mountPoint, 'again'), { recursive: true });
-    await fs.writeFile(path.join(testDataDir(first.mountPoint, 'again'), 'file.bin'), payload);
+    await fs.mkdir(testDataDir(first.mountPoint, 'vm-1', 'again'), { recursive: true });
+    await fs.writeFile(path.join(testDataDir(first.mountPoint, 'vm-1', 'again'), 'file.bin'), payload);
     await first.unmount();
     await expectNothingLeft(first.mountPoint);
 
@@ -228,8 +228,8 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     expect(second.mountPoint).toBe(first.mountPoint); // the rendered job names it: it must not change
     expect(second.logFile).toBe(path.join(logDir, 'gcsfuse-2.log'));
     expect(second.pid).not.toBe(first.pid);
-    expect(await second.listDir(testDataDir(second.mountPoint, 'again'))).toEqual(['file.bin']);
-    expect((await fs.readFile(path.join(testDataDir(second.mountPoint, 'again'), 'file.bin'))).equals(payload)).toBe(true);
+    expect(await second.listDir(testDataDir(second.mountPoint, 'vm-1', 'again'))).toEqual(['file.bin']);
+    expect((await fs.readFile(path.join(testDataDir(second.mountPoint, 'vm-1', 'again'), 'file.bin'))).equals(payload)).toBe(true);
     await second.unmount();
     await expectNothingLeft(second.mountPoint);
     expect((await fs.stat(first.logFile)).size).toBeGreaterThan(0);

@@ -162,7 +162,7 @@ describe('columns and placeholders', () => {
   });
 
   it('knows the built-ins, and every placeholder exactly once', () => {
-    expect([...BUILTIN_PLACEHOLDERS].sort()).toEqual(['MOUNT_POINT', 'TEST_DATA_DIR']);
+    expect([...BUILTIN_PLACEHOLDERS].sort()).toEqual(['MOUNT_POINT', 'TEST_DATA_DIR', 'VM_NAME']);
     expect(new Set(ALL_PLACEHOLDERS).size).toBe(ALL_PLACEHOLDERS.length);
     for (const p of ALL_PLACEHOLDERS) expect(p).toMatch(/^[A-Z][A-Z0-9_]*$/);
     for (const p of BUILTIN_PLACEHOLDERS) expect(COLUMN_BY_PLACEHOLDER.has(p)).toBe(false);

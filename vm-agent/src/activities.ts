@@ -5,11 +5,16 @@ import path from 'node:path';
 import { withFailureMapping } from '../../src/activities/failures';
 import { getJson, toJson, type ArtifactStore } from '../../src/artifacts/store';
 import { InputError } from '../../src/core/errors';
-import { FioOutputError, parseFioOutput } from '../../src/core/fio';
+import { FioOutputError, parseFioOutput, unusableOutputReason } from '../../src/core/fio';
+import { checkSafeId } from '../../src/core/ids';
+import { renderJob } from '../../src/core/job';
+import { checkJobsWithFio } from '../../src/shared/fio-parse-check';
+import { childEnv } from './child-env';
+import { checkRealPathsInside, makeDirInside } from './paths';
+import { createRedactor, redactError, secretValues, type Redact } from './secrets';
 import { layout } from '../../src/core/layout';
 import type { JobSpec, Manifest, ManifestEntry } from '../../src/core/spec';
 import { stabilityOf, wantsAnotherIteration } from '../../src/core/stability';
-import { placeholderValues, renderTemplate } from '../../src/core/template';
 import { FAILURE_TYPES } from '../../src/shared/names';
 import { entryStartedSignal } from '../../src/workflows/definitions';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
@@ -31,16 +36,22 @@ export interface AgentDeps {
   metadata?: MetadataCollector;
   /** Resource sampling interval while fio runs (default 1 s). */
   monitorIntervalMs?: number;
+  /** fio options this VM's operator allows past the job policy (the agent's --allow-fio-option); never from a workflow. */
+  allowFioOptions?: ReadonlySet<string>;
+  /** Removes the agent's secrets from what it stores or reports (default: the secrets in its environment). */
+  redact?: Redact;
+  /** Have fio's own parser check each entry's job before it runs (default true; tests with a stand-in fio turn it off). */
+  fioParseCheck?: boolean;
 }
 
-/** Sub-folder of the mount where a test's data files live (TEST_DATA_DIR). */
-export function testDataDir(mountPoint: string, testId: string): string {
-  return `${mountPoint}/gcsfuse-bench-data/${testId}`;
-}
 
 export function createAgentActivities(deps: AgentDeps) {
   const specs = new Map<string, JobSpec>();
   const metadata = deps.metadata ?? createMetadataCollector();
+  const redact = deps.redact ?? createRedactor(secretValues());
+  const allow = deps.allowFioOptions ?? new Set<string>();
+  /** Rendered jobs fio's parser accepted already (the text names the mount point, so it is the same each iteration). */
+  const parsedByFio = new Set<string>();
   const loadSpec = async (benchmarkId: string, specVm: string): Promise<JobSpec> => {
     const key = layout.jobSpec(benchmarkId, specVm);
     let spec = specs.get(key);
@@ -87,14 +98,17 @@ export function createAgentActivities(deps: AgentDeps) {
     const matrixId = entry.matrixId;
     const handle = await deps.mounter.mount(entry.config, spec.mount, localDir);
     try {
-      const dataDir = testDataDir(handle.mountPoint, entry.testId);
-      await fs.mkdir(dataDir, { recursive: true });
+      // The job policy again: the template and job spec may have been written to the store without the CLI.
+      const job = renderJob(it.template, spec.jobTemplatePath, { testId: entry.testId, params: entry.params, mountPoint: handle.mountPoint, vm: deps.vm }, allow);
+      const dataDir = job.testDataDir;
+      await makeDirInside(handle.mountPoint, dataDir);
+      await checkRealPathsInside(job.vmDataDir, job.options, dataDir, allow);
+      if (deps.fioParseCheck !== false && !parsedByFio.has(job.text)) {
+        await checkJobsWithFio([{ label: `entry ${matrixId} (test "${entry.testId}")`, file: spec.jobTemplatePath, job }], { env: childEnv('fio'), allow, concurrency: 1 });
+        parsedByFio.add(job.text);
+      }
       await handle.prepareDir?.(dataDir);
-      const rendered = renderTemplate(
-        it.template,
-        placeholderValues(entry.testId, entry.params, { MOUNT_POINT: handle.mountPoint, TEST_DATA_DIR: dataDir }),
-        spec.jobTemplatePath,
-      );
+      const rendered = job.text;
       await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
       if (it.withMetadata) {
         const meta = await metadata.forEntry({ benchmarkId, vm: deps.vm, matrixId, testId: entry.testId, config: entry.config, mountSpec: spec.mount, handle, renderedJob: rendered });
@@ -107,23 +121,27 @@ export function createAgentActivities(deps: AgentDeps) {
       const monitor = startMonitor({ pid: handle.pid === undefined ? undefined : () => handle.pid, intervalMs: deps.monitorIntervalMs });
       let result: Awaited<ReturnType<FioRunner>>;
       try {
-        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid') });
+        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid'), cwd: dataDir });
       } finally {
         // Stored even when fio failed, and before its output: a stored output always has its samples.
         await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
       }
-      if (result.stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), result.stderr);
+      const stderr = redact(result.stderr);
+      if (stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), stderr);
       if (result.aborted) throw it.signal.reason ?? new Error('cancelled');
       if (result.timedOut) {
         throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`, FAILURE_TYPES.fio);
       }
       if (result.exitCode !== 0) {
-        const why = result.stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
+        const why = stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
         throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`, FAILURE_TYPES.fio);
       }
       const output = await fs.readFile(outputFile, 'utf8');
       try {
-        if (parseFioOutput(output).errorCount > 0) throw new FioOutputError('a job reported an error');
+        const rw = job.options.filter((o) => o.name === 'rw' || o.name === 'readwrite').map((o) => o.value);
+        const parsed = parseFioOutput(output);
+        const reasons = (rw.length ? rw : [undefined]).map((mode) => unusableOutputReason(parsed, mode)).filter(Boolean);
+        if (reasons.length > 0) throw new FioOutputError(reasons[0]!);
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
       }
@@ -132,7 +150,7 @@ export function createAgentActivities(deps: AgentDeps) {
       await handle.unmount();
       // Mount logs go with the results, also (above all) when the iteration failed.
       for (const file of handle.logFiles ?? []) {
-        const log = await fs.readFile(file).catch(() => undefined);
+        const log = await fs.readFile(file, 'utf8').then(redact, () => undefined);
         if (log?.length) await deps.store.put(layout.mountLog(benchmarkId, deps.vm, matrixId, iteration, path.basename(file)), log);
       }
     }
@@ -141,6 +159,10 @@ export function createAgentActivities(deps: AgentDeps) {
   async function runEntry(input: RunEntryInput): Promise<EntryOutcome> {
     const ctx = Context.current();
     const { benchmarkId, matrixId } = input;
+    // Ids become paths and object keys: checked here too, since a workflow can be started without the CLI.
+    checkSafeId(benchmarkId, 'benchmark id');
+    checkSafeId(input.specVm, 'VM name');
+    if (!Number.isSafeInteger(matrixId) || matrixId < 1) throw new InputError(`matrix id ${JSON.stringify(matrixId)} is not a whole number of 1 or more`);
     // Tell the VM's workflow at once, so it queues the next entry while this one runs (not awaited: off the critical path).
     if (input.startedSignal) {
       const { workflowId, token } = input.startedSignal;
@@ -153,6 +175,7 @@ export function createAgentActivities(deps: AgentDeps) {
     const spec = await loadSpec(benchmarkId, input.specVm);
     const entry = spec.entries.find((e) => e.matrixId === matrixId);
     if (!entry) throw new InputError(`matrix entry ${matrixId} is not in the job spec of ${input.specVm}`);
+    checkSafeId(entry.testId, 'test id');
 
     const outputKey = (i: number) => layout.fioOutput(benchmarkId, deps.vm, matrixId, i);
     const manifest = await getJson<Manifest>(deps.store, manifestKey(benchmarkId));
@@ -210,7 +233,7 @@ export function createAgentActivities(deps: AgentDeps) {
         status: 'failed',
         finishedAt: new Date(finishedAt).toISOString(),
         durationMs: finishedAt - started,
-        error: ctx.cancellationSignal.aborted ? 'cancelled' : (err as Error).message,
+        error: ctx.cancellationSignal.aborted ? 'cancelled' : redact((err as Error).message),
       });
       throw err;
     }
@@ -227,7 +250,16 @@ export function createAgentActivities(deps: AgentDeps) {
     return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: bws.length, durationMs: finishedAt - started, reused: false };
   }
 
-  return withFailureMapping({ runEntry });
+  return withFailureMapping({
+    // Whatever leaves the agent as an error lands in a workflow history: redacted first.
+    runEntry: async (input: RunEntryInput) => {
+      try {
+        return await runEntry(input);
+      } catch (err) {
+        throw redactError(err, redact);
+      }
+    },
+  });
 }
 
 export type AgentActivities = ReturnType<typeof createAgentActivities>;

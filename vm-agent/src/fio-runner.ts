@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
+import { childEnv } from './child-env';
 
 export interface FioRunRequest {
   jobFile: string;
@@ -7,6 +8,8 @@ export interface FioRunRequest {
   timeoutMs: number;
   /** Aborting stops fio (SIGTERM to its process group, SIGKILL after a grace period). */
   signal?: AbortSignal;
+  /** fio's working directory: relative file names land here (the test's data folder). */
+  cwd?: string;
   /** Written while fio runs so a restarted agent can stop a fio its previous life left behind. */
   pidFile?: string;
 }
@@ -40,7 +43,8 @@ export const runFio: FioRunner = async (req) => {
     : [fioBin, fioArgv(req)];
   const started = Date.now();
   // Its own process group, so stopping it stops the job processes fio forks too.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // fio expands ${VAR} in job files: it gets an allow-listed environment, never the agent's secrets.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: childEnv('fio'), cwd: req.cwd });
   if (req.pidFile && child.pid) await fs.writeFile(req.pidFile, String(child.pid));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {

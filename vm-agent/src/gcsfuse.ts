@@ -33,8 +33,12 @@ import { constants as fsConstants, existsSync, promises as fs, readdirSync, read
 import path from 'node:path';
 import type { MountConfig } from '../../src/core/configs';
 import { InputError } from '../../src/core/errors';
-import { checkGitRef } from '../../src/core/mount-args';
+import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv, checkGitRef, FLAG_WORD } from '../../src/core/mount-args';
+
+// Re-exported: the checks live in src/core so the CLI refuses what the agent would.
+export { checkBucketName, checkGcsfuseMountArgv };
 import type { MountSpec } from '../../src/core/spec';
+import { childEnv } from './child-env';
 import type { Mounter, MountHandle } from './mounter';
 
 export const GCSFUSE_MODULE = 'github.com/googlecloudplatform/gcsfuse/v3';
@@ -201,7 +205,7 @@ export class GoInstallGcsfuseBinaries implements GcsfuseBinaries {
   }
 
   private goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    const base = this.opts.env ?? process.env;
+    const base = childEnv('go', this.opts.env ?? process.env);
     return { ...base, GOTOOLCHAIN: this.opts.goToolchain ?? base.GOTOOLCHAIN ?? 'auto', ...extra };
   }
 
@@ -498,81 +502,6 @@ export async function dropPageCache(warn: (message: string) => void = console.wa
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Checking what we pass to gcsfuse
-// ---------------------------------------------------------------------------------------------
-
-const OWNED_FLAGS: Record<string, string> = {
-  foreground: 'gcsfuse-bench runs gcsfuse in the foreground itself, to own its process',
-  'log-file': "gcsfuse-bench writes gcsfuse's log next to the entry's results (gcsfuse-<n>.log)",
-  help: 'gcsfuse would print its help and exit instead of mounting',
-  h: 'gcsfuse would print its help and exit instead of mounting',
-  version: 'gcsfuse would print its version and exit instead of mounting',
-  v: 'gcsfuse would print its version and exit instead of mounting',
-};
-
-const FLAG_WORD = /^--?([A-Za-z0-9][A-Za-z0-9_.-]*)(=[^]*)?$/;
-
-/** GCS bucket names: 3-63 characters (222 with dots, 63 per dot-separated part), a-z 0-9 - _ . */
-export function checkBucketName(bucket: string): string {
-  const ok =
-    /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(bucket) &&
-    !bucket.includes('..') &&
-    bucket.split('.').every((part) => part.length >= 1 && part.length <= 63) &&
-    (bucket.includes('.') || bucket.length <= 63);
-  if (!ok) throw new InputError(`${JSON.stringify(bucket)} is not a Cloud Storage bucket name`, { flag: '--bucket' });
-  return bucket;
-}
-
-/** An http(s) URL (for fake-gcs-server: http://host:port/storage/v1/, trailing slash included) or host:port. */
-function checkEndpoint(endpoint: string): string {
-  if (/^[A-Za-z0-9.-]+:\d+$/.test(endpoint)) return endpoint;
-  let url: URL | undefined;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    // handled below
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || /\s/.test(endpoint)) {
-    throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} is neither an http(s) URL nor host:port`);
-  }
-  return endpoint;
-}
-
-/**
- * Checks gcsfuse mount args word by word: each is a flag (`--name`, `--name=value`, `-o`) or the
- * value of the flag before it (`--temp-dir /x`). Positional words (gcsfuse-bench gives the bucket
- * and mount point itself), a bare `--`, control characters and flags we own are refused.
- */
-export function checkGcsfuseMountArgv(argv: readonly string[], spec: Extract<MountSpec, { kind: 'gcsfuse' }>, label = 'default'): void {
-  const fail = (why: string): never => {
-    throw new InputError(`mount args of config "${label}": ${why}`, { column: 'mount_args' });
-  };
-  let valueAllowed = false;
-  for (const word of argv) {
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(word)) fail(`${JSON.stringify(word)} contains a control character`);
-    if (word === '--' || word === '-') fail(`a bare ${JSON.stringify(word)} is not allowed: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
-    const flag = FLAG_WORD.exec(word);
-    if (word.startsWith('-') && !flag) fail(`${JSON.stringify(word)} is not a flag (--name or --name=value)`);
-    if (flag) {
-      const name = flag[1]!;
-      const owned = OWNED_FLAGS[name];
-      if (owned) fail(`--${name} cannot be given: ${owned}`);
-      if (name === 'custom-endpoint' && spec.customEndpoint !== undefined) {
-        fail(`--custom-endpoint is given twice: the benchmark's mount spec sets it to ${spec.customEndpoint}`);
-      }
-      if (name === 'anonymous-access' && spec.anonymousAccess) fail('--anonymous-access is given twice: the benchmark\'s mount spec sets it');
-      valueAllowed = flag[2] === undefined;
-      continue;
-    }
-    if (!valueAllowed) {
-      fail(`${JSON.stringify(word)} is neither a flag nor the value of the flag before it: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
-    }
-    valueAllowed = false;
-  }
-}
-
 function userSetsFlag(argv: readonly string[], name: string): boolean {
   return argv.some((w) => FLAG_WORD.exec(w)?.[1] === name);
 }
@@ -591,6 +520,8 @@ export interface GcsfuseMounterOptions {
    * per entry. Created when missing; must be empty when nothing is mounted on it.
    */
   mountPoint: string;
+  /** gcsfuse's working directory: relative --cache-dir/--temp-dir are created here (default: beside the mount point). */
+  scratchDir?: string;
   /** Drop the page cache before each mount and after each unmount (default true). */
   dropCaches?: boolean;
   /** gcsfuse --log-severity unless the mount args set it; 'info' by default. */
@@ -601,7 +532,7 @@ export interface GcsfuseMounterOptions {
   exitTimeoutMs?: number;
   /** fusermount3 by default. */
   fusermount?: string;
-  /** Extra environment for gcsfuse (e.g. GOOGLE_APPLICATION_CREDENTIALS); the agent's own is passed on. */
+  /** Extra environment for gcsfuse; of the agent's own only the allow-list in child-env.ts is passed on. */
   env?: NodeJS.ProcessEnv;
   warn?: (message: string) => void;
 }
@@ -640,7 +571,7 @@ export class GcsfuseMounter implements Mounter {
   async mount(config: MountConfig, spec: MountSpec, logDir: string): Promise<GcsfuseMountHandle> {
     if (spec.kind !== 'gcsfuse') throw new Error(`this agent mounts buckets with gcsfuse, the job asks for ${spec.kind}`);
     const bucket = checkBucketName(spec.bucket);
-    if (spec.customEndpoint !== undefined) checkEndpoint(spec.customEndpoint);
+    if (spec.customEndpoint !== undefined) checkEndpoint(spec.customEndpoint, spec.anonymousAccess === true);
     checkGcsfuseMountArgv(config.mountArgv, spec, config.label);
     if (this.active && !this.active.unmountResult) {
       throw new Error(`gcsfuse is still mounted at ${this.active.mountPoint} by an earlier mount: unmount it first`);
@@ -682,6 +613,8 @@ export class GcsfuseMounter implements Mounter {
       bucket,
       mountPoint,
     ];
+    const scratchDir = path.resolve(this.opts.scratchDir ?? `${this.opts.mountPoint}-scratch`);
+    await fs.mkdir(scratchDir, { recursive: true });
     const out = await fs.open(outputFile, 'a');
     let child: ChildProcess;
     try {
@@ -690,7 +623,9 @@ export class GcsfuseMounter implements Mounter {
       child = spawn(cmd, args, {
         stdio: ['ignore', out.fd, out.fd],
         detached: true, // its own process group: a Ctrl-C at the agent's terminal does not reach it directly
-        env: { ...process.env, ...this.opts.env },
+        // An allow-listed environment (child-env.ts), and a working directory where relative --cache-dir/--temp-dir land.
+        env: { ...childEnv('gcsfuse'), ...this.opts.env },
+        cwd: scratchDir,
       });
     } finally {
       await out.close();

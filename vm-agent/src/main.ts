@@ -28,6 +28,8 @@ export interface AgentOptions {
     /** GOTOOLCHAIN for building gcsfuse refs (default: what each ref's go.mod asks for). */
     goToolchain?: string;
   };
+  /** fio options allowed past the job policy on this VM (the operator's escape hatch; never from a workflow). */
+  allowFioOptions?: string[];
   /** Sleep instead of running fio (orchestration benchmarks only; outputs say "simulated"). */
   simulateFio?: boolean;
 }
@@ -52,12 +54,15 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
           'local-dir': new LocalDirMounter(path.join(opts.workDir, 'mnt')),
           gcsfuse: new GcsfuseMounter({
             mountPoint: path.join(opts.workDir, 'gcsfuse-mnt'),
+            scratchDir: path.join(opts.workDir, 'gcsfuse-scratch'),
             // Built once per ref and kept across agent restarts.
             binaries: new GoInstallGcsfuseBinaries({ cacheDir: path.join(opts.workDir, 'gcsfuse-builds'), ...opts.gcsfuse }),
           }),
         }),
       runFio: opts.simulateFio ? simulatedFio : runFio,
       workDir: opts.workDir,
+      allowFioOptions: new Set(opts.allowFioOptions ?? []),
+      fioParseCheck: !opts.simulateFio,
     }),
     // One entry at a time: concurrent fio jobs on one VM would measure each other.
     maxConcurrentActivityTaskExecutions: 1,
@@ -78,15 +83,17 @@ async function main(): Promise<void> {
     .option('--storage-endpoint <url>', 'Cloud Storage endpoint, e.g. an emulator (env GCSFUSE_BENCH_STORAGE_ENDPOINT)')
     .option('--gcsfuse-binary <ref=path...>', 'use a ready-made gcsfuse binary for a ref instead of building it')
     .option('--gcsfuse-go-toolchain <version>', 'GOTOOLCHAIN for building gcsfuse (env GCSFUSE_GO_TOOLCHAIN)', process.env.GCSFUSE_GO_TOOLCHAIN)
+    .option('--allow-fio-option <names...>', 'let jobs use these fio options the job policy refuses (e.g. write_bw_log); applies to this VM only')
     .option('--simulate-fio', 'SIMULATION MODE: sleep for each job\'s runtime instead of running fio (for benchmarking the orchestration)')
     .parse();
-  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string; gcsfuseBinary?: string[]; gcsfuseGoToolchain?: string }>();
+  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string; gcsfuseBinary?: string[]; gcsfuseGoToolchain?: string; allowFioOption?: string[] }>();
   const worker = await createAgentWorker({
     vm: o.vm,
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
     artifacts: o.artifacts,
     workDir: o.workDir ?? path.join(os.tmpdir(), 'gcsfuse-bench-agent', o.vm),
     simulateFio: o.simulateFio,
+    allowFioOptions: o.allowFioOption,
     gcsfuse: {
       seeded: Object.fromEntries((o.gcsfuseBinary ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
       goToolchain: o.gcsfuseGoToolchain,
@@ -94,6 +101,7 @@ async function main(): Promise<void> {
     cloud: cloudEndpointsFromEnv(process.env, { storageEndpoint: o.storageEndpoint }),
   });
   if (o.simulateFio) console.warn('SIMULATION MODE: fio is not run; results are zeros labelled "simulated"');
+  if (o.allowFioOption?.length) console.warn(`fio job policy relaxed on this VM for: ${o.allowFioOption.join(', ')}`);
   console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)}`);
   await worker.run();
 }
