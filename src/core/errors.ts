@@ -18,8 +18,14 @@ export class InputError extends Error {
     readonly detail: string,
     readonly location: InputLocation = {},
   ) {
-    super(formatLocation(location) + detail);
+    super(escapeControl(formatLocation(location) + detail));
   }
+}
+
+/** Control characters a user's input brings into a message (e.g. terminal escapes) are shown escaped, never sent to the terminal. */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export const INPUT_ERROR_TYPE = 'InputError';

@@ -41,7 +41,8 @@ export function parsePercent(text: string, loc: InputLocation, max = 1000): numb
 }
 
 export function formatMs(ms: number): string {
-  if (ms >= 86_400_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 86_400_000) return ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${Math.floor(ms / 8_640_000) / 10}d`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkGitRef, splitMountArgs } from '../../src/core/mount-args';
+import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv, checkGitRef, splitMountArgs } from '../../src/core/mount-args';
 import { expectInputError } from './helpers/input-error';
 
 describe('splitMountArgs', () => {
@@ -55,4 +55,57 @@ describe('checkGitRef', () => {
       expectInputError(() => checkGitRef(ref, { flag: '--gcsfuse-commit' }), { flag: '--gcsfuse-commit' }, '--gcsfuse-commit: ', 'is not a git commit, tag or branch name');
     },
   );
+});
+
+describe('gcsfuse checks shared by the CLI and the agent', () => {
+  const anon = { customEndpoint: undefined, anonymousAccess: true };
+  it('refuses an unclosed quote instead of splitting it silently', () => {
+    expect(() => splitMountArgs(`--temp-dir 'abc`)).toThrow(/unclosed single quote/);
+    expect(() => splitMountArgs('--app-name "x y')).toThrow(/unclosed double quote/);
+    expect(splitMountArgs(`--app-name "it's" --x='a"b'`)).toEqual(['--app-name', "it's", '--x=a"b']);
+  });
+
+  it('refuses flags that read or write files of the VM, and scratch paths outside the scratch folder', () => {
+    for (const [argv, message] of [
+      [['--foreground'], /--foreground cannot be given/],
+      [['--log-file=/etc/passwd'], /--log-file cannot be given/],
+      [['--config-file', '/etc/shadow'], /--config-file cannot be given: it reads a file/],
+      [['--key-file=/root/key.json'], /--key-file cannot be given/],
+      [['--cache-dir', '/etc'], /--cache-dir "\/etc" must be a relative folder/],
+      [['--temp-dir=../../x'], /--temp-dir "..\/..\/x" must be a relative folder/],
+      [['--custom-endpoint', 'http://u:p@evil:1/'], /credentials in its URL/],
+    ] as const) {
+      expect(() => checkGcsfuseMountArgv(argv, {}, 'c1'), argv.join(' ')).toThrow(message);
+    }
+    expect(() => checkGcsfuseMountArgv(['--cache-dir', 'cache', '--file-cache-max-size-mb=100', '--temp-dir=tmp/a'], {}, 'c1')).not.toThrow();
+  });
+
+  it('keeps the VM credentials from endpoints outside googleapis.com', () => {
+    expect(() => checkEndpoint('http://127.0.0.1:4443/storage/v1/', false)).toThrow(/outside googleapis\.com/);
+    expect(checkEndpoint('http://127.0.0.1:4443/storage/v1/', true)).toBe('http://127.0.0.1:4443/storage/v1/');
+    expect(checkEndpoint('https://storage.us-central1.rep.googleapis.com/', false)).toBeTruthy();
+    expect(() => checkEndpoint('https://user:secret@storage.googleapis.com/', false)).toThrow(/credentials in its URL/);
+    expect(() => checkEndpoint('ftp://x/', true)).toThrow(/neither an http\(s\) URL/);
+    expect(() => checkEndpoint('http://x/?a=1', true)).toThrow(/query or fragment/);
+    expect(() => checkGcsfuseMountArgv(['--custom-endpoint=http://127.0.0.1:1/'], {}, 'c')).toThrow(/outside googleapis\.com/);
+    expect(() => checkGcsfuseMountArgv(['--custom-endpoint=http://127.0.0.1:1/', '--anonymous-access'], {}, 'c')).not.toThrow();
+    expect(() => checkGcsfuseMountArgv(['--anonymous-access'], anon, 'c')).toThrow(/given twice/);
+  });
+
+  it("applies Cloud Storage's bucket naming rules", () => {
+    for (const ok of ['abc', 'my-bucket_1', 'a.b.c', `${'a'.repeat(63)}.${'b'.repeat(63)}`]) expect(checkBucketName(ok)).toBe(ok);
+    for (const [bad, why] of [
+      ['Bad Bucket;rm', /only lowercase/],
+      ['MyBucket', /only lowercase/],
+      ['ab', /at least 3/],
+      ['a'.repeat(64), /too long/],
+      ['-abc', /start and end/],
+      ['a..b', /dot-separated/],
+      ['192.168.1.1', /IP address/],
+      ['goog-bucket', /goog/],
+      ['my-google-bucket', /google/],
+    ] as const) {
+      expect(() => checkBucketName(bad), bad).toThrow(why);
+    }
+  });
 });
