@@ -120,7 +120,7 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     expect(w.write!.bwBytesPerSec.mean).toBeGreaterThan(0);
     // fio's files went through gcsfuse into the data bucket, under TEST_DATA_DIR.
     const data = openArtifactStore('gs://bench-data', storageOptions({ storageEndpoint: gcs.endpoint }));
-    expect((await data.list('gcsfuse-bench-data/w/')).length).toBeGreaterThan(0);
+    expect((await data.list(`gcsfuse-bench-data/${w.vm}/w/`)).length).toBeGreaterThan(0);
     // gcsfuse's log of each iteration is kept beside fio's output.
     const results = await store.list(`cloud-fuse/results/${w.vm}/test-${w.matrixId}/`);
     expect(results.some((k) => /iteration-1\.gcsfuse-\d+\.log$/.test(k))).toBe(true);
@@ -128,7 +128,42 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     // gcsfuse's own CPU and memory were sampled while fio ran.
     expect((w as EntryReport & { resources: { gcsfuse_rss_MiB: { peak: number } } }).resources.gcsfuse_rss_MiB.peak).toBeGreaterThan(1);
     const rendered = String(await store.get(layout.renderedJob('cloud-fuse', w.vm!, w.matrixId)));
-    expect(rendered).toContain(`directory=${home}/${w.vm}/gcsfuse-mnt/gcsfuse-bench-data/w`);
+    expect(rendered).toContain(`directory=${home}/${w.vm}/gcsfuse-mnt/gcsfuse-bench-data/${w.vm}/w`);
+  });
+
+  it('three agents mounting one bucket with real gcsfuse run the same write and read tests at once, each under its own folder', async (ctx) => {
+    const fuse = fuseAvailability();
+    if (!fuse.ok) ctx.skip(fuse.reason);
+    await gcs.createBucket('shared-data');
+    const vms = ['vm-single-1', 'vm-multi-1', 'vm-multi-2'];
+    // Three configs of the same tests: every test id runs on every VM at the same time.
+    const configs = ['a', 'b', 'c'].map((l) => `${GCSFUSE_TEST_REF},--implicit-dirs --enable-hns=false --app-name=${l},${l}`).join('\n');
+    const req = smallRequest('fleet-shared', vms, {
+      iterations: 1,
+      mount: { kind: 'gcsfuse', bucket: 'shared-data', customEndpoint: gcs.jsonApi, anonymousAccess: true },
+      configs: { name: 'configs.csv', content: `commit,mount_args,label\n${configs}\n` },
+      testCases: { name: 'tests.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nw,write,1m,4m,2\nr,read,256k,2m,2\n' },
+      // Write-heavy: two jobs per VM writing whole files and fsyncing them; the read test lays its files out first.
+      jobFile: { name: 'jobfile.fio', content: '[global]\nioengine=psync\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\nend_fsync=1\n' },
+    });
+    const client = await connectClient({ address: env.address, namespace: 'default' });
+    const result = await (await startBenchmark(client, req, undefined)).result();
+    expect(result).toMatchObject({ totalEntries: 6, passed: 6, failed: 0 });
+
+    const store = openArtifactStore(ARTIFACTS, storageOptions({ storageEndpoint: gcs.endpoint }));
+    const reports = (await getJson<EntryReport[]>(store, layout.report('fleet-shared', 'results.json')))!;
+    // Every VM ran both tests, so the same test ids ran on several VMs sharing the bucket.
+    expect(new Set(reports.map((r) => r.vm))).toEqual(new Set(vms));
+    for (const r of reports) expect((r.testId === 'w' ? r.write : r.read)!.bwBytesPerSec.mean, `${r.testId} on ${r.vm}`).toBeGreaterThan(0);
+    const data = openArtifactStore('gs://shared-data', storageOptions({ storageEndpoint: gcs.endpoint }));
+    const objects = await data.list('gcsfuse-bench-data/');
+    const owners = new Set(reports.map((r) => r.vm));
+    for (const vm of owners) {
+      expect(objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/w/`)), `${vm}`).toBe(true);
+      expect(objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/r/`)), `${vm}`).toBe(true);
+    }
+    // Nothing outside the VMs' own folders.
+    expect(objects.filter((k) => !k.endsWith('/')).filter((k) => !vms.some((vm) => k.startsWith(`gcsfuse-bench-data/${vm}/`)))).toEqual([]);
   });
 
   it('a group that does not exist fails the benchmark with a message naming it', async () => {

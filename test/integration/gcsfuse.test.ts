@@ -46,7 +46,7 @@ describe('gcsfuse mount args and names', () => {
 
   it('accepts flags, flag values and -o options', () => {
     expect(() =>
-      checkGcsfuseMountArgv(splitMountArgs('--implicit-dirs --temp-dir /tmp/x --stat-cache-ttl=1h -o ro,noatime --log-severity trace'), spec),
+      checkGcsfuseMountArgv(splitMountArgs('--implicit-dirs --temp-dir tmp/x --stat-cache-ttl=1h -o ro,noatime --log-severity trace'), spec),
     ).not.toThrow();
     expect(() => checkGcsfuseMountArgv(['--custom-endpoint', 'http://h:1/storage/v1/', '--anonymous-access'], spec)).not.toThrow();
   });
