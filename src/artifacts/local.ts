@@ -27,7 +27,13 @@ export class LocalArtifactStore implements ArtifactStore {
   private async writeTemp(file: string, data: Buffer | string): Promise<string> {
     await fs.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await fs.writeFile(tmp, data);
+    try {
+      await fs.writeFile(tmp, data);
+    } catch (err) {
+      // A full disk leaves a partly written file: never leave it behind.
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
     return tmp;
   }
 
@@ -50,7 +56,12 @@ export class LocalArtifactStore implements ArtifactStore {
   async put(key: string, data: Buffer | string): Promise<void> {
     const file = this.urlOf(key);
     const tmp = await this.writeTemp(file, data);
-    await fs.rename(tmp, file);
+    try {
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -17,6 +17,26 @@ describeArtifactStoreContract('local folder', async () => {
   return { store: new LocalArtifactStore(dir), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 });
 
+describe('local folder on a full disk', () => {
+  it('fails the write and leaves no temporary file behind', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip('mounting a small tmpfs needs root');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'artifacts-full-'));
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      const store = new LocalArtifactStore(dir);
+      const big = Buffer.alloc(256 * 1024, 1);
+      await expect(store.put('b/results/vm/x.json', big)).rejects.toMatchObject({ code: 'ENOSPC' });
+      await expect(store.putOnce('b/results/vm/y.json', big)).rejects.toMatchObject({ code: 'ENOSPC' });
+      const left = await fs.readdir(path.join(dir, 'b/results/vm'));
+      expect(left).toEqual([]);
+    } finally {
+      execFileSync('umount', [dir]);
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('fake-gcs-server helper', () => {
   it('says how to get a missing binary', async () => {
     await expect(startFakeGcs({ binary: '/nonexistent/fake-gcs-server' })).rejects.toThrow(
