@@ -1,8 +1,33 @@
 # Image for the orchestrator worker and the agents (docker-compose.yml).
+# Base image by tag, not digest: pin a digest (node:20-bookworm@sha256:...) for reproducible builds.
 FROM node:20-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends fio fuse3 golang-go git ca-certificates \
+# fio, FUSE and git from Debian (apt checks packages against Debian's signed release files).
+RUN apt-get update && apt-get install -y --no-install-recommends fio fuse3 git ca-certificates \
     && rm -rf /var/lib/apt/lists/*
+# Go for building gcsfuse with GOTOOLCHAIN=auto, which needs go >= 1.21: Debian 12's golang-go is
+# 1.19. A pinned release, checked against its SHA-256 before unpacking (the values go.dev/dl lists
+# for go1.23.6, as pinned by docker-library/golang and others; see deploy/gce/startup-script.sh).
+ARG GO_VERSION=1.23.6
+RUN set -eu; \
+    arch="$(dpkg --print-architecture)"; \
+    case "$arch" in \
+      amd64) sha=9379441ea310de000f33a4dc767bd966e72ab2826270e038e78b2c53c2e7802d ;; \
+      arm64) sha=561c780e8f4a8955d32bf72e46af0b5ee5e0debe1e4633df9a03781878219202 ;; \
+      *) echo "no pinned Go for $arch" >&2; exit 1 ;; \
+    esac; \
+    curl -fsSL --proto '=https' -o /tmp/go.tgz "https://go.dev/dl/go${GO_VERSION}.linux-${arch}.tar.gz"; \
+    echo "$sha  /tmp/go.tgz" | sha256sum --check --strict -; \
+    tar -C /usr/local -xzf /tmp/go.tgz --no-same-owner; \
+    rm /tmp/go.tgz; \
+    ln -s /usr/local/go/bin/go /usr/local/bin/go
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN chown node:node /app
+COPY --chown=node:node package.json package-lock.json ./
+# npm ci as the image's unprivileged `node` user, production dependencies only, no install scripts
+# (the three production packages that have one do not need it: see deploy/gce/startup-script.sh).
+USER node
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# Root at run time: the agents mount gcsfuse and drop the page cache, which only uid 0 may do
+# (deploy/gce/README.md). The orchestrator needs neither and could run as `node`.
+USER root
 COPY . .

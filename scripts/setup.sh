@@ -26,6 +26,9 @@ command -v fio >/dev/null 2>&1 || apt_missing+=(fio)
 command -v fusermount3 >/dev/null 2>&1 || apt_missing+=(fuse3)
 # Headless Chromium for the Web UI browser test (driven by playwright-core; no browser download).
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+# systemd-analyze and shellcheck check the GCE unit and startup script (test/integration/deploy-gce.test.ts).
+command -v systemd-analyze >/dev/null 2>&1 || apt_missing+=(systemd)
+command -v shellcheck >/dev/null 2>&1 || apt_missing+=(shellcheck)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${apt_missing[*]} with apt-get"

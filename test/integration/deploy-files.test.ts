@@ -7,8 +7,9 @@ import { DEFAULT_TEMPORAL_ADDRESS } from '../../src/shared/temporal';
 import { REPO } from '../support/harness';
 
 /**
- * No Docker engine or GCE here: these check that docker-compose.yml and the VM startup
- * files agree with the code (entrypoints exist, flags are accepted, variables are read).
+ * No Docker engine here: these check that docker-compose.yml, the Dockerfile and .dockerignore
+ * agree with the code (entrypoints exist, flags are accepted, variables are read). The GCE files
+ * (deploy/gce) are tested in deploy-gce.test.ts.
  */
 
 function sources(dir: string): string[] {
@@ -66,28 +67,33 @@ describe('docker-compose.yml', () => {
   });
 });
 
-describe('GCE startup script and systemd unit', () => {
-  const unit = readFileSync(path.join(REPO, 'deploy/gce/gcsfuse-bench-agent.service'), 'utf8');
-  const script = path.join(REPO, 'deploy/gce/startup-script.sh');
+describe('Dockerfile and .dockerignore', () => {
+  const dockerfile = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
+  const startup = readFileSync(path.join(REPO, 'deploy/gce/startup-script.sh'), 'utf8');
 
-  it('the unit starts the agent entrypoint with flags it accepts, named after the VM', () => {
-    const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/);
-    const toRepo = (p: string) => p.replace('/opt/gcsfuse-bench/', `${REPO}/`);
-    const entry = exec.find((a) => a.endsWith('main.ts'))!;
-    expect(existsSync(toRepo(entry))).toBe(true);
-    expect(existsSync(toRepo(exec[exec.indexOf('--import') + 1]!))).toBe(true);
-    expect(exec.slice(exec.indexOf('--vm'), exec.indexOf('--vm') + 2)).toEqual(['--vm', '%H']);
-    const help = helpOf(path.relative(REPO, toRepo(entry)));
-    for (const flag of flagsIn(exec)) expect(help).toContain(flag);
-    expect(unit).toMatch(/^Restart=always$/m);
+  it('keeps local installs, tool builds, history and results out of the build context', () => {
+    const ignored = readFileSync(path.join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.gcsfuse-bench', '.git', 'artifacts', 'results']));
   });
 
-  it('the script is valid bash and writes only variables the agent reads', () => {
-    execFileSync('bash', ['-n', script]);
-    const text = readFileSync(script, 'utf8');
-    const envBlock = /cat > \/etc\/gcsfuse-bench\/agent\.env <<ENV\n([\s\S]*?)\nENV/.exec(text)![1]!;
-    const written = [...envBlock.matchAll(/^(?:\$\{API_KEY:\+)?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
-    expect(written).toEqual(expect.arrayContaining(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'GCSFUSE_BENCH_ARTIFACTS', 'TEMPORAL_API_KEY']));
-    for (const v of written) expect(envVarsRead, v).toContain(v);
+  it('runs npm ci unprivileged, without dev dependencies or install scripts', () => {
+    const lines = dockerfile.split('\n');
+    const npm = lines.findIndex((l) => /^RUN npm ci /.test(l));
+    expect(lines[npm]).toMatch(/--omit=dev/);
+    expect(lines[npm]).toMatch(/--ignore-scripts/);
+    const lastUser = lines.slice(0, npm).filter((l) => l.startsWith('USER ')).pop();
+    expect(lastUser).toBe('USER node');
+  });
+
+  it('downloads Go only through a SHA-256 check, pinned like the VM startup script', () => {
+    expect(dockerfile).not.toMatch(/apt-get install[^\n]*golang-go/);
+    expect(dockerfile).toMatch(/sha256sum --check --strict/);
+    expect(dockerfile).not.toMatch(/curl[^\n]*\|\s*(tar|sh|bash)/);
+    const version = /^ARG GO_VERSION=(.+)$/m.exec(dockerfile)![1];
+    expect(startup).toContain(`readonly GO_VERSION=${version}`);
+    const amd64 = /amd64\) sha=([0-9a-f]{64})/.exec(dockerfile)![1];
+    expect(startup).toContain(`readonly GO_SHA256=${amd64}`);
   });
 });
