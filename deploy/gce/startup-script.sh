@@ -283,7 +283,7 @@ install_go() {
 create_build_user() {
   getent passwd "$BUILD_USER" >/dev/null ||
     useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-      --comment 'gcsfuse-bench: unpacks the source and runs npm ci; runs nothing else' "$BUILD_USER"
+      --comment 'gcsfuse-bench build user (unpacks the source, runs npm ci)' "$BUILD_USER"
   BUILD_UID=$(id -u "$BUILD_USER")
   BUILD_GID=$(id -g "$BUILD_USER")
 }

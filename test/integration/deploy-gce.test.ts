@@ -184,6 +184,8 @@ describe('startup script: static checks', () => {
     const npm = text.split('\n').filter((l) => /\bnpm ci --/.test(l) && !l.trim().startsWith('#'));
     expect(npm.length).toBe(1);
     expect(npm[0]).toMatch(/as_build_user .* npm ci --omit=dev --ignore-scripts/);
+    // useradd refuses a GECOS comment with ':' (found running install_source as root with stand-ins).
+    expect(/--comment '([^']*)'/.exec(text)![1]).not.toContain(':');
   });
 
   it('--ignore-scripts is safe: the only production packages with install scripts are the three the script explains', () => {
