@@ -1,6 +1,7 @@
 import type { ArtifactStore } from '../artifacts/store';
 import type { BenchmarkRequest, FleetSpec, FleetVm } from '../core/spec';
 import type { FleetResolver } from '../fleet/fleet';
+import { agentLastPoll, type AgentPresence } from './agents';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
 import { withFailureMapping } from './failures';
@@ -14,6 +15,8 @@ export interface OrchestratorDeps {
   fleet: FleetResolver;
   /** BigQuery client options (an emulator or test endpoint); Application Default Credentials otherwise. */
   bigqueryOptions?: BigQueryOptions;
+  /** Who polls the agents' task queues; without it lost agents are found by timers only. */
+  presence?: AgentPresence;
 }
 
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
@@ -24,6 +27,7 @@ export function createActivities(deps: OrchestratorDeps) {
     aggregate: (input: AggregateInput) => aggregate(deps.store, input),
     report: (input: ReportInput) => writeReport(deps.store, input),
     exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
+    agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
   }));
 }
 

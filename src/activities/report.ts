@@ -8,11 +8,15 @@ export interface ReportInput {
   benchmarkId: string;
   /** Also write one CSV per config, report/<label>.csv (the original tool's --separate-configs). */
   separateConfigs?: boolean;
+  /** Set for the partial report of a benchmark that did not run to its end (e.g. "cancelled"). */
+  incompleteReason?: string;
 }
 
 export interface ReportSummary {
   keys: string[];
   urls: string[];
+  /** As summary.json says: every entry has its final result and the benchmark ran to its end. */
+  complete: boolean;
 }
 
 /** Report file names a config label must not take. */
@@ -30,13 +34,14 @@ export function configCsvName(label: string): string {
  * Takes a benchmark id (the original signature) or a ReportInput.
  */
 export async function writeReport(store: ArtifactStore, input: string | ReportInput): Promise<ReportSummary> {
-  const { benchmarkId, separateConfigs = false } = typeof input === 'string' ? { benchmarkId: input } : input;
+  const { benchmarkId, separateConfigs = false, incompleteReason } = typeof input === 'string' ? { benchmarkId: input } : input;
   const resultsKey = layout.report(benchmarkId, 'results.json');
   const reports = await getJson<EntryReport[]>(store, resultsKey);
   if (!reports) throw new Error(`${store.urlOf(resultsKey)} is missing: aggregate first`);
+  const summary = reportSummary(benchmarkId, reports, incompleteReason);
   const files: [string, string][] = [
     ['combined_report.csv', reportCsv(reports)],
-    ['summary.json', toJson(reportSummary(benchmarkId, reports))],
+    ['summary.json', toJson(summary)],
     ['report.html', renderHtmlReport(benchmarkId, reports)],
   ];
   if (separateConfigs) {
@@ -49,5 +54,5 @@ export async function writeReport(store: ArtifactStore, input: string | ReportIn
     keys.push(key);
   }
   keys.splice(1, 0, resultsKey);
-  return { keys, urls: keys.map((k) => store.urlOf(k)) };
+  return { keys, urls: keys.map((k) => store.urlOf(k)), complete: summary.complete };
 }

@@ -1,7 +1,18 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { openArtifactStore } from '../artifacts';
 import { getJson } from '../artifacts/store';
 import { InputError } from '../core/errors';
+import { parseDurationMs } from '../core/params';
 import { layout } from '../core/layout';
 import type { EntryReport } from '../core/report';
 import { prepareBenchmark, type BenchmarkRequest, type FleetSpec } from '../core/spec';
@@ -127,34 +138,233 @@ export async function liveProgress(client: Client, benchmarkId: string, all = fa
   return { progress, live };
 }
 
+/** Re-runs a VM's failed entries; a RefusedError says why the benchmark would not (the workflow's validator's reason). */
 export async function retryVm(client: Client, benchmarkId: string, vm: string, onto?: string): Promise<RetryVmResult> {
-  return client.workflow.getHandle(benchmarkId).executeUpdate(retryVmUpdate, { args: [{ vm, onto }] });
+  try {
+    return await client.workflow.getHandle(benchmarkId).executeUpdate(retryVmUpdate, { args: [{ vm, onto }] });
+  } catch (err) {
+    // "Workflow Update failed" says nothing: the reason is in its causes.
+    if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(`retry-vm refused: ${failureMessage(err.cause ?? err)}`);
+    if (err instanceof WorkflowNotFoundError) throw new RefusedError(`retry-vm refused: benchmark "${benchmarkId}" is closed or does not exist`);
+    throw err;
+  }
 }
 
 export async function readReport(artifacts: string, benchmarkId: string): Promise<EntryReport[] | undefined> {
   return getJson<EntryReport[]>(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), layout.report(benchmarkId, 'results.json'));
 }
 
-/** Waits for the result, calling onTick with progress about once a second. */
+/** How long `run`, `watch` and `cancel` wait for an unreachable Temporal before they give up (--reconnect-timeout). */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 10 * 60_000;
+const RECONNECT_BACKOFF_MS = { first: 1_000, max: 15_000 } as const;
+
+// gRPC status codes of a server that is down, restarting or overloaded (the client's own retries gave up).
+const GRPC_UNREACHABLE = new Set([
+  1, // CANCELLED: the connection went away mid-call
+  4, // DEADLINE_EXCEEDED
+  8, // RESOURCE_EXHAUSTED
+  14, // UNAVAILABLE
+]);
+
+/** True when Temporal could not be reached (as opposed to an answer such as "not found" or a failed workflow). */
+export function isUnreachable(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e instanceof WorkflowFailedError || e instanceof WorkflowNotFoundError) return false;
+    if (isGrpcServiceError(e)) return GRPC_UNREACHABLE.has(e.code);
+  }
+  return false;
+}
+
+export interface ReconnectOptions {
+  /** Give up after Temporal was unreachable this long (default 10 minutes). */
+  reconnectTimeoutMs?: number;
+  /** Called once when Temporal becomes unreachable, and once when it answers again. */
+  onDisconnected?: (err: Error) => void;
+  onReconnected?: () => void;
+}
+
+/** Tracks one outage at a time: when it began, and whether the caller was told. */
+class Outage {
+  private since: number | undefined;
+  private backoffMs: number = RECONNECT_BACKOFF_MS.first;
+  constructor(private readonly o: ReconnectOptions) {}
+  /** Records a failure; throws it when it is not an outage, or the outage lasted too long. */
+  failed(err: unknown): void {
+    if (!isUnreachable(err)) throw err;
+    const limitMs = this.o.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+    if (this.since === undefined) {
+      this.since = Date.now();
+      this.o.onDisconnected?.(err as Error);
+    } else if (Date.now() - this.since >= limitMs) {
+      throw new Error(`Temporal was unreachable for ${Math.round((Date.now() - this.since) / 1000)} s, longer than the reconnect timeout (${Math.round(limitMs / 1000)} s): ${(err as Error).message}`, { cause: err });
+    }
+  }
+  ok(): void {
+    if (this.since === undefined) return;
+    this.since = undefined;
+    this.backoffMs = RECONNECT_BACKOFF_MS.first;
+    this.o.onReconnected?.();
+  }
+  /** Waits before the next try, longer each time within an outage. */
+  async pause(): Promise<void> {
+    await new Promise((r) => setTimeout(r, this.backoffMs));
+    this.backoffMs = Math.min(this.backoffMs * 2, RECONNECT_BACKOFF_MS.max);
+  }
+}
+
+/**
+ * The workflow's result, riding out Temporal outages: the client's own retries give up after
+ * ~20 s ("Failed to get Workflow execution history"); here it asks again with backoff until
+ * the reconnect timeout.
+ */
+export async function benchmarkResult(client: Client, benchmarkId: string, o: ReconnectOptions = {}): Promise<BenchmarkResult> {
+  const outage = new Outage(o);
+  for (;;) {
+    try {
+      const result = await client.workflow.getHandle<typeof benchmarkWorkflow>(benchmarkId).result();
+      outage.ok();
+      return result;
+    } catch (err) {
+      outage.failed(err);
+      await outage.pause();
+    }
+  }
+}
+
+/** Waits for the result, calling onTick with progress about once a second; rides out outages like benchmarkResult. */
 export async function watchBenchmark(
   client: Client,
   benchmarkId: string,
   onTick: (p: LiveProgress) => void,
   intervalMs = 1_000,
+  reconnect: ReconnectOptions = {},
 ): Promise<BenchmarkResult> {
-  const handle = client.workflow.getHandle<typeof benchmarkWorkflow>(benchmarkId);
-  const result = handle.result();
+  // Both the progress queries and the result's long poll notice an outage; the user hears of it once.
+  let down = false;
+  const shared: ReconnectOptions = {
+    ...reconnect,
+    onDisconnected: (err) => {
+      if (!down) reconnect.onDisconnected?.(err);
+      down = true;
+    },
+    onReconnected: () => {
+      if (down) reconnect.onReconnected?.();
+      down = false;
+    },
+  };
+  const result = benchmarkResult(client, benchmarkId, shared);
   let done = false;
   void result.finally(() => (done = true)).catch(() => {});
   while (!done) {
     try {
       onTick(await liveProgress(client, benchmarkId));
-    } catch {
-      // Queries fail briefly while the workflow has no worker or just completed.
+      shared.onReconnected!();
+    } catch (err) {
+      // Queries also fail briefly while the workflow has no worker or just completed.
+      if (isUnreachable(err)) shared.onDisconnected!(err as Error);
     }
     await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, intervalMs))]);
   }
   return result;
+}
+
+/** --reconnect-timeout: a duration such as 90s or 10m; 0 gives up at the first outage. */
+export function parseReconnectTimeout(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_RECONNECT_TIMEOUT_MS;
+  if (text.trim() === '0') return 0;
+  const ms = parseDurationMs(text);
+  if (ms === undefined) throw new InputError(`"${text}" is not a duration (e.g. 90s, 10m)`, { flag: '--reconnect-timeout' });
+  return ms;
+}
+
+/** Reconnect options that tell the user, one line each, when Temporal went away and came back. */
+export function reconnectNotices(reconnectTimeoutMs: number, write: (line: string) => void = (l) => console.error(l)): ReconnectOptions {
+  const limit = reconnectTimeoutMs % 60_000 === 0 ? `${reconnectTimeoutMs / 60_000} min` : `${Math.round(reconnectTimeoutMs / 1000)} s`;
+  return {
+    reconnectTimeoutMs,
+    onDisconnected: (err) => write(`lost the connection to Temporal (${err.message}); waiting up to ${limit} for it to come back (--reconnect-timeout)`),
+    onReconnected: () => write('reconnected to Temporal'),
+  };
+}
+
+/**
+ * While `run` follows a benchmark, Ctrl-C (SIGINT) or SIGTERM cancels it: the caller keeps
+ * waiting until the workflow closed, i.e. the agents stopped fio. A second signal leaves at once.
+ */
+export function cancelOnSignals(client: Client, benchmarkId: string, onExitNow: () => void): { readonly interrupted: boolean; dispose(): void } {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      console.error(`${signal} again: leaving; benchmark ${benchmarkId} is still being cancelled (gcsfuse-bench status ${benchmarkId})`);
+      onExitNow();
+      return;
+    }
+    interrupted = true;
+    console.error(`\n${signal}: cancelling benchmark ${benchmarkId}; waiting for the agents to stop fio (again to leave now)`);
+    client.workflow
+      .getHandle(benchmarkId)
+      .cancel()
+      .catch((err: Error) => console.error(`could not cancel: ${err.message}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    get interrupted() {
+      return interrupted;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** A request the benchmark's state does not allow; nothing was changed. */
+export class RefusedError extends Error {
+  override readonly name = 'RefusedError';
+}
+
+export interface FinalState {
+  status: string;
+  progress?: BenchmarkProgress;
+}
+
+/** The workflow's status and, when a worker answers, its progress. */
+export async function finalState(client: Client, benchmarkId: string): Promise<FinalState> {
+  const handle = client.workflow.getHandle(benchmarkId);
+  const desc = await handle.describe();
+  try {
+    return { status: desc.status.name, progress: await handle.query(progressQuery) };
+  } catch {
+    return { status: desc.status.name }; // no orchestrator worker to answer the query
+  }
+}
+
+/**
+ * Cancels a benchmark and returns once it is closed: its VM runs are cancelled in turn, their
+ * agents stop fio and unmount, and a partial report of the finished entries is written.
+ */
+export async function cancelBenchmark(client: Client, benchmarkId: string, o: ReconnectOptions = {}): Promise<FinalState> {
+  const handle = client.workflow.getHandle(benchmarkId);
+  let desc: WorkflowExecutionDescription;
+  try {
+    desc = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new RefusedError(`there is no benchmark "${benchmarkId}"`);
+    throw err;
+  }
+  if (desc.status.name !== 'RUNNING') throw new RefusedError(`benchmark "${benchmarkId}" is already closed (${desc.status.name}): nothing to cancel`);
+  try {
+    await handle.cancel();
+  } catch (err) {
+    // It closed between the two calls.
+    if (err instanceof WorkflowNotFoundError) throw new RefusedError(`benchmark "${benchmarkId}" is already closed: nothing to cancel`);
+    throw err;
+  }
+  await benchmarkResult(client, benchmarkId, o).catch((err: unknown) => {
+    if (!(err instanceof WorkflowFailedError)) throw err; // the expected end is a cancelled workflow
+  });
+  return finalState(client, benchmarkId);
 }
 
 /** True when a workflow failed on bad input (a non-retryable InputError from an activity). */

@@ -10,15 +10,30 @@ import { InputError } from '../core/errors';
 import { placeholderValues, renderTemplate } from '../core/template';
 import { temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 import type { BenchmarkResult } from '../workflows/types';
-import { connectClient, failureMessage, isInputFailure, liveProgress, readReport, retryVm, startBenchmark, watchBenchmark } from './benchmarks';
+import {
+  cancelBenchmark,
+  cancelOnSignals,
+  connectClient,
+  failureMessage,
+  finalState,
+  isInputFailure,
+  liveProgress,
+  parseReconnectTimeout,
+  readReport,
+  reconnectNotices,
+  RefusedError,
+  retryVm,
+  startBenchmark,
+  watchBenchmark,
+} from './benchmarks';
 import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
 import { progressTable, reportTable } from './table';
-import { createWatchView } from './watch-view';
+import { createWatchView, finalStateText } from './watch-view';
 import { compareCommand } from './compare';
 import { exportCommand } from './export';
 
 /** Exit codes scripts can rely on. */
-export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, regression: 4, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, regression: 4, refused: 5, interrupted: 130 } as const;
 
 interface GlobalFlags {
   temporalAddress?: string;
@@ -96,11 +111,12 @@ async function printReport(artifacts: string | undefined, benchmarkId: string, j
 }
 
 /** Runs until the benchmark ends, with progress bars on a terminal and lines otherwise. */
-async function watch(cmd: Command, benchmarkId: string): Promise<BenchmarkResult> {
-  const client = await connectClient(temporalOf(cmd));
+async function watch(cmd: Command, benchmarkId: string, client?: Awaited<ReturnType<typeof connectClient>>): Promise<BenchmarkResult> {
+  const reconnect = reconnectNotices(parseReconnectTimeout(cmd.opts<{ reconnectTimeout?: string }>().reconnectTimeout));
+  client ??= await connectClient(temporalOf(cmd));
   const view = createWatchView();
   try {
-    return await watchBenchmark(client, benchmarkId, (p) => view.update(p));
+    return await watchBenchmark(client, benchmarkId, (p) => view.update(p), undefined, reconnect);
   } finally {
     view.stop();
   }
@@ -123,15 +139,28 @@ export function buildCli(): Command {
   addBenchmarkOptions(program.command('run').description('start a benchmark and watch it to the end'))
     .addOption(artifactsOption())
     .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
+    .option('--reconnect-timeout <duration>', 'while Temporal is unreachable, keep waiting this long', '10m')
     .action(async (_o, cmd: Command) => {
+      const artifacts = artifactsOf(cmd); // checked before anything connects
       const { request } = await buildRequest(await flagsOf(cmd));
+      parseReconnectTimeout(cmd.opts<{ reconnectTimeout?: string }>().reconnectTimeout); // refused before anything starts
       const client = await connectClient(temporalOf(cmd));
-      await startBenchmark(client, request, artifactsOf(cmd));
-      console.error(`started benchmark ${request.benchmarkId}`);
-      const result = await watch(cmd, request.benchmarkId);
-      await printReport(artifactsOf(cmd), request.benchmarkId, cmd.optsWithGlobals<GlobalFlags>().json);
-      console.error(`${result.passed} passed, ${result.failed} failed; report: ${result.reportKeys.join(', ')}`);
-      process.exitCode = exitFor(result);
+      await startBenchmark(client, request, artifacts);
+      console.error(`started benchmark ${request.benchmarkId} (Ctrl-C cancels it)`);
+      // Ctrl-C or SIGTERM cancels the benchmark; the watch below then ends once the agents stopped fio.
+      const signals = cancelOnSignals(client, request.benchmarkId, () => process.exit(EXIT.interrupted));
+      try {
+        const result = await watch(cmd, request.benchmarkId, client);
+        await printReport(artifactsOf(cmd), request.benchmarkId, cmd.optsWithGlobals<GlobalFlags>().json);
+        console.error(`${result.passed} passed, ${result.failed} failed; report: ${result.reportKeys.join(', ')}`);
+        process.exitCode = signals.interrupted ? EXIT.interrupted : exitFor(result);
+      } catch (err) {
+        if (!signals.interrupted || !(err instanceof WorkflowFailedError)) throw err;
+        console.error(finalStateText(request.benchmarkId, await finalState(client, request.benchmarkId)));
+        process.exitCode = EXIT.interrupted;
+      } finally {
+        signals.dispose();
+      }
     });
 
   addBenchmarkOptions(program.command('start').description('start a benchmark and return'))
@@ -169,6 +198,7 @@ export function buildCli(): Command {
     .command('watch <benchmark-id>')
     .description('follow a running benchmark until it ends')
     .addOption(artifactsOption())
+    .option('--reconnect-timeout <duration>', 'while Temporal is unreachable, keep waiting this long', '10m')
     .action(async (id: string, _o, cmd: Command) => {
       const result = await watch(cmd, id);
       await printReport(artifactsOf(cmd), id, cmd.optsWithGlobals<GlobalFlags>().json);
@@ -182,8 +212,13 @@ export function buildCli(): Command {
       const client = await connectClient(temporalOf(cmd));
       const desc = await client.workflow.getHandle(id).describe();
       const { progress, live } = await liveProgress(client, id, true);
+      // The header's counts are the table's columns summed: the parent counts each entry once, as it ends.
+      const notes = [
+        progress.lostVms?.length ? `lost agents: ${progress.lostVms.join(', ')}` : '',
+        progress.report ? `${progress.report.complete ? 'report' : 'partial report'}: ${progress.report.keys[0] ?? ''}` : '',
+      ].filter(Boolean);
       print(cmd.optsWithGlobals<GlobalFlags>().json, { status: desc.status.name, progress, live: Object.fromEntries(live) }, () =>
-        `${id}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}\n${progressTable(progress, live)}`,
+        `${id}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}${notes.map((n) => `; ${n}`).join('')}\n${progressTable(progress, live)}`,
       );
     });
 
@@ -193,17 +228,31 @@ export function buildCli(): Command {
     .option('--onto <vm>', 'run them on this VM instead')
     .action(async (id: string, vm: string, o: { onto?: string }, cmd: Command) => {
       const client = await connectClient(temporalOf(cmd));
-      const r = await retryVm(client, id, vm, o.onto);
-      print(cmd.optsWithGlobals<GlobalFlags>().json, r, () => `retrying ${r.retried} entries on ${r.onto} (${r.workflowId})`);
+      try {
+        const r = await retryVm(client, id, vm, o.onto);
+        print(cmd.optsWithGlobals<GlobalFlags>().json, r, () => `retrying ${r.retried} entries on ${r.onto} (${r.workflowId})`);
+      } catch (err) {
+        if (!(err instanceof RefusedError)) throw err;
+        console.error(`error: ${err.message}`);
+        process.exitCode = EXIT.refused;
+      }
     });
 
   program
     .command('cancel <benchmark-id>')
-    .description('cancel a benchmark; agents stop fio and unmount')
-    .action(async (id: string, _o, cmd: Command) => {
+    .description('cancel a benchmark and wait until it is closed: agents stop fio and unmount, finished entries are reported')
+    .option('--reconnect-timeout <duration>', 'while Temporal is unreachable, keep waiting this long', '10m')
+    .action(async (id: string, o: { reconnectTimeout?: string }, cmd: Command) => {
       const client = await connectClient(temporalOf(cmd));
-      await client.workflow.getHandle(id).cancel();
-      console.error(`cancellation requested for ${id}`);
+      try {
+        console.error(`cancelling ${id}; waiting for its agents to stop fio`);
+        const state = await cancelBenchmark(client, id, reconnectNotices(parseReconnectTimeout(o.reconnectTimeout)));
+        print(cmd.optsWithGlobals<GlobalFlags>().json, state, () => finalStateText(id, state));
+      } catch (err) {
+        if (!(err instanceof RefusedError)) throw err;
+        console.error(`error: ${err.message}`);
+        process.exitCode = EXIT.refused;
+      }
     });
 
   program

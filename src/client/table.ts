@@ -51,16 +51,18 @@ export function reportTable(reports: readonly EntryReport[]): string {
   return table.toString();
 }
 
-/** Per-VM runs: entries assigned, passed, failed, the one running, and how long entries took. */
+/**
+ * Per-VM runs: entries assigned, passed, failed, re-run by a later run, the one running, and how
+ * long entries took. Counts are the parent's, so each entry counts once and the columns add up
+ * to the benchmark's passed and failed.
+ */
 export function progressTable(progress: BenchmarkProgress, live: ReadonlyMap<string, VmProgress>): string {
   const table = new Table({
-    head: ['run', 'vm', 'status', 'assigned', 'passed', 'failed', 'running entry', 'entry mean s', 'entries total s', 'failures'],
+    head: ['run', 'vm', 'status', 'assigned', 'passed', 'failed', 're-run', 'running entry', 'entry mean s', 'entries total s', 'failures'],
     style: { head: [], border: [] },
   });
   for (const run of progress.runs) {
     const l = live.get(run.workflowId);
-    const passed = run.status === 'running' ? (l?.passed ?? 0) : run.passed;
-    const failed = run.status === 'running' ? (l?.failed ?? 0) : run.failed;
     const ran = (l?.outcomes ?? []).filter((o) => !o.reused && o.durationMs > 0);
     const totalMs = ran.reduce((s, o) => s + o.durationMs, 0);
     const errors = [...new Set((l?.outcomes ?? []).filter((o) => o.status === 'failed').map((o) => o.failure ?? 'other'))].join(', ');
@@ -69,9 +71,10 @@ export function progressTable(progress: BenchmarkProgress, live: ReadonlyMap<str
       run.vm,
       run.status,
       run.total,
-      passed,
-      failed,
-      l?.runningMatrixId ?? '-',
+      run.passed,
+      run.failed,
+      run.rerun ?? 0,
+      run.status === 'running' ? (l?.runningMatrixId ?? '-') : '-',
       ran.length ? (totalMs / ran.length / 1000).toFixed(1) : '-',
       ran.length ? (totalMs / 1000).toFixed(1) : '-',
       errors || '-',

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { LiveProgress } from './benchmarks';
+import type { FinalState, LiveProgress } from './benchmarks';
 
 /** Shows a running benchmark: a bar per VM run on a terminal, a line per change otherwise. */
 export interface WatchView {
@@ -11,29 +11,13 @@ export function createWatchView(stream: NodeJS.WriteStream = process.stderr): Wa
   return stream.isTTY ? new BarsView(stream) : new LinesView(stream);
 }
 
-/** Counts of one run: live from its child while running, final from the parent after. */
-export function runCounts(p: LiveProgress): { workflowId: string; vm: string; status: string; passed: number; failed: number; total: number }[] {
-  return p.progress.runs.map((r) => {
-    const live = p.live.get(r.workflowId);
-    const useLive = r.status === 'running' && live;
-    return {
-      workflowId: r.workflowId,
-      vm: r.vm,
-      status: r.status,
-      passed: useLive ? live.passed : r.passed,
-      failed: useLive ? live.failed : r.failed,
-      total: r.total,
-    };
-  });
+/** Counts of one run, as the parent records them entry by entry (they add up to the benchmark's). */
+export function runCounts(p: LiveProgress): { workflowId: string; vm: string; status: string; passed: number; failed: number; rerun: number; total: number }[] {
+  return p.progress.runs.map((r) => ({ workflowId: r.workflowId, vm: r.vm, status: r.status, passed: r.passed, failed: r.failed, rerun: r.rerun ?? 0, total: r.total }));
 }
 
 function totals(p: LiveProgress): { done: number; passed: number; failed: number } {
-  // Entries re-run elsewhere appear in two runs; the parent's per-entry counts are exact once runs end.
-  const runs = runCounts(p);
-  const liveDone = runs.filter((r) => r.status === 'running').reduce((s, r) => s + r.passed + r.failed, 0);
-  const passed = p.progress.passed + runs.filter((r) => r.status === 'running').reduce((s, r) => s + r.passed, 0);
-  const failed = p.progress.failed + runs.filter((r) => r.status === 'running').reduce((s, r) => s + r.failed, 0);
-  return { done: Math.min(p.progress.passed + p.progress.failed + liveDone, p.progress.totalEntries), passed, failed };
+  return { done: p.progress.passed + p.progress.failed, passed: p.progress.passed, failed: p.progress.failed };
 }
 
 class LinesView implements WatchView {
@@ -77,10 +61,21 @@ class BarsView implements WatchView {
       const payload = { name, passed: r.passed, failed: r.failed, status: r.status };
       const bar = this.bars.get(r.workflowId) ?? this.multibar.create(Math.max(r.total, 1), 0, payload);
       this.bars.set(r.workflowId, bar);
-      bar.update(r.passed + r.failed, payload);
+      bar.update(r.passed + r.failed + r.rerun, payload);
     }
   }
   stop(): void {
     this.multibar.stop();
   }
+}
+
+/** What `cancel` and an interrupted `run` print at the end: the workflow's status, phase, counts, runs and report. */
+export function finalStateText(benchmarkId: string, s: FinalState): string {
+  const p = s.progress;
+  if (!p) return `${benchmarkId}: ${s.status} (no orchestrator worker answered for its progress)`;
+  const lines = [`${benchmarkId}: ${s.status}, phase ${p.phase}, ${p.passed} passed, ${p.failed} failed of ${p.totalEntries}`];
+  for (const r of p.runs) lines.push(`  ${r.workflowId}: ${r.status}, ${r.passed} passed, ${r.failed} failed of ${r.total}`);
+  if (p.report) lines.push(`${p.report.complete ? 'report' : 'partial report (finished entries only)'}: ${p.report.keys.join(', ')}`);
+  else lines.push('no report was written');
+  return lines.join('\n');
 }

@@ -352,6 +352,10 @@ export interface DirectionSummary {
 
 export interface ReportSummaryJson {
   benchmarkId: string;
+  /** False for the partial report of a benchmark that was cancelled or failed, or that lacks entries. */
+  complete: boolean;
+  /** Why it is partial, e.g. "cancelled". */
+  incompleteReason?: string;
   units: Record<string, string>;
   method: Record<string, string>;
   counts: { entries: number; passed: number; failed: number; missing: number };
@@ -406,9 +410,12 @@ function directionSummary(d: DirectionStats | null | undefined): DirectionSummar
 }
 
 /** report/summary.json: every entry's statistics in the units of the CSV, with how they were computed. */
-export function reportSummary(benchmarkId: string, reports: readonly EntryReport[]): ReportSummaryJson {
+export function reportSummary(benchmarkId: string, reports: readonly EntryReport[], incompleteReason?: string): ReportSummaryJson {
+  const missing = reports.filter((r) => r.status === 'missing').length;
   return {
     benchmarkId,
+    complete: !incompleteReason && missing === 0,
+    ...(incompleteReason ? { incompleteReason } : missing ? { incompleteReason: `${missing} entries have no result` } : {}),
     units: { bandwidth: 'MiB/s (2^20 bytes per second)', latency: 'ms (completion latency, clat)', iops: 'I/O operations per second' },
     method: {
       iterations: 'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
@@ -420,7 +427,7 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
       entries: reports.length,
       passed: reports.filter((r) => r.status === 'passed').length,
       failed: reports.filter((r) => r.status === 'failed').length,
-      missing: reports.filter((r) => r.status === 'missing').length,
+      missing,
     },
     configs: [...new Set(reports.map((r) => r.configLabel))],
     tests: [...new Set(reports.map((r) => r.testId))],

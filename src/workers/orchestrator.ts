@@ -3,6 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
+import { temporalAgentPresence } from '../activities/agents';
 import { openArtifactStore } from '../artifacts';
 import type { FleetResolver } from '../fleet/fleet';
 import { GceFleetResolver } from '../fleet/gce';
@@ -34,6 +35,7 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
       // Static fleets pass through; Compute Engine clients are made only when a MIG or VM is asked for.
       fleet: opts.fleet ?? new GceFleetResolver(computeOptions(opts.cloud ?? {})),
       bigqueryOptions: opts.bigqueryOptions,
+      presence: temporalAgentPresence(connection.workflowService, opts.temporal.namespace),
     }),
   });
 }

@@ -1,9 +1,11 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   executeChild,
   isCancellation,
   log,
+  ParentClosePolicy,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -15,8 +17,8 @@ import type { EntryOwner } from '../activities/aggregate';
 import { isSafeId } from '../core/ids';
 import type { BenchmarkRequest } from '../core/spec';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
-import { progressQuery, retryVmUpdate } from './definitions';
-import type { BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryRef, RetryVmRequest, VmRunState } from './types';
+import { entryOutcomeSignal, progressQuery, retryVmUpdate } from './definitions';
+import type { BenchmarkPhase, BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryVmRequest, VmRunState } from './types';
 import { vmWorkflow } from './vm';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
@@ -25,8 +27,8 @@ const orchestrator = proxyActivities<OrchestratorActivities>({
   heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '1s',
-    maximumInterval: '30s',
     maximumAttempts: 10,
+    maximumInterval: '30s',
     nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
   },
 });
@@ -36,7 +38,12 @@ interface Owner {
   /** The VM that ran it last; its results are the ones that count. */
   vm: string | null;
   status: EntryOwner['status'];
+  /** The child run that runs it, or whose outcome stands. */
+  run: string | null;
 }
+
+/** Phases in which the VMs may still run entries. */
+const RUNNING_PHASES: readonly BenchmarkPhase[] = ['running', 'awaiting-retry'];
 
 /**
  * One benchmark, id = benchmark id: distribute -> one child per VM -> await -> aggregate
@@ -46,6 +53,10 @@ interface Owner {
  * Each VM has a queue of entries and runs at most one child at a time (its agent runs one
  * entry at a time, and an entry queued behind another would look like a lost agent).
  * Retries and re-routed entries join the queue of the VM that will run them.
+ *
+ * Children report each entry's outcome as it ends, so counts move per entry. Cancelled (or
+ * failed), the benchmark cancels its children, waits until their agents stopped fio, and
+ * writes a partial report of the entries that finished before it ends.
  */
 export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<BenchmarkResult> {
   const progress: BenchmarkProgress = {
@@ -55,78 +66,128 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     passed: 0,
     failed: 0,
     runs: [],
+    lostVms: [],
   };
   const owners = new Map<number, Owner>();
+  const runs = new Map<string, VmRunState>();
   const queues = new Map<string, EntryRef[]>();
   const busy = new Set<string>();
   const runCount = new Map<string, number>();
+  /** Scopes of the running children, cancelled (and awaited) when the benchmark ends early. */
+  const childScopes = new Set<CancellationScope>();
+  /** Children that failed outright (not an entry: the run itself). */
+  const childFailures: unknown[] = [];
   /** VMs whose agent was lost: nothing more is routed to them unless a user asks for it. */
   const lost = new Set<string>();
-  const draining: Promise<void>[] = [];
   let fleet: string[] = [];
   const templates = new Map<string, string | undefined>();
-  const hasSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.benchmarkId) !== undefined;
-  let lastStatus: string | undefined;
+  let aggregationStarted = false;
 
-  const refresh = (): void => {
-    let passed = 0;
-    let failed = 0;
-    for (const o of owners.values()) {
-      if (o.status === 'passed') passed++;
-      else if (o.status === 'failed') failed++;
-    }
-    progress.passed = passed;
-    progress.failed = failed;
-    setCurrentDetails(
-      `**${progress.phase}**: ${passed} passed, ${failed} failed of ${progress.totalEntries} entries on ${fleet.length} VMs` +
-        (lost.size ? `; lost agents: ${[...lost].join(', ')}` : ''),
-    );
-    // Only when the run was started with our search attributes, i.e. they are registered.
-    if (hasSearchAttributes && progress.phase !== lastStatus) {
-      lastStatus = progress.phase;
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: progress.phase }]);
-    }
+  // An entry counts once, in the run whose outcome stands; these keep the counts as owners change.
+  const count = (o: Owner | undefined, delta: number): void => {
+    if (!o || (o.status !== 'passed' && o.status !== 'failed')) return;
+    progress[o.status] += delta;
+    const run = o.run ? runs.get(o.run) : undefined;
+    if (run) run[o.status] += delta;
+  };
+  const setOwner = (matrixId: number, next: Owner): void => {
+    const prev = owners.get(matrixId);
+    count(prev, -1);
+    // An outcome of one run that another run takes over: that run re-runs it.
+    if (prev?.run && prev.run !== next.run && (prev.status === 'passed' || prev.status === 'failed')) runs.get(prev.run)!.rerun++;
+    owners.set(matrixId, next);
+    count(next, +1);
+  };
+  const applyOutcome = (workflowId: string, o: EntryOutcome): void => {
+    const owner = owners.get(o.matrixId);
+    if (owner?.run !== workflowId) return; // not (or no longer) that run's entry
+    setOwner(o.matrixId, { ...owner, vm: o.vm, status: o.status });
   };
 
-  setHandler(progressQuery, () => progress);
+  const hasSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.benchmarkId) !== undefined;
+  let statusWanted = '';
+  let statusSent: string | undefined;
+  const sendStatus = (): void => {
+    // Only when the run was started with our search attributes, i.e. they are registered.
+    if (!hasSearchAttributes || statusWanted === statusSent) return;
+    statusSent = statusWanted;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: statusWanted }]);
+  };
+  let lastPhase: BenchmarkPhase | undefined;
+  const refresh = (): void => {
+    const counts = `${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}`;
+    setCurrentDetails(
+      `**${progress.phase}**: ${counts} entries on ${fleet.length} VMs` + (lost.size ? `; lost agents: ${[...lost].join(', ')}` : ''),
+    );
+    // "running: 3 passed, 0 failed of 10" while VMs run (STARTS_WITH "running" finds them); the bare phase otherwise.
+    statusWanted = RUNNING_PHASES.includes(progress.phase) ? `${progress.phase}: ${counts}` : progress.phase;
+    if (progress.phase !== lastPhase) {
+      lastPhase = progress.phase;
+      sendStatus();
+    }
+  };
+  // Counts change in signal handlers: one upsert per workflow task, however many outcomes it brought.
+  void CancellationScope.nonCancellable(async () => {
+    for (;;) {
+      await condition(() => statusWanted !== statusSent && hasSearchAttributes);
+      sendStatus();
+    }
+  });
 
+  setHandler(progressQuery, () => ({ ...progress, lostVms: [...lost] }));
+  setHandler(entryOutcomeSignal, ({ workflowId, outcome }: EntryOutcomeReport) => {
+    applyOutcome(workflowId, outcome);
+    refresh();
+  });
+
+  /** Runs a batch on a VM; throws only when the child run itself fails or is cancelled. */
   const runOnVm = async (vm: string, entries: EntryRef[]): Promise<EntryOutcome[]> => {
     const n = runCount.get(vm) ?? 0;
     runCount.set(vm, n + 1);
     const workflowId = vmWorkflowId(req.benchmarkId, vm, n);
-    const run: VmRunState = { vm, workflowId, status: 'running', total: entries.length, passed: 0, failed: 0 };
+    const run: VmRunState = { vm, workflowId, status: 'running', total: entries.length, passed: 0, failed: 0, rerun: 0 };
     progress.runs.push(run);
+    runs.set(workflowId, run);
+    for (const e of entries) setOwner(e.matrixId, { ...owners.get(e.matrixId)!, run: workflowId });
+    const scope = new CancellationScope();
+    childScopes.add(scope);
     try {
-      const outcomes = await executeChild(vmWorkflow, {
-        workflowId,
-        args: [
-          {
-            benchmarkId: req.benchmarkId,
-            vm,
-            entries,
-            // With a stability gate an entry may run up to its maximum: size the timeouts for that.
-            iterations: Math.max(req.iterations, req.stability?.maxIterations ?? 0),
-            fioIterationMs: req.timeouts.fioIterationMs,
-            agentPickupMs: req.timeouts.agentPickupMs,
-            agentHeartbeatMs: req.timeouts.agentHeartbeatMs,
-          },
-        ],
-      });
-      run.passed = outcomes.filter((o) => o.status === 'passed').length;
-      run.failed = outcomes.length - run.passed;
+      const outcomes = await scope.run(() =>
+        executeChild(vmWorkflow, {
+          workflowId,
+          // Cancelled rather than terminated if this workflow ends: the agent must get to stop fio and unmount.
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          args: [
+            {
+              benchmarkId: req.benchmarkId,
+              vm,
+              entries,
+              // With a stability gate an entry may run up to its maximum: size the timeouts for that.
+              iterations: Math.max(req.iterations, req.stability?.maxIterations ?? 0),
+              fioIterationMs: req.timeouts.fioIterationMs,
+              agentPickupMs: req.timeouts.agentPickupMs,
+              agentHeartbeatMs: req.timeouts.agentHeartbeatMs,
+            },
+          ],
+        }),
+      );
+      // Signals said most of it already; the returned list is complete, including lost-agent outcomes.
+      for (const o of outcomes) applyOutcome(workflowId, o);
       run.status = 'completed';
       return outcomes;
     } catch (err) {
-      run.status = 'failed';
+      run.status = isCancellation(err) ? 'cancelled' : 'failed';
       throw err;
+    } finally {
+      childScopes.delete(scope);
     }
   };
 
   const enqueue = (vm: string, entries: EntryRef[]): void => {
     if (entries.length === 0) return;
-    for (const e of entries) owners.set(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing' });
+    for (const e of entries) setOwner(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing', run: null });
     queues.set(vm, [...(queues.get(vm) ?? []), ...entries]);
-    if (!busy.has(vm)) draining.push(drain(vm));
+    if (!busy.has(vm)) void drain(vm);
   };
 
   /** Re-runs a lost agent's entries on healthy VMs, fewest queued first. */
@@ -148,25 +209,37 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     return true;
   };
 
+  /** Runs a VM's queue until it is empty; never throws (a failed child is recorded, a cancelled one ends it). */
   async function drain(vm: string): Promise<void> {
     busy.add(vm);
     try {
       for (let batch = queues.get(vm) ?? []; batch.length > 0; batch = queues.get(vm) ?? []) {
         queues.set(vm, []);
-        const outcomes = await runOnVm(vm, batch);
-        for (const o of outcomes) owners.set(o.matrixId, { specVm: owners.get(o.matrixId)!.specVm, vm: o.vm, status: o.status });
+        let outcomes: EntryOutcome[];
+        try {
+          outcomes = await runOnVm(vm, batch);
+        } catch (err) {
+          if (!isCancellation(err)) childFailures.push(err);
+          return;
+        }
         const unavailable = outcomes.filter((o) => o.failure === 'agent-unavailable');
         if (unavailable.length > 0) {
           const refs = unavailable.map((o) => ({ matrixId: o.matrixId, specVm: owners.get(o.matrixId)!.specVm }));
           // Whatever else was queued for this VM goes elsewhere too.
           const queued = queues.get(vm) ?? [];
           queues.set(vm, []);
-          if (!reroute(vm, [...refs, ...queued])) for (const e of queued) owners.set(e.matrixId, { specVm: e.specVm, vm, status: 'failed' });
+          const run = vmWorkflowId(req.benchmarkId, vm, runCount.get(vm)! - 1);
+          if (!reroute(vm, [...refs, ...queued])) {
+            // Failed by the lost VM's last run, so the runs' counts still add up to the benchmark's.
+            for (const e of queued) setOwner(e.matrixId, { specVm: e.specVm, vm, status: 'failed', run });
+            runs.get(run)!.total += queued.length;
+          }
         }
         refresh();
       }
     } finally {
       busy.delete(vm);
+      refresh();
     }
   }
 
@@ -191,6 +264,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       validator: ({ vm, onto }: RetryVmRequest) => {
         if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') throw new Error('the benchmark has not been distributed yet');
         if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done') throw new Error('the benchmark is already aggregating its results');
+        if (!RUNNING_PHASES.includes(progress.phase)) throw new Error(`the benchmark is ${progress.phase}`);
         if (!progress.runs.some((r) => r.vm === vm)) throw new Error(`VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`);
         if (onto !== undefined && !isSafeId(onto)) throw new Error(`"${onto}" is not a valid VM name`);
         if (failedEntriesOf(vm).length === 0) {
@@ -200,59 +274,101 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     },
   );
 
-  const fleetVms = await orchestrator.resolveFleet(req.fleet);
-  fleet = fleetVms.map((v) => v.name);
-  for (const v of fleetVms) templates.set(v.name, v.instanceTemplate);
-  progress.phase = 'distributing';
-  refresh();
-  const distribution = await orchestrator.distribute(req, fleetVms);
-  fleet = distribution.vms.map((v) => v.vm);
-  progress.totalEntries = distribution.totalEntries;
-  progress.phase = 'running';
-  if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
-  for (const share of distribution.vms) enqueue(share.vm, share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })));
-  refresh();
-
-  // Wait for every queue to drain, including retries requested meanwhile.
-  for (;;) {
-    await condition(() => busy.size === 0);
-    await Promise.all(draining); // surfaces a child that failed outright
-    const anyFailed = [...owners.values()].some((o) => o.status === 'failed');
-    if (!anyFailed || req.retryWindowMs <= 0) break;
-    progress.phase = 'awaiting-retry';
-    refresh();
-    // A retry-vm request makes a VM busy; with none before the window closes, report what we have.
-    if (!(await condition(() => busy.size > 0, req.retryWindowMs))) break;
-  }
-
-  progress.phase = 'aggregating';
-  refresh();
-  const ownerList: EntryOwner[] = [...owners.entries()].map(([matrixId, o]) => ({ matrixId, vm: o.vm, status: o.status }));
-  const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: ownerList });
-  progress.phase = 'reporting';
-  refresh();
-  const report = await orchestrator.report({ benchmarkId: req.benchmarkId, separateConfigs: req.separateConfigs });
-  // Rows for dashboards; a failed upload is reported, but the results and reports stand.
-  let exported: { rows?: number; error?: string };
-  try {
-    exported = { rows: (await orchestrator.exportResults({ benchmarkId: req.benchmarkId, bigquery: req.bigquery })).rows };
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    exported = { error: (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message };
-    log.warn('export failed', { error: exported.error });
-  }
-  progress.phase = 'done';
-  refresh();
-  if (summary.entries !== progress.totalEntries) {
-    throw ApplicationFailure.nonRetryable(`aggregated ${summary.entries} entries of ${progress.totalEntries}`);
-  }
-  return {
-    benchmarkId: req.benchmarkId,
-    totalEntries: progress.totalEntries,
-    passed: summary.passed,
-    failed: summary.failed,
-    reportKeys: report.keys,
-    ...(exported.rows !== undefined ? { exportedRows: exported.rows } : {}),
-    ...(exported.error ? { exportError: exported.error } : {}),
+  const aggregateAndReport = async (incompleteReason?: string) => {
+    aggregationStarted = true;
+    const ownerList: EntryOwner[] = [...owners.entries()].map(([matrixId, o]) => ({ matrixId, vm: o.vm, status: o.status }));
+    const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: ownerList });
+    if (!incompleteReason) {
+      progress.phase = 'reporting';
+      refresh();
+    }
+    const report = await orchestrator.report({ benchmarkId: req.benchmarkId, separateConfigs: req.separateConfigs, incompleteReason });
+    progress.report = { keys: report.keys, complete: report.complete };
+    return { summary, report };
   };
+
+  /** Cancelled or failed: stop the children, wait for their agents, report what finished. */
+  const windDown = async (err: unknown): Promise<void> => {
+    const cancelled = isCancellation(err);
+    if (cancelled) {
+      progress.phase = 'cancelling';
+      refresh();
+    }
+    for (const scope of childScopes) scope.cancel();
+    await condition(() => busy.size === 0);
+    // A report that failed once would fail again; without a distribution there is nothing to report.
+    if (!aggregationStarted && owners.size > 0) {
+      try {
+        await aggregateAndReport(cancelled ? 'cancelled' : `failed: ${(err as Error).message}`);
+      } catch (e) {
+        log.warn('the partial report failed', { error: (e as Error).message });
+      }
+    }
+    progress.phase = cancelled ? 'cancelled' : 'failed';
+    refresh();
+  };
+
+  const runToEnd = async (): Promise<BenchmarkResult> => {
+    const fleetVms = await orchestrator.resolveFleet(req.fleet);
+    fleet = fleetVms.map((v) => v.name);
+    for (const v of fleetVms) templates.set(v.name, v.instanceTemplate);
+    progress.phase = 'distributing';
+    refresh();
+    const distribution = await orchestrator.distribute(req, fleetVms);
+    fleet = distribution.vms.map((v) => v.vm);
+    progress.totalEntries = distribution.totalEntries;
+    progress.phase = 'running';
+    if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
+    for (const share of distribution.vms) enqueue(share.vm, share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })));
+    refresh();
+
+    // Wait for every queue to drain, including retries requested meanwhile.
+    for (;;) {
+      await condition(() => busy.size === 0);
+      if (childFailures.length > 0) throw childFailures[0];
+      const anyFailed = [...owners.values()].some((o) => o.status === 'failed');
+      if (!anyFailed || req.retryWindowMs <= 0) break;
+      progress.phase = 'awaiting-retry';
+      refresh();
+      // A retry-vm request makes a VM busy; with none before the window closes, report what we have.
+      if (!(await condition(() => busy.size > 0, req.retryWindowMs))) break;
+    }
+
+    progress.phase = 'aggregating';
+    refresh();
+    // Seconds of work once every entry is done: a cancel now lets the full report be written first.
+    const { summary, report } = await CancellationScope.nonCancellable(() => aggregateAndReport());
+    // Rows for dashboards; a failed upload is reported, but the results and reports stand.
+    let exported: { rows?: number; error?: string };
+    try {
+      exported = { rows: (await orchestrator.exportResults({ benchmarkId: req.benchmarkId, bigquery: req.bigquery })).rows };
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      exported = { error: (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message };
+      log.warn('export failed', { error: exported.error });
+    }
+    if (summary.entries !== progress.totalEntries) {
+      throw ApplicationFailure.nonRetryable(`aggregated ${summary.entries} entries of ${progress.totalEntries}`);
+    }
+    progress.phase = 'done';
+    refresh();
+    return {
+      benchmarkId: req.benchmarkId,
+      totalEntries: progress.totalEntries,
+      passed: summary.passed,
+      failed: summary.failed,
+      reportKeys: report.keys,
+      complete: report.complete,
+      ...(exported.rows !== undefined ? { exportedRows: exported.rows } : {}),
+      ...(exported.error ? { exportError: exported.error } : {}),
+    };
+  };
+
+  try {
+    return await runToEnd();
+  } catch (err) {
+    // Not cancellable: the children's cancellation must reach the agents, and the partial report be written.
+    await CancellationScope.nonCancellable(() => windDown(err));
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BenchmarkProgress, RetryVmRequest, RetryVmResult, VmProgress } from './types';
+import type { BenchmarkProgress, EntryOutcomeReport, RetryVmRequest, RetryVmResult, VmProgress } from './types';
 
-/** Progress of a benchmark as the parent knows it (child runs report when they finish). */
+/** Progress of a benchmark as the parent knows it (child runs report each entry as it ends). */
 export const progressQuery = defineQuery<BenchmarkProgress>('progress');
 /** Live progress of one VM's run, entry by entry. */
 export const vmProgressQuery = defineQuery<VmProgress>('vmProgress');
@@ -9,3 +9,5 @@ export const vmProgressQuery = defineQuery<VmProgress>('vmProgress');
 export const retryVmUpdate = defineUpdate<RetryVmResult, [RetryVmRequest]>('retryVm');
 /** Sent by an agent when it starts an entry (the token names the dispatch), so the next entry can be queued behind it. */
 export const entryStartedSignal = defineSignal<[number]>('entryStarted');
+/** Sent by a VM's run to its parent for each entry that ends, so the parent's counts move per entry. */
+export const entryOutcomeSignal = defineSignal<[EntryOutcomeReport]>('entryOutcome');

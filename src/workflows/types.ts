@@ -47,8 +47,12 @@ export interface VmProgress {
   outcomes: EntryOutcome[];
 }
 
-export type VmRunStatus = 'running' | 'completed' | 'failed';
+export type VmRunStatus = 'running' | 'completed' | 'cancelled' | 'failed';
 
+/**
+ * One child run as the parent knows it, entry by entry. An entry counts in exactly one run:
+ * the one whose outcome stands, so the runs' passed and failed add up to the benchmark's.
+ */
 export interface VmRunState {
   vm: string;
   workflowId: string;
@@ -56,16 +60,42 @@ export interface VmRunState {
   total: number;
   passed: number;
   failed: number;
+  /** Entries this run finished (lost agent, or failed) that a later run re-ran. */
+  rerun: number;
 }
+
+export type BenchmarkPhase =
+  | 'resolving-fleet'
+  | 'distributing'
+  | 'running'
+  | 'awaiting-retry'
+  | 'aggregating'
+  | 'reporting'
+  | 'done'
+  | 'cancelling'
+  | 'cancelled'
+  | 'failed';
 
 export interface BenchmarkProgress {
   benchmarkId: string;
-  phase: 'resolving-fleet' | 'distributing' | 'running' | 'awaiting-retry' | 'aggregating' | 'reporting' | 'done';
+  phase: BenchmarkPhase;
   totalEntries: number;
+  /** Entries whose latest outcome passed / failed; move with every entry a VM finishes. */
   passed: number;
   failed: number;
   /** Per child run (a VM's share, or a retry of failed entries). */
   runs: VmRunState[];
+  /** VMs whose agent was lost (nothing more is routed to them unless a user asks). */
+  lostVms: string[];
+  /** The report once written; `complete: false` for the partial report of a cancelled or failed benchmark. */
+  report?: { keys: string[]; complete: boolean };
+}
+
+/** A VM's run tells its parent each entry's outcome as it happens. */
+export interface EntryOutcomeReport {
+  /** The child run that produced it. */
+  workflowId: string;
+  outcome: EntryOutcome;
 }
 
 export interface RetryVmRequest {
@@ -86,6 +116,8 @@ export interface BenchmarkResult {
   passed: number;
   failed: number;
   reportKeys: string[];
+  /** Every entry has its final result (a cancelled or failed benchmark writes a partial report and no result). */
+  complete: boolean;
   /** Rows exported for dashboards (report/iterations.ndjson, and BigQuery when configured). */
   exportedRows?: number;
   /** Why the export failed; the benchmark's results and reports are complete regardless. */

@@ -3,6 +3,7 @@ import {
   ActivityCancellationType,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
@@ -10,14 +11,25 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AgentActivities } from '../../vm-agent/src/activities';
+import type { OrchestratorActivities } from '../activities';
 import { agentTaskQueue, FAILURE_TYPES } from '../shared/names';
-import { entryStartedSignal, vmProgressQuery } from './definitions';
+import { entryOutcomeSignal, entryStartedSignal, vmProgressQuery } from './definitions';
 import type { EntryOutcome, EntryRef, FailureKind, VmProgress, VmWorkflowInput } from './types';
 
 /** Time an agent needs around fio: mounting, uploading, unmounting. */
 const PER_ITERATION_OVERHEAD_MS = 2 * 60_000;
-/** Tries of an entry whose agent was lost or hit a passing error (a restarted agent resumes it). */
+/** Tries of an entry that hit a passing error. */
 const ENTRY_TRIES = 2;
+/** Tries of an entry whose agent died running it but came back (restarted): more than that, the entry is the problem. */
+const ENTRY_TRIES_AGENT_RESTARTED = 3;
+/** Pickup windows to give an agent that polls for work yet does not start the entry queued for it. */
+const PICKUP_WINDOWS_WHILE_POLLING = 3;
+
+/** Asking Temporal who polls a task queue takes milliseconds; a worker that is down fails over quickly. */
+const presence = proxyActivities<Pick<OrchestratorActivities, 'agentLastPoll'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 
 interface Dispatch {
   ref: EntryRef;
@@ -34,8 +46,11 @@ interface Dispatch {
  * timed here (from the moment it should be free), not by schedule-to-start, which would
  * count the time the queued entry waits behind the running one.
  *
- * A failed entry is recorded and the next one runs; a lost agent fails the rest at once,
- * for the parent to re-route.
+ * Each entry's outcome goes to the parent as it happens (entryOutcomeSignal). A failed entry
+ * is recorded and the next one runs. When the agent stops heartbeating or does not pick up
+ * work, Temporal is asked whether it polled since: no -> lost at once, the rest fails for the
+ * parent to re-route; yes -> it was restarted, and the entry runs there again.
+ * Cancelled, it waits for the agent to stop fio before it ends.
  */
 export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]> {
   const entryBoundMs = input.iterations * (input.fioIterationMs + PER_ITERATION_OVERHEAD_MS);
@@ -53,21 +68,27 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
 
   const progress: VmProgress = { vm: input.vm, total: input.entries.length, passed: 0, failed: 0, runningMatrixId: null, outcomes: [] };
   setHandler(vmProgressQuery, () => progress);
-  const started = new Set<number>();
-  setHandler(entryStartedSignal, (token) => void started.add(token));
+  /** Workflow time (server clock) at which the agent was seen starting each dispatch. */
+  const startedAt = new Map<number, number>();
+  setHandler(entryStartedSignal, (token) => void startedAt.set(token, Date.now()));
+
+  const { workflowId, parent } = workflowInfo();
+  const parentHandle = parent ? getExternalWorkflowHandle(parent.workflowId, parent.runId) : undefined;
+  const reports: Promise<void>[] = [];
 
   let tokens = 0;
+  const pending = new Set<Dispatch>();
   const dispatch = (ref: EntryRef): Dispatch => {
     const token = ++tokens;
     const scope = new CancellationScope();
     const d: Dispatch = { ref, token, scope, settled: false, promise: Promise.resolve(undefined as never) };
-    d.promise = scope.run(() =>
-      agent.runEntry({ benchmarkId: input.benchmarkId, matrixId: ref.matrixId, specVm: ref.specVm, startedSignal: { workflowId: workflowInfo().workflowId, token } }),
-    );
-    d.promise.then(
-      () => (d.settled = true),
-      () => (d.settled = true),
-    );
+    d.promise = scope.run(() => agent.runEntry({ benchmarkId: input.benchmarkId, matrixId: ref.matrixId, specVm: ref.specVm, startedSignal: { workflowId, token } }));
+    pending.add(d);
+    const settle = () => {
+      d.settled = true;
+      pending.delete(d);
+    };
+    d.promise.then(settle, settle);
     return d;
   };
   const withdraw = async (d: Dispatch | undefined): Promise<void> => {
@@ -79,44 +100,93 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     progress.outcomes.push(o);
     if (o.status === 'passed') progress.passed++;
     else progress.failed++;
+    // A lost agent's entries are the parent's to re-route when this run ends; every other outcome stands now.
+    if (parentHandle && o.failure !== 'agent-unavailable') {
+      // Not cancellable: an outcome the agent finished must reach the parent even while this run is cancelled.
+      const sent = CancellationScope.nonCancellable(() => parentHandle.signal(entryOutcomeSignal, { workflowId, outcome: o }));
+      reports.push(sent.catch((err: Error) => log.warn('could not report an outcome to the parent', { matrixId: o.matrixId, error: err.message })));
+    }
+  };
+  /** Did the agent poll for work after `sinceMs` (workflow time)? undefined when that cannot be known. */
+  const polledSince = async (sinceMs: number): Promise<boolean | undefined> => {
+    try {
+      const r = await presence.agentLastPoll(input.vm);
+      if (!r.known) return undefined;
+      log.info('agent presence', { vm: input.vm, lastPollMs: r.lastPollMs, sinceMs });
+      return r.lastPollMs !== null && r.lastPollMs > sinceMs;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('could not ask Temporal about the agent', { vm: input.vm, error: (err as Error).message });
+      return undefined;
+    }
+  };
+  const loseAgent = (refs: EntryRef[], why: string): void => {
+    for (const ref of refs) record(failed(ref.matrixId, input.vm, why, 'agent-unavailable'));
   };
 
   const queue = [...input.entries];
   const tries = new Map<number, number>();
-  let current = queue.length ? dispatch(queue.shift()!) : undefined;
-  while (current) {
-    const d: Dispatch = current;
-    progress.runningMatrixId = d.ref.matrixId;
-    // The agent is free now (the previous entry ended, or this is the first): it must start this one soon.
-    if (!(await condition(() => started.has(d.token) || d.settled, input.agentPickupMs))) {
-      await withdraw(d);
-      const why = `the agent of VM ${input.vm} did not pick up work within ${input.agentPickupMs} ms`;
-      for (const ref of [d.ref, ...queue.splice(0)]) record(failed(ref.matrixId, input.vm, why, 'agent-unavailable'));
-      break;
-    }
-    const next = queue.length ? dispatch(queue.shift()!) : undefined;
-    try {
-      record(await d.promise);
-    } catch (err) {
-      if (isCancellation(err)) {
-        await withdraw(next);
-        throw err;
+  try {
+    let current = queue.length ? dispatch(queue.shift()!) : undefined;
+    while (current) {
+      const d: Dispatch = current;
+      progress.runningMatrixId = d.ref.matrixId;
+      // The agent is free now (the previous entry ended, or this is the first): it must start this one soon.
+      const freeSinceMs = Date.now();
+      let pickedUp = false;
+      for (let window = 1; !pickedUp; window++) {
+        pickedUp = await condition(() => startedAt.has(d.token) || d.settled, input.agentPickupMs);
+        // An agent that polls is there (e.g. just restarted): give it more time, within limits.
+        if (pickedUp || window >= PICKUP_WINDOWS_WHILE_POLLING || !(await polledSince(freeSinceMs))) break;
       }
-      const kind = failureKind(err);
-      const message = describeFailure(err);
-      const tried = (tries.get(d.ref.matrixId) ?? 0) + 1;
-      tries.set(d.ref.matrixId, tried);
-      log.warn('entry failed', { vm: input.vm, matrixId: d.ref.matrixId, error: message, kind, tried });
-      if ((kind === 'agent-unavailable' || kind === 'other') && tried < ENTRY_TRIES) {
-        // Again, after the entry already queued: if the agent is really gone, that one's pickup timer says so.
-        queue.unshift(d.ref);
-      } else {
-        record(failed(d.ref.matrixId, input.vm, message, kind));
+      if (!pickedUp) {
+        await withdraw(d);
+        loseAgent([d.ref, ...queue.splice(0)], `the agent of VM ${input.vm} did not pick up work within ${input.agentPickupMs} ms`);
+        break;
       }
+      const next = queue.length ? dispatch(queue.shift()!) : undefined;
+      try {
+        record(await d.promise);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const kind = failureKind(err);
+        const message = describeFailure(err);
+        const tried = (tries.get(d.ref.matrixId) ?? 0) + 1;
+        tries.set(d.ref.matrixId, tried);
+        log.warn('entry failed', { vm: input.vm, matrixId: d.ref.matrixId, error: message, kind, tried });
+        if (kind === 'agent-unavailable') {
+          // A running agent does not poll: a poll since this entry started means it was restarted.
+          const alive = await polledSince(startedAt.get(d.token) ?? freeSinceMs);
+          if (alive === false) {
+            await withdraw(next);
+            loseAgent([d.ref, ...(next ? [next.ref] : []), ...queue.splice(0)], `the agent of VM ${input.vm} is gone (${message}, and it has not asked for work since)`);
+            break;
+          }
+          if (alive === true && tried < ENTRY_TRIES_AGENT_RESTARTED) queue.unshift(d.ref);
+          else if (alive === true) record(failed(d.ref.matrixId, input.vm, `the agent died ${tried} times running this entry (last: ${message})`, 'other'));
+          // Unknown: again, after the entry already queued; if the agent is really gone, that one's pickup timer says so.
+          else if (tried < ENTRY_TRIES) queue.unshift(d.ref);
+          else record(failed(d.ref.matrixId, input.vm, message, kind));
+        } else if (kind === 'other' && tried < ENTRY_TRIES) {
+          queue.unshift(d.ref);
+        } else {
+          record(failed(d.ref.matrixId, input.vm, message, kind));
+        }
+      }
+      current = next ?? (queue.length ? dispatch(queue.shift()!) : undefined);
     }
-    current = next ?? (queue.length ? dispatch(queue.shift()!) : undefined);
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Every dispatch's scope is cancelled with the workflow: wait until the agent stopped fio and unmounted.
+      await CancellationScope.nonCancellable(async () => {
+        await Promise.all([...pending].map((d) => d.promise.catch(() => undefined)));
+        await Promise.all(reports);
+      });
+    }
+    throw err;
   }
   progress.runningMatrixId = null;
+  await Promise.all(reports);
   return progress.outcomes;
 }
 
