@@ -1,13 +1,9 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assignByCost } from '../core/assign';
+import { checkArtifactsLocation } from '../artifacts';
 import { InputError } from '../core/errors';
-import { placeholderValues, renderTemplate } from '../core/template';
 import { temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 import type { BenchmarkResult } from '../workflows/types';
 import {
@@ -26,7 +22,8 @@ import {
   startBenchmark,
   watchBenchmark,
 } from './benchmarks';
-import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
+import { planOf, planText } from './plan';
+import { buildRequest, loadConfigFile, type BenchmarkFlags, type CheckOptions } from './request';
 import { progressTable, reportTable } from './table';
 import { createWatchView, finalStateText } from './watch-view';
 import { compareCommand } from './compare';
@@ -78,7 +75,14 @@ function addBenchmarkOptions(cmd: Command): Command {
     .option('--separate-configs', 'also write one report CSV per mount config')
     .option('--stability-cv <percent>', 'stability gate: run more iterations while bandwidth CV is above this (e.g. 5)')
     .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)')
-    .option('--bigquery <project.dataset.table>', 'also load per-iteration rows into this BigQuery table (a re-run replaces its rows)');
+    .option('--bigquery <project.dataset.table>', 'also load per-iteration rows into this BigQuery table (a re-run replaces its rows)')
+    .option('--allow-fio-option <names...>', "skip this CLI's job-policy check for these fio options (the agents decide with their own --allow-fio-option)")
+    .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job here (the agents still check)');
+}
+
+function checkOptionsOf(cmd: Command): CheckOptions {
+  const o = cmd.opts<{ allowFioOption?: string[]; fioCheck?: boolean }>();
+  return { allowFioOptions: o.allowFioOption, fioCheck: o.fioCheck !== false };
 }
 
 /** Defaults, then the config file, then flags given on the command line. */
@@ -97,7 +101,9 @@ const artifactsOption = () =>
 function artifactsOf(cmd: Command): string | undefined {
   const o = cmd.opts<{ artifacts?: string; artifactsBucket?: string }>();
   const a = o.artifacts ?? o.artifactsBucket;
-  return a && !a.startsWith('gs://') && /^[a-z0-9][a-z0-9._-]*$/.test(a) && o.artifactsBucket ? `gs://${a}` : a;
+  const location = a && !a.startsWith('gs://') && o.artifactsBucket && o.artifacts === undefined ? `gs://${a}` : a;
+  // Checked before any connection, so a typo is an input error, not a raw ENOTDIR after the start.
+  return location === undefined ? undefined : checkArtifactsLocation(location, o.artifacts !== undefined ? '--artifacts' : '--artifacts-bucket');
 }
 
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
@@ -142,7 +148,7 @@ export function buildCli(): Command {
     .option('--reconnect-timeout <duration>', 'while Temporal is unreachable, keep waiting this long', '10m')
     .action(async (_o, cmd: Command) => {
       const artifacts = artifactsOf(cmd); // checked before anything connects
-      const { request } = await buildRequest(await flagsOf(cmd));
+      const { request } = await buildRequest(await flagsOf(cmd), checkOptionsOf(cmd));
       parseReconnectTimeout(cmd.opts<{ reconnectTimeout?: string }>().reconnectTimeout); // refused before anything starts
       const client = await connectClient(temporalOf(cmd));
       await startBenchmark(client, request, artifacts);
@@ -167,32 +173,18 @@ export function buildCli(): Command {
     .addOption(artifactsOption())
     .addOption(new Option('--artifacts-bucket <bucket>').hideHelp())
     .action(async (_o, cmd: Command) => {
-      const { request } = await buildRequest(await flagsOf(cmd));
+      const artifacts = artifactsOf(cmd); // checked before anything connects
+      const { request } = await buildRequest(await flagsOf(cmd), checkOptionsOf(cmd));
       const client = await connectClient(temporalOf(cmd));
-      const handle = await startBenchmark(client, request, artifactsOf(cmd));
+      const handle = await startBenchmark(client, request, artifacts);
       print(cmd.optsWithGlobals<GlobalFlags>().json, { benchmarkId: request.benchmarkId, runId: handle.firstExecutionRunId }, () => request.benchmarkId);
     });
 
-  addBenchmarkOptions(program.command('plan').description('check inputs and show the matrix, assignment and rendered fio jobs; starts nothing'))
-    .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job')
-    .action(async (_o, cmd: Command) => {
-      const { request, prepared } = await buildRequest(await flagsOf(cmd));
-      const vms = request.fleet.kind === 'static' ? request.fleet.vms : ['(resolved at start)'];
-      const assignment = assignByCost(prepared.matrix.map((e) => ({ matrixId: e.matrixId, costMs: prepared.iterationMs.get(e.matrixId)! * request.iterations })), vms);
-      const rendered = prepared.matrix.map((e) => ({
-        matrixId: e.matrixId,
-        job: renderTemplate(request.jobFile.content, placeholderValues(e.testId, e.params, { MOUNT_POINT: '/mnt/gcsfuse-bench', TEST_DATA_DIR: `/mnt/gcsfuse-bench/gcsfuse-bench-data/${e.testId}` }), request.jobFile.name),
-      }));
-      if (cmd.opts<{ fioCheck: boolean }>().fioCheck) checkWithFio(rendered);
-      const plan = { benchmarkId: request.benchmarkId, entries: prepared.matrix, assignment: Object.fromEntries(assignment), rendered };
-      print(cmd.optsWithGlobals<GlobalFlags>().json, plan, () =>
-        [
-          `benchmark ${request.benchmarkId}: ${prepared.matrix.length} entries x ${request.iterations} iterations`,
-          ...[...assignment].map(([vm, ids]) => `  ${vm}: entries ${ids.join(', ') || '(none)'}`),
-          ...rendered.map((r) => `--- entry ${r.matrixId}\n${r.job.trimEnd()}`),
-        ].join('\n'),
-      );
-    });
+  addBenchmarkOptions(program.command('plan').description('check inputs and show the matrix, assignment and rendered fio jobs; starts nothing')).action(async (_o, cmd: Command) => {
+    const { request, prepared } = await buildRequest(await flagsOf(cmd), checkOptionsOf(cmd));
+    const plan = planOf(request, prepared, checkOptionsOf(cmd).allowFioOptions);
+    print(cmd.optsWithGlobals<GlobalFlags>().json, plan, () => planText(plan));
+  });
 
   program
     .command('watch <benchmark-id>')
@@ -269,25 +261,6 @@ export function buildCli(): Command {
   program.addCommand(exportCommand());
 
   return program;
-}
-
-/** Each rendered job must satisfy fio's own parser before anything runs. */
-function checkWithFio(rendered: { matrixId: number; job: string }[]): void {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gcsfuse-bench-plan-'));
-  try {
-    for (const r of rendered) {
-      const file = path.join(dir, `entry-${r.matrixId}.fio`);
-      writeFileSync(file, r.job);
-      try {
-        execFileSync('fio', ['--parse-only', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (err) {
-        const stderr = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();
-        throw new InputError(`fio rejects the rendered job of entry ${r.matrixId}: ${stderr}`, { flag: '--fio-job-file' });
-      }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export async function runCli(argv: string[]): Promise<number> {
