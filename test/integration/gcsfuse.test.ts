@@ -57,7 +57,7 @@ describe('gcsfuse mount args and names', () => {
     ['--log-file /tmp/x.log', /--log-file cannot be given/],
     ['--log-file=/tmp/x.log', /--log-file cannot be given/],
     ['--version', /--version cannot be given/],
-    ['--temp-dir /x /mnt', /"\/mnt" is neither a flag nor the value/],
+    ['--temp-dir x /mnt', /"\/mnt" is neither a flag nor the value/],
     ['bucket', /"bucket" is neither a flag nor the value/],
     ['-- --x', /a bare "--" is not allowed/],
     ['---x', /"---x" is not a flag/],
@@ -198,7 +198,7 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     expect(result.read.ioBytes).toBe(4 * MiB);
 
     // What fio wrote is in the bucket.
-    expect(await objects(spec.bucket, 'gcsfuse-bench-data/seq-1/')).toContainEqual({ name: 'gcsfuse-bench-data/seq-1/data.bin', size: 4 * MiB });
+    expect(await objects(spec.bucket, 'gcsfuse-bench-data/vm-1/seq-1/')).toContainEqual({ name: 'gcsfuse-bench-data/vm-1/seq-1/data.bin', size: 4 * MiB });
 
     await handle.unmount();
     expect(handle.unmountResult).toBe('unmounted');
