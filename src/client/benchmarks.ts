@@ -265,6 +265,8 @@ export async function watchBenchmark(
     }
     await Promise.race([result.catch(() => {}), new Promise((r) => setTimeout(r, intervalMs))]);
   }
+  // The final state too, so a watcher sees where it ended (best effort: the result is what counts).
+  await liveProgress(client, benchmarkId).then(onTick, () => {});
   return result;
 }
 

@@ -24,6 +24,12 @@ const ENTRY_TRIES = 2;
 const ENTRY_TRIES_AGENT_RESTARTED = 3;
 /** Pickup windows to give an agent that polls for work yet does not start the entry queued for it. */
 const PICKUP_WINDOWS_WHILE_POLLING = 3;
+/**
+ * How long an agent that stopped heartbeating and has not polled since gets to take work before
+ * it counts as lost. A dead agent never will; one whose connection to Temporal broke (a server
+ * outage, a partition) notices at its next heartbeat (every few seconds), stops fio and polls.
+ */
+const SILENT_AGENT_GRACE_MS = 10_000;
 
 /** Asking Temporal who polls a task queue takes milliseconds; a worker that is down fails over quickly. */
 const presence = proxyActivities<Pick<OrchestratorActivities, 'agentLastPoll'>>({
@@ -126,6 +132,8 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
 
   const queue = [...input.entries];
   const tries = new Map<number, number>();
+  /** Set when the agent went silent without polling since: the next pickup decides quickly whether it is gone. */
+  let graceMs: number | undefined;
   try {
     let current = queue.length ? dispatch(queue.shift()!) : undefined;
     while (current) {
@@ -135,13 +143,16 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
       const freeSinceMs = Date.now();
       let pickedUp = false;
       for (let window = 1; !pickedUp; window++) {
-        pickedUp = await condition(() => startedAt.has(d.token) || d.settled, input.agentPickupMs);
+        const windowMs = window === 1 && graceMs !== undefined ? graceMs : input.agentPickupMs;
+        pickedUp = await condition(() => startedAt.has(d.token) || d.settled, windowMs);
         // An agent that polls is there (e.g. just restarted): give it more time, within limits.
         if (pickedUp || window >= PICKUP_WINDOWS_WHILE_POLLING || !(await polledSince(freeSinceMs))) break;
       }
+      const waitedMs = Date.now() - freeSinceMs;
+      graceMs = undefined;
       if (!pickedUp) {
         await withdraw(d);
-        loseAgent([d.ref, ...queue.splice(0)], `the agent of VM ${input.vm} did not pick up work within ${input.agentPickupMs} ms`);
+        loseAgent([d.ref, ...queue.splice(0)], `the agent of VM ${input.vm} did not pick up work within ${waitedMs} ms`);
         break;
       }
       const next = queue.length ? dispatch(queue.shift()!) : undefined;
@@ -155,18 +166,20 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
         tries.set(d.ref.matrixId, tried);
         log.warn('entry failed', { vm: input.vm, matrixId: d.ref.matrixId, error: message, kind, tried });
         if (kind === 'agent-unavailable') {
-          // A running agent does not poll: a poll since this entry started means it was restarted.
-          const alive = await polledSince(startedAt.get(d.token) ?? freeSinceMs);
-          if (alive === false) {
-            await withdraw(next);
-            loseAgent([d.ref, ...(next ? [next.ref] : []), ...queue.splice(0)], `the agent of VM ${input.vm} is gone (${message}, and it has not asked for work since)`);
-            break;
+          // A running agent does not poll: a poll since this entry started means it was restarted
+          // (never lost); none means it is gone, or has not noticed yet that Temporal was away.
+          const restarted = await polledSince(startedAt.get(d.token) ?? freeSinceMs);
+          // Unknown: the pickup timer of the entry that runs next decides, as without the check.
+          if (restarted === false) graceMs = Math.min(SILENT_AGENT_GRACE_MS, input.agentPickupMs);
+          if (tried < (restarted === undefined ? ENTRY_TRIES : ENTRY_TRIES_AGENT_RESTARTED)) {
+            // Again, after the entry already queued (if any): that one's pickup says whether the agent is there.
+            queue.unshift(d.ref);
+          } else if (restarted === true) {
+            // The agent keeps coming back but this entry kills it: the entry failed, the agent is not lost.
+            record(failed(d.ref.matrixId, input.vm, `the agent died ${tried} times running this entry (last: ${message})`, 'other'));
+          } else {
+            record(failed(d.ref.matrixId, input.vm, message, kind));
           }
-          if (alive === true && tried < ENTRY_TRIES_AGENT_RESTARTED) queue.unshift(d.ref);
-          else if (alive === true) record(failed(d.ref.matrixId, input.vm, `the agent died ${tried} times running this entry (last: ${message})`, 'other'));
-          // Unknown: again, after the entry already queued; if the agent is really gone, that one's pickup timer says so.
-          else if (tried < ENTRY_TRIES) queue.unshift(d.ref);
-          else record(failed(d.ref.matrixId, input.vm, message, kind));
         } else if (kind === 'other' && tried < ENTRY_TRIES) {
           queue.unshift(d.ref);
         } else {

@@ -5,8 +5,9 @@ import { connectClient, startBenchmark } from '../../src/client/benchmarks';
 import type { EntryReport } from '../../src/core/report';
 import type { BenchmarkRequest } from '../../src/core/spec';
 import { startEmbedded, type Embedded } from '../../src/local/embedded';
-import { smallRequest, tempDir, until } from '../support/harness';
-import { processesMentioning } from '../support/procs';
+import { progressQuery } from '../../src/workflows/definitions';
+import { REPO, smallRequest, tempDir, until } from '../support/harness';
+import { processesMentioning, run } from '../support/procs';
 
 /**
  * Faults with real processes: agents, the orchestrator worker and the Temporal server
@@ -34,6 +35,20 @@ function request(id: string, vms: string[]): BenchmarkRequest {
 
 
 const fioOf = (home: string, vm: string) => processesMentioning(path.join(home, 'agents', vm)).filter((p) => p.argv[0]?.endsWith('fio'));
+/** The matrix id of the entry whose fio runs on a VM (its job file is .../test-<id>/job.fio), if one runs. */
+const fioEntryOf = (home: string, vm: string): number | undefined => {
+  for (const p of fioOf(home, vm)) for (const a of p.argv) if (/test-(\d+)\/job\.fio$/.test(a)) return Number(/test-(\d+)\/job\.fio$/.exec(a)![1]);
+  return undefined;
+};
+
+/** Kills an agent process with SIGKILL and waits until it and its fio are gone. */
+async function killAgent(home: string, vm: string): Promise<void> {
+  const agent = embedded!.agents.get(vm)!;
+  process.kill(agent.child.pid!, 'SIGKILL');
+  await agent.exited;
+  embedded!.agents.delete(vm);
+  await until(() => fioOf(home, vm).length === 0, `fio of ${vm} to die with it`, 10_000);
+}
 
 async function startRun(home: string, req: BenchmarkRequest) {
   embedded = await startEmbedded({ home, agents: req.fleet.kind === 'static' ? req.fleet.vms : [], headless: true });
@@ -70,9 +85,12 @@ describe('fault tolerance with real processes', () => {
     expectCompleteResults(home, 'kill-agent', 6, 2);
   });
 
-  it('an agent SIGKILLed for good has its entries re-run on the healthy VM', async () => {
+  it('an agent SIGKILLed for good is found lost by asking Temporal, and its entries re-run on the healthy VM', async () => {
     const home = tempDir('fault-dead');
-    const { handle } = await startRun(home, request('dead-agent', ['vm-1', 'vm-2']));
+    // A pickup timeout far longer than the test may take: only the poller check can find the agent gone in time.
+    const req = request('dead-agent', ['vm-1', 'vm-2']);
+    req.timeouts = { ...TIMEOUTS, agentPickupMs: 10 * 60_000 };
+    const { handle } = await startRun(home, req);
     await until(() => fioOf(home, 'vm-2').length > 0, 'fio on vm-2');
     process.kill(embedded!.agents.get('vm-2')!.child.pid!, 'SIGKILL');
     embedded!.agents.delete('vm-2');
@@ -84,6 +102,32 @@ describe('fault tolerance with real processes', () => {
     // Whatever vm-2 had not finished when it died was run by vm-1.
     for (const e of spec.entries) if (!finishedOnVm2.includes(e.matrixId)) expect(reports.find((r) => r.matrixId === e.matrixId)!.vm).toBe('vm-1');
     expect(finishedOnVm2.length).toBeLessThan(spec.entries.length);
+    const progress = await handle.query(progressQuery);
+    expect(progress.lostVms).toEqual(['vm-2']);
+    expect(progress.runs.filter((r) => r.vm === 'vm-1').length).toBe(2); // its share, then vm-2's leftovers
+  });
+
+  it('an agent killed twice on the same entry and restarted each time is not lost: the entry runs there again', async () => {
+    const home = tempDir('fault-restarted');
+    const req = request('restarted', ['vm-1', 'vm-2']);
+    req.timeouts = { ...TIMEOUTS, agentPickupMs: 10 * 60_000 };
+    const { handle } = await startRun(home, req);
+    let victim: number | undefined;
+    await until(() => (victim = fioEntryOf(home, 'vm-1')) !== undefined, 'fio on vm-1');
+    await killAgent(home, 'vm-1');
+    embedded!.startAgent('vm-1');
+    // Restarted, it takes the entry queued behind the killed one; the killed one comes back to it after.
+    await until(() => fioEntryOf(home, 'vm-1') === victim, `entry ${victim} to run on vm-1 again`, 90_000);
+    await killAgent(home, 'vm-1');
+    embedded!.startAgent('vm-1');
+    const result = await handle.result();
+    expect(result).toMatchObject({ totalEntries: 6, passed: 6, failed: 0 });
+    const reports = expectCompleteResults(home, 'restarted', 6, 2);
+    expect(reports.find((r) => r.matrixId === victim)!.vm).toBe('vm-1');
+    const progress = await handle.query(progressQuery);
+    expect(progress.lostVms).toEqual([]);
+    // Nothing was re-routed: one run per VM.
+    expect(progress.runs.map((r) => r.workflowId).sort()).toEqual(['restarted-vm-vm-1', 'restarted-vm-vm-2']);
   });
 
   it('the orchestrator worker SIGKILLed mid-run and restarted finishes the run', async () => {
@@ -100,16 +144,34 @@ describe('fault tolerance with real processes', () => {
     expectCompleteResults(home, 'kill-worker', 6, 2);
   });
 
-  it('the Temporal server restarted on its database file finishes the run', async () => {
-    const home = tempDir('fault-server');
-    const { client } = await startRun(home, request('restart-server', ['vm-1', 'vm-2']));
+  it('the Temporal server down for longer than the client retries (>= 21 s), then restarted on its database file: the run finishes and watch rides it out', async () => {
+    const home = tempDir('fault-watch');
+    const { client } = await startRun(home, request('watch-outage', ['vm-1', 'vm-2']));
     await until(() => fioOf(home, 'vm-1').length > 0, 'fio on vm-1');
-    await embedded!.restartServer();
-    // A new connection: the old one pointed at the stopped process.
-    const again = await connectClient({ address: embedded!.server.address, namespace: 'default' });
-    const result = await again.workflow.getHandle('restart-server').result();
-    expect(result).toMatchObject({ totalEntries: 6, passed: 6, failed: 0 });
-    expectCompleteResults(home, 'restart-server', 6, 2);
+    let outage: Promise<void> | undefined;
+    const watching = run(path.join(REPO, 'bin', 'gcsfuse-bench'), ['--temporal-address', embedded!.server.address, 'watch', 'watch-outage', '--reconnect-timeout', '3m', '--artifacts', embedded!.artifacts], {
+      cwd: REPO,
+      timeoutMs: 150_000,
+      onStderr: (text) => {
+        // Following it: take the server away for longer than the client's own ~21 s of retries, then back on its database.
+        if (outage || !/running: \d+\/6 entries done/.test(text)) return;
+        outage = (async () => {
+          await embedded!.server.stop();
+          await new Promise((r) => setTimeout(r, 25_000));
+          await embedded!.restartServer();
+        })();
+      },
+    });
+    const r = await watching;
+    await outage;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/lost the connection to Temporal .*; waiting up to 3 min for it to come back \(--reconnect-timeout\)/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/reconnected to Temporal/);
+    expect(r.stderr).toMatch(/done: 6\/6 entries done \(6 passed, 0 failed\)/);
+    // Before, the watch ended here with "error: Failed to get Workflow execution history".
+    expect(r.stderr).not.toMatch(/^error:/m);
+    expect(r.stdout.match(/│ passed │/g)).toHaveLength(6); // the report table
+    expectCompleteResults(home, 'watch-outage', 6, 2);
     await client.connection.close();
   });
 });
