@@ -86,6 +86,17 @@ export interface BenchmarkRequest {
   separateConfigs?: boolean;
   /** Route tests to VMs by instance template (`--single-thread-vm-type`, `--multi-thread-vm-type`). */
   routing?: TemplateRouting;
+  /** Descriptive name of the run (the original's `--run-name`); default: the benchmark id. */
+  runName?: string;
+  /**
+   * Deadline for the whole run from its start (the original's `--timeout`): when it passes the benchmark is
+   * cancelled on every VM and whatever finished is reported (a partial report). Unset: no deadline.
+   */
+  runTimeoutMs?: number;
+  /** File name of the combined report (the original's `--report-name`, e.g. combined_report.csv). */
+  reportName?: string;
+  /** `original`: the combined report also in the original tool's columns (compat.md); default: ours only. */
+  reportFormat?: 'default' | 'original';
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */
