@@ -9,6 +9,7 @@ import { exportResults, type ExportInput } from './export';
 import { withHeartbeats } from './heartbeat';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { writeReport, type ReportInput } from './report';
+import { suiteActivities, type WebhookResolver } from './suite';
 
 export interface OrchestratorDeps {
   store: ArtifactStore;
@@ -17,6 +18,8 @@ export interface OrchestratorDeps {
   bigqueryOptions?: BigQueryOptions;
   /** Who polls the agents' task queues; without it lost agents are found by timers only. */
   presence?: AgentPresence;
+  /** Webhook URLs by name (suite alerts); default: the worker's GCSFUSE_BENCH_WEBHOOK_<NAME> variables. */
+  webhooks?: WebhookResolver;
 }
 
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
@@ -28,6 +31,7 @@ export function createActivities(deps: OrchestratorDeps) {
     report: (input: ReportInput) => writeReport(deps.store, input),
     exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
     agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
+    ...suiteActivities(deps),
   }));
 }
 

@@ -8,7 +8,7 @@ export function agentTaskQueue(vm: string): string {
   return `gcsfuse-bench-agent-${vm}`;
 }
 
-export const WORKFLOW_TYPES = { benchmark: 'benchmarkWorkflow', vm: 'vmWorkflow' } as const;
+export const WORKFLOW_TYPES = { benchmark: 'benchmarkWorkflow', vm: 'vmWorkflow', suiteRun: 'suiteRunWorkflow' } as const;
 
 /** Child workflow ids: readable in the Web UI next to their benchmark. */
 export function vmWorkflowId(benchmarkId: string, vm: string, retry: number): string {
@@ -31,6 +31,10 @@ export const SEARCH_ATTRIBUTES = {
   gcsfuseCommit: defineSearchAttributeKey('GcsfuseCommit', SearchAttributeType.KEYWORD_LIST),
   fleet: defineSearchAttributeKey('Fleet', SearchAttributeType.KEYWORD),
   status: defineSearchAttributeKey('BenchmarkStatus', SearchAttributeType.KEYWORD),
+  /** The suite (schedule) a run belongs to, on the suite run and on its benchmark. */
+  suite: defineSearchAttributeKey('BenchmarkSuite', SearchAttributeType.KEYWORD),
+  /** A suite run's verdict against its baseline: pass, regression, inconclusive, no-baseline. */
+  verdict: defineSearchAttributeKey('BenchmarkVerdict', SearchAttributeType.KEYWORD),
 } as const;
 
 /** The same attributes as `temporal server start-dev --search-attribute NAME=Type` arguments. */

@@ -1,2 +1,3 @@
 export { benchmarkWorkflow } from './benchmark';
 export { vmWorkflow } from './vm';
+export { suiteRunWorkflow } from './suite';
