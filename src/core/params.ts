@@ -10,8 +10,17 @@ export type ParamKind = 'id' | 'size' | 'positiveInt' | 'rwMode' | 'bool01' | 'd
 export interface ColumnSpec {
   column: string;
   kind: ParamKind;
-  /** UPPER_SNAKE placeholder filled by this column, plus aliases used by existing suites. */
+  /**
+   * UPPER_SNAKE placeholder filled by this column, plus aliases used by existing suites: written bare
+   * (`bs=BS`), as `$BS` or as `${BS}`.
+   */
   placeholders: string[];
+  /**
+   * Names gcsfuse's own sample job files use (perfmetrics/scripts/job_files, docs/benchmarks.md:
+   * `${NUMJOBS}`, `${FILESIZE}`, `${READ_TYPE}`). Only in the `$NAME`/`${NAME}` forms: as bare words
+   * such short names would too easily be meant literally.
+   */
+  dollarPlaceholders?: string[];
   description: string;
   /** Largest whole number accepted: a typo must not ask fio for a million queues or processes. */
   max?: number;
@@ -19,11 +28,11 @@ export interface ColumnSpec {
 
 export const COLUMNS: readonly ColumnSpec[] = [
   { column: 'test_id', kind: 'id', placeholders: ['TEST_ID'], description: 'identifier of the test case' },
-  { column: 'io_type', kind: 'rwMode', placeholders: ['IO_TYPE'], description: 'fio rw mode (read, randread, write, ...)' },
+  { column: 'io_type', kind: 'rwMode', placeholders: ['IO_TYPE'], dollarPlaceholders: ['READ_TYPE'], description: 'fio rw mode (read, randread, write, ...)' },
   { column: 'block_size', kind: 'size', placeholders: ['BLOCK_SIZE', 'BS'], description: 'fio bs, e.g. 4k, 1m' },
-  { column: 'io_depth', kind: 'positiveInt', placeholders: ['IO_DEPTH'], description: 'fio iodepth', max: 65_536 },
-  { column: 'num_jobs', kind: 'positiveInt', placeholders: ['NUM_JOBS', 'THREADS'], description: 'fio numjobs', max: 4_096 },
-  { column: 'file_size', kind: 'size', placeholders: ['FILE_SIZE'], description: 'fio size per file, e.g. 1g' },
+  { column: 'io_depth', kind: 'positiveInt', placeholders: ['IO_DEPTH'], dollarPlaceholders: ['IODEPTH'], description: 'fio iodepth', max: 65_536 },
+  { column: 'num_jobs', kind: 'positiveInt', placeholders: ['NUM_JOBS', 'THREADS'], dollarPlaceholders: ['NUMJOBS'], description: 'fio numjobs', max: 4_096 },
+  { column: 'file_size', kind: 'size', placeholders: ['FILE_SIZE'], dollarPlaceholders: ['FILESIZE'], description: 'fio size per file, e.g. 1g' },
   { column: 'nr_files', kind: 'positiveInt', placeholders: ['NR_FILES', 'NRFILES'], description: 'fio nrfiles', max: 1_000_000 },
   { column: 'direct', kind: 'bool01', placeholders: ['DIRECT'], description: 'fio direct (0 or 1)' },
   { column: 'runtime', kind: 'duration', placeholders: ['RUNTIME'], description: 'fio runtime, e.g. 60s' },
@@ -33,16 +42,39 @@ export const COLUMNS: readonly ColumnSpec[] = [
 export const BUILTIN_PLACEHOLDERS = ['MOUNT_POINT', 'TEST_DATA_DIR', 'VM_NAME'] as const;
 export type BuiltinPlaceholder = (typeof BUILTIN_PLACEHOLDERS)[number];
 
+/**
+ * Other names of built-ins, only in the `$NAME`/`${NAME}` forms: gcsfuse's sample job files write
+ * `directory=${DIR}`, which here is the test's own folder (a job's paths must stay in the VM's folder).
+ */
+export const BUILTIN_ALIASES: Readonly<Record<string, BuiltinPlaceholder>> = { DIR: 'TEST_DATA_DIR' };
+
 export const COLUMN_BY_NAME: ReadonlyMap<string, ColumnSpec> = new Map(COLUMNS.map((c) => [c.column, c]));
 
 export const COLUMN_BY_PLACEHOLDER: ReadonlyMap<string, ColumnSpec> = new Map(
-  COLUMNS.flatMap((c) => c.placeholders.map((p) => [p, c] as const)),
+  COLUMNS.flatMap((c) => [...c.placeholders, ...(c.dollarPlaceholders ?? [])].map((p) => [p, c] as const)),
 );
 
+/** Placeholders that may be written as bare words (the whole value of an option: `bs=BS`). */
+export const BARE_PLACEHOLDERS: readonly string[] = [...COLUMNS.flatMap((c) => c.placeholders), ...BUILTIN_PLACEHOLDERS];
+
+/** Every placeholder of the `$NAME` and `${NAME}` forms. */
 export const ALL_PLACEHOLDERS: readonly string[] = [
-  ...COLUMNS.flatMap((c) => c.placeholders),
-  ...BUILTIN_PLACEHOLDERS,
+  ...BARE_PLACEHOLDERS,
+  ...COLUMNS.flatMap((c) => c.dollarPlaceholders ?? []),
+  ...Object.keys(BUILTIN_ALIASES),
 ];
+
+/**
+ * The names the original tool substitutes (`envsubst '$BS $FILE_SIZE $IO_DEPTH $IO_TYPE $THREADS
+ * $NRFILES $DIRECT $TEST_DATA_DIR'`, see compat.md); all are placeholders here too.
+ */
+export const ORIGINAL_TOOL_PLACEHOLDERS = ['BS', 'FILE_SIZE', 'IO_DEPTH', 'IO_TYPE', 'THREADS', 'NRFILES', 'DIRECT', 'TEST_DATA_DIR'] as const;
+
+/**
+ * fio's own `$` keywords, left for fio: file name formats (`$jobname.$jobnum.$filenum`,
+ * `$clientuid`) and the values fio computes in option expressions (`$pagesize`, `$mb_memory`, `$ncpus`).
+ */
+export const FIO_DOLLAR_KEYWORDS = ['jobname', 'jobnum', 'filenum', 'clientuid', 'pagesize', 'mb_memory', 'ncpus'] as const;
 
 export const RW_MODES = [
   'read', 'write', 'trim', 'randread', 'randwrite', 'randtrim',

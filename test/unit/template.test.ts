@@ -5,10 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTestCasesCsv } from '../../src/core/testcases';
+import { renderJob } from '../../src/core/job';
+import { ALL_PLACEHOLDERS, BARE_PLACEHOLDERS, COLUMN_BY_PLACEHOLDER } from '../../src/core/params';
 import { checkTemplate, findPlaceholders, placeholderValues, renderTemplate } from '../../src/core/template';
+import { originalTemplateNames } from '../support/compat';
 import { FIO_BIN } from './helpers/fio';
 import { BRACED_JOB_FILE, BRACED_TEST_CSV, SEED_JOB_FILE, SEED_TEST_CSV } from './helpers/inputs';
 import { expectInputError } from './helpers/input-error';
+import { GCSFUSE_SAMPLE_JOB_FILE, ORIGINAL_STYLE_JOB_FILE, ORIGINAL_STYLE_TEST_CSV } from './helpers/original-inputs';
 
 const BUILTINS = { MOUNT_POINT: '/mnt/gcs', TEST_DATA_DIR: '/mnt/gcs/data' };
 
@@ -79,12 +83,13 @@ directory=/mnt/gcs/data
 `);
   });
 
-  it('reports each braced use once, not also as a bare word', () => {
-    const uses = findPlaceholders('[j]\nbs=${BS}\ndescription=BS-${BLOCK_SIZE}\n', 'job.fio');
+  it('reports each use once, in its form', () => {
+    const uses = findPlaceholders('[j]\nbs=${BS}\ndescription=BS-${BLOCK_SIZE}-$IO_TYPE\nsize=FILE_SIZE\n', 'job.fio');
     expect(uses).toEqual([
       { name: 'BS', line: 2, form: 'braced' },
       { name: 'BLOCK_SIZE', line: 3, form: 'braced' },
-      { name: 'BS', line: 3, form: 'bare' },
+      { name: 'IO_TYPE', line: 3, form: 'dollar' },
+      { name: 'FILE_SIZE', line: 4, form: 'bare' },
     ]);
   });
 });
@@ -108,14 +113,16 @@ describe('matching', () => {
     expect(values).not.toHaveProperty('IO_DEPTH');
   });
 
-  it('replaces whole words only', () => {
+  it('takes a bare word only as the whole value of an option or the first segment of a path', () => {
     const template = [
       '[j]',
       'bs=BS',
+      'numjobs = THREADS',
+      'rw=IO_TYPE ; inline comment',
+      'directory=TEST_DATA_DIR/sub',
       'x=BLOCK_SIZES',
       'x=MY_BS',
       'x=BS2',
-      'x=$BS',
       'x=xBS',
       'x=BS_',
       'x=2BS',
@@ -123,25 +130,39 @@ describe('matching', () => {
       'x=THREADS_PER_JOB',
       'directory=/data/BS/THREADS',
       'x=BS-THREADS,IO_TYPE',
+      'description=DIRECT io of BS blocks with THREADS jobs',
+      '[BS]',
+      'BS=BS',
     ].join('\n');
     expect(renderTemplate(template, values)).toBe(
       [
         '[j]',
         'bs=4k',
+        'numjobs = 2',
+        'rw=read ; inline comment',
+        'directory=/mnt/gcs/data/sub',
         'x=BLOCK_SIZES',
         'x=MY_BS',
         'x=BS2',
-        'x=$BS',
         'x=xBS',
         'x=BS_',
         'x=2BS',
         'x=NUM_JOBSX',
         'x=THREADS_PER_JOB',
-        'directory=/data/4k/2',
-        'x=4k-2,read',
+        'directory=/data/BS/THREADS',
+        'x=BS-THREADS,IO_TYPE',
+        'description=DIRECT io of BS blocks with THREADS jobs',
+        '[BS]',
+        'BS=4k',
       ].join('\n'),
     );
-    expect(findPlaceholders(template, 'job.fio').map((u) => `${u.line}:${u.name}`)).toEqual(['2:BS', '12:BS', '12:THREADS', '13:BS', '13:THREADS', '13:IO_TYPE']);
+    expect(findPlaceholders(template, 'job.fio').map((u) => `${u.line}:${u.name}`)).toEqual(['2:BS', '3:THREADS', '4:IO_TYPE', '5:TEST_DATA_DIR', '18:BS']);
+  });
+
+  it('does not take the gcsfuse sample names (NUMJOBS, DIR, ...) as bare words', () => {
+    const template = '[j]\nnumjobs=NUMJOBS\ndirectory=DIR\nrw=READ_TYPE\n';
+    expect(findPlaceholders(template, 'job.fio')).toEqual([]);
+    expect(renderTemplate(template, values)).toBe(template);
   });
 
   it('never touches comment lines, even with unknown placeholders in them', () => {
@@ -240,5 +261,143 @@ describe('rendered job files are valid fio jobs', () => {
     const [good, refused] = await Promise.allSettled([run(FIO_BIN, ['--parse-only', ...files]), run(FIO_BIN, ['--parse-only', bad])]);
     expect(good.status === 'fulfilled' ? 'ok' : String(good.reason)).toBe('ok');
     expect(refused.status).toBe('rejected');
+  });
+});
+
+describe("the original tool's templates ($NAME and ${NAME}, envsubst style)", () => {
+  const row = (i: number) => parseTestCasesCsv(ORIGINAL_STYLE_TEST_CSV, 'tests.csv')[i]!;
+
+  it('substitutes every name the original substitutes, in both forms', () => {
+    for (const name of originalTemplateNames()) {
+      expect(ALL_PLACEHOLDERS, name).toContain(name);
+      expect(BARE_PLACEHOLDERS, name).toContain(name);
+    }
+    const v = placeholderValues('t', row(0).params, BUILTINS);
+    for (const name of originalTemplateNames()) {
+      const expected = v[name];
+      expect(expected, name).toBeDefined();
+      expect(renderTemplate(`[j]\na=$${name}\nb=\${${name}}\nc=x-$${name}-y`, v)).toBe(`[j]\na=${expected}\nb=${expected}\nc=x-${expected}-y`);
+    }
+  });
+
+  it('renders a whole template, leaving $$, fio keywords and words in values alone', () => {
+    expect(checkTemplate(ORIGINAL_STYLE_JOB_FILE, 'job.fio', Object.keys(row(0).params), 'tests.csv').map((u) => `${u.line}:${u.form}:${u.name}`)).toEqual([
+      '4:dollar:DIRECT',
+      '11:dollar:IO_TYPE',
+      '12:braced:BS',
+      '13:dollar:IO_DEPTH',
+      '14:dollar:THREADS',
+      '15:braced:NRFILES',
+      '16:dollar:FILE_SIZE',
+      '17:dollar:TEST_DATA_DIR',
+    ]);
+    expect(renderTemplate(ORIGINAL_STYLE_JOB_FILE, placeholderValues('seq-read', row(0).params, BUILTINS), 'job.fio')).toBe(`; written for the original: envsubst '$BS $FILE_SIZE ...'
+[global]
+ioengine=psync
+direct=0
+thread=1
+group_reporting=1
+filename_format=$jobname.$jobnum.$filenum
+description=DIRECT io on BS blocks, $$ and all
+
+[seq]
+rw=read
+bs=64k
+iodepth=1
+numjobs=2
+nrfiles=2
+filesize=256k
+directory=/mnt/gcs/data
+`);
+  });
+
+  it('takes the longest name after $, as a shell does', () => {
+    const v = placeholderValues('t', row(0).params, BUILTINS);
+    expect(renderTemplate('[j]\nbs=$BS,$BS.x,$BS/y,${BS}z', v)).toBe('[j]\nbs=64k,64k.x,64k/y,64kz');
+    expectInputError(() => renderTemplate('[j]\nbs=$BSz', v, 'job.fio'), { file: 'job.fio', line: 2 }, 'job.fio, line 2: ', 'unknown placeholder $BSz');
+  });
+
+  it.each([
+    ['$$', 'x=$$'],
+    ['$$NAME (the second $ is not a reference)', 'x=$$HOME'],
+    ['fio file name keywords', 'filename_format=$jobname.$jobnum.$filenum.$clientuid'],
+    ['fio expression keywords', 'size=$mb_memory\nnumjobs=$ncpus\nbs=$pagesize'],
+    ['a $ before a digit, a space or the end', 'description=costs $5 or $ or $'],
+  ])('leaves %s to fio', (_what, line) => {
+    const template = `[j]\n${line}\n`;
+    expect(findPlaceholders(template, 'job.fio')).toEqual([]);
+    expect(renderTemplate(template, {})).toBe(template);
+  });
+
+  it.each([
+    ['$HOME', '[j]\nrw=read\ndescription=$HOME\n', 3],
+    ['$BLOCKSIZE', '[j]\nbs=$BLOCKSIZE\n', 2],
+    ['$bs', '[j]\nbs=$bs\n', 2],
+    ['$TEMPORAL_API_KEY', '[j]\n; $IGNORED in a comment\ndescription=x $TEMPORAL_API_KEY\n', 3],
+  ])('refuses an unknown %s, naming the file and line', (name, template, line) => {
+    expectInputError(() => findPlaceholders(template, 'job.fio'), { file: 'job.fio', line }, `job.fio, line ${line}: `, `unknown placeholder ${name}; known placeholders are `, "fio's own $ keywords ($jobname");
+  });
+});
+
+describe("gcsfuse's own sample job files (${NUMJOBS}-style names)", () => {
+  const csv = 'io_type,num_jobs,file_size,block_size,nr_files\nread,2,128k,64k,3\n';
+  const t = parseTestCasesCsv(csv, 'tests.csv')[0]!;
+
+  it('maps each name to a test parameter or the test folder', () => {
+    expect(COLUMN_BY_PLACEHOLDER.get('NUMJOBS')?.column).toBe('num_jobs');
+    expect(COLUMN_BY_PLACEHOLDER.get('FILESIZE')?.column).toBe('file_size');
+    expect(COLUMN_BY_PLACEHOLDER.get('READ_TYPE')?.column).toBe('io_type');
+    expect(COLUMN_BY_PLACEHOLDER.get('IODEPTH')?.column).toBe('io_depth');
+    expect(placeholderValues('t', {}, BUILTINS).DIR).toBe('/mnt/gcs/data');
+  });
+
+  it('accepts and renders the read-cache load test style', () => {
+    expect(checkTemplate(GCSFUSE_SAMPLE_JOB_FILE, 'job.fio', Object.keys(t.params), 'tests.csv').map((u) => u.name)).toEqual(['NRFILES', 'NUMJOBS', 'DIR', 'BLOCK_SIZE', 'FILESIZE', 'READ_TYPE']);
+    const text = renderTemplate(GCSFUSE_SAMPLE_JOB_FILE, placeholderValues(t.testId, t.params, BUILTINS), 'job.fio');
+    expect(text).toContain('nrfiles=3\n');
+    expect(text).toContain('numjobs=2\n');
+    expect(text).toContain('directory=/mnt/gcs/data\nbs=64k\nfilesize=128k\nrw=read\n');
+    expect(text).toContain('filename_format=$jobname.$jobnum.$filenum\n');
+  });
+
+  it('refuses a name whose column the CSV lacks, naming the column', () => {
+    expectInputError(
+      () => checkTemplate('[j]\niodepth=${IODEPTH}\n', 'job.fio', ['io_type'], 'tests.csv'),
+      { file: 'job.fio', line: 2 },
+      'job.fio, line 2: ',
+      'placeholder IODEPTH has no value: tests.csv has no column "io_depth"',
+    );
+  });
+
+  it('passes the job policy once rendered for a VM (DIR is inside its folder)', () => {
+    const job = renderJob(GCSFUSE_SAMPLE_JOB_FILE, 'job.fio', { testId: t.testId, params: t.params, mountPoint: '/mnt/m', vm: 'vm-1' });
+    expect(job.options.find((o) => o.name === 'directory')?.value).toBe(job.testDataDir);
+  });
+});
+
+describe('original-style and gcsfuse-style jobs are valid fio jobs', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-template-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fio --parse-only accepts them, $ keywords and all', async () => {
+    const files: string[] = [];
+    const jobs: [string, string, string][] = [
+      ['original-0', ORIGINAL_STYLE_JOB_FILE, ORIGINAL_STYLE_TEST_CSV],
+      ['gcsfuse-0', GCSFUSE_SAMPLE_JOB_FILE, 'io_type,num_jobs,file_size,block_size,nr_files\nrandread,2,128k,64k,3\n'],
+      ['keywords', '[j]\nrw=read\nsize=$pagesize\nbs=$pagesize\nnumjobs=$ncpus\niodepth=1\ndirectory=$TEST_DATA_DIR\n', 'io_type\nread\n'],
+    ];
+    for (const [name, template, csv] of jobs) {
+      const t = parseTestCasesCsv(csv, 'tests.csv')[0]!;
+      const file = path.join(dir, `${name}.fio`);
+      await writeFile(file, renderTemplate(template, placeholderValues(t.testId, t.params, { MOUNT_POINT: dir, TEST_DATA_DIR: dir }), name));
+      files.push(file);
+    }
+    const run = promisify(execFile);
+    await expect(run(FIO_BIN, ['--parse-only', ...files]).then(() => 'ok')).resolves.toBe('ok');
   });
 });
