@@ -58,7 +58,7 @@ export class GceFleetResolver implements FleetResolver {
       case 'instance-group':
         return this.describeGroup(spec);
       case 'vm':
-        return [await this.describeVm(spec)];
+        return this.describeExecutor(spec);
       default: {
         const unknown: never = spec;
         throw new InputError(`unknown fleet kind ${JSON.stringify((unknown as { kind: unknown }).kind)}`);
@@ -97,6 +97,12 @@ export class GceFleetResolver implements FleetResolver {
       }
     }
 
+    return this.runningMembers(spec, all, where, '--instance-group');
+  }
+
+  /** The group's RUNNING members, sorted by name; none running is an InputError naming `flag`. */
+  private runningMembers(spec: Extract<FleetSpec, { kind: 'instance-group' }>, all: IManagedInstance[], where: string, flag: string): FleetVm[] {
+    const { group } = spec;
     const running: FleetVm[] = [];
     const others = new Map<string, number>();
     for (const mi of all) {
@@ -120,7 +126,7 @@ export class GceFleetResolver implements FleetResolver {
         others.size === 0
           ? 'it has no instances'
           : [...others].sort(([a], [b]) => a.localeCompare(b)).map(([status, n]) => `${n} ${n === 1 ? 'is' : 'are'} ${status}`).join(', ');
-      throw new InputError(`instance group "${group}" has no ${RUNNING} instances in ${where} (${detail})`, { flag: '--instance-group' });
+      throw new InputError(`instance group "${group}" has no ${RUNNING} instances in ${where} (${detail})`, { flag });
     }
     return running.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -162,6 +168,30 @@ export class GceFleetResolver implements FleetResolver {
       seenTokens.add(next);
       pageToken = next;
     }
+  }
+
+  /**
+   * `--executor-vm NAME` as the original tool reads it: the RUNNING VMs of a managed instance
+   * group of that name in the zone when there is one, else the single VM of that name.
+   */
+  private async describeExecutor(spec: Extract<FleetSpec, { kind: 'vm' }>): Promise<FleetVm[]> {
+    const group = { kind: 'instance-group' as const, project: spec.project, zone: spec.zone, group: spec.name };
+    const where = `project ${spec.project} zone ${spec.zone}`;
+    let members: IManagedInstance[];
+    try {
+      members = await this.listManagedInstances(group, where);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err; // not a "no such group": an API failure to retry
+      try {
+        return [await this.describeVm(spec)];
+      } catch (vmErr) {
+        if (vmErr instanceof InputError && /not found/.test(vmErr.message)) {
+          throw new InputError(`neither a managed instance group nor a VM named "${spec.name}" was found in ${where}`, { flag: '--executor-vm' });
+        }
+        throw vmErr;
+      }
+    }
+    return this.runningMembers(group, members, where, '--executor-vm');
   }
 
   private async describeVm(spec: Extract<FleetSpec, { kind: 'vm' }>): Promise<FleetVm> {

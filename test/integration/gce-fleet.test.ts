@@ -294,16 +294,46 @@ describe('pagination', () => {
   });
 });
 
-describe('single VM', () => {
-  it('returns a RUNNING VM, with the template from its metadata', async () => {
+describe('--executor-vm: a managed instance group of that name first, else a single VM (as the original)', () => {
+  it('resolves a group of that name to its RUNNING members, without looking for a VM', async () => {
+    fake.addZonalGroup(PROJECT, ZONE, 'kokoro-mig', [
+      { name: 'mig-b', status: 'RUNNING', template: 'tpl-multi-thread' },
+      { name: 'mig-a', status: 'RUNNING', template: 'tpl-single-thread' },
+      { name: 'mig-c', status: 'STOPPING', template: 'tpl-multi-thread' },
+    ]);
+    // A VM of the same name must not be taken: the group wins.
+    fake.addVm(PROJECT, ZONE, { name: 'kokoro-mig', status: 'RUNNING' });
+    const spec = { kind: 'vm', project: PROJECT, zone: ZONE, name: 'kokoro-mig' } as const;
+    expect(await resolver.describe(spec)).toEqual([
+      { name: 'mig-a', instanceTemplate: 'tpl-single-thread', instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-single-thread`, zone: ZONE },
+      { name: 'mig-b', instanceTemplate: 'tpl-multi-thread', instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-multi-thread`, zone: ZONE },
+    ]);
+    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([['POST', zonalPath('kokoro-mig'), 200]]);
+    expectApiRequest(fake.requests[0]!, 'POST', zonalPath('kokoro-mig'));
+  });
+
+  it('names --executor-vm when the group has nothing RUNNING', async () => {
+    fake.addZonalGroup(PROJECT, ZONE, 'idle-mig', [{ name: 'x-1', status: 'TERMINATED' }]);
+    const err = await rejection(resolver.describe({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'idle-mig' }));
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toBe(`--executor-vm: instance group "idle-mig" has no RUNNING instances in project ${PROJECT} zone ${ZONE} (1 is TERMINATED)`);
+  });
+
+  it('falls back to a RUNNING VM of that name, with the template from its metadata', async () => {
     fake.addVm(PROJECT, ZONE, { name: 'executor-1', status: 'RUNNING', template: 'tmpl-numjobs-1' });
     const spec = { kind: 'vm', project: PROJECT, zone: ZONE, name: 'executor-1' } as const;
     expect(await resolver.resolve(spec)).toEqual(['executor-1']);
     expect(await resolver.describe(spec)).toEqual([
       { name: 'executor-1', instanceTemplate: 'tmpl-numjobs-1', instanceTemplateUrl: 'projects/123456789012/global/instanceTemplates/tmpl-numjobs-1', zone: ZONE },
     ]);
-    expect(fake.requests).toHaveLength(2);
-    for (const r of fake.requests) {
+    // Each lookup: the group (404), then the VM.
+    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['POST', zonalPath('executor-1'), 404],
+      ['GET', instancePath('executor-1'), 200],
+      ['POST', zonalPath('executor-1'), 404],
+      ['GET', instancePath('executor-1'), 200],
+    ]);
+    for (const r of fake.requests.filter((q) => q.method === 'GET')) {
       expectApiRequest(r, 'GET', instancePath('executor-1'));
       expect(r.query).toEqual({});
       expect(r.body).toBe('');
@@ -316,7 +346,7 @@ describe('single VM', () => {
     expect(await resolver.describe({ kind: 'vm', project: PROJECT, zone: 'europe-west1-b', name: 'hand-made' })).toEqual([
       { name: 'hand-made', zone: 'europe-west1-b' },
     ]);
-    expect(fake.requests.map((r) => r.path)).toEqual([instancePath('hand-made', 'europe-west1-b')]);
+    expect(fake.requests.map((r) => r.path)).toEqual([zonalPath('hand-made', 'europe-west1-b'), instancePath('hand-made', 'europe-west1-b')]);
   });
 
   it('refuses a stopped VM, saying what state it is in', async () => {
@@ -329,13 +359,16 @@ describe('single VM', () => {
     expect(stopping.message).toContain('(it is STOPPING)');
   });
 
-  it('says which VM was not found, and where', async () => {
+  it('says that neither a group nor a VM of that name exists, and where', async () => {
     fake.addVm(PROJECT, ZONE, { name: 'other-zone-vm', status: 'RUNNING' });
     const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: 'us-west4-b', name: 'other-zone-vm' }));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toContain(`VM "other-zone-vm" not found in project ${PROJECT} zone us-west4-b`);
-    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([['GET', instancePath('other-zone-vm', 'us-west4-b'), 404]]);
-    expect(fake.requests[0]!.response).toEqual({
+    expect(err.message).toBe(`--executor-vm: neither a managed instance group nor a VM named "other-zone-vm" was found in project ${PROJECT} zone us-west4-b`);
+    expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+      ['POST', zonalPath('other-zone-vm', 'us-west4-b'), 404],
+      ['GET', instancePath('other-zone-vm', 'us-west4-b'), 404],
+    ]);
+    expect(fake.requests[1]!.response).toEqual({
       error: {
         code: 404,
         message: `The resource 'projects/${PROJECT}/zones/us-west4-b/instances/other-zone-vm' was not found`,
@@ -344,7 +377,16 @@ describe('single VM', () => {
     });
   });
 
-  it('passes a server error on as a retryable error naming the VM', async () => {
+  it('passes a server error of the group lookup on as retryable, without guessing a VM', async () => {
+    fake.addVm(PROJECT, ZONE, { name: 'flaky-mig', status: 'RUNNING' });
+    fake.failRequests('/instanceGroupManagers/flaky-mig/', 503, 'backendError', 'Internal error. Please try again or contact Google Support.', { times: 1 });
+    const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'flaky-mig' }));
+    expect(err).not.toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/could not list the instances of instance group "flaky-mig" .*HTTP 503/);
+    expect(fake.requests.map((r) => r.method)).toEqual(['POST']);
+  });
+
+  it('passes a server error of the VM lookup on as a retryable error naming the VM', async () => {
     fake.addVm(PROJECT, ZONE, { name: 'flaky', status: 'RUNNING' });
     fake.failRequests('/instances/flaky', 503, 'backendError', 'Internal error. Please try again or contact Google Support.', { times: 1 });
     const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'flaky' }));
