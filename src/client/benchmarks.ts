@@ -58,6 +58,7 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
       memo: {
         testCases: req.testCases.name,
         configs: req.configs?.name ?? `default (${req.gcsfuseCommit} ${req.gcsfuseMountArgs})`.trim(),
+        runName: req.runName ?? req.benchmarkId,
         jobFile: req.jobFile.name,
         iterations: req.iterations,
         fleet: fleetLabel(req.fleet),

@@ -7,6 +7,7 @@ import { stripBom } from '../core/template';
 import { parseTestCasesCsv } from '../core/testcases';
 import { checkJobsWithFio } from '../shared/fio-parse-check';
 import { parseBigQueryTable } from '../core/export-rows';
+import { checkSafeId } from '../core/ids';
 import { MAX_TIMER_MS, parseCount, parseDuration, parsePercent } from '../core/numbers';
 import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
 
@@ -41,6 +42,12 @@ export interface BenchmarkFlags {
   stabilityCv?: string;
   stabilityMaxIterations?: string;
   bigquery?: string;
+  /** The original's --run-name: a descriptive name; default the benchmark id. */
+  runName?: string;
+  /** The original's --timeout: whole-run deadline, whole seconds (or a duration such as 4h). */
+  runTimeout?: string;
+  reportName?: string;
+  reportFormat?: string;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -54,6 +61,61 @@ async function readInput(file: string | undefined, flag: string, required: boole
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? (err as Error).message})`, { flag, file });
   }
+}
+
+/**
+ * The original tool's flags take whole seconds (`--timeout 14400`); ours take durations (`4h`).
+ * Both are accepted: a bare number is seconds.
+ */
+export function parseSecondsOrDuration(text: string, flag: string, bounds: { minMs: number; maxMs?: number } = { minMs: 1_000 }): number {
+  const t = text.trim();
+  const maxMs = bounds.maxMs ?? MAX_TIMER_MS;
+  if (!/^[0-9]+$/.test(t)) return parseDuration(t, { flag }, { ...bounds, maxMs });
+  const ms = Number(t) * 1000;
+  if (!Number.isSafeInteger(ms) || ms < bounds.minMs || ms > maxMs) {
+    throw new InputError(`${t} is out of range: give whole seconds from ${bounds.minMs / 1000} to ${Math.floor(maxMs / 1000)} (or a duration such as 4h)`, { flag });
+  }
+  return ms;
+}
+
+/** --poll-interval: how often run/watch ask for progress and print it (default every second). */
+export function parsePollIntervalMs(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSecondsOrDuration(text, '--poll-interval', { minMs: 1_000, maxMs: 24 * 3_600_000 });
+}
+
+export const REPORT_FORMATS = ['default', 'original'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** Files the report step writes beside the combined report: --report-name must not take their place. */
+const RESERVED_REPORT_NAMES = new Set(['results.json', 'summary.json', 'report.html', 'iterations.ndjson', 'bigquery-schema.json']);
+const MAX_RUN_NAME_CHARS = 200;
+
+function runNameOf(f: BenchmarkFlags): string | undefined {
+  if (f.runName === undefined) return undefined;
+  const name = f.runName.trim();
+  if (name === '') throw new InputError('is empty: give a descriptive name, or leave the flag out to use the benchmark id', { flag: '--run-name' });
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new InputError(`${JSON.stringify(f.runName)} has control characters`, { flag: '--run-name' });
+  if (name.length > MAX_RUN_NAME_CHARS) throw new InputError(`is ${name.length} characters long: at most ${MAX_RUN_NAME_CHARS}`, { flag: '--run-name' });
+  return name;
+}
+
+function reportNameOf(f: BenchmarkFlags): string | undefined {
+  if (f.reportName === undefined) return undefined;
+  // A file name in the report folder (and in results/<id>/): no path, nothing a shell treats specially.
+  checkSafeId(f.reportName, 'report name', { flag: '--report-name' });
+  if (RESERVED_REPORT_NAMES.has(f.reportName)) {
+    throw new InputError(`"${f.reportName}" is a report file of its own (${[...RESERVED_REPORT_NAMES].join(', ')}): choose another name`, { flag: '--report-name' });
+  }
+  return f.reportName;
+}
+
+function reportFormatOf(f: BenchmarkFlags): ReportFormat | undefined {
+  if (f.reportFormat === undefined) return undefined;
+  if (!(REPORT_FORMATS as readonly string[]).includes(f.reportFormat)) {
+    throw new InputError(`${JSON.stringify(f.reportFormat)} is not a report format (${REPORT_FORMATS.join(' or ')})`, { flag: '--report-format' });
+  }
+  return f.reportFormat as ReportFormat;
 }
 
 function duration(text: string | undefined, flag: string, fallbackMs: number, bounds: { minMs: number; maxMs?: number; allowZero?: boolean }): number {
@@ -142,8 +204,9 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
   const testCases = (await readInput(f.testCsv, '--test-csv', true))!;
   const jobFile = (await readInput(f.fioJobFile, '--fio-job-file', true))!;
   const configs = await readInput(f.configsCsv, '--configs-csv', false);
+  const benchmarkId = f.benchmarkId ?? defaultBenchmarkId();
   const request: BenchmarkRequest = {
-    benchmarkId: f.benchmarkId ?? defaultBenchmarkId(),
+    benchmarkId,
     testCases,
     configs,
     jobFile,
@@ -163,6 +226,10 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
     ...(f.separateConfigs ? { separateConfigs: true } : {}),
     ...stabilityOf(f),
     ...(f.bigquery ? { bigquery: parseBigQueryTable(f.bigquery) } : {}),
+    runName: runNameOf(f) ?? benchmarkId,
+    ...(f.runTimeout !== undefined ? { runTimeoutMs: parseSecondsOrDuration(f.runTimeout, '--timeout') } : {}),
+    ...optional('reportName', reportNameOf(f)),
+    ...optional('reportFormat', reportFormatOf(f)),
   };
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
@@ -186,6 +253,11 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
 
 const MAX_INPUT_BYTES = 1.5 * 2 ** 20;
 
+/** `{ key: value }` when the value is set, `{}` otherwise: the request carries no undefined keys. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
 /** Config-file keys: the long flag names of the benchmark options. */
 const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   'benchmark-id': 'benchmarkId',
@@ -201,6 +273,7 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   region: 'region',
   mount: 'mount',
   bucket: 'bucket',
+  'test-data-bucket': 'bucket',
   'gcsfuse-commit': 'gcsfuseCommit',
   'gcsfuse-mount-args': 'gcsfuseMountArgs',
   'gcsfuse-custom-endpoint': 'gcsfuseCustomEndpoint',
@@ -216,6 +289,10 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   'stability-cv': 'stabilityCv',
   'stability-max-iterations': 'stabilityMaxIterations',
   bigquery: 'bigquery',
+  'run-name': 'runName',
+  timeout: 'runTimeout',
+  'report-name': 'reportName',
+  'report-format': 'reportFormat',
 };
 const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
 const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess', 'separateConfigs']);
