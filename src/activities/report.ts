@@ -2,7 +2,16 @@ import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
 import { renderHtmlReport } from '../core/html-report';
 import { isSafeId } from '../core/ids';
 import { layout } from '../core/layout';
+import {
+  DEFAULT_REPORT_NAME,
+  isValidReportName,
+  originalConfigReportName,
+  originalReportCsv,
+  reportFileNames,
+  type ReportFormat,
+} from '../core/original-report';
 import { reportCsv, reportsByConfig, reportSummary, type EntryReport } from '../core/report';
+import type { BenchmarkConfig } from '../core/spec';
 
 export interface ReportInput {
   benchmarkId: string;
@@ -10,6 +19,13 @@ export interface ReportInput {
   separateConfigs?: boolean;
   /** Set for the partial report of a benchmark that did not run to its end (e.g. "cancelled"). */
   incompleteReason?: string;
+  /**
+   * `original`: also the original tool's combined report (compat.md), under reportName. Both
+   * default to what the benchmark's config.json says (the request's reportFormat/reportName).
+   */
+  reportFormat?: ReportFormat;
+  /** File name of the combined report; default combined_report.csv. */
+  reportName?: string;
 }
 
 export interface ReportSummary {
@@ -17,7 +33,14 @@ export interface ReportSummary {
   urls: string[];
   /** As summary.json says: every entry has its final result and the benchmark ran to its end. */
   complete: boolean;
+  /** Which file holds which combined report. */
+  files: { own: string; original?: string };
+  /** Set when the report name was not usable and the default was taken instead. */
+  warning?: string;
 }
+
+/** Files of report/ a report name must not take. */
+const RESERVED_FILES = new Set(['results.json', 'summary.json', 'report.html', 'iterations.ndjson', 'bigquery-schema.json']);
 
 /** Report file names a config label must not take. */
 const RESERVED = new Set(['combined_report', 'results', 'summary', 'report']);
@@ -34,18 +57,33 @@ export function configCsvName(label: string): string {
  * Takes a benchmark id (the original signature) or a ReportInput.
  */
 export async function writeReport(store: ArtifactStore, input: string | ReportInput): Promise<ReportSummary> {
-  const { benchmarkId, separateConfigs = false, incompleteReason } = typeof input === 'string' ? { benchmarkId: input } : input;
+  const { benchmarkId, separateConfigs = false, incompleteReason, ...asked } = typeof input === 'string' ? ({ benchmarkId: input } as ReportInput) : input;
   const resultsKey = layout.report(benchmarkId, 'results.json');
   const reports = await getJson<EntryReport[]>(store, resultsKey);
   if (!reports) throw new Error(`${store.urlOf(resultsKey)} is missing: aggregate first`);
+  // The workflow passes what it knows; the format and name otherwise come from the stored request.
+  const config = asked.reportFormat && asked.reportName ? undefined : await getJson<BenchmarkConfig>(store, layout.config(benchmarkId));
+  const format = asked.reportFormat ?? config?.reportFormat ?? 'default';
+  let reportName = asked.reportName ?? config?.reportName ?? DEFAULT_REPORT_NAME;
+  let warning: string | undefined;
+  // The CLI checks it; a request started without the CLI must still not lose the report or leave report/.
+  if (!isValidReportName(reportName) || RESERVED_FILES.has(reportName)) {
+    warning = `report name ${JSON.stringify(reportName)} is not a plain file name of its own: ${DEFAULT_REPORT_NAME} was used`;
+    reportName = DEFAULT_REPORT_NAME;
+  }
+  const names = reportFileNames(format, reportName);
   const summary = reportSummary(benchmarkId, reports, incompleteReason);
   const files: [string, string][] = [
-    ['combined_report.csv', reportCsv(reports)],
+    [names.own, reportCsv(reports)],
     ['summary.json', toJson(summary)],
     ['report.html', renderHtmlReport(benchmarkId, reports)],
   ];
+  if (names.original) files.splice(1, 0, [names.original, originalReportCsv(reports)]);
   if (separateConfigs) {
-    for (const [label, entries] of reportsByConfig(reports)) files.push([configCsvName(label), reportCsv(entries)]);
+    for (const [label, entries] of reportsByConfig(reports)) {
+      files.push([configCsvName(label), reportCsv(entries)]);
+      if (names.original) files.push([originalConfigReportName(names.original, label), originalReportCsv(entries)]);
+    }
   }
   const keys: string[] = [];
   for (const [name, content] of files) {
@@ -54,5 +92,5 @@ export async function writeReport(store: ArtifactStore, input: string | ReportIn
     keys.push(key);
   }
   keys.splice(1, 0, resultsKey);
-  return { keys, urls: keys.map((k) => store.urlOf(k)), complete: summary.complete };
+  return { keys, urls: keys.map((k) => store.urlOf(k)), complete: summary.complete, files: names, ...(warning ? { warning } : {}) };
 }
