@@ -21,6 +21,7 @@ import proto from '@temporalio/proto';
 import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
 import { cloudEndpointsFromEnv, storageOptions } from '../shared/cloud';
 import { connectionOptions, type TemporalOptions } from '../shared/temporal';
+import { benchmarkStartMetadata, defaultConfigLabel } from './workflow-metadata';
 import { progressQuery, retryVmUpdate, vmProgressQuery } from '../workflows/definitions';
 import type { BenchmarkProgress, BenchmarkResult, RetryVmResult, VmProgress } from '../workflows/types';
 import type { benchmarkWorkflow } from '../workflows';
@@ -40,7 +41,8 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
     }
   }
   const searchable = await ensureSearchAttributes(client);
-  const commits = req.configs ? [...new Set(prepareBenchmark(req).configs.map((c) => c.commit))] : [req.gcsfuseCommit];
+  const prepared = prepareBenchmark(req);
+  const commits = [...new Set(prepared.configs.map((c) => c.commit))];
   try {
     return await client.workflow.start<typeof benchmarkWorkflow>(WORKFLOW_TYPES.benchmark, {
       taskQueue: ORCHESTRATOR_TASK_QUEUE,
@@ -57,13 +59,15 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
       // What the Web UI shows beside the run: the inputs at a glance, not their contents.
       memo: {
         testCases: req.testCases.name,
-        configs: req.configs?.name ?? `default (${req.gcsfuseCommit} ${req.gcsfuseMountArgs})`.trim(),
+        configs: req.configs?.name ?? defaultConfigLabel(req),
         runName: req.runName ?? req.benchmarkId,
         jobFile: req.jobFile.name,
         iterations: req.iterations,
         fleet: fleetLabel(req.fleet),
         mount: req.mount.kind === 'gcsfuse' ? `gcsfuse gs://${req.mount.bucket}` : req.mount.kind,
       },
+      // The Web UI's summary and details of the run (workflow-metadata.ts).
+      ...benchmarkStartMetadata(req, prepared, { artifacts }),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

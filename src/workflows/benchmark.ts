@@ -6,9 +6,11 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -17,8 +19,9 @@ import type { EntryOwner } from '../activities/aggregate';
 import { isSafeId } from '../core/ids';
 import type { BenchmarkRequest } from '../core/spec';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
-import { entryOutcomeSignal, progressQuery, retryVmUpdate } from './definitions';
-import type { BenchmarkPhase, BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryVmRequest, VmRunState } from './types';
+import { entryOutcomeSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
+import { benchmarkDetails, describeRetry, formatSeconds, timedOutReason, vmRunDetails, vmRunSummary } from './details';
+import type { BenchmarkPhase, BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryRecord, RetryVmRequest, RetryVmResult, VmRunState } from './types';
 import { vmWorkflow } from './vm';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
@@ -44,6 +47,12 @@ interface Owner {
 
 /** Phases in which the VMs may still run entries. */
 const RUNNING_PHASES: readonly BenchmarkPhase[] = ['running', 'awaiting-retry'];
+/** Phases in which the whole-run deadline cancels the work (later, the report is seconds away and is written in full). */
+const DEADLINE_CANCELS: readonly BenchmarkPhase[] = ['resolving-fleet', 'distributing', 'running'];
+/** Patch id of the whole-run deadline timer: runs started before it existed replay without it. */
+const DEADLINE_PATCH = 'whole-run-deadline';
+/** Fields a retryVm request may have (a signal's input is typed by hand in the Web UI or a shell). */
+const RETRY_FIELDS: readonly string[] = ['vm', 'onto'];
 
 /**
  * One benchmark, id = benchmark id: distribute -> one child per VM -> await -> aggregate
@@ -56,7 +65,8 @@ const RUNNING_PHASES: readonly BenchmarkPhase[] = ['running', 'awaiting-retry'];
  *
  * Children report each entry's outcome as it ends, so counts move per entry. Cancelled (or
  * failed), the benchmark cancels its children, waits until their agents stopped fio, and
- * writes a partial report of the entries that finished before it ends.
+ * writes a partial report of the entries that finished before it ends. When the whole-run
+ * deadline (runTimeoutMs) passes, it does the same and returns a result marked incomplete.
  */
 export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<BenchmarkResult> {
   const progress: BenchmarkProgress = {
@@ -114,11 +124,11 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: statusWanted }]);
   };
   let lastPhase: BenchmarkPhase | undefined;
+  /** Current details only: not a command, so it may run anywhere without changing the history. */
+  const showDetails = (): void => setCurrentDetails(benchmarkDetails({ ...progress, lostVms: [...lost] }, fleet.length));
   const refresh = (): void => {
     const counts = `${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}`;
-    setCurrentDetails(
-      `**${progress.phase}**: ${counts} entries on ${fleet.length} VMs` + (lost.size ? `; lost agents: ${[...lost].join(', ')}` : ''),
-    );
+    showDetails();
     // "running: 3 passed, 0 failed of 10" while VMs run (STARTS_WITH "running" finds them); the bare phase otherwise.
     statusWanted = RUNNING_PHASES.includes(progress.phase) ? `${progress.phase}: ${counts}` : progress.phase;
     if (progress.phase !== lastPhase) {
@@ -155,6 +165,8 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       const outcomes = await scope.run(() =>
         executeChild(vmWorkflow, {
           workflowId,
+          staticSummary: vmRunSummary(req.benchmarkId, vm, n, entries.length),
+          staticDetails: vmRunDetails(entries.map((e) => e.matrixId)),
           // Cancelled rather than terminated if this workflow ends: the agent must get to stop fio and unmount.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           args: [
@@ -246,33 +258,63 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   const failedEntriesOf = (vm: string): EntryRef[] =>
     [...owners.entries()].filter(([, o]) => o.status === 'failed' && o.vm === vm).map(([matrixId, o]) => ({ matrixId, specVm: o.specVm }));
 
-  setHandler(
-    retryVmUpdate,
-    ({ vm, onto }: RetryVmRequest) => {
-      const target = onto ?? vm;
-      const entries = failedEntriesOf(vm);
-      lost.delete(target); // the user vouches for it
-      // An idle VM starts a run now; a busy one takes the entries in its next run.
-      const wasBusy = busy.has(target);
-      enqueue(target, entries);
-      const run = (runCount.get(target) ?? 0) - (wasBusy ? 0 : 1);
-      if (progress.phase === 'awaiting-retry') progress.phase = 'running';
-      refresh();
-      return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, run) };
+  /** Set when the whole-run deadline passed: nothing more is started. */
+  let deadlinePassed = false;
+
+  /** Why a retryVm request (update or signal) is refused; undefined when it would be carried out. */
+  const retryRefusal = (input: unknown): string | undefined => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input) || typeof (input as RetryVmRequest).vm !== 'string') {
+      return 'expected {"vm": "<VM name>"} or {"vm": "<VM name>", "onto": "<VM name>"}';
+    }
+    const unknown = Object.keys(input).filter((k) => !RETRY_FIELDS.includes(k));
+    if (unknown.length) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "vm" and optionally "onto")`;
+    const { vm, onto } = input as RetryVmRequest;
+    if (deadlinePassed) return `the whole-run deadline passed (${timedOutReason(req.runTimeoutMs ?? 0)})`;
+    if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') return 'the benchmark has not been distributed yet';
+    if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done') return 'the benchmark is already aggregating its results';
+    if (!RUNNING_PHASES.includes(progress.phase)) return `the benchmark is ${progress.phase}`;
+    if (!progress.runs.some((r) => r.vm === vm)) return `VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`;
+    if (onto !== undefined && (typeof onto !== 'string' || !isSafeId(onto))) return `${JSON.stringify(onto)} is not a valid VM name`;
+    if (failedEntriesOf(vm).length === 0) {
+      return busy.has(vm) ? `VM "${vm}" is still running and has no failed entries yet` : `VM "${vm}" has no failed entries to retry`;
+    }
+    return undefined;
+  };
+
+  /** Queues a VM's failed entries again (the request passed retryRefusal). */
+  const retry = ({ vm, onto }: RetryVmRequest, via: RetryRecord['via']): RetryVmResult => {
+    const target = onto ?? vm;
+    const entries = failedEntriesOf(vm);
+    lost.delete(target); // the user vouches for it
+    // An idle VM starts a run now; a busy one takes the entries in its next run.
+    const wasBusy = busy.has(target);
+    enqueue(target, entries);
+    const run = (runCount.get(target) ?? 0) - (wasBusy ? 0 : 1);
+    if (progress.phase === 'awaiting-retry') progress.phase = 'running';
+    progress.lastRetry = { via, at: new Date().toISOString(), vm, ...(onto !== undefined ? { onto } : {}), accepted: true, retried: entries.length };
+    log.info('retrying a VM', { via, vm, onto: target, entries: entries.length });
+    refresh();
+    return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, run) };
+  };
+
+  setHandler(retryVmUpdate, (r: RetryVmRequest) => retry(r, 'update'), {
+    validator: (r: RetryVmRequest) => {
+      const reason = retryRefusal(r);
+      if (reason) throw new Error(reason);
     },
-    {
-      validator: ({ vm, onto }: RetryVmRequest) => {
-        if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') throw new Error('the benchmark has not been distributed yet');
-        if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done') throw new Error('the benchmark is already aggregating its results');
-        if (!RUNNING_PHASES.includes(progress.phase)) throw new Error(`the benchmark is ${progress.phase}`);
-        if (!progress.runs.some((r) => r.vm === vm)) throw new Error(`VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`);
-        if (onto !== undefined && !isSafeId(onto)) throw new Error(`"${onto}" is not a valid VM name`);
-        if (failedEntriesOf(vm).length === 0) {
-          throw new Error(busy.has(vm) ? `VM "${vm}" is still running and has no failed entries yet` : `VM "${vm}" has no failed entries to retry`);
-        }
-      },
-    },
-  );
+  });
+  // Same semantics as the update; a signal has no answer, so a refusal is recorded where people look.
+  setHandler(retryVmSignal, (r: RetryVmRequest) => {
+    const reason = retryRefusal(r);
+    if (!reason) {
+      retry(r, 'signal');
+      return;
+    }
+    const shown = typeof r === 'object' && r !== null && typeof r.vm === 'string' ? r : { vm: JSON.stringify(r ?? null) };
+    progress.lastRetry = { via: 'signal', at: new Date().toISOString(), vm: shown.vm, ...(typeof shown.onto === 'string' ? { onto: shown.onto } : {}), accepted: false, reason };
+    log.warn(describeRetry(progress.lastRetry), { request: r as unknown });
+    refresh();
+  });
 
   const aggregateAndReport = async (incompleteReason?: string) => {
     aggregationStarted = true;
@@ -283,15 +325,16 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       refresh();
     }
     const report = await orchestrator.report({ benchmarkId: req.benchmarkId, separateConfigs: req.separateConfigs, incompleteReason });
-    progress.report = { keys: report.keys, complete: report.complete };
+    progress.report = { keys: report.keys, complete: report.complete, urls: report.urls };
     return { summary, report };
   };
 
-  /** Cancelled or failed: stop the children, wait for their agents, report what finished. */
-  const windDown = async (err: unknown): Promise<void> => {
+  /** Cancelled, timed out or failed: stop the children, wait for their agents, report what finished. */
+  const windDown = async (err: unknown, timedOut: boolean): Promise<void> => {
     const cancelled = isCancellation(err);
     if (cancelled) {
       progress.phase = 'cancelling';
+      if (timedOut) progress.incompleteReason = timedOutReason(req.runTimeoutMs!);
       refresh();
     }
     for (const scope of childScopes) scope.cancel();
@@ -299,12 +342,13 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     // A report that failed once would fail again; without a distribution there is nothing to report.
     if (!aggregationStarted && owners.size > 0) {
       try {
-        await aggregateAndReport(cancelled ? 'cancelled' : `failed: ${(err as Error).message}`);
+        await aggregateAndReport(timedOut ? progress.incompleteReason : cancelled ? 'cancelled' : `failed: ${(err as Error).message}`);
       } catch (e) {
         log.warn('the partial report failed', { error: (e as Error).message });
       }
     }
-    progress.phase = cancelled ? 'cancelled' : 'failed';
+    progress.phase = timedOut ? 'timed-out' : cancelled ? 'cancelled' : 'failed';
+    if (!timedOut && !progress.incompleteReason) progress.incompleteReason = cancelled ? 'cancelled' : `failed: ${(err as Error).message}`;
     refresh();
   };
 
@@ -330,8 +374,8 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       if (!anyFailed || req.retryWindowMs <= 0) break;
       progress.phase = 'awaiting-retry';
       refresh();
-      // A retry-vm request makes a VM busy; with none before the window closes, report what we have.
-      if (!(await condition(() => busy.size > 0, req.retryWindowMs))) break;
+      // A retry-vm request makes a VM busy; with none before the window (or the run's deadline) closes, report what we have.
+      if (!(await condition(() => busy.size > 0 || deadlinePassed, req.retryWindowMs)) || deadlinePassed) break;
     }
 
     progress.phase = 'aggregating';
@@ -364,11 +408,44 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     };
   };
 
+  // The run's own scope: the whole-run deadline cancels it as a user's cancel would (which reaches it through the root).
+  const work = new CancellationScope();
+  if (req.runTimeoutMs !== undefined && patched(DEADLINE_PATCH)) {
+    const runTimeoutMs = req.runTimeoutMs;
+    progress.deadline = new Date(Date.now() + runTimeoutMs).toISOString();
+    // A durable timer: it survives worker and server restarts like the rest of the run.
+    void CancellationScope.nonCancellable(async () => {
+      await sleep(runTimeoutMs, { summary: `whole-run deadline (${formatSeconds(runTimeoutMs)})` });
+      if (DEADLINE_CANCELS.includes(progress.phase)) {
+        deadlinePassed = true;
+        log.warn('the whole-run deadline passed: cancelling the VM runs', { runTimeoutMs });
+        work.cancel();
+      } else if (progress.phase === 'awaiting-retry') {
+        // Every entry has its outcome: the retry window just closes now, and the report is complete.
+        deadlinePassed = true;
+        log.warn('the whole-run deadline passed: closing the retry window', { runTimeoutMs });
+      }
+    });
+  }
+  showDetails();
+
   try {
-    return await runToEnd();
+    return await work.run(runToEnd);
   } catch (err) {
+    // A user's cancel reaches the root scope too; only the deadline alone makes this a timed-out run.
+    const timedOut = deadlinePassed && isCancellation(err) && !CancellationScope.current().consideredCancelled;
     // Not cancellable: the children's cancellation must reach the agents, and the partial report be written.
-    await CancellationScope.nonCancellable(() => windDown(err));
-    throw err;
+    await CancellationScope.nonCancellable(() => windDown(err, timedOut));
+    if (!timedOut) throw err;
+    return {
+      benchmarkId: req.benchmarkId,
+      totalEntries: progress.totalEntries,
+      passed: progress.passed,
+      failed: progress.failed,
+      reportKeys: progress.report?.keys ?? [],
+      complete: false,
+      incompleteReason: progress.incompleteReason,
+      timedOut: true,
+    };
   }
 }

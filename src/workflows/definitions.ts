@@ -7,6 +7,11 @@ export const progressQuery = defineQuery<BenchmarkProgress>('progress');
 export const vmProgressQuery = defineQuery<VmProgress>('vmProgress');
 /** Re-runs a VM's failed entries, on the same VM or `onto` another one. */
 export const retryVmUpdate = defineUpdate<RetryVmResult, [RetryVmRequest]>('retryVm');
+/**
+ * The same as a signal, for the Web UI's "Send a Signal" and `temporal workflow signal`: no
+ * answer, so a refusal shows in the progress (lastRetry), the current details and the log.
+ */
+export const retryVmSignal = defineSignal<[RetryVmRequest]>('retryVm');
 /** Sent by an agent when it starts an entry (the token names the dispatch), so the next entry can be queued behind it. */
 export const entryStartedSignal = defineSignal<[number]>('entryStarted');
 /** Sent by a VM's run to its parent for each entry that ends, so the parent's counts move per entry. */

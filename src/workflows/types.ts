@@ -74,6 +74,8 @@ export type BenchmarkPhase =
   | 'done'
   | 'cancelling'
   | 'cancelled'
+  /** The whole-run deadline (runTimeoutMs) passed: the VMs were cancelled and what finished was reported. */
+  | 'timed-out'
   | 'failed';
 
 export interface BenchmarkProgress {
@@ -88,7 +90,30 @@ export interface BenchmarkProgress {
   /** VMs whose agent was lost (nothing more is routed to them unless a user asks). */
   lostVms: string[];
   /** The report once written; `complete: false` for the partial report of a cancelled or failed benchmark. */
-  report?: { keys: string[]; complete: boolean };
+  report?: { keys: string[]; complete: boolean; urls?: string[] };
+  /** The whole-run deadline (workflow time, ISO 8601), when the request set one. */
+  deadline?: string;
+  /** Why the benchmark ended without every entry's result (e.g. "timed out after 3600 s"). */
+  incompleteReason?: string;
+  /**
+   * The last retryVm request and what became of it. A signal has no answer, so a refused one
+   * is visible only here, in the workflow's current details and in its log.
+   */
+  lastRetry?: RetryRecord;
+}
+
+/** One retryVm request (signal or update) as the benchmark handled it. */
+export interface RetryRecord {
+  via: 'signal' | 'update';
+  /** Workflow time it arrived (ISO 8601). */
+  at: string;
+  vm: string;
+  onto?: string;
+  accepted: boolean;
+  /** Accepted: entries queued again. */
+  retried?: number;
+  /** Refused: why (the same reason the update's validator gives). */
+  reason?: string;
 }
 
 /** A VM's run tells its parent each entry's outcome as it happens. */
@@ -99,6 +124,7 @@ export interface EntryOutcomeReport {
 }
 
 export interface RetryVmRequest {
+  /** The VM whose failed entries run again. */
   vm: string;
   /** Run the failed entries on this VM instead; default: the same VM. */
   onto?: string;
@@ -116,10 +142,17 @@ export interface BenchmarkResult {
   passed: number;
   failed: number;
   reportKeys: string[];
-  /** Every entry has its final result (a cancelled or failed benchmark writes a partial report and no result). */
+  /**
+   * Every entry has its final result. A cancelled or failed benchmark writes a partial report and
+   * no result; one whose whole-run deadline passed returns `complete: false` with incompleteReason.
+   */
   complete: boolean;
   /** Rows exported for dashboards (report/iterations.ndjson, and BigQuery when configured). */
   exportedRows?: number;
   /** Why the export failed; the benchmark's results and reports are complete regardless. */
   exportError?: string;
+  /** Set when not every entry has its result: the whole-run deadline passed ("timed out after 3600 s"). */
+  incompleteReason?: string;
+  /** The whole-run deadline passed before every entry ran (entries not run count as neither passed nor failed). */
+  timedOut?: boolean;
 }

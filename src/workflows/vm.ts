@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -14,6 +15,7 @@ import type { AgentActivities } from '../../vm-agent/src/activities';
 import type { OrchestratorActivities } from '../activities';
 import { agentTaskQueue, FAILURE_TYPES } from '../shared/names';
 import { entryOutcomeSignal, entryStartedSignal, vmProgressQuery } from './definitions';
+import { vmDetails } from './details';
 import type { EntryOutcome, EntryRef, FailureKind, VmProgress, VmWorkflowInput } from './types';
 
 /** Time an agent needs around fio: mounting, uploading, unmounting. */
@@ -74,6 +76,9 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
 
   const progress: VmProgress = { vm: input.vm, total: input.entries.length, passed: 0, failed: 0, runningMatrixId: null, outcomes: [] };
   setHandler(vmProgressQuery, () => progress);
+  // The Web UI's current details; not a command, so histories replay unchanged.
+  const showDetails = (): void => setCurrentDetails(vmDetails(progress));
+  showDetails();
   /** Workflow time (server clock) at which the agent was seen starting each dispatch. */
   const startedAt = new Map<number, number>();
   setHandler(entryStartedSignal, (token) => void startedAt.set(token, Date.now()));
@@ -106,6 +111,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     progress.outcomes.push(o);
     if (o.status === 'passed') progress.passed++;
     else progress.failed++;
+    showDetails();
     // A lost agent's entries are the parent's to re-route when this run ends; every other outcome stands now.
     if (parentHandle && o.failure !== 'agent-unavailable') {
       // Not cancellable: an outcome the agent finished must reach the parent even while this run is cancelled.
@@ -139,6 +145,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     while (current) {
       const d: Dispatch = current;
       progress.runningMatrixId = d.ref.matrixId;
+      showDetails();
       // The agent is free now (the previous entry ended, or this is the first): it must start this one soon.
       const freeSinceMs = Date.now();
       let pickedUp = false;
@@ -199,6 +206,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     throw err;
   }
   progress.runningMatrixId = null;
+  showDetails();
   await Promise.all(reports);
   return progress.outcomes;
 }
