@@ -16,7 +16,7 @@ function direction(bwMiBps: number[]): DirectionStats {
     clatStddevNs: 10,
     clatPercentilesNs: { p50: 1_000_000, p90: 2_000_000, p99: 3_000_000, 'p99.9': 4_000_000 },
     latencySamples: 100,
-  } as DirectionStats;
+  } as unknown as DirectionStats;
 }
 
 function entry(matrixId: number, read: number[] | null, write: number[] | null): EntryReport {
@@ -64,7 +64,7 @@ describe('console tables', () => {
       for (const l of tableLines(text).slice(tableLines(text).findIndex((x) => x.startsWith('├')) + 1, -1)) {
         const [, entryCell, testCell] = l.split('│').map((c) => c.trim());
         if (entryCell) ids.push('');
-        ids[ids.length - 1] += testCell;
+        ids[ids.length - 1] += testCell ?? '';
       }
       expect(ids).toEqual(reports.map((r) => r.testId));
       expect(text).toMatch(/^left out to fit \d+ columns: p90 ms/m);
