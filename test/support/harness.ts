@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import type { BenchmarkRequest } from '../../src/core/spec';
 import { DEFAULT_TIMEOUTS } from '../../src/core/spec';
 import { createOrchestratorWorker } from '../../src/workers/orchestrator';
@@ -12,9 +13,28 @@ import type { Mounter } from '../../vm-agent/src/mounter';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Temporary folders made by tempDir in this test file; removed after its last test. */
+const tempDirs = new Set<string>();
+
+/**
+ * A fresh folder under the system temp dir, removed after the test file's last test (and its
+ * own afterAll hooks, which stop the processes using it), passed or failed, so a run leaves nothing.
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `gcsfuse-bench-${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `gcsfuse-bench-${prefix}-`));
+  tempDirs.add(dir);
+  return dir;
 }
+
+/** Removes every folder tempDir made so far (also usable sooner, e.g. from afterEach). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+// Registered when a test file imports this module, i.e. on the file's own suite; hooks run in
+// reverse order of registration (vitest's default "stack"), so this runs after the file's hooks.
+afterAll(removeTempDirs);
 
 /** Workers of one test file: a real orchestrator worker and in-process agents running real fio. */
 export class Harness {
