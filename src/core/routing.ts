@@ -23,10 +23,11 @@ export function routeEntries(entries: readonly RoutableEntry[], vms: readonly Fl
   ];
   for (const c of classes) {
     if (c.entries.length === 0) continue;
-    const pool = vms.filter((v) => v.instanceTemplate === c.template).map((v) => v.name);
+    // As the original: the flag is a substring of the template name (a VM may match both classes).
+    const pool = vms.filter((v) => v.instanceTemplate?.includes(c.template)).map((v) => v.name);
     if (pool.length === 0) {
       const seen = [...new Set(vms.map((v) => v.instanceTemplate ?? '(none)'))].join(', ');
-      throw new InputError(`no VM of instance template "${c.template}" for ${c.entries.length} entries (the fleet's templates: ${seen})`, { flag: c.flag });
+      throw new InputError(`no VM whose instance template name contains "${c.template}" for ${c.entries.length} entries (the fleet's templates: ${seen})`, { flag: c.flag });
     }
     for (const [vm, ids] of assignByCost(c.entries, pool)) assignment.get(vm)!.push(...ids);
   }
