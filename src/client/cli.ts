@@ -86,7 +86,8 @@ function addBenchmarkOptions(cmd: Command, defaults: FlagDefaults = {}): Command
     .option('--project <id>', 'Google Cloud project (with --instance-group / --executor-vm)')
     .option('--zone <zone>', 'zone of the VM or zonal group')
     .option('--region <region>', 'region of a regional group')
-    .addOption(new Option('--mount <kind>', 'what MOUNT_POINT is').choices(['local-dir', 'gcsfuse']))
+    // The env form lets a CI script's unchanged command line run against local folders (README: coming from the original tool).
+    .addOption(new Option('--mount <kind>', 'what MOUNT_POINT is (default: gcsfuse when a bucket is given)').choices(['local-dir', 'gcsfuse']).env('GCSFUSE_BENCH_MOUNT'))
     .option('--bucket <name>', 'test data bucket gcsfuse mounts (alias --test-data-bucket)')
     .option('--test-data-bucket <name>', 'the same as --bucket (the original tool\'s name)')
     .option('--gcsfuse-custom-endpoint <url>', 'gcsfuse --custom-endpoint, e.g. an emulator (http://127.0.0.1:4443/storage/v1/)')

@@ -145,7 +145,10 @@ function fleetOf(f: BenchmarkFlags): FleetSpec {
 
 function mountOf(f: BenchmarkFlags): MountSpec {
   const kind = f.mount ?? (f.bucket ? 'gcsfuse' : 'local-dir');
-  if (kind === 'local-dir') return { kind };
+  if (kind === 'local-dir') {
+    if (f.bucket) console.error(`note: --mount local-dir: the agents use local folders; bucket ${f.bucket} is not mounted`);
+    return { kind };
+  }
   if (kind === 'gcsfuse') {
     if (!f.bucket) throw new InputError('--bucket (the bucket gcsfuse mounts) is required with --mount gcsfuse', { flag: '--bucket' });
     return {
