@@ -33,6 +33,7 @@ import { progressTable, reportTable } from './table';
 import { createWatchView, finalStateText } from './watch-view';
 import { compareCommand } from './compare';
 import { exportCommand } from './export';
+import { registerScheduleCommands } from './schedule';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, entriesFailed: 3, regression: 4, refused: 5, interrupted: 130 } as const;
@@ -391,6 +392,7 @@ export function buildCli(argv: readonly string[] = []): Command {
 
   program.addCommand(compareCommand());
   program.addCommand(exportCommand());
+  registerScheduleCommands(program);
 
   return program;
 }
