@@ -39,8 +39,16 @@ import {
   type ExportRow,
 } from '../core/export-rows';
 import { layout } from '../core/layout';
-import type { EntryMetadata } from '../core/metadata';
+import { iterationMetadataKey, type EntryMetadata, type IterationMetadata } from '../core/metadata';
+import {
+  ORIGINAL_BIGQUERY_COLUMNS,
+  originalBigQueryNdjson,
+  originalBigQueryRows,
+  originalBigQuerySchema,
+  originalTableName,
+} from '../core/original-report';
 import type { EntryReport } from '../core/report';
+import type { ResourceSamples } from '../core/resources';
 import { readJobSpecs } from './aggregate';
 
 export interface BigQueryTarget {
@@ -85,22 +93,33 @@ export interface ExportSummary {
   keys: string[];
   urls: string[];
   bigquery?: BigQueryExportSummary;
+  /** The same run in the original tool's schema (compat.md), in `<table>_original` beside ours. */
+  bigqueryOriginal?: BigQueryExportSummary;
 }
 
-export const EXPORT_FILES = { rows: 'iterations.ndjson', schema: 'bigquery-schema.json' } as const;
+export const EXPORT_FILES = {
+  rows: 'iterations.ndjson',
+  schema: 'bigquery-schema.json',
+  originalRows: 'original-bigquery.ndjson',
+  originalSchema: 'original-bigquery-schema.json',
+} as const;
 
 /** Staging tables expire on their own after this long, should the export die before dropping one. */
 const STAGING_TTL_MS = 24 * 3600_000;
 const JOB_PREFIX = 'gcsfuse_bench_export_';
 
 /** Reads a benchmark's results (owners, entries, fio outputs, metadata) and builds its export rows. */
-export async function buildExportRows(store: ArtifactStore, benchmarkId: string): Promise<{ rows: ExportRow[]; entries: number; skipped: number }> {
+export async function buildExportRows(
+  store: ArtifactStore,
+  benchmarkId: string,
+): Promise<{ rows: ExportRow[]; entries: number; skipped: number; reports: EntryReport[]; runTimestamps: Map<number, string | null> }> {
   const resultsKey = layout.report(benchmarkId, 'results.json');
   const reports = await getJson<EntryReport[]>(store, resultsKey);
   if (!reports) throw new InputError(`no results for benchmark "${benchmarkId}": ${store.urlOf(resultsKey)} is missing (the benchmark has not been aggregated)`);
   const specs = await readJobSpecs(store, benchmarkId);
   const entries = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, { entry: e, iterations: s.iterations }] as const)));
   const rows: ExportRow[] = [];
+  const runTimestamps = new Map<number, string | null>();
   let exported = 0;
   for (const owner of [...reports].sort((a, b) => a.matrixId - b.matrixId)) {
     if (owner.status !== 'passed' || !owner.vm) continue;
@@ -113,13 +132,17 @@ export async function buildExportRows(store: ArtifactStore, benchmarkId: string)
       const key = layout.fioOutput(benchmarkId, owner.vm, owner.matrixId, i);
       const buf = await store.get(key);
       if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
-      iterations.push(parseExportIteration(i, buf.toString('utf8')));
+      const it = parseExportIteration(i, buf.toString('utf8'));
+      it.resources = (await getJson<ResourceSamples>(store, layout.resources(benchmarkId, owner.vm, owner.matrixId, i)))?.summary ?? null;
+      it.prefetch = (await getJson<IterationMetadata>(store, iterationMetadataKey(benchmarkId, owner.vm, owner.matrixId, i)))?.metadataPrefetch ?? null;
+      iterations.push(it);
     }
+    runTimestamps.set(owner.matrixId, iterations.map((it) => it.recordedAt).filter((t): t is string => t !== null).sort()[0] ?? null);
     const metadata = (await getJson<EntryMetadata>(store, layout.entryMetadata(benchmarkId, owner.vm, owner.matrixId))) ?? null;
     rows.push(...entryRows({ benchmarkId, entry: found.entry, vm: owner.vm, iterations, metadata }));
     exported++;
   }
-  return { rows, entries: exported, skipped: reports.length - exported };
+  return { rows, entries: exported, skipped: reports.length - exported, reports, runTimestamps };
 }
 
 /**
@@ -128,13 +151,23 @@ export async function buildExportRows(store: ArtifactStore, benchmarkId: string)
  */
 export async function exportResults(store: ArtifactStore, deps: ExportDeps, input: ExportInput): Promise<ExportSummary> {
   const { benchmarkId } = input;
-  const { rows, entries, skipped } = await buildExportRows(store, benchmarkId);
+  const { rows, entries, skipped, reports, runTimestamps } = await buildExportRows(store, benchmarkId);
   const ndjson = toNdjson(rows);
-  const keys = [layout.report(benchmarkId, EXPORT_FILES.rows), layout.report(benchmarkId, EXPORT_FILES.schema)];
-  await store.put(keys[0]!, ndjson);
-  await store.put(keys[1]!, bigQuerySchemaJson());
+  const originalNdjson = originalBigQueryNdjson(originalBigQueryRows(benchmarkId, reports, runTimestamps));
+  const files: [string, string][] = [
+    [EXPORT_FILES.rows, ndjson],
+    [EXPORT_FILES.schema, bigQuerySchemaJson()],
+    [EXPORT_FILES.originalRows, originalNdjson],
+    [EXPORT_FILES.originalSchema, JSON.stringify(originalBigQuerySchema(), null, 2) + '\n'],
+  ];
+  const keys = files.map(([name]) => layout.report(benchmarkId, name));
+  for (const [i, [, content]] of files.entries()) await store.put(keys[i]!, content);
   const summary: ExportSummary = { rows: rows.length, entries, skippedEntries: skipped, keys, urls: keys.map((k) => store.urlOf(k)) };
-  if (input.bigquery) summary.bigquery = await uploadToBigQuery(deps, input.bigquery, benchmarkId, ndjson);
+  if (input.bigquery) {
+    summary.bigquery = await uploadToBigQuery(deps, input.bigquery, benchmarkId, ndjson, OWN_TABLE);
+    // The original's table second: ours is the record; a dashboard table that does not fit must not hold it back.
+    summary.bigqueryOriginal = await uploadToBigQuery(deps, { ...input.bigquery, table: originalTableName(input.bigquery.table) }, benchmarkId, originalNdjson, ORIGINAL_TABLE);
+  }
   return summary;
 }
 
@@ -147,23 +180,28 @@ const STANDARD_TYPE: Record<string, string> = { INTEGER: 'INT64', FLOAT: 'FLOAT6
 const standardType = (t: string | undefined) => STANDARD_TYPE[(t ?? '').toUpperCase()] ?? (t ?? '').toUpperCase();
 
 /** Why an existing table cannot take the export, or undefined when every column is there with its type. */
-export function schemaProblem(tableName: string, fields: readonly { name?: string; type?: string; mode?: string }[]): string | undefined {
+export function schemaProblem(
+  tableName: string,
+  fields: readonly { name?: string; type?: string; mode?: string }[],
+  columns: readonly { name: string; type: string }[] = EXPORT_COLUMNS,
+  schemaFile: string = EXPORT_FILES.schema,
+): string | undefined {
   const have = new Map(fields.map((f) => [f.name ?? '', f]));
   const missing: string[] = [];
   const wrong: string[] = [];
-  for (const c of EXPORT_COLUMNS) {
+  for (const c of columns) {
     const f = have.get(c.name);
     if (!f) missing.push(c.name);
-    else if (standardType(f.type) !== c.type) wrong.push(`${c.name} is ${f.type}, the export writes ${c.type}`);
+    else if (standardType(f.type) !== standardType(c.type)) wrong.push(`${c.name} is ${f.type}, the export writes ${c.type}`);
   }
-  const extraRequired = fields.filter((f) => f.mode === 'REQUIRED' && !EXPORT_COLUMNS.some((c) => c.name === f.name)).map((f) => f.name);
+  const extraRequired = fields.filter((f) => f.mode === 'REQUIRED' && !columns.some((c) => c.name === f.name)).map((f) => f.name);
   if (!missing.length && !wrong.length && !extraRequired.length) return undefined;
   const parts = [
     missing.length ? `lacks the columns ${missing.join(', ')}` : '',
     wrong.length ? `has ${wrong.join('; ')}` : '',
     extraRequired.length ? `requires columns the export does not write: ${extraRequired.join(', ')}` : '',
   ].filter(Boolean);
-  return `BigQuery table ${tableName} ${parts.join(', ')} (its schema must match report/bigquery-schema.json; add the columns or export to a new table)`;
+  return `BigQuery table ${tableName} ${parts.join(', ')} (its schema must match report/${schemaFile}; add the columns or export to a new table)`;
 }
 
 async function awaitJob(job: Job): Promise<Record<string, unknown>> {
@@ -191,8 +229,8 @@ function loadNdjson(table: Table, ndjson: string): Promise<Job> {
 const quoted = (project: string, dataset: string, table: string) => `\`${project}.${dataset}.${table}\``;
 
 /** The MERGE that replaces a benchmark's rows in `target` with all rows of `staging`, atomically. */
-export function replaceStatement(target: string, staging: string): string {
-  const names = EXPORT_COLUMNS.map((c) => c.name);
+export function replaceStatement(target: string, staging: string, columns: readonly { name: string }[] = EXPORT_COLUMNS): string {
+  const names = columns.map((c) => c.name);
   return [
     `MERGE ${target} T USING ${staging} S ON FALSE`,
     'WHEN NOT MATCHED BY SOURCE AND T.benchmark_id = @benchmark_id THEN DELETE',
@@ -200,7 +238,36 @@ export function replaceStatement(target: string, staging: string): string {
   ].join('\n');
 }
 
-async function ensureTable(dataset: Dataset, name: string, schema: BigQueryField[]): Promise<{ table: Table; created: boolean }> {
+/** What differs between our table and the original-schema one. */
+interface TableKind {
+  columns: readonly { name: string; type: string }[];
+  schema: () => { name: string; type: string; mode: string; description?: string }[];
+  schemaFile: string;
+  description: string;
+  partitionField: string;
+  clustering: string[];
+}
+
+const OWN_TABLE: TableKind = {
+  columns: EXPORT_COLUMNS,
+  schema: bigQuerySchema,
+  schemaFile: EXPORT_FILES.schema,
+  description: 'gcsfuse-bench: fio results, one row per matrix entry, iteration and direction (see report/bigquery-schema.json)',
+  partitionField: 'recorded_at',
+  clustering: ['benchmark_id', 'config_label', 'test_id'],
+};
+
+const ORIGINAL_TABLE: TableKind = {
+  columns: ORIGINAL_BIGQUERY_COLUMNS,
+  schema: originalBigQuerySchema,
+  schemaFile: EXPORT_FILES.originalSchema,
+  description: "gcsfuse-bench: fio results in the original tool's table schema, one row per report row (see report/original-bigquery-schema.json)",
+  partitionField: 'run_timestamp',
+  clustering: ['benchmark_id', 'config', 'test_id'],
+};
+
+async function ensureTable(dataset: Dataset, name: string, kind: TableKind): Promise<{ table: Table; created: boolean }> {
+  const schema = kind.schema();
   const table = dataset.table(name);
   const tableName = `${dataset.projectId}.${dataset.id}.${name}`;
   let fields: { name?: string; type?: string; mode?: string }[] | undefined;
@@ -215,9 +282,9 @@ async function ensureTable(dataset: Dataset, name: string, schema: BigQueryField
     try {
       await dataset.createTable(name, {
         schema: { fields: schema },
-        description: 'gcsfuse-bench: fio results, one row per matrix entry, iteration and direction (see report/bigquery-schema.json)',
-        timePartitioning: { type: 'DAY', field: 'recorded_at' },
-        clustering: { fields: ['benchmark_id', 'config_label', 'test_id'] },
+        description: kind.description,
+        timePartitioning: { type: 'DAY', field: kind.partitionField },
+        clustering: { fields: kind.clustering },
       });
       created = true;
       fields = schema;
@@ -228,12 +295,12 @@ async function ensureTable(dataset: Dataset, name: string, schema: BigQueryField
       fields = (meta as { schema?: { fields?: typeof fields } }).schema?.fields ?? [];
     }
   }
-  const problem = schemaProblem(tableName, fields);
+  const problem = schemaProblem(tableName, fields, kind.columns, kind.schemaFile);
   if (problem) throw new InputError(problem, { flag: '--bigquery' });
   return { table, created };
 }
 
-async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchmarkId: string, ndjson: string): Promise<BigQueryExportSummary> {
+async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchmarkId: string, ndjson: string, kind: TableKind): Promise<BigQueryExportSummary> {
   const client = new BigQuery({ ...deps.bigqueryOptions, projectId: deps.bigqueryOptions?.projectId ?? target.project });
   const datasetName = `${target.project}:${target.dataset}`;
   let dataset = client.dataset(target.dataset, { projectId: target.project });
@@ -252,8 +319,8 @@ async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchm
   }
   // Every job of the export runs where the dataset is.
   dataset = client.dataset(target.dataset, { projectId: target.project, location });
-  const schema = bigQuerySchema();
-  const { created } = await ensureTable(dataset, target.table, schema);
+  const schema = kind.schema();
+  const { created } = await ensureTable(dataset, target.table, kind);
 
   const stagingName = `${target.table}_staging_${randomUUID().replace(/-/g, '')}`.slice(0, 1024);
   await dataset.createTable(stagingName, {
@@ -266,7 +333,7 @@ async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchm
     // No rows (no entry passed): the empty staging table makes the MERGE remove the run's old rows.
     const loadJob = ndjson ? await loadNdjson(staging, ndjson) : null;
     const [mergeJob] = await client.createQueryJob({
-      query: replaceStatement(quoted(target.project, target.dataset, target.table), quoted(target.project, target.dataset, stagingName)),
+      query: replaceStatement(quoted(target.project, target.dataset, target.table), quoted(target.project, target.dataset, stagingName), kind.columns),
       params: { benchmark_id: benchmarkId },
       location,
       jobPrefix: JOB_PREFIX,

@@ -11,7 +11,8 @@
 import { InputError } from './errors';
 import { DIRECTIONS, extractFioJson, parseFioOutput, percentileFromBins, type Direction, type FioIterationResult } from './fio';
 import type { MatrixEntry } from './matrix';
-import type { EntryMetadata } from './metadata';
+import type { EntryMetadata, MetadataPrefetch } from './metadata';
+import type { ResourceMetric, ResourceSummary } from './resources';
 
 export type BigQueryType = 'STRING' | 'INT64' | 'FLOAT64' | 'TIMESTAMP';
 export type BigQueryMode = 'REQUIRED' | 'NULLABLE';
@@ -30,6 +31,22 @@ const opt = <N extends string, T extends BigQueryType>(name: N, type: T, descrip
   ({ name, type, mode: 'NULLABLE', description }) as const;
 
 const CLAT = 'completion latency (fio clat) of the iteration, all jobs pooled';
+
+/** Resource metrics of an iteration (the monitor's summary of iteration-<n>.resources.json): column, metric, what it is. */
+const RESOURCE_EXPORTS = [
+  ['gcsfuse_cpu_percent', 'gcsfuseCpuPercent', "gcsfuse's CPU, % of one core"],
+  ['gcsfuse_rss_bytes', 'gcsfuseRssBytes', "gcsfuse's resident memory, bytes"],
+  ['system_cpu_percent', 'systemCpuPercent', "the VM's busy CPU, % of all cores"],
+  ['page_cache_bytes', 'pageCacheBytes', 'page cache (Cached of /proc/meminfo), bytes'],
+  ['net_rx_bytes_per_sec', 'netRxBytesPerSec', 'network received on all interfaces but loopback, bytes/s'],
+  ['net_tx_bytes_per_sec', 'netTxBytesPerSec', 'network transmitted on all interfaces but loopback, bytes/s'],
+] as const satisfies readonly (readonly [string, ResourceMetric, string])[];
+
+type ResourceColumnName = `${(typeof RESOURCE_EXPORTS)[number][0]}_${'avg' | 'peak'}`;
+const RESOURCE_EXPORT_COLUMNS = RESOURCE_EXPORTS.flatMap(([name, , what]) => [
+  opt(`${name}_avg` as ResourceColumnName, 'FLOAT64', `time-weighted mean while fio ran: ${what}; null when not sampled`),
+  opt(`${name}_peak` as ResourceColumnName, 'FLOAT64', `highest sample while fio ran: ${what}; null when not sampled`),
+]);
 
 /** The export's columns, in order. Rows, NDJSON and the BigQuery schema all come from this list. */
 export const EXPORT_COLUMNS = [
@@ -53,12 +70,12 @@ export const EXPORT_COLUMNS = [
   req('runtime_ms', 'INT64', 'runtime of the longest job of the iteration in this direction, ms'),
   req('io_bytes', 'INT64', 'bytes moved in this direction by all jobs of the iteration'),
   opt('block_size', 'STRING', 'test parameter block_size (fio bs), as given'),
-  opt('io_depth', 'STRING', 'test parameter io_depth (fio iodepth), as given'),
-  opt('num_jobs', 'STRING', 'test parameter num_jobs (fio numjobs), as given'),
+  opt('io_depth', 'INT64', 'test parameter io_depth (fio iodepth)'),
+  opt('num_jobs', 'INT64', 'test parameter num_jobs (fio numjobs)'),
   opt('file_size', 'STRING', 'test parameter file_size (fio size), as given'),
-  opt('nr_files', 'STRING', 'test parameter nr_files (fio nrfiles), as given'),
+  opt('nr_files', 'INT64', 'test parameter nr_files (fio nrfiles)'),
   opt('io_type', 'STRING', 'test parameter io_type (fio rw), as given'),
-  opt('direct', 'STRING', 'test parameter direct (0 or 1), as given'),
+  opt('direct', 'INT64', 'test parameter direct (0 or 1)'),
   opt('fio_version', 'STRING', 'fio version that wrote the iteration output, e.g. fio-3.33'),
   opt('gcsfuse_version', 'STRING', 'gcsfuse version (its --version, else the Go module version of the binary); null without gcsfuse'),
   opt('gcsfuse_build_commit', 'STRING', 'source commit of the gcsfuse binary that ran (Go build info); null when unknown'),
@@ -67,6 +84,9 @@ export const EXPORT_COLUMNS = [
   opt('cpu_count', 'INT64', 'CPUs of the VM'),
   opt('job_sha256', 'STRING', 'SHA-256 (hex) of the rendered fio job that ran'),
   opt('recorded_at', 'TIMESTAMP', "when fio wrote the iteration's result (fio's timestamp_ms), UTC"),
+  ...RESOURCE_EXPORT_COLUMNS,
+  opt('metadata_prefetch_ms', 'FLOAT64', 'wall time of the recursive listing of the test folder before fio (the original ls -R), ms; null when not recorded'),
+  opt('metadata_prefetch_files', 'INT64', 'files the metadata prefetch listed, in all subfolders; null when not recorded'),
 ] as const satisfies readonly ExportColumn[];
 
 type Columns = typeof EXPORT_COLUMNS;
@@ -108,6 +128,10 @@ export interface ExportIteration {
   result: FioIterationResult;
   /** ISO 8601 UTC time of fio's result (its timestamp_ms), or null if the output has none. */
   recordedAt: string | null;
+  /** The resource monitor's summary of the iteration (iteration-<n>.resources.json), when stored. */
+  resources?: ResourceSummary | null;
+  /** The metadata prefetch before fio (iteration-<n>.metadata.json), when stored. */
+  prefetch?: MetadataPrefetch | null;
 }
 
 /** Parses an fio output (json or json+) of one iteration for the export. */
@@ -132,6 +156,20 @@ export interface ExportEntryInput {
 }
 
 const param = (entry: MatrixEntry, name: string): string | null => entry.params[name] ?? null;
+// Whole-number parameters were checked (checkParamValue) and are loaded as INT64.
+const intParam = (entry: MatrixEntry, name: string): number | null => {
+  const v = entry.params[name];
+  return v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : null;
+};
+
+function resourceValues(summary: ResourceSummary | null | undefined): Record<ResourceColumnName, number | null> {
+  return Object.fromEntries(
+    RESOURCE_EXPORTS.flatMap(([name, metric]) => [
+      [`${name}_avg`, summary?.[metric]?.avg ?? null],
+      [`${name}_peak`, summary?.[metric]?.peak ?? null],
+    ]),
+  ) as Record<ResourceColumnName, number | null>;
+}
 const hasIo = (it: ExportIteration, dir: Direction) => it.result[dir].totalIos > 0;
 const pct = (it: ExportIteration, dir: Direction, p: number): number | null => percentileFromBins(it.result[dir].clat.bins, p) ?? null;
 
@@ -177,12 +215,12 @@ export function entryRows(input: ExportEntryInput): ExportRow[] {
         runtime_ms: d.runtimeMs,
         io_bytes: d.ioBytes,
         block_size: param(entry, 'block_size'),
-        io_depth: param(entry, 'io_depth'),
-        num_jobs: param(entry, 'num_jobs'),
+        io_depth: intParam(entry, 'io_depth'),
+        num_jobs: intParam(entry, 'num_jobs'),
         file_size: param(entry, 'file_size'),
-        nr_files: param(entry, 'nr_files'),
+        nr_files: intParam(entry, 'nr_files'),
         io_type: param(entry, 'io_type'),
-        direct: param(entry, 'direct'),
+        direct: intParam(entry, 'direct'),
         fio_version: it.result.fioVersion === 'unknown' ? (meta?.host.fioVersion ?? null) : it.result.fioVersion,
         gcsfuse_version: gcsfuseVersion(meta),
         gcsfuse_build_commit: meta?.gcsfuse?.commit ?? null,
@@ -191,6 +229,9 @@ export function entryRows(input: ExportEntryInput): ExportRow[] {
         cpu_count: meta?.host.cpuCount ?? null,
         job_sha256: meta?.job.sha256 ?? null,
         recorded_at: it.recordedAt,
+        ...resourceValues(it.resources),
+        metadata_prefetch_ms: it.prefetch?.elapsedMs ?? null,
+        metadata_prefetch_files: it.prefetch?.files ?? null,
       });
     }
   }

@@ -5,6 +5,8 @@
  * Plain types only, so the orchestrator's report can read it.
  */
 
+import { layout } from './layout';
+
 export const ENTRY_METADATA_SCHEMA = 'gcsfuse-bench/metadata@1' as const;
 
 /** The machine the agent runs on; the same for every entry of an agent's life. */
@@ -78,4 +80,33 @@ export interface EntryMetadata {
   };
   /** The rendered fio job that ran (stored as job.fio next to this file). */
   job: { sha256: string; bytes: number };
+}
+
+/**
+ * The metadata prefetch before fio (the original's timed `ls -R` over the test folder): the whole
+ * folder listed recursively, so gcsfuse has the metadata of every object before fio opens them.
+ */
+export interface MetadataPrefetch {
+  /** The folder listed (the test's TEST_DATA_DIR). */
+  dir: string;
+  /** Wall time of the whole listing, ms. */
+  elapsedMs: number;
+  /** Entries that are not folders (files, symlinks, ...), in all subfolders. */
+  files: number;
+  /** Subfolders, at every depth (the folder itself not counted). */
+  dirs: number;
+}
+
+export const ITERATION_METADATA_SCHEMA = 'gcsfuse-bench/iteration-metadata@1' as const;
+
+/** iteration-<n>.metadata.json: what the agent measured around one fio iteration, besides fio. */
+export interface IterationMetadata {
+  schema: typeof ITERATION_METADATA_SCHEMA;
+  iteration: number;
+  metadataPrefetch: MetadataPrefetch;
+}
+
+/** Key of iteration-<n>.metadata.json, next to the iteration's fio output. */
+export function iterationMetadataKey(benchmarkId: string, vm: string, matrixId: number, iteration: number): string {
+  return `${layout.testDir(benchmarkId, vm, matrixId)}/iteration-${iteration}.metadata.json`;
 }

@@ -189,3 +189,91 @@ export function originalConfigReportName(reportName: string, label: string): str
   const safe = isSafeId(label) ? label : encodeURIComponent(label).replace(/%/g, '_');
   return `${base}_${safe}.csv`;
 }
+
+// ---------------------------------------------------------------- BigQuery table
+
+/** compat.md's BigQuery types (legacy SQL names, as the original's table has them). */
+export type OriginalBigQueryType = 'TIMESTAMP' | 'STRING' | 'INTEGER' | 'FLOAT';
+
+export interface OriginalBigQueryColumn {
+  readonly name: string;
+  readonly type: OriginalBigQueryType;
+  /** The report column whose value the field takes, when it is one. */
+  readonly from?: OriginalReportColumn;
+}
+
+const f = (name: string, type: OriginalBigQueryType, from?: OriginalReportColumn): OriginalBigQueryColumn => ({ name, type, ...(from ? { from } : {}) });
+
+/**
+ * The original's table, one row per report row: field names, types and order as compat.md lists
+ * them. Every field is NULLABLE, as in the original's table ("-" numbers are loaded as NULL).
+ */
+export const ORIGINAL_BIGQUERY_COLUMNS: readonly OriginalBigQueryColumn[] = [
+  f('run_timestamp', 'TIMESTAMP'), f('benchmark_id', 'STRING'), f('matrix_id', 'INTEGER', 'Matrix ID'), f('test_id', 'STRING', 'Test ID'),
+  f('config', 'STRING', 'Config'), f('commit', 'STRING', 'Commit'), f('mount_args', 'STRING'), f('iter', 'INTEGER', 'Iter'),
+  f('io_type', 'STRING'), f('num_jobs', 'INTEGER'), f('file_size', 'STRING'), f('block_size', 'STRING'), f('io_depth', 'INTEGER'),
+  f('num_files', 'INTEGER'), f('direct', 'INTEGER'),
+  f('read_bw_mbs', 'FLOAT', 'Read BW (MB/s)'), f('write_bw_mbs', 'FLOAT', 'Write BW (MB/s)'),
+  f('read_min_ms', 'FLOAT', 'Read Min (ms)'), f('read_max_ms', 'FLOAT', 'Read Max (ms)'), f('read_avg_ms', 'FLOAT', 'Read Avg (ms)'),
+  f('read_stddev_ms', 'FLOAT', 'Read StdDev (ms)'), f('read_p50_ms', 'FLOAT', 'Read P50 (ms)'), f('read_p90_ms', 'FLOAT', 'Read P90 (ms)'),
+  f('read_p99_ms', 'FLOAT', 'Read P99 (ms)'),
+  f('write_min_ms', 'FLOAT', 'Write Min (ms)'), f('write_max_ms', 'FLOAT', 'Write Max (ms)'), f('write_avg_ms', 'FLOAT', 'Write Avg (ms)'),
+  f('write_stddev_ms', 'FLOAT', 'Write StdDev (ms)'), f('write_p50_ms', 'FLOAT', 'Write P50 (ms)'), f('write_p90_ms', 'FLOAT', 'Write P90 (ms)'),
+  f('write_p99_ms', 'FLOAT', 'Write P99 (ms)'),
+  f('avg_cpu_percent', 'FLOAT', 'Avg CPU (%)'), f('peak_cpu_percent', 'FLOAT', 'Peak CPU (%)'),
+  f('avg_mem_mb', 'FLOAT', 'Avg Mem (MB)'), f('peak_mem_mb', 'FLOAT', 'Peak Mem (MB)'),
+  f('avg_pgcache_gb', 'FLOAT', 'Avg PgCache (GB)'), f('peak_pgcache_gb', 'FLOAT', 'Peak PgCache (GB)'),
+  f('avg_sys_cpu_percent', 'FLOAT', 'Avg Sys CPU (%)'), f('peak_sys_cpu_percent', 'FLOAT', 'Peak Sys CPU (%)'),
+  f('avg_net_rx_mbs', 'FLOAT', 'Avg Net RX (MB/s)'), f('peak_net_rx_mbs', 'FLOAT', 'Peak Net RX (MB/s)'),
+  f('avg_net_tx_mbs', 'FLOAT', 'Avg Net TX (MB/s)'), f('peak_net_tx_mbs', 'FLOAT', 'Peak Net TX (MB/s)'),
+];
+
+export type OriginalBigQueryRow = Record<string, string | number | null>;
+
+const intOrNull = (v: string | undefined): number | null => (v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : null);
+
+/**
+ * The original table's rows of a benchmark: one per passed entry, the report row's values (same
+ * units), with `run_timestamp` the time its first iteration's result was written (fio's own time
+ * stamp, so a re-export writes the same row) and integers as integers.
+ */
+export function originalBigQueryRows(benchmarkId: string, reports: readonly EntryReport[], runTimestamps: ReadonlyMap<number, string | null>): OriginalBigQueryRow[] {
+  return reports
+    .filter((r) => r.status === 'passed')
+    .map((r) => {
+      const v = originalRowValues(r);
+      const own: Record<string, string | number | null> = {
+        run_timestamp: runTimestamps.get(r.matrixId) ?? null,
+        benchmark_id: benchmarkId,
+        mount_args: r.mountArgs,
+        io_type: r.params.io_type ?? null,
+        num_jobs: intOrNull(r.params.num_jobs),
+        file_size: r.params.file_size ?? null,
+        block_size: r.params.block_size ?? null,
+        io_depth: intOrNull(r.params.io_depth),
+        num_files: intOrNull(r.params.nr_files),
+        direct: intOrNull(r.params.direct),
+      };
+      return Object.fromEntries(
+        ORIGINAL_BIGQUERY_COLUMNS.map((c) => {
+          if (!c.from) return [c.name, own[c.name] ?? null];
+          const x = v[c.from];
+          return [c.name, typeof x === 'number' && !Number.isFinite(x) ? null : x];
+        }),
+      );
+    });
+}
+
+/** Rows as NDJSON, keys in the table's order. */
+export function originalBigQueryNdjson(rows: readonly OriginalBigQueryRow[]): string {
+  return rows.map((r) => JSON.stringify(Object.fromEntries(ORIGINAL_BIGQUERY_COLUMNS.map((c) => [c.name, r[c.name] ?? null]))) + '\n').join('');
+}
+
+/** The table's schema for tables.insert and `bq mk --schema`. */
+export function originalBigQuerySchema(): { name: string; type: OriginalBigQueryType; mode: 'NULLABLE' }[] {
+  return ORIGINAL_BIGQUERY_COLUMNS.map((c) => ({ name: c.name, type: c.type, mode: 'NULLABLE' }));
+}
+
+/** The original-schema table beside ours: `<table>_original` in the same dataset. */
+export const ORIGINAL_TABLE_SUFFIX = '_original';
+export const originalTableName = (table: string): string => `${table}${ORIGINAL_TABLE_SUFFIX}`;

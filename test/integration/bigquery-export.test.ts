@@ -22,12 +22,16 @@ import { ENTRY_METADATA_SCHEMA, type EntryMetadata } from '../../src/core/metada
 import type { JobSpec } from '../../src/core/spec';
 import { parseTestCasesCsv } from '../../src/core/testcases';
 import { runFio } from '../unit/helpers/fio';
+import type { EntryReport } from '../../src/core/report';
+import { originalBigQueryFields } from '../support/compat';
 import { watchOutbound } from '../support/fake-compute';
 import { FAKE_BIGQUERY_PROJECT, FAKE_BIGQUERY_TOKEN, FakeBigQuery, type RecordedRequest } from '../support/fake-bigquery';
 
 const PROJECT = 'bench-project';
 const DATASET = 'gcsfuse_bench';
 const TABLE = 'iterations';
+/** The original-schema table the export derives from ours. */
+const ORIGINAL = 'iterations_original';
 const target = (over: Partial<BigQueryTarget> = {}): BigQueryTarget => ({ project: PROJECT, dataset: DATASET, table: TABLE, ...over });
 
 const CONFIGS_CSV = 'commit,mount_args,label\nv3.4.0,--implicit-dirs,baseline\nv3.5.0,--implicit-dirs --enable-kernel-reader,candidate\n';
@@ -161,7 +165,7 @@ describe('export files in the artifact store', () => {
     const summary = await exportResults(store, {}, { benchmarkId: 'bench-1' });
     expect(summary).toMatchObject({ rows: expectedRows['bench-1'], entries: 3, skippedEntries: 1 });
     expect(summary.bigquery).toBeUndefined();
-    expect(summary.urls).toEqual([path.join(dir, 'artifacts', 'bench-1', 'report', EXPORT_FILES.rows), path.join(dir, 'artifacts', 'bench-1', 'report', EXPORT_FILES.schema)]);
+    expect(summary.urls).toEqual([EXPORT_FILES.rows, EXPORT_FILES.schema, EXPORT_FILES.originalRows, EXPORT_FILES.originalSchema].map((f) => path.join(dir, 'artifacts', 'bench-1', 'report', f)));
     const ndjson = await readFile(summary.urls[0]!, 'utf8');
     const lines = ndjson.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(expectedRows['bench-1']!);
@@ -206,9 +210,10 @@ describe('BigQuery upload with the real client against the fake', () => {
     // fake's, as a billing project would be) runs the query job; the client library puts a load
     // job in the project of its destination dataset.
     const calls = fake.requests.map(brief);
-    expect(calls).toEqual([
+    // Ours, then the same steps for the original-schema table beside it.
+    const steps = (table: string) => [
       `GET /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}`,
-      `GET /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/${TABLE}`,
+      `GET /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/${table}`,
       `POST /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables`,
       `POST /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables`,
       `POST /upload/bigquery/v2/projects/${PROJECT}/jobs`,
@@ -217,11 +222,13 @@ describe('BigQuery upload with the real client against the fake', () => {
       `POST /bigquery/v2/projects/${FAKE_BIGQUERY_PROJECT}/jobs`,
       `GET /bigquery/v2/projects/${FAKE_BIGQUERY_PROJECT}/jobs/*`,
       `GET /bigquery/v2/projects/${FAKE_BIGQUERY_PROJECT}/jobs/*`,
-      `DELETE /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/${TABLE}_staging_*`,
-    ]);
-    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE]);
-    // Only the table lookup failed (404: not there yet); every request carried the fake token.
-    expect(fake.requests.map((r) => r.status)).toEqual([200, 404, 200, 200, 200, 200, 200, 200, 200, 200, 204]);
+      `DELETE /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/${table}_staging_*`,
+    ];
+    expect(calls).toEqual([...steps(TABLE), ...steps(ORIGINAL)]);
+    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE, ORIGINAL]);
+    // Only the table lookups failed (404: not there yet); every request carried the fake token.
+    const statuses = [200, 404, 200, 200, 200, 200, 200, 200, 200, 200, 204];
+    expect(fake.requests.map((r) => r.status)).toEqual([...statuses, ...statuses]);
     for (const r of fake.requests) expect(r.headers.authorization).toBe(`Bearer ${FAKE_BIGQUERY_TOKEN}`);
     // The outbound watch saw the client's traffic (so its check after each test means something).
     expect(outbound.attempts).toContain(`tcp ${fake.host}`);
@@ -271,7 +278,7 @@ describe('BigQuery upload with the real client against the fake', () => {
     expect(rowsOf('bench-1')).toEqual(before);
     expect(tableRows()).toHaveLength(n);
     expect(fake.requests.map(brief)).not.toContain(`POST /bigquery/v2/projects/${PROJECT}/datasets/${DATASET}/tables/${TABLE}`);
-    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE]);
+    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE, ORIGINAL]);
   });
 
   it("a second run's rows are kept apart, and re-uploading either run leaves the other's alone", async () => {
@@ -290,13 +297,37 @@ describe('BigQuery upload with the real client against the fake', () => {
     expect(tableRows()).toHaveLength(n1 + n2);
   });
 
+  it("keeps the original-schema table beside ours: compat.md's fields and types, one row per report row, no duplicates on re-upload", async () => {
+    const resource = fake.tableResource(PROJECT, DATASET, ORIGINAL)!;
+    const fields = (resource.schema as { fields: { name: string; type: string }[] }).fields.map((f) => ({ name: f.name, type: f.type }));
+    expect(fields).toEqual(originalBigQueryFields());
+    expect(resource).toMatchObject({ timePartitioning: { type: 'DAY', field: 'run_timestamp' } });
+    const rowsOfRun = (id: string) => fake.rows(PROJECT, DATASET, ORIGINAL).filter((r) => r.benchmark_id === id);
+    // One row per passed entry (the failed one has none), as the original's report.
+    const before = rowsOfRun('bench-1');
+    expect(before.map((r) => r.matrix_id).sort()).toEqual([1, 2, 4]);
+    const summary = await exportResults(store, deps(), { benchmarkId: 'bench-1', bigquery: target() });
+    expect(summary.bigqueryOriginal).toMatchObject({ table: `${PROJECT}.${DATASET}.${ORIGINAL}`, tableCreated: false, deletedRows: 3, insertedRows: 3 });
+    expect(rowsOfRun('bench-1')).toEqual(before);
+    // The values: the report's, in the header's units (MB/s = 10^6 bytes/s), integers as integers.
+    const results = JSON.parse(await readFile(path.join(dir, 'artifacts', 'bench-1', 'report', 'results.json'), 'utf8')) as EntryReport[];
+    for (const row of before) {
+      const report = results.find((r) => r.matrixId === row.matrix_id)!;
+      expect(row).toMatchObject({ test_id: report.testId, config: report.configLabel, commit: report.commit, mount_args: report.mountArgs, iter: ITERATIONS, io_depth: 1, num_jobs: 1, num_files: 1, direct: 0 });
+      expect(row.read_bw_mbs).toBeCloseTo(report.read!.bwBytesPerSec.mean / 1e6, 3);
+      expect(row.read_p99_ms).toBeCloseTo(report.read!.clatPercentilesNs.p99! / 1e6, 3);
+      expect(typeof row.run_timestamp).toBe('string');
+    }
+    expect(before.find((r) => r.matrix_id === 4)).toMatchObject({ write_bw_mbs: null, write_p50_ms: null, io_type: 'read' });
+  });
+
   it('a failed load leaves the earlier rows of the run in place and drops the staging table', async () => {
     const before = tableRows();
     fake.failNextJob('load', 'Error while reading data: injected');
     const err = await rejection(exportResults(store, deps(), { benchmarkId: 'bench-1', bigquery: target() }));
     expect(err.message).toContain('injected');
     expect(tableRows()).toEqual(before);
-    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE]);
+    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE, ORIGINAL]);
     expect(fake.requests.map(brief)).not.toContain(`POST /bigquery/v2/projects/${PROJECT}/jobs`);
   });
 
@@ -306,7 +337,7 @@ describe('BigQuery upload with the real client against the fake', () => {
     const err = await rejection(exportResults(store, deps(), { benchmarkId: 'bench-2', bigquery: target() }));
     expect(err.message).toContain('concurrent update');
     expect(tableRows()).toEqual(before);
-    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE]);
+    expect(fake.tables(PROJECT, DATASET)).toEqual([TABLE, ORIGINAL]);
   });
 
   it('a missing dataset gives a clear error naming it; the files are written anyway', async () => {
@@ -332,7 +363,7 @@ describe('BigQuery upload with the real client against the fake', () => {
     fake.clearRequests();
     const err = await rejection(exportResults(store, deps(), { benchmarkId: 'bench-2', bigquery: target({ dataset: 'eu_results', location: 'US' }) }));
     expect(err.message).toContain(`Dataset ${PROJECT}:eu_results was not found in location US`);
-    expect(fake.tables(PROJECT, 'eu_results')).toEqual([TABLE]);
+    expect(fake.tables(PROJECT, 'eu_results')).toEqual([TABLE, ORIGINAL]);
   });
 
   it('refuses a table whose schema does not fit, naming what is wrong', async () => {

@@ -220,12 +220,12 @@ describe('entryRows from real fio outputs', () => {
       mount_args: '--implicit-dirs --o=ro',
       vm: 'vm-1',
       block_size: '4k',
-      io_depth: '1',
-      num_jobs: '2',
+      io_depth: 1,
+      num_jobs: 2,
       file_size: '256k',
       nr_files: null, // not a column of this CSV
       io_type: 'randrw',
-      direct: '0',
+      direct: 0,
       gcsfuse_version: '3.4.0',
       gcsfuse_build_commit: '0123456789ab',
       kernel: '6.1.0-31-cloud-amd64',
@@ -249,6 +249,39 @@ describe('entryRows from real fio outputs', () => {
   it('orders rows of many entries by matrix id, then iteration', () => {
     const rows = exportRows([input(readEntry, [plain]), input(mixedEntry, [grouped[0]!])]);
     expect(rows.map((r) => `${r.matrix_id}/${r.iteration}/${r.direction}`)).toEqual(['1/1/read', '1/1/write', '2/1/read']);
+  });
+});
+
+describe('resource metrics, the metadata prefetch and integer parameters', () => {
+  it('are columns of our rows, with the types the original uses for the integers', () => {
+    const types = new Map(EXPORT_COLUMNS.map((c) => [c.name, c.type as string]));
+    for (const c of ['io_depth', 'num_jobs', 'nr_files', 'direct', 'metadata_prefetch_files']) expect(types.get(c), c).toBe('INT64');
+    for (const c of ['gcsfuse_cpu_percent_avg', 'gcsfuse_cpu_percent_peak', 'gcsfuse_rss_bytes_avg', 'page_cache_bytes_peak', 'net_rx_bytes_per_sec_avg', 'net_tx_bytes_per_sec_peak', 'system_cpu_percent_avg', 'metadata_prefetch_ms']) {
+      expect(types.get(c), c).toBe('FLOAT64');
+    }
+  });
+
+  it("carry each iteration's own resource summary and prefetch, null where none was stored", () => {
+    const metric = (avg: number, peak: number) => ({ avg, peak, samples: 3 });
+    const summary = (k: number) =>
+      ({
+        systemCpuPercent: metric(10 * k, 20 * k), systemIowaitPercent: metric(0, 0), gcsfuseCpuPercent: metric(k, 2 * k),
+        gcsfuseRssBytes: metric(1e6 * k, 2e6 * k), gcsfuseVszBytes: metric(0, 0), fioCpuPercent: metric(0, 0), fioRssBytes: metric(0, 0),
+        fioProcesses: metric(1, 1), pageCacheBytes: metric(3e9 * k, 4e9 * k), memAvailableBytes: metric(0, 0),
+        netRxBytesPerSec: metric(5e6 * k, 6e6 * k), netTxBytesPerSec: { avg: null, peak: null, samples: 0 },
+        loopbackRxBytesPerSec: metric(0, 0), loopbackTxBytesPerSec: metric(0, 0),
+      }) as NonNullable<ExportIteration['resources']>;
+    const iterations = iterationsOf(grouped.slice(0, 2));
+    iterations[0]!.resources = summary(1);
+    iterations[0]!.prefetch = { dir: '/mnt/x', elapsedMs: 12.5, files: 7, dirs: 2 };
+    iterations[1]!.resources = summary(2);
+    const rows = entryRows({ ...input(mixedEntry, grouped), iterations });
+    expect(rowOf(rows, 1, 'read')).toMatchObject({
+      gcsfuse_cpu_percent_avg: 1, gcsfuse_cpu_percent_peak: 2, gcsfuse_rss_bytes_avg: 1e6, system_cpu_percent_peak: 20,
+      page_cache_bytes_avg: 3e9, net_rx_bytes_per_sec_peak: 6e6, net_tx_bytes_per_sec_avg: null,
+      metadata_prefetch_ms: 12.5, metadata_prefetch_files: 7,
+    });
+    expect(rowOf(rows, 2, 'write')).toMatchObject({ gcsfuse_cpu_percent_avg: 2, page_cache_bytes_peak: 8e9, metadata_prefetch_ms: null, metadata_prefetch_files: null });
   });
 });
 

@@ -55,7 +55,7 @@ beforeAll(async () => {
     const run = await runFio(dir, `it-${i}.json`, ['--name=rw', '--rw=randrw', '--bs=4k', '--size=1m', '--numjobs=2', '--ioengine=psync', `--filename_format=f.$jobnum`, '--output-format=json+']);
     outputs.push(run.output);
   }
-  passed = entryReport(entries[0]!, 'vm-1', 'passed', outputs.map(parseIteration), { resources: RESOURCES });
+  passed = entryReport(entries[0]!, 'vm-1', 'passed', outputs.map((o) => parseIteration(o)), { resources: RESOURCES });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -168,7 +168,7 @@ describe('writeReport with the original format', () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-original-write-'));
     store = new LocalArtifactStore(root);
-    const second = entryReport(entries[1]!, 'vm-2', 'passed', outputs.map(parseIteration));
+    const second = entryReport(entries[1]!, 'vm-2', 'passed', outputs.map((o) => parseIteration(o)));
     for (const id of ['b-orig', 'b-config', 'b-default', 'b-bad']) await store.put(layout.report(id, 'results.json'), JSON.stringify([passed, second]));
     await store.put(layout.config('b-config'), JSON.stringify({ benchmarkId: 'b-config', reportFormat: 'original', reportName: 'nightly.csv' }));
   });
