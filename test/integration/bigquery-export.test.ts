@@ -302,7 +302,7 @@ describe('BigQuery upload with the real client against the fake', () => {
     const fields = (resource.schema as { fields: { name: string; type: string }[] }).fields.map((f) => ({ name: f.name, type: f.type }));
     expect(fields).toEqual(originalBigQueryFields());
     expect(resource).toMatchObject({ timePartitioning: { type: 'DAY', field: 'run_timestamp' } });
-    const rowsOfRun = (id: string) => fake.rows(PROJECT, DATASET, ORIGINAL).filter((r) => r.benchmark_id === id);
+    const rowsOfRun = (id: string) => (fake.rows(PROJECT, DATASET, ORIGINAL) ?? []).filter((r) => r.benchmark_id === id);
     // One row per passed entry (the failed one has none), as the original's report.
     const before = rowsOfRun('bench-1');
     expect(before.map((r) => r.matrix_id).sort()).toEqual([1, 2, 4]);

@@ -254,7 +254,7 @@ describe('entryRows from real fio outputs', () => {
 
 describe('resource metrics, the metadata prefetch and integer parameters', () => {
   it('are columns of our rows, with the types the original uses for the integers', () => {
-    const types = new Map(EXPORT_COLUMNS.map((c) => [c.name, c.type as string]));
+    const types = new Map<string, string>(EXPORT_COLUMNS.map((c) => [c.name, c.type]));
     for (const c of ['io_depth', 'num_jobs', 'nr_files', 'direct', 'metadata_prefetch_files']) expect(types.get(c), c).toBe('INT64');
     for (const c of ['gcsfuse_cpu_percent_avg', 'gcsfuse_cpu_percent_peak', 'gcsfuse_rss_bytes_avg', 'page_cache_bytes_peak', 'net_rx_bytes_per_sec_avg', 'net_tx_bytes_per_sec_peak', 'system_cpu_percent_avg', 'metadata_prefetch_ms']) {
       expect(types.get(c), c).toBe('FLOAT64');
