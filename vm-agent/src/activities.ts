@@ -19,7 +19,8 @@ import { FAILURE_TYPES } from '../../src/shared/names';
 import { entryStartedSignal } from '../../src/workflows/definitions';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
 import type { FioRunner } from './fio-runner';
-import { createMetadataCollector, type MetadataCollector } from './metadata';
+import { createMetadataCollector, iterationMetadata, prefetchMetadata, type MetadataCollector } from './metadata';
+import { iterationMetadataKey } from '../../src/core/metadata';
 import { startMonitor } from './monitor';
 import type { Mounter } from './mounter';
 
@@ -108,6 +109,9 @@ export function createAgentActivities(deps: AgentDeps) {
         parsedByFio.add(job.text);
       }
       await handle.prepareDir?.(dataDir);
+      // Metadata prefetch (the original's timed `ls -R` of the test folder), recorded per iteration.
+      const prefetch = await prefetchMetadata(dataDir);
+      await deps.store.put(iterationMetadataKey(benchmarkId, deps.vm, matrixId, iteration), toJson(iterationMetadata(iteration, prefetch)));
       const rendered = job.text;
       await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
       if (it.withMetadata) {

@@ -22,7 +22,10 @@ import os from 'node:os';
 import type { MountConfig } from '../../src/core/configs';
 import {
   ENTRY_METADATA_SCHEMA,
+  ITERATION_METADATA_SCHEMA,
   type EntryMetadata,
+  type IterationMetadata,
+  type MetadataPrefetch,
   type GcsfuseMetadata,
   type HostMetadata,
 } from '../../src/core/metadata';
@@ -361,4 +364,48 @@ export function createMetadataCollector(opts: MetadataCollectorOptions = {}): Me
     },
   };
   return collector;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The metadata prefetch
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Lists `dir` and every folder under it once, timed, as the original's `ls -R` before fio: gcsfuse
+ * then has the metadata of every object in its caches when fio opens them. fs.opendir's iteration
+ * reports a READDIR error that fs.readdir would take for an empty folder. Symlinks are counted,
+ * never followed (gcsfuse shows objects as symlinks; one may lead anywhere). A hung FUSE server
+ * would block the listing forever, so it gives up after `timeoutMs` with an error.
+ */
+export async function prefetchMetadata(dir: string, timeoutMs = 10 * 60_000): Promise<MetadataPrefetch> {
+  const started = performance.now();
+  let files = 0;
+  let dirs = 0;
+  const walk = async (folder: string): Promise<void> => {
+    for await (const entry of await fs.opendir(folder)) {
+      if (entry.isDirectory()) {
+        dirs++;
+        await walk(`${folder}/${entry.name}`);
+      } else {
+        files++;
+      }
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      walk(dir),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the metadata prefetch (recursive listing of ${dir}) took over ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { dir, elapsedMs: performance.now() - started, files, dirs };
+}
+
+/** iteration-<n>.metadata.json of an iteration whose prefetch ran. */
+export function iterationMetadata(iteration: number, metadataPrefetch: MetadataPrefetch): IterationMetadata {
+  return { schema: ITERATION_METADATA_SCHEMA, iteration, metadataPrefetch };
 }
