@@ -1,7 +1,8 @@
 import { getJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
-import { entryReport, parseIteration, type EntryReport, type IterationResult } from '../core/report';
+import type { EntryMetadata } from '../core/metadata';
+import { entryReports, parseIteration, type EntryReport, type IterationResult } from '../core/report';
 import type { JobSpec, Manifest } from '../core/spec';
 
 /** Which VM holds the results of each entry, as the workflow recorded it. */
@@ -61,12 +62,15 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
         const buf = await store.get(key);
         if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
         // fio's result plus each job's latency N, mean and stddev, so the report can pool stddev exactly.
-        results.push(parseIteration(buf.toString('utf8')));
+        results.push(parseIteration(buf.toString('utf8'), store.urlOf(key)));
       }
     }
     // Pooled over all iterations, each sample weighted by its interval.
     const resources = samples.length ? reportResources(summariseSamples(samples)) : null;
-    reports.push(entryReport(found.entry, owner.vm, owner.status, results, { resources, stability }));
+    // The machine type lets comparisons say when two sides ran on different hardware.
+    const machineType = owner.vm ? ((await getJson<EntryMetadata>(store, layout.entryMetadata(id, owner.vm, owner.matrixId)))?.host?.machineType ?? null) : null;
+    // One report per fio group when the job file has several (core/report.ts GroupMode).
+    reports.push(...entryReports(found.entry, owner.vm, owner.status, results, { resources, stability, machineType }));
   }
   const resultsKey = layout.report(id, 'results.json');
   // Derived data: replaced when a later run of the same benchmark aggregates again.

@@ -6,6 +6,12 @@
 
 export type Direction = 'read' | 'write' | 'trim';
 export const DIRECTIONS: readonly Direction[] = ['read', 'write', 'trim'];
+/**
+ * fio's result sections: the directions, and `mixed`, which fio writes instead of them with
+ * unified_rw_reporting=1 (and besides them with =both): every direction's I/O pooled.
+ */
+export type ReportedDirection = Direction | 'mixed';
+export const REPORTED_DIRECTIONS: readonly ReportedDirection[] = [...DIRECTIONS, 'mixed'];
 
 /** A latency histogram: bucket value in ns -> sample count, as fio's json+ `bins`. */
 export type LatencyBins = Map<number, number>;
@@ -28,14 +34,26 @@ export interface DirectionResult {
   clat: LatencySummary;
 }
 
-export interface FioIterationResult {
-  fioVersion: string;
+/** The jobs of one fio group (fio's `groupid`: a `stonewall` or `new_group` starts a new one). */
+export interface FioGroupResult {
+  groupId: number;
   jobCount: number;
   /** Number of jobs that reported an error (fio's per-job `error`, an errno); non-zero means a job failed. */
   errorCount: number;
   read: DirectionResult;
   write: DirectionResult;
   trim: DirectionResult;
+  mixed: DirectionResult;
+}
+
+export interface FioIterationResult extends Omit<FioGroupResult, 'groupId'> {
+  fioVersion: string;
+  /**
+   * Each group on its own, ascending groupid (one element for a job file without stonewall or
+   * new_group). The top-level figures pool all groups as if they had run one after another (see
+   * mergeGroups); the report keeps each group a result of its own.
+   */
+  groups: FioGroupResult[];
 }
 
 interface FioLat {
@@ -54,10 +72,12 @@ interface FioDir {
   clat_ns?: FioLat;
 }
 interface FioJob {
+  groupid?: number;
   error?: number;
   read?: FioDir;
   write?: FioDir;
   trim?: FioDir;
+  mixed?: FioDir;
 }
 interface FioJson {
   'fio version'?: string;
@@ -68,19 +88,38 @@ export class FioOutputError extends Error {
   override readonly name = 'FioOutputError';
 }
 
+/** How fio starts each JSON result object (the final one and every --status-interval snapshot). */
+const FIO_OBJECT_START = /^\{\s*"fio version"/;
+
+const named = (source: string | undefined, message: string) => (source ? `${source}: ${message}` : message);
+
 /**
  * Finds fio's JSON in an output file. fio may print warnings before it (and text after
- * it), and with --status-interval it writes one object per interval: the last complete
- * one is the final.
+ * it), and with --status-interval it writes one object per interval: the last one is the
+ * final result. When that last object is cut off (fio killed mid-write, a truncated copy),
+ * the earlier ones are interim snapshots, not the result: that is an error, never a fallback.
+ * `source` (the file) names the output in errors.
  */
-export function extractFioJson(text: string): FioJson {
+export function extractFioJson(text: string, source?: string): FioJson {
   const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
   let found: FioJson | undefined;
+  let cutOffAfterFound = false;
   for (let i = 0; i < starts.length; i++) {
-    const parsed = parseObjectAt(text.slice(starts[i], starts[i + 1] ?? text.length));
-    if (parsed) found = parsed;
+    const chunk = text.slice(starts[i], starts[i + 1] ?? text.length);
+    const parsed = parseObjectAt(chunk);
+    if (parsed) {
+      found = parsed;
+      cutOffAfterFound = false;
+    } else if (found && FIO_OBJECT_START.test(chunk)) {
+      cutOffAfterFound = true;
+    }
   }
-  if (!found) throw new FioOutputError('no complete fio JSON result found in the output');
+  if (!found) throw new FioOutputError(named(source, 'no complete fio JSON result found in the output'));
+  if (cutOffAfterFound) {
+    throw new FioOutputError(
+      named(source, "fio's final JSON result is cut off (the output ends inside it); the complete objects before it are --status-interval snapshots, not the result"),
+    );
+  }
   return found;
 }
 
@@ -131,7 +170,7 @@ function latencyOf(l: FioLat | undefined): LatencySummary {
   return { count, minNs: l.min ?? 0, maxNs: l.max ?? 0, meanNs: l.mean ?? 0, bins };
 }
 
-function sumDirection(jobs: readonly FioJob[], dir: Direction): DirectionResult {
+function sumDirection(jobs: readonly FioJob[], dir: ReportedDirection): DirectionResult {
   const parts = jobs.map((j) => j[dir] ?? {});
   const ioBytes = parts.reduce((s, p) => s + (p.io_bytes ?? 0), 0);
   const totalIos = parts.reduce((s, p) => s + (p.total_ios ?? 0), 0);
@@ -149,36 +188,158 @@ function sumDirection(jobs: readonly FioJob[], dir: Direction): DirectionResult 
   };
 }
 
-export function parseFioOutput(text: string): FioIterationResult {
-  const json = extractFioJson(text);
-  const jobs = json.jobs ?? [];
-  if (jobs.length === 0) throw new FioOutputError('fio output has no jobs');
+function groupResult(groupId: number, jobs: readonly FioJob[]): FioGroupResult {
   return {
-    fioVersion: json['fio version'] ?? 'unknown',
+    groupId,
     jobCount: jobs.length,
     errorCount: jobs.reduce((s, j) => s + (j.error ? 1 : 0), 0),
     read: sumDirection(jobs, 'read'),
     write: sumDirection(jobs, 'write'),
     trim: sumDirection(jobs, 'trim'),
+    mixed: sumDirection(jobs, 'mixed'),
+  };
+}
+
+/** Jobs by fio's groupid, ascending (an output without groupid is one group, 0). */
+export function jobsByGroup<J extends { groupid?: number }>(jobs: readonly J[]): Map<number, J[]> {
+  const out = new Map<number, J[]>();
+  for (const j of [...jobs].sort((a, b) => (a.groupid ?? 0) - (b.groupid ?? 0))) {
+    const id = j.groupid ?? 0;
+    out.set(id, [...(out.get(id) ?? []), j]);
+  }
+  return out;
+}
+
+function mergeDirection(parts: readonly DirectionResult[]): DirectionResult {
+  const ioBytes = parts.reduce((s, p) => s + p.ioBytes, 0);
+  const totalIos = parts.reduce((s, p) => s + p.totalIos, 0);
+  const runtimeMs = parts.reduce((s, p) => s + p.runtimeMs, 0);
+  return {
+    ioBytes,
+    bwBytesPerSec: runtimeMs ? Math.floor((ioBytes * 1000) / runtimeMs) : 0,
+    iops: runtimeMs ? (totalIos * 1000) / runtimeMs : 0,
+    runtimeMs,
+    totalIos,
+    clat: mergeLatency(parts.map((p) => p.clat)),
   };
 }
 
 /**
- * Percentile of a histogram the way fio computes it: the first bucket (in ascending
- * order) at which the running count reaches p% of all samples.
+ * Several groups pooled into one result, as if they had run one after another (stonewall, the
+ * usual reason for groups): bytes and I/Os summed over the sum of the groups' runtimes, latency
+ * histograms summed. One group is returned as it is.
  */
-export function percentileFromBins(bins: LatencyBins, p: number): number | undefined {
+export function mergeGroups(groups: readonly FioGroupResult[]): Omit<FioGroupResult, 'groupId'> {
+  if (groups.length === 1) {
+    const { groupId: _, ...only } = groups[0]!;
+    return only;
+  }
+  const dir = (d: ReportedDirection) => mergeDirection(groups.map((g) => g[d]));
+  return {
+    jobCount: groups.reduce((s, g) => s + g.jobCount, 0),
+    errorCount: groups.reduce((s, g) => s + g.errorCount, 0),
+    read: dir('read'),
+    write: dir('write'),
+    trim: dir('trim'),
+    mixed: dir('mixed'),
+  };
+}
+
+/** Reads an fio output (json or json+); `source` (the file) names it in errors. */
+export function parseFioOutput(text: string, source?: string): FioIterationResult {
+  const json = extractFioJson(text, source);
+  const jobs = json.jobs ?? [];
+  if (jobs.length === 0) throw new FioOutputError(named(source, 'fio output has no jobs'));
+  const groups = [...jobsByGroup(jobs)].map(([id, js]) => groupResult(id, js));
+  return { fioVersion: json['fio version'] ?? 'unknown', ...mergeGroups(groups), groups };
+}
+
+/**
+ * Percentile of a histogram the way fio computes it (stat.c, calc_clat_percentiles): the
+ * first bucket (in ascending order) whose running count reaches fioPercentileMinCount of all
+ * samples.
+ */
+export function percentileFromBins(bins: LatencyBins, p: number, precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS): number | undefined {
   let total = 0;
   for (const n of bins.values()) total += n;
   if (total === 0) return undefined;
+  const needed = fioPercentileMinCount(p, total, precision);
   let seen = 0;
   const keys = [...bins.keys()].sort((a, b) => a - b);
   for (const k of keys) {
     seen += bins.get(k)!;
-    // seen/total >= p/100 without the rounding of p/100 (0.07 * 100 is 7.000000000000001).
-    if (seen * 100 >= p * total) return k;
+    if (BigInt(seen) >= needed) return k;
   }
   return keys[keys.length - 1];
+}
+
+// ---------------------------------------------------------------- fio's long double comparison
+
+/**
+ * Significand bits of C's long double on x86-64 (x87 extended precision), where fio's results
+ * were checked against real fio. (aarch64's long double has 113; fio there is not verified.)
+ */
+export type LongDoublePrecision = 64;
+export const X87_LONG_DOUBLE_BITS: LongDoublePrecision = 64;
+
+/** A binary floating-point value: significand * 2^exponent, exactly. */
+interface BinaryFloat {
+  significand: bigint;
+  exponent: number;
+}
+
+const bitLength = (v: bigint): number => v.toString(2).length;
+
+/** A finite positive double as significand * 2^exponent, exactly. */
+function exactDouble(x: number): BinaryFloat {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  return biased === 0 ? { significand: fraction, exponent: -1074 } : { significand: fraction | (1n << 52n), exponent: biased - 1075 };
+}
+
+/**
+ * num / den * 2^exponent (num, den > 0) rounded to `bits` significant bits, to nearest with
+ * ties to even: what one IEEE operation in that precision returns (long double's exponent
+ * range is wide enough that nothing here is subnormal).
+ */
+function roundToPrecision(num: bigint, den: bigint, exponent: number, bits: number): BinaryFloat {
+  let shift = bits - (bitLength(num) - bitLength(den));
+  const quotient = (s: number) => (s >= 0 ? (num << BigInt(s)) / den : num / (den << BigInt(-s)));
+  let q = quotient(shift);
+  while (q >= 1n << BigInt(bits)) q = quotient(--shift);
+  while (q < 1n << BigInt(bits - 1)) q = quotient(++shift);
+  const scaledNum = shift >= 0 ? num << BigInt(shift) : num;
+  const scaledDen = shift >= 0 ? den : den << BigInt(-shift);
+  const twiceRemainder = 2n * (scaledNum - q * scaledDen);
+  if (twiceRemainder > scaledDen || (twiceRemainder === scaledDen && (q & 1n) === 1n)) q += 1n;
+  if (q === 1n << BigInt(bits)) {
+    q >>= 1n;
+    shift -= 1;
+  }
+  return { significand: q, exponent: exponent - shift };
+}
+
+/**
+ * The smallest running count `sum` at which fio takes a bucket as the p-th percentile of nr
+ * samples. fio's source (stat.c) says `sum >= (long double) p / 100.0 * nr`, but fio is built
+ * with -ffast-math, and the compiler reassociates it: the fio 3.33 binary computes
+ * `p * (nr * (1 / 100.0L))`, each product rounded to long double (read from its machine code:
+ * fildll nr, fldt 0.01L, fmulp, then fldl p, fmulp, fcomi). Reproduced with exact integers, so
+ * e.g. p = 99.9 over nr = 1000 needs all 1000 samples, p = 30 over 100 needs 30 (the literal
+ * long double expression would need 31), exactly as real fio outputs show.
+ */
+export function fioPercentileMinCount(p: number, nr: number, precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS): bigint {
+  if (!(p > 0 && p <= 100) || !Number.isSafeInteger(nr) || nr < 1) throw new RangeError(`percentile ${p} of ${nr} samples`);
+  const hundredth = roundToPrecision(1n, 100n, 0, precision);
+  const scaledCount = roundToPrecision(hundredth.significand * BigInt(nr), 1n, hundredth.exponent, precision);
+  const pd = exactDouble(p);
+  const threshold = roundToPrecision(scaledCount.significand * pd.significand, 1n, scaledCount.exponent + pd.exponent, precision);
+  if (threshold.exponent >= 0) return threshold.significand << BigInt(threshold.exponent);
+  const denominator = 1n << BigInt(-threshold.exponent);
+  return (threshold.significand + denominator - 1n) / denominator;
 }
 
 /** The directions an fio rw mode moves data in (`randrw:8` counts as randrw; fio's default is read). */
@@ -209,6 +370,8 @@ export function directionsOfRw(rw: string | undefined): Direction[] {
  */
 export function unusableOutputReason(r: FioIterationResult, rw: string | undefined): string | undefined {
   if (r.errorCount > 0) return `${r.errorCount} of ${r.jobCount} fio jobs reported an error`;
+  // unified_rw_reporting=1: fio reports every direction pooled as mixed, so only that can be checked.
+  if (r.read.totalIos + r.write.totalIos + r.trim.totalIos === 0 && r.mixed.totalIos > 0) return undefined;
   const idle = directionsOfRw(rw).filter((d) => r[d].ioBytes === 0);
   if (idle.length > 0) return `fio moved no bytes in the ${idle.join(' and ')} direction${idle.length > 1 ? 's' : ''} that rw=${rw ?? 'read'} asks for`;
   return undefined;

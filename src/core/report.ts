@@ -1,14 +1,35 @@
 import { stringify } from 'csv-stringify/sync';
-import { DIRECTIONS, extractFioJson, mergeLatency, parseFioOutput, percentileFromBins, type Direction, type FioIterationResult, type LatencyBins } from './fio';
+import {
+  extractFioJson,
+  jobsByGroup,
+  mergeLatency,
+  parseFioOutput,
+  percentileFromBins,
+  REPORTED_DIRECTIONS,
+  type FioIterationResult,
+  type LatencyBins,
+  type ReportedDirection,
+} from './fio';
 import type { MatrixEntry } from './matrix';
+import { MIB, NS_PER_MS, PERCENTILES, percentileKey, UNIT_DESCRIPTIONS } from './metrics';
 import { COLUMNS } from './params';
-import { CONFIDENCE_LEVEL, OUTLIER_RULE, pooledMoments, sampleStats, type Moments, type SampleStats } from './stats';
+import { INTERVAL_METHOD, OUTLIER_RULE, pooledMoments, sampleStats, type IntervalOptions, type Moments, type SampleStats } from './stats';
 
-/** Completion-latency percentiles reported, read from histograms merged over jobs and iterations. */
-export const PERCENTILES = [50, 90, 99, 99.9] as const;
-export type Percentile = (typeof PERCENTILES)[number];
-/** Key of a percentile in `clatPercentilesNs`: p50, p90, p99, p99.9. */
-export const percentileKey = (p: number): string => `p${p}`;
+// The percentile list and units are defined once, in metrics.ts; re-exported for existing importers.
+export { MIB, PERCENTILES, percentileKey, type Percentile } from './metrics';
+
+/**
+ * How a job file with several fio groups (stonewall, new_group) is reported: `separate` (the
+ * default) makes each group a result of its own (an entry report per group, with fioGroup set);
+ * `merged` pools the groups into one as if they had run one after another (all bytes over the
+ * sum of the groups' runtimes, latency histograms summed).
+ */
+export type GroupMode = 'separate' | 'merged';
+export const GROUP_MODES: readonly GroupMode[] = ['separate', 'merged'];
+
+export const GROUPS_METHOD =
+  'a job file with several fio groups (stonewall/new_group) gives one result per group (fio_group in the CSV, fioGroup in JSON), ' +
+  "each group's jobs summed as fio's group reporting does; groups are never merged unless asked (merged: all bytes over the sum of the groups' runtimes)";
 
 /** Per-iteration values that are not metrics of their own; one element per iteration, in order. */
 export interface IterationTotals {
@@ -59,6 +80,12 @@ export interface EntryReport {
   write: DirectionStats | null;
   /** Only present (non-null) for workloads that trim. */
   trim?: DirectionStats | null;
+  /** fio's pooled `mixed` section (unified_rw_reporting=1 or both); only present when fio wrote one. */
+  mixed?: DirectionStats | null;
+  /** fio's groupid this report is of, when the job file has several groups (see GroupMode). */
+  fioGroup?: number;
+  /** Compute Engine machine type (or `local`) of the VM that ran it, when known. */
+  machineType?: string | null;
   /**
    * Resource usage of the entry (cpu, memory...), added by the resource monitor. Any object: its
    * numeric leaves become report columns named by their path (see resourceColumns).
@@ -70,10 +97,14 @@ export interface EntryReport {
 
 // ---------------------------------------------------------------- reading an iteration
 
+type DirectionMoments = Partial<Record<ReportedDirection, Moments[]>>;
+
 /** One fio output as the report needs it: fio's summed result plus each job's latency moments. */
 export interface IterationResult extends FioIterationResult {
   /** Each job's completion-latency N, mean and stddev, per direction (jobs without I/O left out). */
-  clatMoments?: Partial<Record<Direction, Moments[]>>;
+  clatMoments?: DirectionMoments;
+  /** The same, of each fio group's jobs, by groupid. */
+  groupMoments?: Record<number, DirectionMoments>;
 }
 
 interface RawLat {
@@ -81,21 +112,35 @@ interface RawLat {
   mean?: number;
   stddev?: number;
 }
-type RawJob = Partial<Record<Direction, { clat_ns?: RawLat }>>;
+type RawJob = Partial<Record<ReportedDirection, { clat_ns?: RawLat }>> & { groupid?: number };
 
-/** Parses an fio output file (json or json+) for the report: parseFioOutput plus per-job latency moments. */
-export function parseIteration(text: string): IterationResult {
-  const base = parseFioOutput(text);
-  const jobs = (extractFioJson(text).jobs ?? []) as RawJob[];
-  const clatMoments: Partial<Record<Direction, Moments[]>> = {};
-  for (const dir of DIRECTIONS) {
+function momentsOf(jobs: readonly RawJob[]): DirectionMoments {
+  const out: DirectionMoments = {};
+  for (const dir of REPORTED_DIRECTIONS) {
     const parts = jobs.map((j) => j[dir]?.clat_ns).filter((l): l is RawLat => !!l && (l.N ?? 0) > 0);
     // Without fio's stddev for every part the pooled one cannot be computed: leave it unknown.
-    if (parts.every((l) => typeof l.stddev === 'number')) {
-      clatMoments[dir] = parts.map((l) => ({ count: l.N!, mean: l.mean ?? 0, stddev: l.stddev! }));
-    }
+    if (parts.every((l) => typeof l.stddev === 'number')) out[dir] = parts.map((l) => ({ count: l.N!, mean: l.mean ?? 0, stddev: l.stddev! }));
   }
-  return { ...base, clatMoments };
+  return out;
+}
+
+/**
+ * Parses an fio output file (json or json+) for the report: parseFioOutput plus per-job latency
+ * moments. `source` (the file) names the output in errors.
+ */
+export function parseIteration(text: string, source?: string): IterationResult {
+  const base = parseFioOutput(text, source);
+  const jobs = (extractFioJson(text, source).jobs ?? []) as RawJob[];
+  const groupMoments = Object.fromEntries([...jobsByGroup(jobs)].map(([id, js]) => [id, momentsOf(js)]));
+  return { ...base, clatMoments: momentsOf(jobs), groupMoments };
+}
+
+/** The iteration's result restricted to one fio group, or undefined if it has no such group. */
+export function iterationOfGroup(r: IterationResult, groupId: number): IterationResult | undefined {
+  const g = r.groups?.find((x) => x.groupId === groupId);
+  if (!g) return undefined;
+  const { groupId: _, ...figures } = g;
+  return { ...r, ...figures, groups: [g], clatMoments: r.groupMoments?.[groupId], groupMoments: r.groupMoments ? { [groupId]: r.groupMoments[groupId] ?? {} } : undefined };
 }
 
 // ---------------------------------------------------------------- per-entry statistics
@@ -104,7 +149,7 @@ function histogram(bins: LatencyBins): [number, number][] {
   return [...bins].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
 }
 
-function pooledStddev(results: readonly IterationResult[], dir: Direction): number | null {
+function pooledStddev(results: readonly IterationResult[], dir: ReportedDirection): number | null {
   const parts: Moments[] = [];
   for (const r of results) {
     if (r[dir].totalIos === 0 && r[dir].clat.count === 0) continue;
@@ -116,14 +161,15 @@ function pooledStddev(results: readonly IterationResult[], dir: Direction): numb
   return pooled.count > 0 ? pooled.stddev : null;
 }
 
-function directionStats(results: readonly IterationResult[], dir: Direction): DirectionStats | null {
-  const parts = results.map((r) => r[dir]);
+function directionStats(results: readonly IterationResult[], dir: ReportedDirection, interval: IntervalOptions): DirectionStats | null {
+  // Outputs stored before mixed was read have no such field.
+  const parts = results.map((r) => r[dir]).filter((p) => p !== undefined);
   if (parts.every((p) => p.totalIos === 0)) return null;
   const lat = mergeLatency(parts.map((p) => p.clat));
   const withSamples = parts.filter((p) => p.clat.count > 0);
   return {
-    bwBytesPerSec: sampleStats(parts.map((p) => p.bwBytesPerSec)),
-    iops: sampleStats(parts.map((p) => p.iops)),
+    bwBytesPerSec: sampleStats(parts.map((p) => p.bwBytesPerSec), {}, interval),
+    iops: sampleStats(parts.map((p) => p.iops), {}, interval),
     clatMeanNs: lat.meanNs,
     clatMinNs: lat.minNs,
     clatMaxNs: lat.maxNs,
@@ -133,9 +179,9 @@ function directionStats(results: readonly IterationResult[], dir: Direction): Di
     clatHistogramNs: histogram(lat.bins),
     clatPerIteration: {
       // Iterations without latency samples have no latency to compare: left out.
-      meanNs: sampleStats(withSamples.map((p) => p.clat.meanNs)),
+      meanNs: sampleStats(withSamples.map((p) => p.clat.meanNs), {}, interval),
       percentilesNs: Object.fromEntries(
-        PERCENTILES.map((p) => [percentileKey(p), sampleStats(withSamples.map((x) => percentileFromBins(x.clat.bins, p)!))]),
+        PERCENTILES.map((p) => [percentileKey(p), sampleStats(withSamples.map((x) => percentileFromBins(x.clat.bins, p)!), {}, interval)]),
       ),
     },
     iterationTotals: {
@@ -151,8 +197,33 @@ export interface EntryExtras {
   resources?: object | null;
   /** With a stability gate: whether bandwidth settled within the allowed variation. */
   stability?: { stable: boolean; bw_cv_pct: number };
+  /** Machine type of the VM (its metadata), so comparisons can say when two sides differ. */
+  machineType?: string | null;
+  /** Intervals with fewer iterations than the default (see IntervalOptions). */
+  interval?: IntervalOptions;
 }
 
+/**
+ * The reports of one matrix entry: one, or one per fio group when the job file has several
+ * groups and `groups` is `separate` (the default; see GroupMode).
+ */
+export function entryReports(
+  entry: MatrixEntry,
+  vm: string | null,
+  status: EntryReport['status'],
+  results: readonly IterationResult[],
+  extras: EntryExtras = {},
+  groups: GroupMode = 'separate',
+): EntryReport[] {
+  const ids = [...new Set(results.flatMap((r) => (r.groups ?? []).map((g) => g.groupId)))].sort((a, b) => a - b);
+  if (ids.length <= 1 || groups === 'merged') return [entryReport(entry, vm, status, results, extras)];
+  return ids.map((id) => {
+    const ofGroup = results.map((r) => iterationOfGroup(r, id)).filter((r): r is IterationResult => r !== undefined);
+    return { ...entryReport(entry, vm, status, ofGroup, extras), fioGroup: id };
+  });
+}
+
+/** The report of one matrix entry, all fio groups pooled (see GroupMode `merged`). */
 export function entryReport(
   entry: MatrixEntry,
   vm: string | null,
@@ -160,6 +231,7 @@ export function entryReport(
   results: readonly IterationResult[],
   extras: EntryExtras = {},
 ): EntryReport {
+  const interval = extras.interval ?? {};
   const report: EntryReport = {
     matrixId: entry.matrixId,
     testId: entry.testId,
@@ -171,11 +243,14 @@ export function entryReport(
     status,
     iterations: results.length,
     fioVersion: results[0]?.fioVersion ?? null,
-    read: results.length ? directionStats(results, 'read') : null,
-    write: results.length ? directionStats(results, 'write') : null,
+    read: results.length ? directionStats(results, 'read', interval) : null,
+    write: results.length ? directionStats(results, 'write', interval) : null,
   };
-  const trim = results.length ? directionStats(results, 'trim') : null;
+  const trim = results.length ? directionStats(results, 'trim', interval) : null;
   if (trim) report.trim = trim;
+  const mixed = results.length ? directionStats(results, 'mixed', interval) : null;
+  if (mixed) report.mixed = mixed;
+  if (extras.machineType !== undefined) report.machineType = extras.machineType;
   if (extras.resources) report.resources = extras.resources;
   if (extras.stability) report.stability = extras.stability;
   return report;
@@ -183,10 +258,9 @@ export function entryReport(
 
 // ---------------------------------------------------------------- CSV columns
 
-export const MIB = 2 ** 20;
 const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
 const fixed = (v: number | null | undefined, digits: number): string => (isNum(v) ? v.toFixed(digits) : '');
-const nsToMs = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / 1e6 : null);
+const nsToMs = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / NS_PER_MS : null);
 const toMiB = (b: number | null | undefined): number | null => (isNum(b) ? b / MIB : null);
 
 /** A CSV column: its header and how to fill it from an entry. */
@@ -208,6 +282,8 @@ const identityColumns: ColumnGroup = (reports) => {
   return [
     col('matrix_id', (r) => String(r.matrixId)),
     col('test_id', (r) => r.testId),
+    // Only when some job file has several fio groups: which group the row is.
+    ...(reports.some((r) => r.fioGroup !== undefined) ? [col('fio_group', (r) => (r.fioGroup === undefined ? '' : String(r.fioGroup)))] : []),
     col('config', (r) => r.configLabel),
     col('commit', (r) => r.commit),
     col('mount_args', (r) => r.mountArgs),
@@ -219,7 +295,7 @@ const identityColumns: ColumnGroup = (reports) => {
 };
 
 /** Columns of one direction: bandwidth MiB/s (2^20 B/s) statistics over iterations, IOPS, pooled latency in ms. */
-export function directionColumns(dir: Direction): Column[] {
+export function directionColumns(dir: ReportedDirection): Column[] {
   const d = (r: EntryReport): DirectionStats | null | undefined => r[dir];
   const bw = (f: (s: SampleStats) => number | null | undefined) => (r: EntryReport) => fixed(toMiB(d(r) ? f(d(r)!.bwBytesPerSec) : null), 2);
   return [
@@ -282,6 +358,7 @@ export const REPORT_COLUMN_GROUPS: readonly ColumnGroup[] = [
   () => directionColumns('read'),
   () => directionColumns('write'),
   (reports) => (reports.some((r) => r.trim) ? directionColumns('trim') : []),
+  (reports) => (reports.some((r) => r.mixed) ? directionColumns('mixed') : []),
   (reports) =>
     reports.some((r) => r.stability)
       ? [
@@ -337,6 +414,9 @@ export interface SummaryMetric {
   cvPct: number | null;
   ci95Low: number | null;
   ci95High: number | null;
+  /** Why there is no interval, when there is none. */
+  ci95Unavailable: string | null;
+  geoMean: number | null;
   min: number | null;
   max: number | null;
   outlierIterations: number[];
@@ -371,9 +451,12 @@ export interface ReportSummaryJson {
     vm: string | null;
     status: EntryReport['status'];
     iterations: number;
+    fioGroup?: number;
+    machineType?: string | null;
     read: DirectionSummary | null;
     write: DirectionSummary | null;
     trim?: DirectionSummary | null;
+    mixed?: DirectionSummary | null;
     resources?: object | null;
   }[];
 }
@@ -387,6 +470,8 @@ function metricSummary(s: SampleStats, scale: number): SummaryMetric {
     cvPct: isNum(s.cv) ? s.cv * 100 : null,
     ci95Low: sc(s.ci95Low),
     ci95High: sc(s.ci95High),
+    ci95Unavailable: s.ciUnavailable ?? null,
+    geoMean: sc(s.geoMean),
     min: sc(s.min),
     max: sc(s.max),
     outlierIterations: s.outlierIterations ?? [],
@@ -416,12 +501,14 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
     benchmarkId,
     complete: !incompleteReason && missing === 0,
     ...(incompleteReason ? { incompleteReason } : missing ? { incompleteReason: `${missing} entries have no result` } : {}),
-    units: { bandwidth: 'MiB/s (2^20 bytes per second)', latency: 'ms (completion latency, clat)', iops: 'I/O operations per second' },
+    units: { ...UNIT_DESCRIPTIONS },
     method: {
       iterations: 'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
-      confidenceInterval: `${CONFIDENCE_LEVEL * 100}% confidence interval of the mean over iterations, Student t with n-1 degrees of freedom`,
+      confidenceInterval: INTERVAL_METHOD,
       latency: "pooled over all jobs and iterations: percentiles from fio's json+ histograms summed (never averaged), stddev pooled exactly from each job's N, mean and stddev",
       outliers: OUTLIER_RULE,
+      groups: GROUPS_METHOD,
+      mixed: "mixed: fio's own pooling of all directions of each job (unified_rw_reporting=1 or both), summed over jobs like the directions",
     },
     counts: {
       entries: reports.length,
@@ -441,9 +528,12 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
       vm: r.vm,
       status: r.status,
       iterations: r.iterations,
+      ...(r.fioGroup !== undefined ? { fioGroup: r.fioGroup } : {}),
+      ...(r.machineType !== undefined ? { machineType: r.machineType } : {}),
       read: directionSummary(r.read),
       write: directionSummary(r.write),
       ...(r.trim ? { trim: directionSummary(r.trim) } : {}),
+      ...(r.mixed ? { mixed: directionSummary(r.mixed) } : {}),
       ...(r.resources ? { resources: r.resources } : {}),
     })),
   };

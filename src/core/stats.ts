@@ -18,14 +18,38 @@ export interface SampleStats {
   cv: number;
   min: number;
   max: number;
-  /** 95% confidence interval of the mean (Student t, n - 1 df); null with fewer than 2 values. */
+  /**
+   * 95% confidence interval (see INTERVAL_METHOD): of the geometric mean on the log scale, so it
+   * never leaves the metric's domain (bandwidth, IOPS and latency are positive). Null below
+   * MIN_INTERVAL_ITERATIONS values or with a value <= 0; ciUnavailable says why.
+   */
   ci95Low: number | null;
   ci95High: number | null;
+  /** Why there is no interval (null when there is one). */
+  ciUnavailable?: string | null;
+  /** Geometric mean (exp of the mean logarithm), the centre of the interval; null with a value <= 0. */
+  geoMean?: number | null;
   /** 1-based iterations whose value is far from the others (see OUTLIER_RULE). */
   outlierIterations: number[];
 }
 
 export const CONFIDENCE_LEVEL = 0.95;
+/**
+ * Fewest iterations with which an interval is computed by default: with 2, Student's t has one
+ * degree of freedom (t = 12.7) and the interval says nothing.
+ */
+export const MIN_INTERVAL_ITERATIONS = 3;
+
+/** What the reports say about the intervals. */
+export const INTERVAL_METHOD =
+  `${CONFIDENCE_LEVEL * 100}% confidence interval of the geometric mean: Student t interval (n-1 degrees of freedom) of the mean ` +
+  'logarithm, exponentiated; on the log scale because the metrics are positive and vary by ratios, so the interval never goes ' +
+  `below 0; not computed below ${MIN_INTERVAL_ITERATIONS} iterations`;
+
+export interface IntervalOptions {
+  /** Fewest values with which an interval is computed; default MIN_INTERVAL_ITERATIONS, at least 2. */
+  minValues?: number;
+}
 
 /** What the reports say about the outlier flag. */
 export const OUTLIER_RULE =
@@ -61,14 +85,17 @@ export function sampleStddev(values: readonly number[]): number {
   return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (n - 1));
 }
 
-export function sampleStats(values: readonly number[], outliers: OutlierOptions = {}): SampleStats {
+export function sampleStats(values: readonly number[], outliers: OutlierOptions = {}, interval: IntervalOptions = {}): SampleStats {
   const n = values.length;
   if (n === 0) {
-    return { values: [], n: 0, mean: NaN, median: NaN, stddev: NaN, cv: NaN, min: NaN, max: NaN, ci95Low: null, ci95High: null, outlierIterations: [] };
+    return {
+      values: [], n: 0, mean: NaN, median: NaN, stddev: NaN, cv: NaN, min: NaN, max: NaN,
+      ci95Low: null, ci95High: null, ciUnavailable: 'no values', geoMean: null, outlierIterations: [],
+    };
   }
   const m = mean(values);
   const stddev = sampleStddev(values);
-  const ci = confidenceInterval(values, CONFIDENCE_LEVEL);
+  const ci = logConfidenceInterval(values, CONFIDENCE_LEVEL, interval);
   return {
     values: [...values],
     n,
@@ -78,8 +105,10 @@ export function sampleStats(values: readonly number[], outliers: OutlierOptions 
     cv: m === 0 ? 0 : stddev / m,
     min: Math.min(...values),
     max: Math.max(...values),
-    ci95Low: ci?.low ?? null,
-    ci95High: ci?.high ?? null,
+    ci95Low: 'low' in ci ? ci.low : null,
+    ci95High: 'high' in ci ? ci.high : null,
+    ciUnavailable: 'reason' in ci ? ci.reason : null,
+    geoMean: values.every((v) => v > 0) ? Math.exp(mean(values.map(Math.log))) : null,
     outlierIterations: outlierIndices(values, outliers).map((i) => i + 1),
   };
 }
@@ -177,13 +206,31 @@ export function studentTQuantile(p: number, df: number): number {
   return (lo + hi) / 2;
 }
 
-/** Confidence interval of the mean (Student t, n - 1 df); undefined with fewer than 2 values. */
+/** Confidence interval of the mean (Student t, n - 1 df) on the values' own scale; undefined with fewer than 2 values. */
 export function confidenceInterval(values: readonly number[], level = CONFIDENCE_LEVEL): { low: number; high: number; halfWidth: number } | undefined {
   const n = values.length;
   if (n < 2) return undefined;
   const m = mean(values);
   const halfWidth = (studentTQuantile(1 - (1 - level) / 2, n - 1) * sampleStddev(values)) / Math.sqrt(n);
   return { low: m - halfWidth, high: m + halfWidth, halfWidth };
+}
+
+/**
+ * Confidence interval of the geometric mean (INTERVAL_METHOD): the Student t interval of the mean
+ * logarithm, exponentiated. Inside (0, infinity) whatever the spread; identical values give a
+ * zero-width interval. Or why there is none: too few values, or a value <= 0 (no logarithm).
+ */
+export function logConfidenceInterval(
+  values: readonly number[],
+  level = CONFIDENCE_LEVEL,
+  o: IntervalOptions = {},
+): { low: number; high: number } | { reason: string } {
+  const minValues = Math.max(2, o.minValues ?? MIN_INTERVAL_ITERATIONS);
+  const n = values.length;
+  if (n < minValues) return { reason: `${n} iteration${n === 1 ? '' : 's'}: an interval needs ${minValues} or more` };
+  if (!values.every((v) => v > 0 && Number.isFinite(v))) return { reason: 'a value is 0 or negative: no interval on the log scale' };
+  const ci = confidenceInterval(values.map(Math.log), level)!;
+  return { low: Math.exp(ci.low), high: Math.exp(ci.high) };
 }
 
 // ---------------------------------------------------------------- outliers
@@ -256,6 +303,35 @@ export interface WelchResult {
   df: number;
   /** Two-sided p-value. */
   p: number;
+}
+
+export interface RatioTest extends WelchResult {
+  /**
+   * Confidence interval (1 - alpha) of candidate / baseline - 1, in percent: from Welch's
+   * interval of the difference of mean logarithms, exponentiated (never below -100%).
+   */
+  changeLowPct: number;
+  changeHighPct: number;
+  /** On which scale the test ran: log when every value is positive, else the values'. */
+  scale: 'log' | 'linear';
+}
+
+/**
+ * Welch's test of baseline vs candidate on the log scale (changes are ratios; the interval of the
+ * change cannot leave its domain), with the (1 - alpha) interval of the relative change. On the
+ * values' own scale, relative to the baseline mean, if some value is 0 or negative. Undefined
+ * with fewer than 2 values on a side.
+ */
+export function ratioTest(baseline: readonly number[], candidate: readonly number[], alpha: number): RatioTest | undefined {
+  const positive = [...baseline, ...candidate].every((v) => v > 0);
+  const [b, c] = positive ? [baseline.map(Math.log), candidate.map(Math.log)] : [baseline, candidate];
+  const test = welchTTest(c, b);
+  if (!test) return undefined;
+  const diff = mean(c) - mean(b);
+  const se = Math.sqrt(sampleStddev(c) ** 2 / c.length + sampleStddev(b) ** 2 / b.length);
+  const half = se === 0 ? 0 : studentTQuantile(1 - alpha / 2, test.df) * se;
+  const toPct = positive ? (d: number) => (Math.exp(d) - 1) * 100 : (d: number) => (d / Math.abs(mean(baseline))) * 100;
+  return { ...test, changeLowPct: toPct(diff - half), changeHighPct: toPct(diff + half), scale: positive ? 'log' : 'linear' };
 }
 
 /**

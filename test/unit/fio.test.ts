@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DIRECTIONS,
+  REPORTED_DIRECTIONS,
+  unusableOutputReason,
   FioOutputError,
   emptyLatency,
   extractFioJson,
@@ -22,7 +24,7 @@ import { FIO_BIN, runFio, type FioRun } from './helpers/fio';
 // Outputs of real fio runs, made once for this file. Jobs are tiny (a few MiB on a temp dir).
 interface RawLat { N: number; min: number; max: number; mean: number; bins?: Record<string, number>; percentile?: Record<string, number> }
 interface RawDir { io_bytes: number; bw_bytes: number; iops: number; runtime: number; total_ios: number; clat_ns: RawLat }
-interface RawJob { jobname: string; error: number; read: RawDir; write: RawDir; trim: RawDir; mixed?: RawDir }
+interface RawJob { jobname: string; error: number; read: RawDir; write: RawDir; trim: RawDir; mixed?: RawDir; groupid?: number }
 interface RawOutput { 'fio version': string; jobs: RawJob[] }
 
 const SIZES: [string, string][] = [
@@ -288,12 +290,28 @@ describe('finding the JSON in an output file', () => {
     expect(final.read.ioBytes).toBeGreaterThan(parsedChunks[0]!.read.ioBytes);
   });
 
-  it('falls back to the last complete object when the final one was cut off', () => {
-    const starts = [...interval.output.matchAll(/^\{/gm)].map((m) => m.index!);
+  it('refuses an output whose final object was cut off, naming the file, instead of using an interim snapshot', async () => {
+    // The committed --status-interval output (test/fixtures/fio), cut inside its last object.
+    const text = await readFile(path.join(__dirname, '../fixtures/fio/status-interval.json'), 'utf8');
+    const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
+    expect(starts.length).toBeGreaterThanOrEqual(3);
     const lastStart = starts[starts.length - 1]!;
-    const cut = interval.output.slice(0, lastStart + Math.floor((interval.output.length - lastStart) / 2));
-    const previous = interval.output.slice(starts[starts.length - 2], lastStart);
-    expect(parseFioOutput(cut)).toEqual(parseFioOutput(previous));
+    expect(parseFioOutput(text).read.ioBytes).toBeGreaterThan(parseFioOutput(text.slice(0, lastStart)).read.ioBytes);
+    for (const cutAt of [lastStart + 40, lastStart + Math.floor((text.length - lastStart) / 2), text.length - 3]) {
+      const cut = text.slice(0, cutAt);
+      expect(() => parseFioOutput(cut, 'results/vm-1/test-3/fio-output-2.json')).toThrow(FioOutputError);
+      expect(() => parseFioOutput(cut, 'results/vm-1/test-3/fio-output-2.json')).toThrow(
+        /^results\/vm-1\/test-3\/fio-output-2\.json: fio's final JSON result is cut off/,
+      );
+    }
+    // The same for a fresh run.
+    const freshStarts = [...interval.output.matchAll(/^\{/gm)].map((m) => m.index!);
+    const freshLast = freshStarts[freshStarts.length - 1]!;
+    expect(() => parseFioOutput(interval.output.slice(0, freshLast + 100), 'x.json')).toThrow("x.json: fio's final JSON result is cut off");
+  });
+
+  it('names the file when there is no result at all', () => {
+    expect(() => parseFioOutput('', 'results/vm-1/test-3/fio-output-1.json')).toThrow('results/vm-1/test-3/fio-output-1.json: no complete fio JSON result found');
   });
 
   it("tolerates fio's text before and after the JSON", () => {
@@ -413,6 +431,52 @@ describe('parseSizeBytes agrees with fio', () => {
   });
 });
 
-it('uses every direction fio reports', () => {
+it('uses every direction fio reports, and its mixed section', () => {
   expect(DIRECTIONS).toEqual(['read', 'write', 'trim']);
+  expect(REPORTED_DIRECTIONS).toEqual(['read', 'write', 'trim', 'mixed']);
+});
+
+const fixture = async (name: string) => readFile(path.join(__dirname, '../fixtures/fio', name), 'utf8');
+
+describe('unified_rw_reporting=1 (real output: fio writes only a mixed section)', () => {
+  it('reads the figures into the mixed direction, none lost', async () => {
+    const text = await fixture('unified-rw.json');
+    const out = JSON.parse(text) as RawOutput;
+    expect(out.jobs.every((j) => j.mixed && !('read' in j) && !('write' in j))).toBe(true);
+    const r = parseFioOutput(text);
+    expect(r.read.totalIos + r.write.totalIos + r.trim.totalIos).toBe(0);
+    expect(r.mixed.ioBytes).toBe(out.jobs.reduce((s, j) => s + j.mixed!.io_bytes, 0));
+    expect(r.mixed.totalIos).toBe(out.jobs.reduce((s, j) => s + j.mixed!.total_ios, 0));
+    expect(r.mixed.runtimeMs).toBe(Math.max(...out.jobs.map((j) => j.mixed!.runtime)));
+    expect(r.mixed.clat.count).toBe(out.jobs.reduce((s, j) => s + j.mixed!.clat_ns.N, 0));
+    expect(r.mixed.bwBytesPerSec).toBeGreaterThan(0);
+    // It is a usable result for the randrw it ran, not "moved no bytes".
+    expect(unusableOutputReason(r, 'randrw')).toBeUndefined();
+  });
+});
+
+describe('several groups (real output: 1 MiB writes, then stonewall, 4 KiB writes)', () => {
+  it('keeps each groupid a result of its own, with its own bandwidth and latency', async () => {
+    const text = await fixture('two-groups.json');
+    const out = JSON.parse(text) as { jobs: (RawJob & { groupid: number })[] };
+    const r = parseFioOutput(text);
+    expect(r.groups.map((g) => g.groupId)).toEqual([0, 1]);
+    for (const g of r.groups) {
+      const jobs = out.jobs.filter((j) => j.groupid === g.groupId);
+      expect(g.jobCount).toBe(jobs.length);
+      const runtime = Math.max(...jobs.map((j) => j.write.runtime));
+      const bytes = jobs.reduce((s, j) => s + j.write.io_bytes, 0);
+      expect(g.write.ioBytes).toBe(bytes);
+      expect(g.write.runtimeMs).toBe(runtime);
+      expect(g.write.bwBytesPerSec).toBe(Math.floor((bytes * 1000) / runtime));
+      expect(g.write.clat.count).toBe(jobs.reduce((s, j) => s + j.write.clat_ns.N, 0));
+    }
+    // 1 MiB and 4 KiB latencies are not mixed: group 0 has 1 MiB requests only.
+    expect(r.groups[0]!.write.ioBytes / r.groups[0]!.write.totalIos).toBe(2 ** 20);
+    expect(r.groups[1]!.write.ioBytes / r.groups[1]!.write.totalIos).toBe(4096);
+    // The pooled top level is all bytes over the groups' runtimes one after another.
+    const [a, b] = r.groups;
+    expect(r.write.ioBytes).toBe(a!.write.ioBytes + b!.write.ioBytes);
+    expect(r.write.runtimeMs).toBe(a!.write.runtimeMs + b!.write.runtimeMs);
+  });
 });

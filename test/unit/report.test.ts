@@ -38,9 +38,10 @@ function direction(bwBytesPerSec: number, iops: number, buckets: [number, number
   };
 }
 const idle = (): DirectionResult => ({ ioBytes: 0, bwBytesPerSec: 0, iops: 0, runtimeMs: 0, totalIos: 0, clat: emptyLatency() });
-const iteration = (read: DirectionResult, write: DirectionResult = idle()): FioIterationResult => ({
-  fioVersion: 'fio-3.33', jobCount: 1, errorCount: 0, read, write, trim: idle(),
-});
+const iteration = (read: DirectionResult, write: DirectionResult = idle()): FioIterationResult => {
+  const group = { groupId: 0, jobCount: 1, errorCount: 0, read, write, trim: idle(), mixed: idle() };
+  return { fioVersion: 'fio-3.33', jobCount: 1, errorCount: 0, read, write, trim: idle(), mixed: idle(), groups: [group] };
+};
 
 // Two read iterations: 100 MiB/s with every sample at 1 ms, 200 MiB/s with every sample at 9 ms.
 const twoIterations = [iteration(direction(100 * MIB, 1000, [[1_000_000, 100]])), iteration(direction(200 * MIB, 2000, [[9_000_000, 100]]))];
@@ -157,8 +158,9 @@ describe('reportRows and reportCsv', () => {
       read_bw_MiBps_stddev: '70.71',
       read_bw_cv_pct: '47.14',
       // 150 ± t(0.975, 1) * 70.71 / sqrt(2) = 150 ± 12.706 * 50
-      read_bw_MiBps_ci95_low: '-485.31',
-      read_bw_MiBps_ci95_high: '785.31',
+      // Two iterations: no interval (the raw-scale one was -485.31 .. 785.31, below zero).
+      read_bw_MiBps_ci95_low: '',
+      read_bw_MiBps_ci95_high: '',
       read_bw_MiBps_min: '100.00',
       read_bw_MiBps_max: '200.00',
       read_bw_outlier_iterations: '',
@@ -397,11 +399,13 @@ describe('optional column groups, per-config reports and the summary', () => {
     const reports = [entryReport(braced[0]!, 'vm-1', 'passed', twoIterations), entryReport(braced[3]!, null, 'missing', [])];
     const s = reportSummary('bench-1', reports);
     expect(s).toMatchObject({ benchmarkId: 'bench-1', counts: { entries: 2, passed: 1, failed: 0, missing: 1 }, configs: ['baseline', 'tuned'], tests: ['1'] });
-    expect(s.method.confidenceInterval).toMatch(/95% confidence interval of the mean.*Student t/);
+    expect(s.method.confidenceInterval).toMatch(/95% confidence interval of the geometric mean.*Student t.*not computed below 3 iterations/);
     expect(s.method.outliers).toMatch(/modified z-score/);
     const read = s.entries[0]!.read!;
     expect(read.bwMiBps).toMatchObject({ mean: 150, median: 150, min: 100, max: 200, values: [100, 200], outlierIterations: [] });
-    expect(read.bwMiBps.ci95High! - 150).toBeCloseTo(12.7062 * 50, 2);
+    expect([read.bwMiBps.ci95Low, read.bwMiBps.ci95High]).toEqual([null, null]);
+    expect(read.bwMiBps.ci95Unavailable).toBe('2 iterations: an interval needs 3 or more');
+    expect(read.bwMiBps.geoMean).toBeCloseTo(Math.sqrt(100 * 200), 9);
     expect(read.latencyMs).toMatchObject({ p50: 1, p90: 9, p99: 9, 'p99.9': 9, min: 1, max: 9, mean: 5, stddev: null });
     expect(s.entries[1]).toMatchObject({ status: 'missing', read: null, write: null });
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);

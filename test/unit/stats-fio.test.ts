@@ -209,18 +209,19 @@ describe('confidence interval of the mean over iterations', () => {
       expect(bw.n).toBe(3 * copies);
       firstMean ??= bw.mean;
       expect(bw.mean).toBeCloseTo(firstMean, 6);
-      expect(bw.ci95Low!).toBeLessThan(bw.mean);
-      expect(bw.ci95High!).toBeGreaterThan(bw.mean);
-      expect(bw.ci95High! - bw.mean).toBeCloseTo(bw.mean - bw.ci95Low!, 3);
+      // On the log scale: around the geometric mean, symmetric in ratio.
+      expect(bw.ci95Low!).toBeLessThan(bw.geoMean!);
+      expect(bw.ci95High!).toBeGreaterThan(bw.geoMean!);
+      expect(bw.ci95High! / bw.geoMean!).toBeCloseTo(bw.geoMean! / bw.ci95Low!, 9);
       widths.push(bw.ci95High! - bw.ci95Low!);
     }
     expect(widths[1]).toBeLessThan(widths[0]!);
     expect(widths[2]).toBeLessThan(widths[1]!);
     // The CSV carries the same interval, in MiB/s.
     const [row] = reportRows([entryReport(entry, null, 'passed', results)]);
-    const ci = confidenceInterval(results.map((r) => r.read.bwBytesPerSec))!;
-    expect(row!.read_bw_MiBps_ci95_low).toBe((ci.low / MIB).toFixed(2));
-    expect(row!.read_bw_MiBps_ci95_high).toBe((ci.high / MIB).toFixed(2));
+    const ci = confidenceInterval(results.map((r) => Math.log(r.read.bwBytesPerSec)))!;
+    expect(row!.read_bw_MiBps_ci95_low).toBe((Math.exp(ci.low) / MIB).toFixed(2));
+    expect(row!.read_bw_MiBps_ci95_high).toBe((Math.exp(ci.high) / MIB).toFixed(2));
   });
 });
 

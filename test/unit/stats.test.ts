@@ -30,7 +30,8 @@ describe('sampleStats', () => {
 
   it('has no spread and no confidence interval for one value', () => {
     expect(sampleStats([42])).toEqual({
-      values: [42], n: 1, mean: 42, median: 42, stddev: 0, cv: 0, min: 42, max: 42, ci95Low: null, ci95High: null, outlierIterations: [],
+      values: [42], n: 1, mean: 42, median: 42, stddev: 0, cv: 0, min: 42, max: 42, ci95Low: null, ci95High: null,
+      ciUnavailable: '1 iteration: an interval needs 3 or more', geoMean: 42, outlierIterations: [],
     });
   });
 
@@ -45,13 +46,43 @@ describe('sampleStats', () => {
     expect(s.cv).toBeCloseTo(Math.sqrt(32 / 7) / 5, 12);
   });
 
-  it('gives two iterations of 100 and 200 a stddev of 70.71 and a 95% CI of 150 ± 12.706 * 50', () => {
+  it('gives two iterations of 100 and 200 a stddev of 70.71 and no interval (not available, with the reason)', () => {
     const s = sampleStats([100, 200]);
     expect(s.stddev).toBeCloseTo(70.7107, 4);
     expect(s.cv).toBeCloseTo(70.7107 / 150, 6);
-    // t(0.975, 1) = 12.7062; standard error = 70.71 / sqrt(2) = 50.
-    expect(s.ci95Low).toBeCloseTo(150 - 12.7062 * 50, 1);
-    expect(s.ci95High).toBeCloseTo(150 + 12.7062 * 50, 1);
+    // On the raw scale it would be 150 ± 12.706 * 50, below zero: with 2 values nothing can be said.
+    expect([s.ci95Low, s.ci95High]).toEqual([null, null]);
+    expect(s.ciUnavailable).toBe('2 iterations: an interval needs 3 or more');
+  });
+
+  it('gives two iterations an interval when asked, on the log scale: around the geometric mean, never below 0', () => {
+    const s = sampleStats([100, 200], {}, { minValues: 2 });
+    // ln values 4.6052, 5.2983: mean 4.9517, sd 0.4901, se 0.3466; t(0.975, 1) = 12.7062.
+    const half = 12.7062 * (Math.LN2 / Math.SQRT2 / Math.SQRT2);
+    expect(s.geoMean).toBeCloseTo(Math.sqrt(100 * 200), 9);
+    expect(s.ci95Low!).toBeCloseTo(Math.sqrt(20000) * Math.exp(-half), 3);
+    expect(s.ci95High!).toBeCloseTo(Math.sqrt(20000) * Math.exp(half), -1);
+    expect(s.ci95Low!).toBeGreaterThan(0);
+    expect(s.ciUnavailable).toBeNull();
+  });
+
+  it('gives three or more positive values a log-scale t interval that contains the geometric mean and stays positive', () => {
+    const values = [680, 20, 1350]; // a spread like the demo's, where the raw-scale interval went negative
+    const s = sampleStats(values);
+    const logs = values.map(Math.log);
+    const m = logs.reduce((a, b) => a + b, 0) / 3;
+    const sd = Math.sqrt(logs.reduce((a, v) => a + (v - m) ** 2, 0) / 2);
+    const t = 4.30265273; // t(0.975, 2)
+    expect(s.ci95Low! / Math.exp(m - (t * sd) / Math.sqrt(3))).toBeCloseTo(1, 7);
+    expect(s.ci95High! / Math.exp(m + (t * sd) / Math.sqrt(3))).toBeCloseTo(1, 7);
+    expect(s.ci95Low!).toBeGreaterThan(0);
+    expect(s.ci95Low!).toBeLessThan(s.geoMean!);
+    expect(s.ci95High!).toBeGreaterThan(s.geoMean!);
+  });
+
+  it('gives no interval when a value is 0 or negative (no logarithm)', () => {
+    expect(sampleStats([0, 5, 6]).ciUnavailable).toBe('a value is 0 or negative: no interval on the log scale');
+    expect(sampleStats([0, 5, 6]).ci95Low).toBeNull();
   });
 
   it('reports cv 0 when the mean is 0', () => {
