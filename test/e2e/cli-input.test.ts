@@ -144,6 +144,21 @@ const cases: [string, () => Record<string, string | undefined>, RegExp][] = [
   ['an iolog', () => ({ '--fio-job-file': file('iolog.fio', '[j]\nrw=read\nwrite_iolog=/tmp/log\ndirectory=TEST_DATA_DIR\n') }), /iolog\.fio, line 3: .*writes an I\/O log/],
   ['a job that fio rejects, at start too', () => ({ '--fio-job-file': file('fiobad.fio', '[j]\nrw=read\nbs=BLOCK_SIZE\nno_such_fio_option=1\ndirectory=TEST_DATA_DIR\n') }), /fiobad\.fio: fio rejects the rendered job of test "[12]" \(good\.csv row [12]\): Bad option <no_such_fio_option=1>/],
   ['a config file that is not YAML', () => ({ '--config': file('broken.yaml', 'test-csv: [unclosed\n') }), /--config, .*broken\.yaml(, line \d+)?: not valid YAML or JSON/],
+  // The original tool's flags.
+  ['a whole-run timeout of 0 s', () => ({ '--timeout': '0' }), /--timeout: 0 is out of range: give whole seconds from 1 to 2147483/],
+  ['a whole-run timeout that is no number', () => ({ '--timeout': 'soon' }), /--timeout: "soon" is not a duration/],
+  ['a whole-run timeout beyond what timers hold', () => ({ '--timeout': '9999999' }), /--timeout: 9999999 is out of range/],
+  ['an empty run name', () => ({ '--run-name': '  ' }), /--run-name: is empty/],
+  ['a run name with a control character', () => ({ '--run-name': 'nightly\u0007' }), /--run-name: "nightly\\u0007" has control characters/],
+  ['a report name with a path', () => ({ '--report-name': '../combined.csv' }), /--report-name: report name "\.\.\/combined\.csv" is not allowed/],
+  ['a report name taken by another report file', () => ({ '--report-name': 'results.json' }), /--report-name: "results\.json" is a report file of its own/],
+  ['an unknown report format', () => ({ '--report-format': 'xml' }), /--report-format: "xml" is not a report format \(default or original\)/],
+  ['a malformed artifacts bucket', () => ({ '--artifacts': undefined, '--artifacts-bucket': 'Bad_Bucket!' }), /--artifacts-bucket: "Bad_Bucket!" is not a Cloud Storage bucket name/],
+  ['--bucket and --test-data-bucket that disagree', () => ({ '--bucket': 'one-bucket', '--test-data-bucket': 'other-bucket' }), /--test-data-bucket: --bucket one-bucket and --test-data-bucket other-bucket disagree/],
+  ['a malformed test data bucket', () => ({ '--test-data-bucket': 'No_Such!' }), /--bucket: "No_Such!" is not a Cloud Storage bucket name/],
+  ['--address and --temporal-address that disagree', () => ({ '--address': '127.0.0.1:2' }), /--address: --temporal-address 127\.0\.0\.1:1 and --address 127\.0\.0\.1:2 disagree/],
+  ['an output format other than text or json', () => ({ '-o': 'yaml' }), /option '-o, --output <format>' argument 'yaml' is invalid/],
+  ['--executor-vm without a zone', () => ({ '--vms': undefined, '--executor-vm': 'mig', '--project': 'p' }), /--zone: --zone is required with --executor-vm/],
 ];
 
 describe('bad input is refused before anything starts', () => {
@@ -155,6 +170,29 @@ describe('bad input is refused before anything starts', () => {
       expect(readdirSync(artifacts)).toEqual([]);
     });
   }
+
+  // Flags of `run` only (and of the original's `orchestrator`).
+  const runCases: [string, string[], RegExp][] = [
+    ['a poll interval of 0', ['--poll-interval', '0'], /--poll-interval: 0 is out of range: give whole seconds from 1 to 86400/],
+    ['a poll interval that is no number', ['--poll-interval=often'], /--poll-interval: "often" is not a duration/],
+    ['a results folder that is a file', ['--results-dir', '/dev/null'], /--results-dir: \/dev\/null exists and is not a folder/],
+  ];
+  for (const [what, extra, message] of runCases) {
+    for (const command of ['run', 'orchestrator']) {
+      it(`${command} refuses ${what}`, async () => {
+        const r = await cli([command, '--test-csv', goodCsv, '--fio-job-file', goodJob, '--vms', 'vm-1', '--artifacts', artifacts, '--benchmark-id', 'bad-run', ...extra]);
+        expect(r.err).toMatch(message);
+        expect(r.code).toBe(EXIT.badInput);
+        expect(readdirSync(artifacts)).toEqual([]);
+      });
+    }
+  }
+
+  it('--version prints the version and the commit, exit 0', async () => {
+    const r = await run(path.join(REPO, 'bin/gcsfuse-bench'), ['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^gcsfuse-bench \d+\.\d+\.\d+( \(commit [0-9a-f]+\))?\n$/);
+  });
 
   it('passes good input on to Temporal (and fails there: nothing listens), showing the checks are not blanket refusals', async () => {
     const r = await start({});

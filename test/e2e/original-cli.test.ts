@@ -154,4 +154,28 @@ describe("the original tool's nightly command line", () => {
     expect(r.stderr).toMatch(new RegExp(`report: gs://${ARTIFACTS_BUCKET}/${BENCHMARK_ID}/report/`));
     expect(r.stderr).toContain(`results: ${folder}${path.sep}`);
   }, 300_000);
+
+  it('status -o json: sorted keys, live as an array, numbers as numbers, the run name; cancel of the finished run is refused (exit 5)', async () => {
+    const bin = path.join(REPO, 'bin/gcsfuse-bench');
+    const env = { TEMPORAL_ADDRESS: '' };
+    const status = await run(bin, ['status', BENCHMARK_ID, '--address', server.address, '-n', 'default', '-o', 'json'], { env });
+    expect(status.code, status.stderr).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { benchmarkId: string; runName: string; status: string; progress: Record<string, unknown>; live: { workflowId: string; vm: string; passed: number; total: number }[] };
+    expect(Object.keys(parsed)).toEqual(['benchmarkId', 'live', 'progress', 'runName', 'status']);
+    expect(Object.keys(parsed.progress)).toEqual([...Object.keys(parsed.progress)].sort());
+    expect(parsed).toMatchObject({ benchmarkId: BENCHMARK_ID, runName: BENCHMARK_ID, status: 'COMPLETED' });
+    expect(Array.isArray(parsed.live)).toBe(true);
+    expect(parsed.live.map((l) => l.vm)).toEqual([VMS.single, VMS.multi]);
+    for (const l of parsed.live) {
+      expect(typeof l.passed).toBe('number');
+      expect(typeof l.total).toBe('number');
+    }
+    // Two calls print the same bytes.
+    const again = await run(bin, ['--output=json', '--address', server.address, 'status', BENCHMARK_ID], { env });
+    expect(again.stdout).toBe(status.stdout);
+
+    const cancel = await run(bin, ['cancel', BENCHMARK_ID, '--address', server.address], { env });
+    expect(cancel.code).toBe(5);
+    expect(cancel.stderr).toContain(`benchmark "${BENCHMARK_ID}" is already closed (COMPLETED): nothing to cancel`);
+  }, 120_000);
 });
