@@ -1,4 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import { describeRetry } from '../workflows/details';
 import { Command, Option } from 'commander';
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -339,6 +340,9 @@ export function buildCli(argv: readonly string[] = []): Command {
       const notes = [
         progress.lostVms?.length ? `lost agents: ${progress.lostVms.join(', ')}` : '',
         progress.report ? `${progress.report.complete ? 'report' : 'partial report'}: ${progress.report.keys[0] ?? ''}` : '',
+        // Workflow side (issue 14/11): why it ended incomplete (e.g. the deadline), and the last retryVm request, which a signal cannot answer.
+        progress.incompleteReason ? `incomplete: ${progress.incompleteReason}` : '',
+        progress.lastRetry ? describeRetry(progress.lastRetry) : '',
       ].filter(Boolean);
       // live: one element per VM run, in workflow-id order (not keyed by workflow id).
       const liveList = [...live].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([workflowId, p]) => ({ workflowId, ...p }));

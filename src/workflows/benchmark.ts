@@ -53,6 +53,8 @@ const DEADLINE_CANCELS: readonly BenchmarkPhase[] = ['resolving-fleet', 'distrib
 const DEADLINE_PATCH = 'whole-run-deadline';
 /** Fields a retryVm request may have (a signal's input is typed by hand in the Web UI or a shell). */
 const RETRY_FIELDS: readonly string[] = ['vm', 'onto'];
+/** What the Web UI lists for the retryVm signal and update (the workflow metadata query). */
+const RETRY_DESCRIPTION = 'Re-run a VM\'s failed entries: {"vm": "<VM>"}, or {"vm": "<VM>", "onto": "<other VM>"}';
 
 /**
  * One benchmark, id = benchmark id: distribute -> one child per VM -> await -> aggregate
@@ -298,6 +300,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   };
 
   setHandler(retryVmUpdate, (r: RetryVmRequest) => retry(r, 'update'), {
+    description: RETRY_DESCRIPTION,
     validator: (r: RetryVmRequest) => {
       const reason = retryRefusal(r);
       if (reason) throw new Error(reason);
@@ -314,7 +317,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     progress.lastRetry = { via: 'signal', at: new Date().toISOString(), vm: shown.vm, ...(typeof shown.onto === 'string' ? { onto: shown.onto } : {}), accepted: false, reason };
     log.warn(describeRetry(progress.lastRetry), { request: r as unknown });
     refresh();
-  });
+  }, { description: `${RETRY_DESCRIPTION}. A refusal shows in the current details.` });
 
   const aggregateAndReport = async (incompleteReason?: string) => {
     aggregationStarted = true;
