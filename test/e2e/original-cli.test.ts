@@ -144,7 +144,9 @@ describe("the original tool's nightly command line", () => {
       project: PROJECT,
       arguments: ['orchestrator', ...argv],
     });
-    for (const f of ['summary.json', 'test-cases.csv', 'jobfile.fio']) expect(existsSync(path.join(folder, f)), f).toBe(true);
+    for (const f of ['summary.json', 'report.csv', 'test-cases.csv', 'jobfile.fio']) expect(existsSync(path.join(folder, f)), f).toBe(true);
+    // The combined report under --report-name, in the original's columns (--report-format original is the entry point's default).
+    expect(readFileSync(path.join(folder, REPORT_NAME), 'utf8')).toMatch(/^Matrix ID,Test ID,Config,Commit,IOType\|Jobs\|FSize\|BS\|IOD\|NrFiles\|Direct,Read BW \(MB\/s\)/);
     expect(readFileSync(path.join(folder, 'test-cases.csv'), 'utf8')).toBe(readFileSync(testCsv, 'utf8'));
     expect(readlinkSync(path.join(cwd, 'results', 'latest'))).toBe(BENCHMARK_ID);
     // Nothing half-written is left beside it.
