@@ -1,17 +1,17 @@
 import { parse } from 'csv-parse/sync';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JobSpec, Manifest } from '../../src/core/spec';
 import { REPO, tempDir } from '../support/harness';
-import { processesMentioning, run, type OnStderr } from '../support/procs';
+import { processesMentioning, run, type OnStderr, type RunResult } from '../support/procs';
 
 const DEMO = path.join(REPO, 'src/client/demo.ts');
 const homes: string[] = [];
 afterAll(() => homes.forEach((h) => rmSync(h, { recursive: true, force: true })));
 
-function demo(home: string, args: string[], onStderr?: OnStderr) {
-  return run(process.execPath, ['--import', 'tsx', DEMO, '--home', home, ...args], { cwd: REPO, onStderr, timeoutMs: 240_000 });
+function demo(home: string, args: string[], onStderr?: OnStderr, onStdout?: OnStderr) {
+  return run(process.execPath, ['--import', 'tsx', DEMO, '--home', home, ...args], { cwd: REPO, onStderr, onStdout, timeoutMs: 240_000 });
 }
 
 /** fio's own numbers, read straight from its JSON: sum over jobs of bw_bytes, in bytes/s. */
@@ -95,5 +95,47 @@ describe('npm run demo: real processes, real Temporal, real fio', () => {
     // What finished before the cancel is reported, marked partial.
     const summary = JSON.parse(readFileSync(path.join(home, 'artifacts', 'e2e-interrupt', 'report', 'summary.json'), 'utf8')) as { complete: boolean; incompleteReason?: string };
     expect(summary).toMatchObject({ complete: false, incompleteReason: 'cancelled' });
+  });
+});
+
+describe('npm run demo: stopping and reaching it', () => {
+  it('--keep prints the Temporal address and commands that work, and SIGTERM stops everything like Ctrl-C', async () => {
+    const home = tempDir('demo-keep');
+    homes.push(home);
+    let status: Promise<RunResult> | undefined;
+    const r = await demo(home, ['--benchmark-id', 'e2e-keep', '--agents', '2', '--keep'], undefined, (stdout, child) => {
+      if (status || !stdout.includes('To stop everything')) return;
+      // The printed command, as a user would paste it (the CLI started from the repo root).
+      const command = /(bin\/gcsfuse-bench status e2e-keep --temporal-address \S+)$/m.exec(stdout)![1]!.split(' ');
+      status = run(path.join(REPO, command[0]!), command.slice(1), { cwd: REPO }).finally(() => child.kill('SIGTERM'));
+    });
+    expect(status).toBeDefined();
+    const s = await status!;
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/e2e-keep: COMPLETED.*4 passed, 0 failed of 4/);
+    expect(r.stdout).toMatch(/--keep: the Temporal server \(127\.0\.0\.1:\d+, namespace default\)/);
+    expect(r.stdout).toMatch(/^ {2}export TEMPORAL_ADDRESS=127\.0\.0\.1:\d+ TEMPORAL_NAMESPACE=default GCSFUSE_BENCH_ARTIFACTS=\S+$/m);
+    expect(r.stdout).toMatch(/`kill \d+`/);
+    expect(r.stderr).toContain('SIGTERM: stopping the server, worker and agents');
+    expect(r.code, r.stderr).toBe(0); // the benchmark passed; stopping a kept demo is no failure
+    expect(processesMentioning(home)).toEqual([]);
+  }, 240_000);
+
+  it('a closed terminal (SIGHUP) mid-run cancels and stops everything, and removes the agents\' scratch folders', async () => {
+    const home = tempDir('demo-hup');
+    homes.push(home);
+    let sent = false;
+    const r = await demo(home, ['--benchmark-id', 'e2e-hup', '--iterations', '50'], (stderr, child) => {
+      if (!sent && /running entry \d+ on local-vm/.test(stderr)) {
+        sent = true;
+        child.kill('SIGHUP');
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('interrupted (SIGHUP): cancelling the benchmark and stopping the server, worker and agents');
+    expect(processesMentioning(home)).toEqual([]);
+    expect(existsSync(path.join(home, 'agents'))).toBe(false);
+    expect(existsSync(path.join(home, 'artifacts', 'e2e-hup', 'report', 'summary.json'))).toBe(true);
   });
 });

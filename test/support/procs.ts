@@ -25,17 +25,20 @@ export interface RunResult {
 
 export type OnStderr = (text: string, child: ReturnType<typeof spawn>) => void;
 
-/** Runs a command (argv, no shell) to completion, with an optional hook on its stderr. */
+/** Runs a command (argv, no shell) to completion, with optional hooks on its stderr and stdout (each given all text so far). */
 export function run(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: OnStderr; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStderr?: OnStderr; onStdout?: OnStderr; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      opts.onStdout?.(stdout, child);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       opts.onStderr?.(stderr, child);
