@@ -1,20 +1,23 @@
 /**
  * `gcsfuse-bench compare`: config A vs config B within a run, or run X vs run Y, from the
  * artifact store's report/results.json; with --max-regression, a gate that exits 4 on a
- * regression.
+ * regression and 6 when it cannot judge (nothing or only part matched, untested or
+ * inconclusive gated metrics), so a renamed config cannot silently turn it off.
  */
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { openArtifactStore } from '../artifacts';
 import { getJson } from '../artifacts/store';
-import { compareReports, DEFAULT_ALPHA, DEFAULT_METRIC_KINDS, METRIC_KINDS, parseMetricList, parseThresholds, type Comparison } from '../core/compare';
+import { compareReports, DEFAULT_ALPHA, DEFAULT_METRIC_KINDS, parseMetricList, parseThresholds, type Comparison } from '../core/compare';
+import { REPORTED_DIRECTIONS } from '../core/fio';
+import { METRIC_KIND_NAMES } from '../core/metrics';
 import { InputError } from '../core/errors';
 import { checkSafeId } from '../core/ids';
 import { layout } from '../core/layout';
 import type { EntryReport } from '../core/report';
 
 /** Exit codes of compare, beside the CLI's (0 ok, 1 failure, 2 bad input). */
-export const COMPARE_EXIT = { ok: 0, failed: 1, badInput: 2, regression: 4 } as const;
+export const COMPARE_EXIT = { ok: 0, failed: 1, badInput: 2, regression: 4, gateIncomplete: 6 } as const;
 
 export interface CompareFlags {
   artifacts?: string;
@@ -53,13 +56,16 @@ function parseAlpha(text: string | undefined): number {
 const fmt = (v: number | null) => (v === null ? '-' : Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(4));
 const signed = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);
 const pValue = (p: number | null) => (p === null ? '-' : p < 0.0001 ? '<0.0001' : p.toFixed(4));
+/** The change's interval: what the samples cannot tell from no change. */
+const changeInterval = (low: number | null | undefined, high: number | null | undefined) =>
+  typeof low === 'number' && typeof high === 'number' ? `${signed(low)} .. ${signed(high)}` : '-';
 
 /** The comparison as a console table, with a header line and notes. */
 export function comparisonTable(c: Comparison): string {
   const side = (s: Comparison['baseline']) => `${s.benchmarkId}${s.config ? ` [${s.config}]` : ''}`;
   const byConfig = c.matchedBy === 'test_id+config';
   const table = new Table({
-    head: ['test', ...(byConfig ? ['config'] : []), 'metric', 'baseline', 'candidate', 'change', 'p', 'n', 'threshold', 'verdict'],
+    head: ['test', ...(byConfig ? ['config'] : []), 'metric', 'baseline', 'candidate', 'change', `${Math.round((1 - c.alpha) * 100)}% interval`, 'p', 'n', 'threshold', 'verdict'],
     style: { head: [], border: [] },
   });
   for (const r of c.rows) {
@@ -70,6 +76,7 @@ export function comparisonTable(c: Comparison): string {
       fmt(r.baseline),
       fmt(r.candidate),
       signed(r.deltaPct),
+      changeInterval(r.changeLowPct, r.changeHighPct),
       pValue(r.p),
       `${r.baselineN}/${r.candidateN}`,
       r.thresholdPct === null ? '-' : `${r.thresholdPct}%`,
@@ -78,14 +85,17 @@ export function comparisonTable(c: Comparison): string {
   }
   const lines = [
     `baseline ${side(c.baseline)} vs candidate ${side(c.candidate)}; matched by ${byConfig ? 'test id and config' : 'test id'}; ` +
-      `Welch's t-test over iterations, alpha ${c.alpha}`,
+      `Welch's t-test over the logarithms of the iterations' values, alpha ${c.alpha}`,
     c.rows.length ? table.toString() : '(no metric to compare)',
   ];
   if (c.unmatched.baselineOnly.length) lines.push(`only in the baseline: ${c.unmatched.baselineOnly.join(', ')}`);
   if (c.unmatched.candidateOnly.length) lines.push(`only in the candidate: ${c.unmatched.candidateOnly.join(', ')}`);
   for (const s of c.skipped) lines.push(`not compared: ${s.key} (${s.reason})`);
-  if (c.untestedGated) lines.push(`warning: ${c.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side): the gate cannot judge them`);
-  if (Object.keys(c.thresholds).length) lines.push(c.regressions ? `${c.regressions} regression(s) beyond the thresholds` : 'no regression beyond the thresholds');
+  for (const n of c.notes ?? []) lines.push(`note: ${n}`);
+  if (Object.keys(c.thresholds).length) {
+    lines.push(c.regressions ? `${c.regressions} regression(s) beyond the thresholds` : 'no regression beyond the thresholds');
+    if (c.gateIncomplete?.length) lines.push(`the gate cannot vouch for the candidate: ${c.gateIncomplete.join('; ')}`);
+  }
   return lines.join('\n');
 }
 
@@ -114,7 +124,9 @@ export async function runComparison(baselineId: string, candidateId: string | un
     { benchmarkId: candidateId ?? baselineId, config: o.candidateConfig, reports: candReports },
     { alpha, thresholds, metrics },
   );
-  return { comparison, exitCode: comparison.regressions > 0 ? COMPARE_EXIT.regression : COMPARE_EXIT.ok };
+  // A regression wins; a gate that could not judge everything fails on its own code.
+  const exitCode = comparison.regressions > 0 ? COMPARE_EXIT.regression : comparison.gateIncomplete?.length ? COMPARE_EXIT.gateIncomplete : COMPARE_EXIT.ok;
+  return { comparison, exitCode };
 }
 
 /**
@@ -130,18 +142,22 @@ export function compareCommand(io: CompareIo = {}): Command {
   // Commander's own messages (help, errors) go where the caller's output goes.
   if (io.out || io.err) cmd.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
   return cmd
-    .description('compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression')
+    .description('compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression, 6 when the gate cannot judge')
     .argument('<baseline-id>', 'benchmark id of the baseline run')
     .argument('[candidate-id]', 'benchmark id of the candidate run (omit to compare two configs of the baseline run)')
     .addOption(new Option('--artifacts <dir-or-gs-url>', 'artifact store holding the runs').env('GCSFUSE_BENCH_ARTIFACTS'))
     .option('--candidate-artifacts <dir-or-gs-url>', "artifact store of the candidate run, when not the baseline's")
     .option('--baseline-config <label>', 'config of the baseline run to compare (entries then match by test id)')
     .option('--candidate-config <label>', 'config of the candidate run to compare')
-    .option('--metrics <list>', `metrics to show, comma-separated: ${METRIC_KINDS.join(', ')}, optionally prefixed read_/write_/trim_, or all (default ${DEFAULT_METRIC_KINDS.join(',')})`)
+    .option(
+      '--metrics <list>',
+      `metrics to show, comma-separated: ${METRIC_KIND_NAMES.join(', ')}, optionally prefixed ${REPORTED_DIRECTIONS.map((d) => `${d}_`).join('/')}, or all (default ${DEFAULT_METRIC_KINDS.join(',')})`,
+    )
     .option(
       '--max-regression <list>',
       'regression gate, comma-separated metric=N% (e.g. read_bw=5%,p99_lat=10%; a name without read_/write_ sets both, all sets every metric): ' +
-        'exit 4 when a metric changes in its bad direction by more than N% and significantly (p < alpha)',
+        'exit 4 when a metric changes in its bad direction by more than N% and significantly (p < alpha); ' +
+        'exit 6 when the gate cannot judge: nothing or only part matched between the runs, or a gated metric is untested or inconclusive',
     )
     .option('--alpha <p>', `significance level of Welch's t-test (default ${DEFAULT_ALPHA})`)
     .option('--json', 'machine-readable output')
@@ -152,7 +168,7 @@ export function compareCommand(io: CompareIo = {}): Command {
       const { comparison, exitCode } = await runComparison(baselineId, candidateId, o);
       if (o.json) out(JSON.stringify(comparison, null, 2));
       else out(comparisonTable(comparison));
-      if (o.json && comparison.untestedGated) err(`warning: ${comparison.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)`);
+      if (o.json && comparison.gateIncomplete?.length) err(`warning: the gate cannot vouch for the candidate: ${comparison.gateIncomplete.join('; ')}`);
       setExitCode(exitCode);
     });
 }

@@ -1,23 +1,25 @@
 /**
  * Comparing two sets of results: config A vs config B within a run, or run X vs run Y. Pure.
  *
- * For each matched entry and metric: the baseline and candidate value, the change in percent
- * (candidate vs baseline), and Welch's t-test over the per-iteration values (two-sided p).
- * A change is a regression only when it is in the metric's bad direction, larger than the
- * metric's threshold, and significant (p < alpha).
+ * For each matched entry and metric (metrics.ts): the baseline and candidate value, the change
+ * in percent (candidate vs baseline), Welch's t-test over the logarithms of the per-iteration
+ * values (two-sided p) and the interval of the change. A change is a regression only when it is
+ * in the metric's bad direction, larger than the metric's threshold, and significant (p < alpha);
+ * inconclusive when not significant but its interval reaches beyond the threshold.
  */
 import { InputError } from './errors';
-import type { Direction } from './fio';
-import { MIB, percentileKey, type DirectionStats, type EntryReport } from './report';
-import { welchTTest } from './stats';
+import { REPORTED_DIRECTIONS, type ReportedDirection } from './fio';
+import { METRIC_KIND_NAMES, METRIC_KINDS, type Better, type MetricKind } from './metrics';
+import type { DirectionStats, EntryReport } from './report';
+import { ratioTest } from './stats';
 
-export type Better = 'higher' | 'lower';
+export type { Better } from './metrics';
 
-/** A metric of one direction, e.g. read_bw or write_p99_lat. */
+/** A metric of one direction, e.g. read_bw or write_p99_lat: a metrics.ts kind applied to a direction. */
 export interface MetricDef {
   name: string;
-  direction: Direction;
-  kind: MetricKind;
+  direction: ReportedDirection;
+  kind: string;
   unit: string;
   better: Better;
   /** The value compared, in `unit`. */
@@ -26,44 +28,20 @@ export interface MetricDef {
   samples(d: DirectionStats): number[];
 }
 
-interface KindDef {
-  kind: string;
-  unit: string;
-  better: Better;
-  value(d: DirectionStats): number | null;
-  samples(d: DirectionStats): number[];
-}
-
-const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const scaled = (values: readonly number[] | undefined, scale: number) => (values ?? []).filter(num).map((v) => v / scale);
-const percentileKind = (p: number): KindDef => ({
-  kind: `p${p}_lat`,
-  unit: 'ms',
-  better: 'lower',
-  // The pooled percentile (all samples of all iterations); the test uses each iteration's own percentile.
-  value: (d) => (num(d.clatPercentilesNs[percentileKey(p)]) ? d.clatPercentilesNs[percentileKey(p)]! / 1e6 : null),
-  samples: (d) => scaled(d.clatPerIteration?.percentilesNs[percentileKey(p)]?.values, 1e6),
-});
-
-const KINDS: readonly KindDef[] = [
-  { kind: 'bw', unit: 'MiB/s', better: 'higher', value: (d) => (num(d.bwBytesPerSec.mean) ? d.bwBytesPerSec.mean / MIB : null), samples: (d) => scaled(d.bwBytesPerSec.values, MIB) },
-  { kind: 'iops', unit: 'IOPS', better: 'higher', value: (d) => (num(d.iops.mean) ? d.iops.mean : null), samples: (d) => scaled(d.iops.values, 1) },
-  { kind: 'mean_lat', unit: 'ms', better: 'lower', value: (d) => (num(d.clatMeanNs) ? d.clatMeanNs / 1e6 : null), samples: (d) => scaled(d.clatPerIteration?.meanNs.values, 1e6) },
-  percentileKind(50),
-  percentileKind(90),
-  percentileKind(99),
-  percentileKind(99.9),
-];
-
-export type MetricKind = string;
-export const METRIC_KINDS: readonly string[] = KINDS.map((k) => k.kind);
+export { METRIC_KIND_NAMES as METRIC_KINDS };
 /** Compared when --metrics is not given. */
 export const DEFAULT_METRIC_KINDS: readonly string[] = ['bw', 'iops', 'p50_lat', 'p99_lat'];
-const COMPARED_DIRECTIONS: readonly Direction[] = ['read', 'write', 'trim'];
 
-export const METRICS: readonly MetricDef[] = COMPARED_DIRECTIONS.flatMap((direction) =>
-  KINDS.map((k) => ({ name: `${direction}_${k.kind}`, direction, kind: k.kind, unit: k.unit, better: k.better, value: k.value, samples: k.samples })),
-);
+const metricOf = (direction: ReportedDirection, k: MetricKind): MetricDef => ({
+  name: `${direction}_${k.kind}`,
+  direction,
+  kind: k.kind,
+  unit: k.unit,
+  better: k.better,
+  value: k.value,
+  samples: k.samples,
+});
+export const METRICS: readonly MetricDef[] = REPORTED_DIRECTIONS.flatMap((direction) => METRIC_KINDS.map((k) => metricOf(direction, k)));
 const METRIC_BY_NAME = new Map(METRICS.map((m) => [m.name, m]));
 
 /** What a name in --metrics or --max-regression may be: a metric (read_bw), a kind for every direction (bw), or all. */
@@ -71,11 +49,12 @@ function expandMetricName(name: string): MetricDef[] | undefined {
   if (name === 'all') return [...METRICS];
   const one = METRIC_BY_NAME.get(name);
   if (one) return [one];
-  if (METRIC_KINDS.includes(name)) return METRICS.filter((m) => m.kind === name);
+  if (METRIC_KIND_NAMES.includes(name)) return METRICS.filter((m) => m.kind === name);
   return undefined;
 }
 
-const knownNames = () => `metric names are ${METRIC_KINDS.join(', ')}, each for both directions or prefixed read_/write_/trim_ (e.g. read_bw), or all`;
+const knownNames = () =>
+  `metric names are ${METRIC_KIND_NAMES.join(', ')}, each for every direction or prefixed ${REPORTED_DIRECTIONS.map((d) => `${d}_`).join('/')} (e.g. read_bw), or all`;
 
 /** --metrics: comma-separated metric names (see expandMetricName). */
 export function parseMetricList(text: string, flag = '--metrics'): string[] {
@@ -117,7 +96,12 @@ export function parseThresholds(text: string, flag = '--max-regression'): Map<st
   return out;
 }
 
-export type Verdict = 'regression' | 'worse' | 'better' | 'no significant change' | 'not tested';
+/**
+ * `inconclusive`: not significant, but the interval of the change still reaches beyond the
+ * metric's threshold in its bad direction: the samples are too small (or too noisy) to tell
+ * whether it regressed by more than allowed.
+ */
+export type Verdict = 'regression' | 'worse' | 'better' | 'no significant change' | 'inconclusive' | 'not tested';
 
 export interface MetricComparison {
   testId: string;
@@ -132,8 +116,14 @@ export interface MetricComparison {
   candidateN: number;
   /** (candidate - baseline) / baseline, in percent; null when the baseline is 0 or missing. */
   deltaPct: number | null;
-  /** Welch's t-test over the per-iteration values: two-sided p; null with fewer than 2 iterations on a side. */
+  /** Welch's t-test over the per-iteration values (of their logarithms): two-sided p; null with fewer than 2 iterations on a side. */
   p: number | null;
+  /**
+   * (1 - alpha) confidence interval of the change in percent (candidate vs baseline, ratio of
+   * geometric means); null when not tested. A change inside it cannot be told from no change.
+   */
+  changeLowPct?: number | null;
+  changeHighPct?: number | null;
   /** Welch's t; null when not tested or infinite (both sides without spread, different means: p = 0). */
   t: number | null;
   df: number | null;
@@ -174,6 +164,15 @@ export interface Comparison {
   regressions: number;
   /** Metrics with a threshold that could not be tested (fewer than 2 iterations on a side): the gate cannot judge them. */
   untestedGated: number;
+  /** Gated metrics whose verdict is inconclusive (samples too small to detect the threshold). */
+  inconclusiveGated?: number;
+  /**
+   * With thresholds: why the gate cannot vouch for the candidate although nothing regressed
+   * (nothing or only part matched, untested or inconclusive gated metrics); empty when it can.
+   */
+  gateIncomplete?: string[];
+  /** Notes on how comparable the two sides are: different VMs or machine types, too few iterations. */
+  notes?: string[];
 }
 
 export const DEFAULT_ALPHA = 0.05;
@@ -188,18 +187,31 @@ function selectSide(side: CompareSide, flag: string): EntryReport[] {
   return selected;
 }
 
+/** An entry's key: its test (and config, matching two runs), and its fio group when the job file has several. */
 function keyed(reports: readonly EntryReport[], byConfig: boolean): Map<string, EntryReport> {
-  return new Map(reports.map((r) => [byConfig ? `${r.testId} @ ${r.configLabel}` : r.testId, r]));
+  return new Map(
+    reports.map((r) => [`${r.testId}${r.fioGroup !== undefined ? ` group ${r.fioGroup}` : ''}${byConfig ? ` @ ${r.configLabel}` : ''}`, r]),
+  );
 }
 
-export function verdictOf(c: Pick<MetricComparison, 'deltaPct' | 'p' | 'better' | 'thresholdPct'>, alpha: number): { significant: boolean; verdict: Verdict } {
+export function verdictOf(
+  c: Pick<MetricComparison, 'deltaPct' | 'p' | 'better' | 'thresholdPct'> & Partial<Pick<MetricComparison, 'changeLowPct' | 'changeHighPct'>>,
+  alpha: number,
+): { significant: boolean; verdict: Verdict } {
   const significant = c.p !== null && c.p < alpha;
   const worse = c.deltaPct !== null && (c.better === 'higher' ? c.deltaPct < 0 : c.deltaPct > 0);
   if (c.thresholdPct !== null && worse && significant && Math.abs(c.deltaPct!) > c.thresholdPct) return { significant, verdict: 'regression' };
   if (c.p === null) return { significant, verdict: 'not tested' };
-  if (!significant || c.deltaPct === null || c.deltaPct === 0) return { significant, verdict: 'no significant change' };
+  if (!significant || c.deltaPct === null || c.deltaPct === 0) {
+    // The worst change the interval allows, in the bad direction: beyond the threshold, nothing is shown.
+    const worstPct = c.better === 'higher' ? -(c.changeLowPct ?? -Infinity) : (c.changeHighPct ?? Infinity);
+    if (c.thresholdPct !== null && worstPct > c.thresholdPct) return { significant, verdict: 'inconclusive' };
+    return { significant, verdict: 'no significant change' };
+  }
   return { significant, verdict: worse ? 'worse' : 'better' };
 }
+
+const distinct = (values: readonly (string | null | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))].sort();
 
 export function compareReports(baseline: CompareSide, candidate: CompareSide, options: CompareOptions = {}): Comparison {
   const alpha = options.alpha ?? DEFAULT_ALPHA;
@@ -217,6 +229,9 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
   const cand = keyed(selectSide(candidate, '--candidate-config'), byConfig);
   const rows: MetricComparison[] = [];
   const skipped: Comparison['skipped'] = [];
+  const gateIncomplete: string[] = [];
+  const gated = (m: MetricDef) => thresholds.has(m.name);
+  const pairs: [EntryReport, EntryReport][] = [];
   for (const [key, b] of base) {
     const c = cand.get(key);
     if (!c) continue;
@@ -224,18 +239,25 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
       skipped.push({ key, reason: `baseline ${b.status}, candidate ${c.status}` });
       continue;
     }
+    pairs.push([b, c]);
     for (const m of metrics) {
       const bd = b[m.direction];
       const cd = c[m.direction];
-      if (!bd || !cd) continue; // the workload has no I/O in this direction
+      if (!bd || !cd) {
+        // A gated metric one side has and the other lacks cannot be judged.
+        if (gated(m) && (bd || cd)) gateIncomplete.push(`${key}: ${m.name} only in the ${bd ? 'baseline' : 'candidate'}`);
+        continue; // the workload has no I/O in this direction
+      }
       const bv = m.value(bd);
       const cv = m.value(cd);
       const [bs, cs] = [m.samples(bd), m.samples(cd)];
-      const test = welchTTest(bs, cs);
+      const test = ratioTest(bs, cs, alpha);
       const deltaPct = bv !== null && cv !== null && bv !== 0 ? ((cv - bv) / Math.abs(bv)) * 100 : null;
       const thresholdPct = thresholds.get(m.name) ?? null;
       const p = test && Number.isFinite(test.p) ? test.p : null;
-      const { significant, verdict } = verdictOf({ deltaPct, p, better: m.better, thresholdPct }, alpha);
+      const changeLowPct = test && p !== null ? test.changeLowPct : null;
+      const changeHighPct = test && p !== null ? test.changeHighPct : null;
+      const { significant, verdict } = verdictOf({ deltaPct, p, better: m.better, thresholdPct, changeLowPct, changeHighPct }, alpha);
       rows.push({
         testId: b.testId,
         baselineConfig: b.configLabel,
@@ -249,6 +271,8 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
         candidateN: cs.length,
         deltaPct,
         p,
+        changeLowPct,
+        changeHighPct,
         t: test && Number.isFinite(test.t) ? test.t : null,
         df: test?.df ?? null,
         significant,
@@ -257,6 +281,27 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
       });
     }
   }
+  const unmatched = { baselineOnly: [...base.keys()].filter((k) => !cand.has(k)), candidateOnly: [...cand.keys()].filter((k) => !base.has(k)) };
+  const untestedGated = rows.filter((r) => r.thresholdPct !== null && r.p === null).length;
+  const inconclusiveGated = rows.filter((r) => r.thresholdPct !== null && r.verdict === 'inconclusive').length;
+  if (thresholds.size > 0) {
+    if (!rows.some((r) => r.thresholdPct !== null)) gateIncomplete.unshift('no gated metric was compared: nothing matched between the two runs');
+    if (unmatched.baselineOnly.length) gateIncomplete.push(`only in the baseline: ${unmatched.baselineOnly.join(', ')}`);
+    if (unmatched.candidateOnly.length) gateIncomplete.push(`only in the candidate: ${unmatched.candidateOnly.join(', ')}`);
+    for (const s of skipped) gateIncomplete.push(`not compared: ${s.key} (${s.reason})`);
+    if (untestedGated) gateIncomplete.push(`${untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)`);
+    if (inconclusiveGated) gateIncomplete.push(`${inconclusiveGated} gated metric(s) inconclusive: too few or too noisy iterations to detect a change of the threshold`);
+  }
+  const notes: string[] = [];
+  const vms = [distinct(pairs.map(([b]) => b.vm)), distinct(pairs.map(([, c]) => c.vm))];
+  const differentVm = pairs.filter(([b, c]) => b.vm !== c.vm).length;
+  if (differentVm) notes.push(`${differentVm} of ${pairs.length} compared entries ran on different VMs (baseline ${vms[0]!.join(', ') || '-'}; candidate ${vms[1]!.join(', ') || '-'}): differences may be the machines'`);
+  const types = [distinct(pairs.map(([b]) => b.machineType)), distinct(pairs.map(([, c]) => c.machineType))];
+  if (pairs.some(([b, c]) => b.machineType && c.machineType && b.machineType !== c.machineType)) {
+    notes.push(`baseline and candidate ran on different machine types (baseline ${types[0]!.join(', ')}; candidate ${types[1]!.join(', ')})`);
+  }
+  const fewest = Math.min(...rows.flatMap((r) => [r.baselineN, r.candidateN]));
+  if (rows.length && fewest < 3) notes.push(`some metrics have only ${fewest} iteration(s) on a side: too few to show any but very large changes (see the change intervals)`);
   return {
     baseline: { benchmarkId: baseline.benchmarkId, config: baseline.config ?? null },
     candidate: { benchmarkId: candidate.benchmarkId, config: candidate.config ?? null },
@@ -264,9 +309,12 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
     alpha,
     thresholds: Object.fromEntries(thresholds),
     rows,
-    unmatched: { baselineOnly: [...base.keys()].filter((k) => !cand.has(k)), candidateOnly: [...cand.keys()].filter((k) => !base.has(k)) },
+    unmatched,
     skipped,
     regressions: rows.filter((r) => r.verdict === 'regression').length,
-    untestedGated: rows.filter((r) => r.thresholdPct !== null && r.p === null).length,
+    untestedGated,
+    inconclusiveGated,
+    gateIncomplete,
+    notes,
   };
 }

@@ -74,7 +74,14 @@ describe('compareReports on real fio results', () => {
     expect(bw.candidate!).toBeLessThan(4.5);
     expect(bw.deltaPct).toBeCloseTo(((mean(l) - mean(b)) / mean(b)) * 100, 9);
     expect(bw.deltaPct!).toBeLessThan(-50);
-    expect(bw.p).toBeCloseTo(welchTTest(b, l)!.p, 12);
+    // Welch's test on the logarithms: changes are ratios.
+    expect(bw.p).toBeCloseTo(welchTTest(b.map(Math.log), l.map(Math.log))!.p, 12);
+    // The interval of the change holds the observed ratio of geometric means, and stays above -100%.
+    const geo = (v: number[]) => Math.exp(mean(v.map(Math.log)));
+    const ratioPct = (geo(l) / geo(b) - 1) * 100;
+    expect(bw.changeLowPct!).toBeLessThan(ratioPct);
+    expect(bw.changeHighPct!).toBeGreaterThan(ratioPct);
+    expect(bw.changeLowPct!).toBeGreaterThan(-100);
     expect(bw.p!).toBeLessThan(0.05);
     expect(bw.verdict).toBe('regression');
     expect(c.rows.find((r) => r.metric === 'read_iops')!.verdict).toBe('regression');
@@ -100,7 +107,18 @@ describe('compareReports on real fio results', () => {
     const bw = compareReports(side('x', base), side('y', cand), { thresholds: gate }).rows.find((r) => r.metric === 'read_bw')!;
     expect(bw.deltaPct!).toBeLessThan(-10);
     expect(bw.p!).toBeGreaterThan(0.05);
-    expect(bw).toMatchObject({ significant: false, verdict: 'no significant change' });
+    // Not significant, but its interval reaches far beyond the 5% threshold: the gate cannot tell.
+    expect(bw.changeLowPct!).toBeLessThan(-5);
+    expect(bw).toMatchObject({ significant: false, verdict: 'inconclusive' });
+  });
+
+  it('calls no significant change only when the interval of the change stays within the threshold', () => {
+    const same = [entryReport(fastRr!, 'vm-1', 'passed', limited.slice(0, 3))];
+    const c = compareReports(side('x', same), side('y', same), { thresholds: new Map([['read_bw', 50]]) });
+    const bw = c.rows.find((r) => r.metric === 'read_bw')!;
+    expect(bw.changeLowPct!).toBeGreaterThan(-50);
+    expect(bw.verdict).toBe('no significant change');
+    expect(c.gateIncomplete).toEqual([]);
   });
 
   it('cannot test, and so never gates, one iteration against one', () => {
@@ -150,7 +168,7 @@ describe('compareReports on real fio results', () => {
     expect(p99).toMatchObject({ unit: 'ms', better: 'lower', baselineN: 6, candidateN: 3, thresholdPct: null });
     expect(p99.baseline).toBe(base[0]!.read!.clatPercentilesNs.p99! / 1e6);
     const perIteration = (r: EntryReport) => r.read!.clatPerIteration.percentilesNs.p99!.values.map((v) => v / 1e6);
-    expect(p99.p).toBeCloseTo(welchTTest(perIteration(base[0]!), perIteration(cand[0]!))!.p, 12);
+    expect(p99.p).toBeCloseTo(welchTTest(perIteration(base[0]!).map(Math.log), perIteration(cand[0]!).map(Math.log))!.p, 12);
     // Without thresholds nothing is a regression, whatever changed.
     expect(c.regressions).toBe(0);
     const all = compareReports(side('x', base), side('y', cand), { metrics: parseMetricList('all') });
@@ -175,8 +193,42 @@ describe('compareReports on real fio results', () => {
   });
 });
 
+describe('the gate cannot silently pass', () => {
+  it('says so when nothing matched (a renamed config) or only part did', () => {
+    const base = [entryReport(fastRr!, 'vm-1', 'passed', unlimited)];
+    const renamed = [entryReport(slowRr!, 'vm-1', 'passed', unlimited)];
+    const none = compareReports(side('x', base), side('y', renamed), { thresholds: gate });
+    expect(none.regressions).toBe(0);
+    expect(none.gateIncomplete![0]).toBe('no gated metric was compared: nothing matched between the two runs');
+    const part = compareReports(side('x', [...base, entryReport(fastOther!, 'vm-1', 'passed', unlimited)]), side('y', base), { thresholds: gate });
+    expect(part.gateIncomplete).toContain('only in the baseline: other @ fast');
+    // Without a gate nothing is required.
+    expect(compareReports(side('x', base), side('y', renamed)).gateIncomplete).toEqual([]);
+  });
+
+  it('notes different VMs and machine types, and too few iterations', () => {
+    const base = [{ ...entryReport(fastRr!, 'vm-1', 'passed', unlimited.slice(0, 2)), machineType: 'n2-standard-8' }];
+    const cand = [{ ...entryReport(fastRr!, 'vm-2', 'passed', unlimited.slice(2, 4)), machineType: 'e2-standard-4' }];
+    const c = compareReports(side('x', base), side('y', cand));
+    expect(c.notes).toEqual([
+      '1 of 1 compared entries ran on different VMs (baseline vm-1; candidate vm-2): differences may be the machines\'',
+      'baseline and candidate ran on different machine types (baseline n2-standard-8; candidate e2-standard-4)',
+      'some metrics have only 2 iteration(s) on a side: too few to show any but very large changes (see the change intervals)',
+    ]);
+  });
+
+  it('matches fio groups of a job file group by group', () => {
+    const g = (id: number) => ({ ...entryReport(fastRr!, 'vm-1', 'passed', unlimited), fioGroup: id });
+    const c = compareReports(side('x', [g(0), g(1)]), side('y', [g(1)]));
+    expect(c.unmatched.baselineOnly).toEqual(['rr group 0 @ fast']);
+    expect(c.rows.every((r) => r.deltaPct === 0)).toBe(true);
+  });
+});
+
 describe('verdictOf', () => {
-  const v = (deltaPct: number | null, p: number | null, better: 'higher' | 'lower', thresholdPct: number | null) => verdictOf({ deltaPct, p, better, thresholdPct }, 0.05).verdict;
+  // An interval of the change of deltaPct ± 3 points unless given.
+  const v = (deltaPct: number | null, p: number | null, better: 'higher' | 'lower', thresholdPct: number | null, interval?: [number, number]) =>
+    verdictOf({ deltaPct, p, better, thresholdPct, changeLowPct: interval?.[0] ?? (deltaPct ?? 0) - 3, changeHighPct: interval?.[1] ?? (deltaPct ?? 0) + 3 }, 0.05).verdict;
 
   it('counts a regression only in the bad direction, beyond the threshold, and significant', () => {
     expect(v(-10, 0.01, 'higher', 5)).toBe('regression');
@@ -184,19 +236,25 @@ describe('verdictOf', () => {
     expect(v(-10, 0.01, 'higher', null)).toBe('worse'); // no threshold: reported, not gated
     expect(v(-4, 0.01, 'higher', 5)).toBe('worse'); // within the threshold
     expect(v(-5, 0.01, 'higher', 5)).toBe('worse'); // at the threshold: allowed
-    expect(v(-10, 0.2, 'higher', 5)).toBe('no significant change');
-    expect(v(-10, 0.05, 'higher', 5)).toBe('no significant change'); // p must be below alpha
+    expect(v(-2, 0.2, 'higher', 5, [-4, 1])).toBe('no significant change'); // the interval stays within the threshold
+    expect(v(-10, 0.2, 'higher', 5, [-30, 12])).toBe('inconclusive'); // it could be a 30% loss
+    expect(v(-10, 0.05, 'higher', 5, [-20, 0])).toBe('inconclusive'); // p must be below alpha
+    expect(v(2, 0.5, 'lower', 5, [-4, 9])).toBe('inconclusive'); // latency could be 9% worse
+    expect(v(-10, 0.2, 'higher', null, [-30, 12])).toBe('no significant change'); // no threshold to detect
+    expect(verdictOf({ deltaPct: -2, p: 0.5, better: 'higher', thresholdPct: 5 }, 0.05).verdict).toBe('inconclusive'); // no interval: cannot tell
     expect(v(10, 0.01, 'higher', 5)).toBe('better');
     expect(v(-10, 0.01, 'lower', 5)).toBe('better');
     expect(v(-10, null, 'higher', 5)).toBe('not tested');
-    expect(v(null, 0.01, 'higher', 5)).toBe('no significant change');
-    expect(verdictOf({ deltaPct: -10, p: 0.03, better: 'higher', thresholdPct: 5 }, 0.01).verdict).toBe('no significant change');
+    expect(v(null, 0.01, 'higher', 5, [-1, 1])).toBe('no significant change');
+    expect(verdictOf({ deltaPct: -10, p: 0.03, better: 'higher', thresholdPct: 5, changeLowPct: -12, changeHighPct: -1 }, 0.01).verdict).toBe('inconclusive');
   });
 });
 
 describe('parseThresholds and parseMetricList', () => {
   it('reads metric=N% lists; a name without direction sets both, all sets every metric, the most specific wins', () => {
-    expect(parseThresholds('read_bw=5%,p99_lat=10%')).toEqual(new Map([['read_bw', 5], ['read_p99_lat', 10], ['write_p99_lat', 10], ['trim_p99_lat', 10]]));
+    expect(parseThresholds('read_bw=5%,p99_lat=10%')).toEqual(
+      new Map([['read_bw', 5], ['read_p99_lat', 10], ['write_p99_lat', 10], ['trim_p99_lat', 10], ['mixed_p99_lat', 10]]),
+    );
     const m = parseThresholds('read_bw=2, bw = 7.5% ,all=20%');
     expect(m.get('read_bw')).toBe(2);
     expect(m.get('write_bw')).toBe(7.5);
@@ -216,7 +274,7 @@ describe('parseThresholds and parseMetricList', () => {
   });
 
   it('expands metric lists without duplicates', () => {
-    expect(parseMetricList('read_bw,bw')).toEqual(['read_bw', 'write_bw', 'trim_bw']);
+    expect(parseMetricList('read_bw,bw')).toEqual(['read_bw', 'write_bw', 'trim_bw', 'mixed_bw']);
     expect(parseMetricList('all')).toHaveLength(METRICS.length);
     expect(DEFAULT_METRIC_KINDS).toEqual(['bw', 'iops', 'p50_lat', 'p99_lat']);
     expectInputError(() => parseMetricList('read_bw,latency'), { flag: '--metrics' }, '--metrics: ', 'unknown metric "latency"');
