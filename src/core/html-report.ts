@@ -2,9 +2,10 @@
  * report/report.html: one self-contained page (no script, no external resource; the charts are
  * SVG drawn here) that opens offline. Every text that comes from inputs or results is escaped.
  */
-import type { Direction } from './fio';
-import { MIB, PERCENTILES, percentileKey, type DirectionStats, type EntryReport } from './report';
-import { CONFIDENCE_LEVEL, OUTLIER_RULE } from './stats';
+import { REPORTED_DIRECTIONS, type ReportedDirection } from './fio';
+import { MIB, NS_PER_MS, PERCENTILE_METRICS, UNITS } from './metrics';
+import type { DirectionStats, EntryReport } from './report';
+import { CONFIDENCE_LEVEL, INTERVAL_METHOD, OUTLIER_RULE } from './stats';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -17,17 +18,20 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 const fmt = (v: number | null | undefined, digits: number): string => (isNum(v) ? v.toFixed(digits) : '–');
 /** Coordinates: short, and never locale-formatted. */
 const c = (v: number): string => (Math.round(v * 10) / 10).toString();
-const ms = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / 1e6 : null);
+const ms = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / NS_PER_MS : null);
 
-const DIRECTION_COLORS: Record<Direction, string> = { read: '#1f77b4', write: '#ff7f0e', trim: '#7f7f7f' };
+const DIRECTION_COLORS: Record<ReportedDirection, string> = { read: '#1f77b4', write: '#ff7f0e', trim: '#7f7f7f', mixed: '#2ca02c' };
 const PERCENTILE_COLORS = ['#9ecae1', '#6baed6', '#3182bd', '#08519c', '#67000d'];
 const WIDTH_MIN = 380;
 const HEIGHT = 260;
 const M = { top: 28, right: 16, bottom: 52, left: 64 };
 
-function directionsOf(reports: readonly EntryReport[]): Direction[] {
-  return (['read', 'write', 'trim'] as const).filter((d) => reports.some((r) => r[d]));
+function directionsOf(reports: readonly EntryReport[]): ReportedDirection[] {
+  return REPORTED_DIRECTIONS.filter((d) => reports.some((r) => r[d]));
 }
+
+/** An entry's label in charts and tables: its config, and its fio group when the job file has several. */
+const entryLabel = (r: EntryReport) => (r.fioGroup !== undefined ? `${r.configLabel} (group ${r.fioGroup})` : r.configLabel);
 
 /** 1, 2 or 5 times a power of ten, so that about `count` steps cover max. */
 function niceStep(max: number, count = 5): number {
@@ -144,7 +148,7 @@ function formatTick(v: number): string {
 function bandwidthChart(testId: string, entries: readonly EntryReport[]): string {
   const dirs = directionsOf(entries);
   const groups: BarGroup[] = entries.map((r) => ({
-    label: r.configLabel,
+    label: entryLabel(r),
     bars: dirs.map((d) => {
       const s = r[d]?.bwBytesPerSec;
       const outliers = new Set(s?.outlierIterations ?? []);
@@ -158,14 +162,13 @@ function bandwidthChart(testId: string, entries: readonly EntryReport[]): string
       };
     }),
   }));
-  return linearBarChart(`Bandwidth of test ${testId}`, 'MiB/s', groups, dirs.map((d) => ({ label: d, color: DIRECTION_COLORS[d] })));
+  return linearBarChart(`Bandwidth of test ${testId}`, UNITS.bandwidth, groups, dirs.map((d) => ({ label: d, color: DIRECTION_COLORS[d] })));
 }
 
-const LATENCY_BARS = [...PERCENTILES.map((p) => ({ label: percentileKey(p), key: percentileKey(p) })), { label: 'max', key: 'max' }];
-
-function latencyValue(d: DirectionStats, key: string): number | null {
-  return ms(key === 'max' ? d.clatMaxNs : d.clatPercentilesNs[key]);
-}
+const LATENCY_BARS: { label: string; value(d: DirectionStats): number | null }[] = [
+  ...PERCENTILE_METRICS.map((k) => ({ label: `p${k.percentile}`, value: k.value })),
+  { label: 'max', value: (d: DirectionStats) => ms(d.clatMaxNs) },
+];
 
 function latencyChart(testId: string, entries: readonly EntryReport[]): string {
   const dirs = directionsOf(entries);
@@ -173,34 +176,34 @@ function latencyChart(testId: string, entries: readonly EntryReport[]): string {
     dirs
       .filter((d) => r[d])
       .map((d) => ({
-        label: dirs.length > 1 ? `${r.configLabel} ${d}` : r.configLabel,
-        bars: LATENCY_BARS.map((b, i) => ({ label: b.label, color: PERCENTILE_COLORS[i]!, value: latencyValue(r[d]!, b.key) })),
+        label: dirs.length > 1 ? `${entryLabel(r)} ${d}` : entryLabel(r),
+        bars: LATENCY_BARS.map((b, i) => ({ label: b.label, color: PERCENTILE_COLORS[i]!, value: b.value(r[d]!) })),
       })),
   );
-  return logBarChart(`Completion latency of test ${testId}`, 'ms', groups, LATENCY_BARS.map((b, i) => ({ label: b.label, color: PERCENTILE_COLORS[i]! })));
+  return logBarChart(`Completion latency of test ${testId}`, UNITS.latency, groups, LATENCY_BARS.map((b, i) => ({ label: b.label, color: PERCENTILE_COLORS[i]! })));
 }
 
 function entryTable(entries: readonly EntryReport[]): string {
   const head = [
     'config', 'commit', 'vm', 'status', 'dir', 'iter', 'MiB/s mean', 'median', `${CONFIDENCE_LEVEL * 100}% CI`, 'cv %', 'outlier iter.',
-    'IOPS', 'lat mean ms', 'stddev', ...PERCENTILES.map((p) => percentileKey(p)), 'max',
+    'IOPS', 'lat mean ms', 'stddev', ...PERCENTILE_METRICS.map((k) => `p${k.percentile}`), 'max',
   ];
   let rows = '';
   for (const r of entries) {
     const dirs = directionsOf([r]);
     if (dirs.length === 0) {
-      rows += `<tr class="${escapeHtml(r.status)}"><td>${escapeHtml(r.configLabel)}</td><td>${escapeHtml(r.commit)}</td><td>${escapeHtml(r.vm ?? '–')}</td><td>${escapeHtml(r.status)}</td><td colspan="${head.length - 4}">no results</td></tr>`;
+      rows += `<tr class="${escapeHtml(r.status)}"><td>${escapeHtml(entryLabel(r))}</td><td>${escapeHtml(r.commit)}</td><td>${escapeHtml(r.vm ?? '–')}</td><td>${escapeHtml(r.status)}</td><td colspan="${head.length - 4}">no results</td></tr>`;
       continue;
     }
     for (const d of dirs) {
       const s = r[d]!;
       const bw = s.bwBytesPerSec;
-      const ci = isNum(bw.ci95Low) && isNum(bw.ci95High) ? `${fmt(bw.ci95Low / MIB, 2)} – ${fmt(bw.ci95High / MIB, 2)}` : '–';
+      const ci = isNum(bw.ci95Low) && isNum(bw.ci95High) ? `${fmt(bw.ci95Low / MIB, 2)} – ${fmt(bw.ci95High / MIB, 2)}` : `n/a${bw.ciUnavailable ? ` (${bw.ciUnavailable})` : ''}`;
       const cells = [
-        r.configLabel, r.commit, r.vm ?? '–', r.status, d, String(r.iterations),
+        entryLabel(r), r.commit, r.vm ?? '–', r.status, d, String(r.iterations),
         fmt(bw.mean / MIB, 2), fmt(bw.median / MIB, 2), ci, fmt(isNum(bw.cv) ? bw.cv * 100 : null, 1), (bw.outlierIterations ?? []).join(', ') || '–',
         fmt(s.iops.mean, 0), fmt(ms(s.clatMeanNs), 3), fmt(ms(s.clatStddevNs), 3),
-        ...PERCENTILES.map((p) => fmt(ms(s.clatPercentilesNs[percentileKey(p)]), 3)), fmt(ms(s.clatMaxNs), 3),
+        ...PERCENTILE_METRICS.map((k) => fmt(k.value(s), 3)), fmt(ms(s.clatMaxNs), 3),
       ];
       const flagged = (bw.outlierIterations ?? []).length > 0 ? ' outliers' : '';
       rows += `<tr class="${escapeHtml(r.status)}${flagged}">${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
@@ -245,7 +248,7 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
       charts =
         `<div class="charts">` +
         `<figure class="chart">${bandwidthChart(testId, withData)}<figcaption>Bandwidth, MiB/s (2^20 bytes/s): bar = mean over iterations; ` +
-        `error bar = ${CONFIDENCE_LEVEL * 100}% confidence interval of the mean (Student t; none with one iteration); dots = iterations, red = outlier.</figcaption></figure>` +
+        `error bar = ${CONFIDENCE_LEVEL * 100}% confidence interval of the geometric mean (log-scale Student t; none below 3 iterations); dots = iterations, red = outlier.</figcaption></figure>` +
         `<figure class="chart">${latencyChart(testId, withData)}<figcaption>Completion latency, ms, log scale: percentiles of the histogram pooled over all jobs and iterations, and the maximum.</figcaption></figure>` +
         `</div>`;
     } else {
@@ -262,7 +265,8 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
     `fio: ${escapeHtml(fioVersions.join(', ') || '–')}</p>` +
     `<ul class="method">` +
     `<li>Bandwidth: fio's bytes over the longest job runtime of each iteration, in MiB/s (2^20 bytes/s); mean, median, sample standard deviation and coefficient of variation over iterations.</li>` +
-    `<li>Error bars and CI columns: ${CONFIDENCE_LEVEL * 100}% confidence interval of the mean over iterations (Student t, n−1 degrees of freedom).</li>` +
+    `<li>Error bars and CI columns: ${escapeHtml(INTERVAL_METHOD)}.</li>` +
+    (reports.some((r) => r.fioGroup !== undefined) ? `<li>Job files with several fio groups (stonewall/new_group): one result per group, labelled "(group N)".</li>` : '') +
     `<li>Latency: completion latency (clat), percentiles of fio's json+ histograms summed over jobs and iterations (never averaged); stddev pooled exactly from each job's count, mean and stddev.</li>` +
     `<li>Outliers: ${escapeHtml(OUTLIER_RULE)}.</li>` +
     `</ul><nav><ul>${nav}</ul></nav>${sections}</body></html>\n`

@@ -112,16 +112,18 @@ describe('report.html', () => {
     expect(html).toContain('No entry of this test passed: nothing to chart.');
   });
 
-  it('draws a bar per config and direction with a 95% CI error bar and each iteration as a dot', () => {
+  it('draws a bar per config and direction and each iteration as a dot; no error bar with 2 iterations, the table says why', () => {
     const bandwidth = html.slice(html.indexOf('<svg '), html.indexOf('</svg>'));
     expect(bandwidth).toContain('<title>Bandwidth of test rand&lt;1&gt;&amp;&quot;q&quot;</title>');
     // 2 configs x read and write.
     expect(bandwidth.match(/<rect [^>]*fill="#(1f77b4|ff7f0e)"><title>/g)).toHaveLength(4);
-    expect(bandwidth.match(/class="err"/g)).toHaveLength(4);
+    // Two iterations each: no interval (not available, with the reason in the table).
+    expect(bandwidth.match(/class="err"/g)).toBeNull();
+    expect(html).toContain('<td>n/a (2 iterations: an interval needs 3 or more)</td>');
     expect(bandwidth.match(/<circle /g)).toHaveLength(8);
     const outliers = reports.reduce((s, r) => s + (r.read?.bwBytesPerSec.outlierIterations.length ?? 0) + (r.write?.bwBytesPerSec.outlierIterations.length ?? 0), 0);
     expect(bandwidth.match(/class="pt outlier"/g) ?? []).toHaveLength(outliers);
-    expect(html).toMatch(/error bar = 95% confidence interval of the mean \(Student t/);
+    expect(html).toMatch(/error bar = 95% confidence interval of the geometric mean \(log-scale Student t; none below 3 iterations\)/);
     // Latency: p50, p90, p99, p99.9 and max for each config and direction, on a log axis.
     const latency = html.slice(html.lastIndexOf('<svg '), html.lastIndexOf('</svg>'));
     expect(latency).toContain('ms (log)');

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountConfig } from '../../src/core/configs';
 import { emptyLatency, mergeLatency, parseFioOutput, percentileFromBins, type DirectionResult, type FioIterationResult } from '../../src/core/fio';
 import { buildMatrix, type MatrixEntry } from '../../src/core/matrix';
-import { PERCENTILES, entryReport, parseIteration, reportCsv, reportRows, reportSummary, reportsByConfig, type EntryReport } from '../../src/core/report';
+import { PERCENTILES, entryReport, entryReports, parseIteration, reportCsv, reportRows, reportSummary, reportsByConfig, type EntryReport } from '../../src/core/report';
 import { parseTestCasesCsv } from '../../src/core/testcases';
 import { runFio } from './helpers/fio';
 import { BRACED_TEST_CSV, SEED_TEST_CSV } from './helpers/inputs';
@@ -409,5 +409,42 @@ describe('optional column groups, per-config reports and the summary', () => {
     expect(read.latencyMs).toMatchObject({ p50: 1, p90: 9, p99: 9, 'p99.9': 9, min: 1, max: 9, mean: 5, stddev: null });
     expect(s.entries[1]).toMatchObject({ status: 'missing', read: null, write: null });
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+});
+
+describe('real fio outputs the report must not get wrong (test/fixtures/fio)', () => {
+  const fixture = (name: string) => readFile(path.join(__dirname, '../fixtures/fio', name), 'utf8');
+
+  it('unified_rw_reporting=1: figures in a mixed direction (CSV columns mixed_*), not empty', async () => {
+    const it1 = parseIteration(await fixture('unified-rw.json'));
+    const [r] = entryReports(seedEntry, 'vm-1', 'passed', [it1, it1, it1]);
+    expect(r!.read).toBeNull();
+    expect(r!.write).toBeNull();
+    expect(r!.mixed!.bwBytesPerSec.mean).toBe(it1.mixed.bwBytesPerSec);
+    expect(r!.mixed!.latencySamples).toBe(3 * it1.mixed.clat.count);
+    expect(r!.mixed!.clatStddevNs).toBeGreaterThan(0);
+    const [row] = reportRows([r!]);
+    expect(row!.mixed_bw_MiBps_mean).toBe((it1.mixed.bwBytesPerSec / 2 ** 20).toFixed(2));
+    expect(row!['mixed_lat_p99.9_ms']).not.toBe('');
+    expect(reportSummary('b', [r!]).entries[0]!.mixed!.bwMiBps.mean).toBeCloseTo(it1.mixed.bwBytesPerSec / 2 ** 20, 9);
+  });
+
+  it('several groups: one result per group, the CSV says which (fio_group); merged only when asked', async () => {
+    const it1 = parseIteration(await fixture('two-groups.json'));
+    const reports = entryReports(seedEntry, 'vm-1', 'passed', [it1, it1]);
+    expect(reports.map((r) => r.fioGroup)).toEqual([0, 1]);
+    expect(reports[0]!.write!.bwBytesPerSec.mean).toBe(it1.groups[0]!.write.bwBytesPerSec);
+    expect(reports[1]!.write!.bwBytesPerSec.mean).toBe(it1.groups[1]!.write.bwBytesPerSec);
+    // 1 MiB and 4 KiB latencies stay apart.
+    expect(reports[0]!.write!.latencySamples).toBe(2 * it1.groups[0]!.write.clat.count);
+    expect(reports[1]!.write!.latencySamples).toBe(2 * it1.groups[1]!.write.clat.count);
+    const rows = reportRows(reports);
+    expect(rows.map((r) => r.fio_group)).toEqual(['0', '1']);
+    expect(Object.keys(rows[0]!).indexOf('fio_group')).toBe(Object.keys(rows[0]!).indexOf('test_id') + 1);
+    // One-group outputs keep the CSV as it was: no fio_group column.
+    expect(Object.keys(reportRows([entryReport(seedEntry, 'vm-1', 'passed', twoIterations)])[0]!)).not.toContain('fio_group');
+    const [merged] = entryReports(seedEntry, 'vm-1', 'passed', [it1, it1], {}, 'merged');
+    expect(merged!.fioGroup).toBeUndefined();
+    expect(merged!.write!.iterationTotals.runtimeMs[0]).toBe(it1.groups[0]!.write.runtimeMs + it1.groups[1]!.write.runtimeMs);
   });
 });
