@@ -134,7 +134,7 @@ export interface CreateScheduleOptions {
   note?: string;
 }
 
-function actionOf(suite: string, specSha256: string, searchable: boolean) {
+function actionOf(suite: string, specSha256: string, searchable: boolean, timing: ScheduleTiming) {
   const input: SuiteRunInput = { suite, specSha256, searchable };
   return {
     type: 'startWorkflow' as const,
@@ -144,7 +144,8 @@ function actionOf(suite: string, specSha256: string, searchable: boolean) {
     workflowId: `suite-${suite}`,
     args: [input] as [SuiteRunInput],
     typedSearchAttributes: searchable ? [{ key: SEARCH_ATTRIBUTES.suite, value: suite }] : undefined,
-    memo: { suite, inputs: suiteLayout.spec(suite, specSha256) },
+    // Temporal keeps a cron expression as calendars only: the memo keeps it as written, for describe and list.
+    memo: { suite, inputs: suiteLayout.spec(suite, specSha256), ...(timing.cron ? { cron: timing.cron } : {}) },
   };
 }
 
@@ -152,7 +153,7 @@ function actionOf(suite: string, specSha256: string, searchable: boolean) {
 export async function createSuiteSchedule(client: Client, o: CreateScheduleOptions): Promise<{ scheduleId: string; replaced: boolean }> {
   const scheduleId = scheduleIdOf(o.suite);
   const searchable = await ensureSearchAttributes(client);
-  const action = actionOf(o.suite, o.specSha256, searchable);
+  const action = actionOf(o.suite, o.specSha256, searchable, o.timing);
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.timing.catchupWindowMs, pauseOnFailure: false };
   try {
     await client.schedule.create<typeof suiteRunWorkflow>({
@@ -201,13 +202,8 @@ export interface SuiteScheduleSummary {
 
 const everyText = (ms: number) => (ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
-interface ScheduleView {
-  spec: ScheduleDescription['spec'];
-  state: ScheduleDescription['state'];
-  info: Pick<ScheduleDescription['info'], 'recentActions' | 'nextActionTimes'>;
-}
-
-function summaryOf(suite: string, scheduleId: string, d: ScheduleView): SuiteScheduleSummary {
+function summaryOf(suite: string, scheduleId: string, d: ScheduleDescription): SuiteScheduleSummary {
+  const cron = d.action.memo?.cron;
   const interval = d.spec.intervals?.[0]?.every;
   return {
     suite,
@@ -215,7 +211,7 @@ function summaryOf(suite: string, scheduleId: string, d: ScheduleView): SuiteSch
     paused: d.state.paused,
     ...(d.state.note ? { note: d.state.note } : {}),
     ...(interval !== undefined ? { every: everyText(Number(interval)) } : {}),
-    ...(d.spec.calendars?.length ? { cron: d.spec.calendars.map((c) => c.comment ?? JSON.stringify(c)).join('; ') } : {}),
+    ...(typeof cron === 'string' ? { cron } : {}),
     nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
     recentRuns: d.info.recentActions.map((a) => ({ workflowId: a.action.workflow.workflowId, startedAt: a.takenAt.toISOString() })),
   };
@@ -224,8 +220,13 @@ function summaryOf(suite: string, scheduleId: string, d: ScheduleView): SuiteSch
 export async function listSuiteSchedules(client: Client): Promise<SuiteScheduleSummary[]> {
   const out: SuiteScheduleSummary[] = [];
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith(SCHEDULE_ID_PREFIX) || !s.spec) continue;
-    out.push(summaryOf(s.scheduleId.slice(SCHEDULE_ID_PREFIX.length), s.scheduleId, { spec: s.spec as ScheduleDescription['spec'], state: s.state, info: s.info }));
+    if (!s.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
+    // A summary lacks the action (and its memo): describe each of ours.
+    try {
+      out.push(summaryOf(s.scheduleId.slice(SCHEDULE_ID_PREFIX.length), s.scheduleId, await client.schedule.getHandle(s.scheduleId).describe()));
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err; // deleted meanwhile
+    }
   }
   return out.sort((a, b) => a.suite.localeCompare(b.suite));
 }

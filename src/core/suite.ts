@@ -197,6 +197,10 @@ export function suiteVerdictOf(c: Comparison, candidateFailedEntries: number): {
     return { verdict: 'regression', reason: `${c.regressions} metric(s) beyond their thresholds: ${worst.slice(0, 5).join(', ')}${worst.length > 5 ? ', ...' : ''}` };
   }
   if (c.rows.length === 0) return { verdict: 'inconclusive', reason: 'no test and metric matched between the baseline and this run' };
+  // What compare itself says keeps the gate from vouching for the run (newer compare versions say so).
+  const own = c as Comparison & { gateIncomplete?: string[]; inconclusiveGated?: number };
+  if (own.gateIncomplete?.length) return { verdict: 'inconclusive', reason: own.gateIncomplete.join('; ') };
+  if (own.inconclusiveGated) return { verdict: 'inconclusive', reason: `${own.inconclusiveGated} gated metric(s) are inconclusive: too few iterations to tell a change of the threshold's size from noise` };
   if (c.untestedGated > 0) return { verdict: 'inconclusive', reason: `${c.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)` };
   if (candidateFailedEntries > 0) return { verdict: 'inconclusive', reason: `${candidateFailedEntries} entries of this run failed and were not compared` };
   if (c.skipped.length > 0) return { verdict: 'inconclusive', reason: `${c.skipped.length} entries were not compared (${c.skipped[0]!.reason})` };

@@ -91,7 +91,7 @@ function row(over: Partial<MetricComparison>): MetricComparison {
   };
 }
 
-function comparison(rows: MetricComparison[], over: Partial<Comparison> = {}): Comparison {
+function comparison(rows: MetricComparison[], over: Partial<Comparison> & { gateIncomplete?: string[]; inconclusiveGated?: number } = {}): Comparison {
   return {
     baseline: { benchmarkId: 'a', config: null }, candidate: { benchmarkId: 'b', config: null }, matchedBy: 'test_id+config', alpha: 0.05, thresholds: { read_bw: 10 },
     rows, unmatched: { baselineOnly: [], candidateOnly: [] }, skipped: [],
@@ -116,6 +116,9 @@ describe('suite verdicts', () => {
     expect(suiteVerdictOf(comparison([]), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/no test and metric matched/) });
     expect(suiteVerdictOf(comparison([row({ p: null, verdict: 'not tested' })]), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/fewer than 2 iterations/) });
     expect(suiteVerdictOf(comparison([row({})]), 2)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/2 entries of this run failed/) });
+    // compare's own account of why the gate cannot vouch for the run wins.
+    expect(suiteVerdictOf(comparison([row({})], { gateIncomplete: ['only 1 of 2 tests matched'] }), 0)).toEqual({ verdict: 'inconclusive', reason: 'only 1 of 2 tests matched' });
+    expect(suiteVerdictOf(comparison([row({ verdict: 'inconclusive' as MetricComparison['verdict'] })], { inconclusiveGated: 1 }), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/1 gated metric\(s\) are inconclusive/) });
   });
 
   it('a regression alert carries the run, the ref and a chat-readable text', () => {

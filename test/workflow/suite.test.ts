@@ -8,6 +8,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openArtifactStore } from '../../src/artifacts';
+import { startBenchmark } from '../../src/client/benchmarks';
 import { buildSuiteSpec, createSuiteSchedule, describeSuite, listSuiteSchedules, registerScheduleCommands, scheduleIdOf, storeSuiteSpec } from '../../src/client/schedule';
 import type { SuiteRunRecord, VerdictRecord } from '../../src/core/suite';
 import { suiteLayout } from '../../src/core/suite';
@@ -169,18 +170,24 @@ describe('suite runs against a baseline', () => {
 
   it('renders the trend page offline in headless Chromium, with the refs and the regression marked', async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run npm run setup`);
+    // A run made by hand before the suite existed: it counts too, with the commit it was given.
+    const store = openArtifactStore(h.artifacts);
+    const before = await buildSuiteSpec({ suite: 'gate', configFile: suiteConfig('before', 16, 3), gcsfuseRef: 'branch:master' });
+    await (await startBenchmark(env.client, { ...before.request, benchmarkId: 'before-suite', gcsfuseCommit: 'v2.9.0' }, h.artifacts)).result();
+    expect(await store.get(suiteLayout.run('gate', 'before-suite'))).toBeUndefined();
+
     const out = path.join(h.home, 'trend');
     const program = new Command().option('--temporal-address <a>').option('--namespace <ns>').option('--json').exitOverride();
     registerScheduleCommands(program);
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
-      await program.parseAsync(['trend', 'gate', '--artifacts', h.artifacts, '--out', out, '--json'], { from: 'user' });
-      expect(JSON.parse(String(log.mock.calls[0]![0]))).toMatchObject({ runs: 3, series: 2 });
+      await program.parseAsync(['trend', 'gate', '--artifacts', h.artifacts, '--out', out, '--benchmark-ids', 'before-suite', '--json'], { from: 'user' });
+      expect(JSON.parse(String(log.mock.calls[0]![0]))).toMatchObject({ runs: 4, series: 2 });
     } finally {
       log.mockRestore();
     }
-    const trend = readJson<{ runs: { ref: string; verdict: string }[] }>(path.join(out, 'trend.json'));
-    expect(trend.runs.map((r) => [r.ref, r.verdict])).toEqual([['v3.1.0', 'no-baseline'], ['v3.1.0', 'pass'], ['v3.2.0', 'regression']]);
+    const trend = readJson<{ runs: { ref: string; verdict: string | null }[] }>(path.join(out, 'trend.json'));
+    expect(trend.runs.map((r) => [r.ref, r.verdict])).toEqual([['v2.9.0', null], ['v3.1.0', 'no-baseline'], ['v3.1.0', 'pass'], ['v3.2.0', 'regression']]);
 
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
     try {
@@ -193,14 +200,14 @@ describe('suite runs against a baseline', () => {
       const charts = page.locator('svg.chart');
       expect(await charts.count()).toBe(2);
       const bw = page.locator('svg.chart[data-series="read_bw"]');
-      expect(await bw.locator('circle.point').count()).toBe(3);
+      expect(await bw.locator('circle.point').count()).toBe(4);
       expect(await bw.locator('circle.point.regression').count()).toBe(1);
       expect(await bw.locator('circle.point.regression').getAttribute('data-run')).toMatch(/^gate-/);
       expect(await page.locator('svg.chart[data-series="read_p99_lat"] circle.point.regression').count()).toBe(0);
       // Drawn, not just present: the chart has a size on the page and the axis shows the refs.
       const box = await bw.boundingBox();
       expect(box!.width).toBeGreaterThan(100);
-      expect(await bw.locator('text.ref').allTextContents()).toEqual(['v3.1.0', 'v3.1.0', 'v3.2.0']);
+      expect(await bw.locator('text.ref').allTextContents()).toEqual(['v2.9.0', 'v3.1.0', 'v3.1.0', 'v3.2.0']);
       expect(await page.locator('td.verdict-regression').count()).toBe(1);
     } finally {
       await browser.close();
@@ -244,10 +251,19 @@ describe('a schedule on a short interval', () => {
       for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
       expect((await env.client.workflow.getHandle(runs[0]!).result()).ref).toBe('master');
 
+      await program.parseAsync(
+        ['--temporal-address', env.address, 'schedule', 'create', 'nightly', '--config', suiteConfig('nightly', 32, 1), '--cron', '0 3 * * *', '--paused', '--gcsfuse-repo', repo, '--artifacts', h.artifacts, '--no-fio-check'],
+        { from: 'user' },
+      );
+      const nightly = await describeSuite(env.client, 'nightly');
+      expect(nightly).toMatchObject({ paused: true, overlap: 'SKIP', catchupWindowSeconds: 3600, recentRuns: [] });
+      expect(nightly.cron).toContain('0 3 * * *');
+      expect(new Date(nightly.nextRuns[0]!).getUTCHours()).toBe(3);
+
       const listed = await listSuiteSchedules(env.client);
-      expect(listed.map((s) => [s.suite, s.paused, s.every])).toEqual([['gate', true, '1h'], ['tick', true, '1s']]);
+      expect(listed.map((s) => [s.suite, s.paused, s.every ?? s.cron])).toEqual([['gate', true, '1h'], ['nightly', true, nightly.cron], ['tick', true, '1s']]);
       await program.parseAsync(['--temporal-address', env.address, 'schedule', 'delete', 'tick'], { from: 'user' });
-      expect((await listSuiteSchedules(env.client)).map((s) => s.suite)).toEqual(['gate']);
+      expect((await listSuiteSchedules(env.client)).map((s) => s.suite)).toEqual(['gate', 'nightly']);
     } finally {
       log.mockRestore();
     }
