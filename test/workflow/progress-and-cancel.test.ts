@@ -175,7 +175,7 @@ describe('live progress, cancel and refusals on a real Temporal server with real
     let signalled = false;
     const r = await run(
       bin,
-      ['--temporal-address', env.address, 'run', '--benchmark-id', 'sigint', '--test-csv', csv, '--fio-job-file', job, '--vms', 'vm-a', '--iterations', '1', '--mount', 'local-dir', '--artifacts', h.artifacts],
+      ['--temporal-address', env.address, 'run', '--benchmark-id', 'sigint', '--test-csv', csv, '--fio-job-file', job, '--vms', 'vm-a', '--iterations', '1', '--mount', 'local-dir', '--artifacts', h.artifacts, '--no-results-dir'],
       {
         cwd: REPO,
         timeoutMs: 90_000,
