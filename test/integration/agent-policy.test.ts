@@ -75,7 +75,7 @@ describe('the agent enforces the fio job policy on jobs the CLI never saw', () =
     ['a job name that leaves the folder', `[global]\ndirectory=TEST_DATA_DIR\n[../../../../outside/pwned]\nrw=write\nsize=4k\n`, /'\/' in a job name/],
     ['write_iolog', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\nwrite_iolog=${marker}\n`, /writes an I\/O log/],
     ['a cgroup', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ncgroup=pwned\n`, /cgroups/],
-    ['an environment variable', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ndescription=\${TEMPORAL_API_KEY}\n`, /placeholder TEMPORAL_API_KEY has no value|environment variable/],
+    ['an environment variable', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ndescription=\${TEMPORAL_API_KEY}\n`, /unknown placeholder \$\{TEMPORAL_API_KEY\}|placeholder TEMPORAL_API_KEY has no value|environment variable/],
   ];
   for (const [what, template, message] of attacks) {
     it(`refuses ${what}: the entry fails with the reason, nothing runs`, async () => {
