@@ -153,6 +153,25 @@ describe('gcsfuse-bench compare', () => {
     expect(ungated.out).not.toContain('REGRESSION');
   });
 
+  it('exits 6 when the gate cannot judge: a renamed config matched nothing, or only part matched', async () => {
+    // run-renamed: run-y's results with its configs renamed, as after a rename in the configs CSV.
+    const results = JSON.parse(await readFile(store.urlOf(layout.report('run-y', 'results.json')), 'utf8')) as EntryReport[];
+    await store.put(layout.report('run-renamed', 'results.json'), JSON.stringify(results.map((r) => ({ ...r, configLabel: `${r.configLabel}-v2` }))));
+    const none = await run(['run-x', 'run-renamed', '--artifacts', root, '--max-regression', 'read_bw=5%']);
+    expect(none.code, none.out).toBe(COMPARE_EXIT.gateIncomplete);
+    expect(none.out).toContain('no regression beyond the thresholds');
+    expect(none.out).toContain('the gate cannot vouch for the candidate: no gated metric was compared: nothing matched between the two runs');
+    // Half renamed: the fast entry matches, the slow one does not.
+    await store.put(layout.report('run-half', 'results.json'), JSON.stringify(results.map((r) => (r.configLabel === 'slow' ? { ...r, configLabel: 'slow-v2' } : r))));
+    const part = await run(['run-y', 'run-half', '--artifacts', root, '--max-regression', 'read_bw=50%', '--json']);
+    expect(part.code, part.out).toBe(COMPARE_EXIT.gateIncomplete);
+    const c = JSON.parse(part.out) as Comparison;
+    expect(c.gateIncomplete).toEqual(expect.arrayContaining(['only in the baseline: rr @ slow', 'only in the candidate: rr @ slow-v2']));
+    expect(part.err).toContain('warning: the gate cannot vouch for the candidate');
+    // Without a gate, nothing to judge: exit 0.
+    expect((await run(['run-x', 'run-renamed', '--artifacts', root])).code).toBe(COMPARE_EXIT.ok);
+  });
+
   it('reads the candidate from another store, and the store from GCSFUSE_BENCH_ARTIFACTS', async () => {
     const r = await run(['run-x', 'run-y', '--artifacts', root, '--candidate-artifacts', otherRoot, '--max-regression', 'read_bw=5%', '--json']);
     expect(r.code, r.err).toBe(COMPARE_EXIT.regression);
