@@ -128,7 +128,46 @@ const OWNED_FLAGS: Record<string, string> = {
 /** Flags naming a folder gcsfuse writes to: relative paths only, resolved inside the agent's scratch folder (gcsfuse's working directory). */
 const SCRATCH_PATH_FLAGS = new Set(['cache-dir', 'temp-dir']);
 
-export const FLAG_WORD = /^--?([A-Za-z0-9][A-Za-z0-9_.-]*)(=[^]*)?$/;
+const FLAG_WORD = /^--?([A-Za-z0-9][A-Za-z0-9_.-]*)(=[^]*)?$/;
+
+/** Whether mount args set a flag (`--name`, `-name`, `--name=value`). */
+export function setsFlag(argv: readonly string[], name: string): boolean {
+  return argv.some((w) => FLAG_WORD.exec(w)?.[1] === name);
+}
+
+export type GcsfuseLogSeverity = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'off';
+
+export interface GcsfuseArgvInput {
+  /** The config's mount args, already checked with checkGcsfuseMountArgv. */
+  mountArgv: readonly string[];
+  spec: { customEndpoint?: string; anonymousAccess?: boolean };
+  /** gcsfuse's --log-file. */
+  logFile: string;
+  /** --log-severity unless the mount args set it (a benchmark may want logging off). */
+  logSeverity: GcsfuseLogSeverity;
+  bucket: string;
+  mountPoint: string;
+}
+
+/**
+ * gcsfuse's arguments for one mount: the config's mount args, the mount spec's endpoint flags,
+ * the flags gcsfuse-bench owns (--foreground, so the agent owns the process; --log-file, so the
+ * log lands with the results), then the bucket and mount point.
+ */
+export function gcsfuseArgv(input: GcsfuseArgvInput): string[] {
+  const { mountArgv, spec } = input;
+  return [
+    ...mountArgv,
+    ...(spec.customEndpoint !== undefined ? ['--custom-endpoint', spec.customEndpoint] : []),
+    ...(spec.anonymousAccess ? ['--anonymous-access'] : []),
+    '--foreground',
+    '--log-file',
+    input.logFile,
+    ...(setsFlag(mountArgv, 'log-severity') ? [] : ['--log-severity', input.logSeverity]),
+    input.bucket,
+    input.mountPoint,
+  ];
+}
 
 /**
  * Checks gcsfuse mount args word by word: each is a flag (`--name`, `--name=value`, `-o`) or the

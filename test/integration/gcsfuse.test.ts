@@ -6,22 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MountConfig } from '../../src/core/configs';
 import { InputError } from '../../src/core/errors';
 import { parseFioOutput } from '../../src/core/fio';
-import { splitMountArgs } from '../../src/core/mount-args';
+import { checkBucketName, checkGcsfuseMountArgv, splitMountArgs } from '../../src/core/mount-args';
 import type { MountSpec } from '../../src/core/spec';
 import { testDataDir } from '../../src/core/layout';
 import { runFio } from '../../vm-agent/src/fio-runner';
-import {
-  checkBucketName,
-  checkGcsfuseMountArgv,
-  cleanupLeftoverMounts,
-  findGcsfuseMounts,
-  fuseMountAt,
-  gcsfuseProcessesFor,
-  GcsfuseMounter,
-  GoInstallGcsfuseBinaries,
-  parseMountInfo,
-  type GcsfuseMountHandle,
-} from '../../vm-agent/src/gcsfuse';
+import { GoInstallGcsfuseBinaries } from '../../vm-agent/src/gcsfuse-build';
+import { GcsfuseMounter, type GcsfuseMountHandle } from '../../vm-agent/src/gcsfuse-mount';
+import { cleanupLeftoverMounts, findGcsfuseMounts, fuseMountAt, gcsfuseProcessesFor, parseMountInfo } from '../../vm-agent/src/mount-table';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs';
 import { fuseAvailability, GCSFUSE_GO_TOOLCHAIN, GCSFUSE_TEST_REF, testGcsfuseBinaries } from '../support/gcsfuse';
 import { processesMentioning, run } from '../support/procs';

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GCSFUSE_MODULE, GoInstallGcsfuseBinaries } from '../../vm-agent/src/gcsfuse';
+import { GCSFUSE_MODULE, GoInstallGcsfuseBinaries } from '../../vm-agent/src/gcsfuse-build';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

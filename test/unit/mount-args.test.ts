@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv, checkGitRef, splitMountArgs } from '../../src/core/mount-args';
+import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv, checkGitRef, gcsfuseArgv, setsFlag, splitMountArgs } from '../../src/core/mount-args';
 import { expectInputError } from './helpers/input-error';
 
 describe('splitMountArgs', () => {
@@ -107,5 +107,38 @@ describe('gcsfuse checks shared by the CLI and the agent', () => {
     ] as const) {
       expect(() => checkBucketName(bad), bad).toThrow(why);
     }
+  });
+});
+
+describe('gcsfuseArgv', () => {
+  const base = { logFile: '/logs/gcsfuse-1.log', logSeverity: 'info' as const, bucket: 'b1', mountPoint: '/mnt/gcs' };
+
+  it('puts the mount args first, then the flags gcsfuse-bench owns, then bucket and mount point', () => {
+    expect(gcsfuseArgv({ ...base, mountArgv: ['--implicit-dirs'], spec: {} })).toEqual([
+      '--implicit-dirs',
+      '--foreground',
+      '--log-file',
+      '/logs/gcsfuse-1.log',
+      '--log-severity',
+      'info',
+      'b1',
+      '/mnt/gcs',
+    ]);
+  });
+
+  it("adds the mount spec's endpoint and anonymous access", () => {
+    const argv = gcsfuseArgv({ ...base, mountArgv: [], spec: { customEndpoint: 'http://127.0.0.1:1/storage/v1/', anonymousAccess: true } });
+    expect(argv.slice(0, 3)).toEqual(['--custom-endpoint', 'http://127.0.0.1:1/storage/v1/', '--anonymous-access']);
+  });
+
+  it.each([['--log-severity', 'off'], ['--log-severity=off'], ['-log-severity=off']])('leaves the severity to mount args that set it (%s)', (...words) => {
+    const argv = gcsfuseArgv({ ...base, mountArgv: words, spec: {} });
+    expect(argv.filter((w) => w.includes('log-severity'))).toEqual([words[0]]);
+    expect(argv).not.toContain('info');
+  });
+
+  it('setsFlag matches the flag name only', () => {
+    expect(setsFlag(['--log-severity-x=1', '--other', 'log-severity'], 'log-severity')).toBe(false);
+    expect(setsFlag(['--log-severity=off'], 'log-severity')).toBe(true);
   });
 });

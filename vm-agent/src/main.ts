@@ -11,7 +11,9 @@ import { cloudEndpointsFromEnv, storageOptions, type CloudEndpoints } from '../.
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../../src/shared/temporal';
 import { createAgentActivities } from './activities';
 import { runFio, stopLeftoverFio } from './fio-runner';
-import { GcsfuseMounter, GoInstallGcsfuseBinaries, cleanupLeftoverMounts } from './gcsfuse';
+import { GoInstallGcsfuseBinaries } from './gcsfuse-build';
+import { GcsfuseMounter } from './gcsfuse-mount';
+import { cleanupLeftoverMounts } from './mount-table';
 import { LocalDirMounter, SpecMounter, type Mounter } from './mounter';
 import { simulatedFio } from './simulated-fio';
 
