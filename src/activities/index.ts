@@ -10,6 +10,7 @@ import { withHeartbeats } from './heartbeat';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { writeReport, type ReportInput } from './report';
 import { suiteActivities, type WebhookResolver } from './suite';
+import { bisectActivities } from './bisect';
 
 export interface OrchestratorDeps {
   store: ArtifactStore;
@@ -32,6 +33,7 @@ export function createActivities(deps: OrchestratorDeps) {
     exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
     agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
     ...suiteActivities(deps),
+    ...bisectActivities(deps),
   }));
 }
 

@@ -1,3 +1,4 @@
 export { benchmarkWorkflow } from './benchmark';
 export { vmWorkflow } from './vm';
 export { suiteRunWorkflow } from './suite';
+export { bisectWorkflow } from './bisect';
