@@ -125,6 +125,8 @@ function duration(text: string | undefined, flag: string, fallbackMs: number, bo
 
 /** Bounds a user could mean; documented in the README's "Limits" table. */
 export const LIMITS = { maxIterations: 10_000, minTimeoutMs: 1_000 } as const;
+/** Runs of each matrix entry when --iterations is not given (the original tool requires the flag). */
+export const DEFAULT_ITERATIONS = 5;
 
 function fleetOf(f: BenchmarkFlags): FleetSpec {
   const given = [f.vms && '--vms', f.instanceGroup && '--instance-group', f.executorVm && '--executor-vm'].filter(Boolean);
@@ -184,7 +186,7 @@ function routingOf(f: BenchmarkFlags): TemplateRouting | undefined {
 }
 
 function iterationsOf(f: BenchmarkFlags): number {
-  return parseCount(f.iterations ?? '5', { flag: '--iterations' }, { min: 1, max: LIMITS.maxIterations });
+  return parseCount(f.iterations ?? String(DEFAULT_ITERATIONS), { flag: '--iterations' }, { min: 1, max: LIMITS.maxIterations });
 }
 
 export function defaultBenchmarkId(now = new Date()): string {
