@@ -12,6 +12,7 @@ import {
 } from '../core/original-report';
 import { reportCsv, reportsByConfig, reportSummary, type EntryReport } from '../core/report';
 import type { BenchmarkConfig } from '../core/spec';
+import { takeReports } from './results-cache';
 
 export interface ReportInput {
   benchmarkId: string;
@@ -59,8 +60,10 @@ export function configCsvName(label: string): string {
 export async function writeReport(store: ArtifactStore, input: string | ReportInput): Promise<ReportSummary> {
   const { benchmarkId, separateConfigs = false, incompleteReason, ...asked } = typeof input === 'string' ? ({ benchmarkId: input } as ReportInput) : input;
   const resultsKey = layout.report(benchmarkId, 'results.json');
-  const reports = await getJson<EntryReport[]>(store, resultsKey);
-  if (!reports) throw new Error(`${store.urlOf(resultsKey)} is missing: aggregate first`);
+  const stored = await store.get(resultsKey);
+  if (!stored) throw new Error(`${store.urlOf(resultsKey)} is missing: aggregate first`);
+  // Right after aggregate on this worker: its reports in memory, if results.json is still what it wrote.
+  const reports = takeReports(store, resultsKey, stored) ?? (JSON.parse(stored.toString('utf8')) as EntryReport[]);
   // The workflow passes what it knows; the format and name otherwise come from the stored request.
   const config = asked.reportFormat && asked.reportName ? undefined : await getJson<BenchmarkConfig>(store, layout.config(benchmarkId));
   const format = asked.reportFormat ?? config?.reportFormat ?? 'default';

@@ -79,7 +79,7 @@ interface FioJob {
   trim?: FioDir;
   mixed?: FioDir;
 }
-interface FioJson {
+export interface FioJson {
   'fio version'?: string;
   jobs?: FioJob[];
 }
@@ -247,7 +247,11 @@ export function mergeGroups(groups: readonly FioGroupResult[]): Omit<FioGroupRes
 
 /** Reads an fio output (json or json+); `source` (the file) names it in errors. */
 export function parseFioOutput(text: string, source?: string): FioIterationResult {
-  const json = extractFioJson(text, source);
+  return fioResultOf(extractFioJson(text, source), source);
+}
+
+/** The result of fio JSON already extracted by extractFioJson (so a caller needing the raw jobs too parses once). */
+export function fioResultOf(json: FioJson, source?: string): FioIterationResult {
   const jobs = json.jobs ?? [];
   if (jobs.length === 0) throw new FioOutputError(named(source, 'fio output has no jobs'));
   const groups = [...jobsByGroup(jobs)].map(([id, js]) => groupResult(id, js));

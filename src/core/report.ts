@@ -1,9 +1,9 @@
 import { stringify } from 'csv-stringify/sync';
 import {
   extractFioJson,
+  fioResultOf,
   jobsByGroup,
   mergeLatency,
-  parseFioOutput,
   percentileFromBins,
   REPORTED_DIRECTIONS,
   type FioIterationResult,
@@ -129,8 +129,10 @@ function momentsOf(jobs: readonly RawJob[]): DirectionMoments {
  * moments. `source` (the file) names the output in errors.
  */
 export function parseIteration(text: string, source?: string): IterationResult {
-  const base = parseFioOutput(text, source);
-  const jobs = (extractFioJson(text, source).jobs ?? []) as RawJob[];
+  // One JSON.parse per file: the summed result and the per-job moments come from the same object.
+  const json = extractFioJson(text, source);
+  const base = fioResultOf(json, source);
+  const jobs = (json.jobs ?? []) as RawJob[];
   const groupMoments = Object.fromEntries([...jobsByGroup(jobs)].map(([id, js]) => [id, momentsOf(js)]));
   return { ...base, clatMoments: momentsOf(jobs), groupMoments };
 }
