@@ -22,6 +22,12 @@ export const layout = {
   /** Resource samples (gcsfuse and system CPU, memory, page cache, network) taken while fio ran. */
   resources: (id: string, vm: string, matrixId: number, iteration: number) =>
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.resources.json`,
+  /** fio's bandwidth/IOPS/clat logs of one iteration summed over jobs (core/timeseries.ts), set by the agent. */
+  timeSeries: (id: string, vm: string, matrixId: number, iteration: number) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.timeseries.json`,
+  /** fio's own log files of one iteration, verbatim (bounded: core/timeseries.ts FIO_RAW_LOGS_MAX_BYTES). */
+  fioLogs: (id: string, vm: string, matrixId: number, iteration: number) =>
+    `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.fio-logs.json`,
   /** What is needed to reproduce an entry's numbers: versions, machine, mount args, job hash. */
   entryMetadata: (id: string, vm: string, matrixId: number) => `${id}/results/${vm}/test-${matrixId}/metadata.json`,
   /** A mount log of one iteration, e.g. iteration-1.gcsfuse-1.log. */

@@ -18,7 +18,7 @@ import { stabilityOf, wantsAnotherIteration } from '../../src/core/stability';
 import { FAILURE_TYPES } from '../../src/shared/names';
 import { entryStartedSignal } from '../../src/workflows/definitions';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
-import type { FioRunner } from './fio-runner';
+import { storeFioLogs, type FioRunner } from './fio-runner';
 import { createMetadataCollector, iterationMetadata, prefetchMetadata, type MetadataCollector } from './metadata';
 import { iterationMetadataKey } from '../../src/core/metadata';
 import { startMonitor } from './monitor';
@@ -125,11 +125,14 @@ export function createAgentActivities(deps: AgentDeps) {
       const monitor = startMonitor({ pid: handle.pid === undefined ? undefined : () => handle.pid, intervalMs: deps.monitorIntervalMs });
       let result: Awaited<ReturnType<FioRunner>>;
       try {
-        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid'), cwd: dataDir });
+        // fio's bandwidth/IOPS/latency logs go to the agent's own folder (core/timeseries.ts).
+        const logDir = path.join(localDir, `iteration-${iteration}.logs`);
+        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid'), cwd: dataDir, logDir });
       } finally {
         // Stored even when fio failed, and before its output: a stored output always has its samples.
         await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
       }
+      await storeFioLogs(deps.store, { benchmarkId, vm: deps.vm, matrixId, iteration }, result);
       const stderr = redact(result.stderr);
       if (stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), stderr);
       if (result.aborted) throw it.signal.reason ?? new Error('cancelled');
