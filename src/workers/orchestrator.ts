@@ -5,13 +5,31 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { temporalAgentPresence } from '../activities/agents';
 import { openArtifactStore } from '../artifacts';
-import type { FleetResolver } from '../fleet/fleet';
-import { GceFleetResolver } from '../fleet/gce';
+import { StaticFleetResolver, type FleetResolver } from '../fleet/fleet';
+import type { ComputeClientOptions } from '../fleet/gce';
+import type { FleetSpec } from '../core/spec';
 import { cloudEndpointsFromEnv, computeOptions, storageOptions, type CloudEndpoints } from '../shared/cloud';
 import { ORCHESTRATOR_TASK_QUEUE } from '../shared/names';
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
+import { prebuiltWorkflowBundle, WORKFLOWS_ENTRY } from './workflow-bundle';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = WORKFLOWS_ENTRY;
+
+/**
+ * Static fleets resolved here; @google-cloud/compute (~130-175 MiB once imported) is loaded only
+ * when a managed instance group or an executor VM is asked for.
+ */
+export class LazyGceFleetResolver implements FleetResolver {
+  private readonly staticFleet = new StaticFleetResolver();
+  private gce?: Promise<FleetResolver>;
+  constructor(private readonly clientOptions: ComputeClientOptions = {}) {}
+
+  describe(spec: FleetSpec) {
+    if (spec.kind === 'static') return this.staticFleet.describe(spec);
+    this.gce ??= import('../fleet/gce').then((m) => new m.GceFleetResolver(this.clientOptions));
+    return this.gce.then((r) => r.describe(spec));
+  }
+}
 
 export interface OrchestratorWorkerOptions {
   temporal: TemporalOptions;
@@ -29,11 +47,12 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     connection,
     namespace: opts.temporal.namespace,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
+    // Bundled once per version of the workflow code, not by webpack at every start.
+    workflowBundle: { codePath: await prebuiltWorkflowBundle() },
     activities: createActivities({
       store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
       // Static fleets pass through; Compute Engine clients are made only when a MIG or VM is asked for.
-      fleet: opts.fleet ?? new GceFleetResolver(computeOptions(opts.cloud ?? {})),
+      fleet: opts.fleet ?? new LazyGceFleetResolver(computeOptions(opts.cloud ?? {})),
       bigqueryOptions: opts.bigqueryOptions,
       presence: temporalAgentPresence(connection.workflowService, opts.temporal.namespace),
     }),
