@@ -207,7 +207,7 @@ export const DEVIATION_THRESHOLD = 0.2;
 
 export const STEADY_STATE_RULE =
   `from fio's 1 s bandwidth log (ramp_time already excluded by fio): steady state = the windows after the first ${WARMUP_WINDOW_MS / 1000} s; ` +
-  `warm-up when the first ${WARMUP_WINDOW_MS / 1000} s average more than ${DEVIATION_THRESHOLD * 100}% below the steady median, fast start when more than ${DEVIATION_THRESHOLD * 100}% above; ` +
+  `warm-up when the first ${WARMUP_WINDOW_MS / 1000} s average more than ${DEVIATION_THRESHOLD * 100}% below the median of the first third of the steady state, fast start when more than ${DEVIATION_THRESHOLD * 100}% above; ` +
   `throttling when the median of the last third of the steady state is more than ${DEVIATION_THRESHOLD * 100}% below that of its first third; ` +
   `not judged with fewer than ${MIN_STEADY_WINDOWS} windows after the first ${WARMUP_WINDOW_MS / 1000} s`;
 
@@ -218,9 +218,9 @@ export interface SteadyState {
   startBwBytesPerSec: number;
   /** Mean bandwidth after the first WARMUP_WINDOW_MS: the steady-state figure, bytes/s. */
   steadyBwBytesPerSec: number;
-  /** Median of the steady-state windows, bytes/s (what the start and end are compared with). */
+  /** Median of the steady-state windows, bytes/s. */
   steadyMedianBwBytesPerSec: number;
-  /** Start mean / steady median. */
+  /** Start mean / median of the first third of the steady state (the time right after the start: a later throttle does not count). */
   startRatio: number;
   /** Median of the last third / median of the first third of the steady state. */
   endRatio: number;
@@ -244,7 +244,7 @@ export function steadyState(s: DirectionSeries, intervalMs: number): SteadyState
   const third = Math.floor(steady.length / 3);
   const first = median(steady.slice(0, third));
   const last = median(steady.slice(steady.length - third));
-  const startRatio = steadyMedian > 0 ? startMean / steadyMedian : 1;
+  const startRatio = first > 0 ? startMean / first : 1;
   const endRatio = first > 0 ? last / first : 1;
   const findings: Finding[] = [];
   if (startRatio < 1 - DEVIATION_THRESHOLD) findings.push('warm-up');
