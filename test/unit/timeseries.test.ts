@@ -43,7 +43,7 @@ describe('series summed over jobs (real fio outputs with logs)', () => {
     // not log a job's last partial second): 2 jobs x 8 MiB.
     const bytes = read.bwBytesPerSec.reduce((a, v) => a + v, 0);
     const missing = parseFioOutput(output).read.ioBytes - bytes;
-    expect(missing).toBeGreaterThanOrEqual(-2 ** 20);
+    expect(missing).toBeGreaterThanOrEqual(-(2 ** 20));
     expect(missing).toBeLessThanOrEqual(2 * 8 * 2 ** 20 + 2 ** 20);
     expect(read.clatMeanNs.every((v) => v !== null && v > 0)).toBe(true);
   });
