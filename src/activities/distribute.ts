@@ -1,9 +1,12 @@
-import { getJson, toJson, type ArtifactStore } from '../artifacts/store';
-import { routableEntries, routeEntries } from '../core/routing';
+import { getJson, toJson, WriteConflictError, type ArtifactStore } from '../artifacts/store';
 import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
-import { benchmarkConfigOf, prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
-import { WriteConflictError } from '../artifacts/store';
+import { routableEntries, routeEntries } from '../core/routing';
+import { prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
+import { checkInputsMatch, inputConflictError, inputObjects } from '../shared/benchmark-inputs';
+
+// Kept until src/client/benchmarks.ts imports it from src/shared/benchmark-inputs (its owner is editing it).
+export { findInputConflict } from '../shared/benchmark-inputs';
 
 export interface VmShare {
   vm: string;
@@ -31,15 +34,14 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
   const id = req.benchmarkId;
   if (resolvedVms.length === 0) throw new InputError('the fleet has no VMs to run on', { flag: '--vms' });
 
-  const conflict = await findInputConflict(store, req);
-  if (conflict) throw conflictError(id, conflict);
+  await checkInputsMatch(store, req);
   let resumed = false;
   for (const [key, content] of inputObjects(req)) {
     try {
       if ((await store.putOnce(key, content)) === 'unchanged') resumed = true;
     } catch (err) {
       // Another writer got there between our check and our write.
-      if (err instanceof WriteConflictError) throw conflictError(id, store.urlOf(key));
+      if (err instanceof WriteConflictError) throw inputConflictError(id, store.urlOf(key));
       throw err;
     }
   }
@@ -71,34 +73,4 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
     shares.push({ vm, matrixIds, estimatedMs: matrixIds.reduce((s, m) => s + prepared.iterationMs.get(m)! * req.iterations, 0) });
   }
   return { totalEntries: prepared.matrix.length, vms: shares, resumed };
-}
-
-/** The inputs as stored under the benchmark folder; config.json last, so its presence means all are there. */
-function inputObjects(req: BenchmarkRequest): [string, string][] {
-  const id = req.benchmarkId;
-  return [
-    [layout.testCases(id), req.testCases.content],
-    ...(req.configs ? [[layout.configs(id), req.configs.content] as [string, string]] : []),
-    [layout.jobTemplate(id), req.jobFile.content],
-    [layout.config(id), toJson(benchmarkConfigOf(req))],
-  ];
-}
-
-/**
- * The location of the first stored input that differs from the request, if the
- * benchmark id was used before: the same id with the same inputs resumes, with other inputs it is refused.
- */
-export async function findInputConflict(store: ArtifactStore, req: BenchmarkRequest): Promise<string | undefined> {
-  for (const [key, content] of inputObjects(req)) {
-    const existing = await store.get(key);
-    if (existing && !existing.equals(Buffer.from(content))) return store.urlOf(key);
-  }
-  return undefined;
-}
-
-function conflictError(id: string, location: string): InputError {
-  return new InputError(
-    `benchmark "${id}" already exists with different inputs (${location} differs): choose a new benchmark id, or give the same inputs to resume it`,
-    { flag: '--benchmark-id' },
-  );
 }

@@ -1,27 +1,2 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { WriteConflictError } from '../artifacts/store';
-import { InputError } from '../core/errors';
-import { FAILURE_TYPES } from '../shared/names';
-
-/** Turns errors that no retry can fix into non-retryable failures, so Temporal stops at once. */
-export function toFailure(err: unknown): unknown {
-  if (err instanceof InputError) return ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.input);
-  if (err instanceof WriteConflictError) return ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.conflict);
-  return err;
-}
-
-/** Wraps each activity so its non-retryable errors are marked as such. */
-export function withFailureMapping<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
-  return Object.fromEntries(
-    Object.entries(activities).map(([name, fn]) => [
-      name,
-      async (...args: never[]) => {
-        try {
-          return await fn(...args);
-        } catch (err) {
-          throw toFailure(err);
-        }
-      },
-    ]),
-  ) as T;
-}
+// Moved to src/shared/failures.ts (the agent uses it too); this re-export goes once vm-agent/src/activities.ts imports it from there.
+export { toFailure, withFailureMapping } from '../shared/failures';

@@ -4,7 +4,7 @@ import type { FleetResolver } from '../fleet/fleet';
 import { agentLastPoll, type AgentPresence } from './agents';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
-import { withFailureMapping } from './failures';
+import { withFailureMapping } from '../shared/failures';
 import { exportResults, type ExportInput } from './export';
 import { withHeartbeats } from './heartbeat';
 import type { BigQueryOptions } from '@google-cloud/bigquery';

@@ -18,12 +18,8 @@ export interface ArtifactStore {
   list(prefix: string): Promise<string[]>;
 }
 
-export class WriteConflictError extends Error {
-  override readonly name = 'WriteConflictError';
-  constructor(readonly key: string, readonly location: string) {
-    super(`${location} already exists with different content; it is written once and never replaced`);
-  }
-}
+// Defined in src/core so the failure mapping (src/shared/failures.ts) knows it without depending on the stores.
+export { WriteConflictError } from '../core/errors';
 
 export function checkKey(key: string): string {
   if (key === '' || key.startsWith('/') || key.split('/').some((s) => s === '..' || s === '.' || s === '')) {
@@ -37,6 +33,4 @@ export async function getJson<T>(store: ArtifactStore, key: string): Promise<T |
   return buf === undefined ? undefined : (JSON.parse(buf.toString('utf8')) as T);
 }
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
-}
+export { toJson } from '../core/json';

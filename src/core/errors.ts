@@ -30,6 +30,17 @@ export function escapeControl(text: string): string {
 
 export const INPUT_ERROR_TYPE = 'InputError';
 
+/** A write-once artifact that exists with other content: the store never replaces it, and no retry can change that. */
+export class WriteConflictError extends Error {
+  override readonly name = 'WriteConflictError';
+  constructor(
+    readonly key: string,
+    readonly location: string,
+  ) {
+    super(`${location} already exists with different content; it is written once and never replaced`);
+  }
+}
+
 export function formatLocation(loc: InputLocation): string {
   const parts: string[] = [];
   if (loc.flag) parts.push(loc.flag);
