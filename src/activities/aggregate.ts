@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { getJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
-import type { EntryMetadata } from '../core/metadata';
+import { iterationMetadataKey, type EntryMetadata, type IterationMetadata } from '../core/metadata';
 import { mapAhead } from '../core/read-ahead';
-import { entryReports, parseIteration, type EntryReport, type IterationResult } from '../core/report';
+import { entryEnvironment, entryReports, parseIteration, prefetchSeries, type EntryEnvironment, type EntryReport, type IterationResult } from '../core/report';
+import { entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { JobSpec, Manifest } from '../core/spec';
 import { rememberReports, sha256Hex } from './results-cache';
@@ -49,6 +50,9 @@ interface LoadedEntry {
   samples: ResourceSamples['samples'];
   stability?: { stable: boolean; bw_cv_pct: number };
   machineType: string | null;
+  environment?: EntryEnvironment;
+  prefetch: (IterationMetadata['metadataPrefetch'] | undefined)[];
+  series: IterationSeriesInput[];
 }
 
 /**
@@ -81,7 +85,7 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   const load = async (owner: EntryOwner): Promise<LoadedEntry> => {
     const found = entries.get(owner.matrixId);
     if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
-    const loaded: LoadedEntry = { owner, entry: found.entry, results: [], samples: [], machineType: null };
+    const loaded: LoadedEntry = { owner, entry: found.entry, results: [], samples: [], machineType: null, prefetch: [], series: [] };
     const vm = owner.vm;
     if (owner.status === 'passed' && vm) {
       const recorded = (await manifestOf(vm))?.entries[String(owner.matrixId)];
@@ -91,20 +95,27 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
         Array.from({ length: iterations }, async (_, n) => {
           const i = n + 1;
           const resources = optionalJson<ResourceSamples>(vm, layout.resources(id, vm, owner.matrixId, i));
+          // fio's logs over time and the metadata prefetch, when the agent stored them.
+          const series = optionalJson<IterationTimeSeries>(vm, layout.timeSeries(id, vm, owner.matrixId, i));
+          const meta = optionalJson<IterationMetadata>(vm, iterationMetadataKey(id, vm, owner.matrixId, i));
           const key = layout.fioOutput(id, vm, owner.matrixId, i);
           const buf = await store.get(key);
           if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
           // fio's result plus each job's latency N, mean and stddev, so the report can pool stddev exactly.
-          return { result: parseIteration(buf.toString('utf8'), store.urlOf(key)), resources: await resources };
+          return { result: parseIteration(buf.toString('utf8'), store.urlOf(key)), resources: await resources, series: await series, meta: await meta };
         }),
       );
       for (const it of perIteration) {
         if (it.resources) loaded.samples.push(...it.resources.samples);
         loaded.results.push(it.result);
+        loaded.prefetch.push(it.meta?.metadataPrefetch);
+        if (it.series) loaded.series.push({ series: it.series, samples: it.resources?.samples });
       }
     }
     // The machine type lets comparisons say when two sides ran on different hardware.
-    if (vm) loaded.machineType = (await optionalJson<EntryMetadata>(vm, layout.entryMetadata(id, vm, owner.matrixId)))?.host?.machineType ?? null;
+    const meta = vm ? await optionalJson<EntryMetadata>(vm, layout.entryMetadata(id, vm, owner.matrixId)) : undefined;
+    loaded.machineType = meta?.host?.machineType ?? null;
+    if (meta) loaded.environment = entryEnvironment(meta);
     return loaded;
   };
 
@@ -114,7 +125,15 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
     // Pooled over all iterations, each sample weighted by its interval.
     const resources = e.samples.length ? reportResources(summariseSamples(e.samples)) : null;
     // One report per fio group when the job file has several (core/report.ts GroupMode).
-    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, { resources, stability: e.stability, machineType: e.machineType })) {
+    const extras = {
+      resources,
+      stability: e.stability,
+      machineType: e.machineType,
+      environment: e.environment,
+      metadataPrefetch: prefetchSeries(e.prefetch),
+      timeSeries: entryTimeSeries(e.series),
+    };
+    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras)) {
       reports.push(asStored(r));
     }
   }

@@ -11,6 +11,8 @@ import {
   type ReportedDirection,
 } from './fio';
 import type { MatrixEntry } from './matrix';
+import type { EntryMetadata, MetadataPrefetch } from './metadata';
+import { STEADY_STATE_RULE, type EntryTimeSeries } from './timeseries';
 import { MIB, NS_PER_MS, PERCENTILES, percentileKey, UNIT_DESCRIPTIONS } from './metrics';
 import { COLUMNS } from './params';
 import { INTERVAL_METHOD, OUTLIER_RULE, pooledMoments, sampleStats, type IntervalOptions, type Moments, type SampleStats } from './stats';
@@ -93,6 +95,41 @@ export interface EntryReport {
   resources?: object | null;
   /** Set when a stability gate ran: did bandwidth settle, and its coefficient of variation in %. */
   stability?: { stable: boolean; bw_cv_pct: number };
+  /** Where it ran, from the agent's metadata.json (the report's header). */
+  environment?: EntryEnvironment;
+  /** The metadata prefetch before each iteration (the original's ls -R), in iteration order. */
+  metadataPrefetch?: { elapsedMs: number[]; files: number[] };
+  /** fio's bandwidth/IOPS/latency logs over time, with gcsfuse CPU/memory and the steady-state rule (core/timeseries.ts). */
+  timeSeries?: EntryTimeSeries;
+}
+
+/** The versions and machine of an entry's run, as the agent recorded them. */
+export interface EntryEnvironment {
+  hostname: string | null;
+  machineType: string | null;
+  kernel: string | null;
+  fioVersion: string | null;
+  gcsfuseVersion: string | null;
+  gcsfuseCommit: string | null;
+}
+
+/** An entry's environment from its metadata.json; a `go install` build's version is its module version. */
+export function entryEnvironment(m: EntryMetadata): EntryEnvironment {
+  const g = m.gcsfuse;
+  return {
+    hostname: m.host?.hostname ?? null,
+    machineType: m.host?.machineType ?? null,
+    kernel: m.host?.kernelRelease ?? null,
+    fioVersion: m.host?.fioVersion ?? null,
+    gcsfuseVersion: g ? (g.version && g.version !== 'unknown' ? g.version : (g.moduleVersion ?? g.version ?? null)) : null,
+    gcsfuseCommit: g?.commit ?? null,
+  };
+}
+
+/** The prefetches of an entry's iterations, in iteration order (undefined: none recorded). */
+export function prefetchSeries(prefetches: readonly (MetadataPrefetch | null | undefined)[]): EntryReport['metadataPrefetch'] {
+  const known = prefetches.filter((p): p is MetadataPrefetch => !!p);
+  return known.length ? { elapsedMs: known.map((p) => p.elapsedMs), files: known.map((p) => p.files) } : undefined;
 }
 
 // ---------------------------------------------------------------- reading an iteration
@@ -203,6 +240,9 @@ export interface EntryExtras {
   machineType?: string | null;
   /** Intervals with fewer iterations than the default (see IntervalOptions). */
   interval?: IntervalOptions;
+  environment?: EntryEnvironment;
+  metadataPrefetch?: EntryReport['metadataPrefetch'];
+  timeSeries?: EntryTimeSeries;
 }
 
 /**
@@ -255,6 +295,9 @@ export function entryReport(
   if (extras.machineType !== undefined) report.machineType = extras.machineType;
   if (extras.resources) report.resources = extras.resources;
   if (extras.stability) report.stability = extras.stability;
+  if (extras.environment) report.environment = extras.environment;
+  if (extras.metadataPrefetch) report.metadataPrefetch = extras.metadataPrefetch;
+  if (extras.timeSeries) report.timeSeries = extras.timeSeries;
   return report;
 }
 
@@ -354,6 +397,17 @@ export const resourceColumns: ColumnGroup = (reports) => {
   return names.map((name) => col(name, (r) => values.get(r)?.get(name) ?? ''));
 };
 
+const mean = (v: readonly number[] | undefined): number | null => (v?.length ? v.reduce((a, x) => a + x, 0) / v.length : null);
+
+/** Steady-state bandwidth and warm-up/throttling findings (core/timeseries.ts), per direction with logs. */
+const timeSeriesColumns: ColumnGroup = (reports) =>
+  REPORTED_DIRECTIONS.filter((d) => d !== 'mixed' && reports.some((r) => r.timeSeries?.summary[d])).flatMap((d) => [
+    col(`${d}_steady_bw_MiBps`, (r) => fixed(toMiB(r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.steadyBwBytesPerSec), 2)),
+    col(`${d}_timeseries_findings`, (r) =>
+      (r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.findings ?? []).map((f) => `${f.finding} (iter ${f.iterations.join(',')})`).join('; '),
+    ),
+  ]);
+
 /** The column groups of combined_report.csv, in order. Read and write are always there (the original layout). */
 export const REPORT_COLUMN_GROUPS: readonly ColumnGroup[] = [
   identityColumns,
@@ -369,6 +423,14 @@ export const REPORT_COLUMN_GROUPS: readonly ColumnGroup[] = [
         ]
       : [],
   resourceColumns,
+  (reports) =>
+    reports.some((r) => r.metadataPrefetch)
+      ? [
+          col('metadata_prefetch_ms_avg', (r) => fixed(mean(r.metadataPrefetch?.elapsedMs), 1)),
+          col('metadata_prefetch_files', (r) => (r.metadataPrefetch ? String(Math.max(...r.metadataPrefetch.files)) : '')),
+        ]
+      : [],
+  timeSeriesColumns,
 ];
 
 export function reportColumns(reports: readonly EntryReport[], groups: readonly ColumnGroup[] = REPORT_COLUMN_GROUPS): Column[] {
@@ -460,6 +522,11 @@ export interface ReportSummaryJson {
     trim?: DirectionSummary | null;
     mixed?: DirectionSummary | null;
     resources?: object | null;
+    environment?: EntryEnvironment;
+    /** Wall time of the metadata prefetch before each iteration, ms, and their mean; files listed (the most of any iteration). */
+    metadataPrefetch?: { elapsedMsAvg: number | null; elapsedMs: number[]; files: number };
+    /** Per direction with fio logs: steady-state bandwidth (MiB/s) and what the steady-state rule found, by iteration. */
+    timeSeries?: Record<string, { steadyBwMiBps: number | null; judgedIterations: number; findings: { finding: string; iterations: number[] }[] }>;
   }[];
 }
 
@@ -511,6 +578,7 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
       outliers: OUTLIER_RULE,
       groups: GROUPS_METHOD,
       mixed: "mixed: fio's own pooling of all directions of each job (unified_rw_reporting=1 or both), summed over jobs like the directions",
+      timeSeries: STEADY_STATE_RULE,
     },
     counts: {
       entries: reports.length,
@@ -537,6 +605,17 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
       ...(r.trim ? { trim: directionSummary(r.trim) } : {}),
       ...(r.mixed ? { mixed: directionSummary(r.mixed) } : {}),
       ...(r.resources ? { resources: r.resources } : {}),
+      ...(r.environment ? { environment: r.environment } : {}),
+      ...(r.metadataPrefetch
+        ? { metadataPrefetch: { elapsedMsAvg: mean(r.metadataPrefetch.elapsedMs), elapsedMs: r.metadataPrefetch.elapsedMs, files: Math.max(...r.metadataPrefetch.files) } }
+        : {}),
+      ...(r.timeSeries
+        ? {
+            timeSeries: Object.fromEntries(
+              Object.entries(r.timeSeries.summary).map(([d, v]) => [d, { steadyBwMiBps: toMiB(v.steadyBwBytesPerSec), judgedIterations: v.judged, findings: v.findings }]),
+            ),
+          }
+        : {}),
     })),
   };
 }

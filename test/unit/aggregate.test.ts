@@ -12,7 +12,7 @@ import { extractFioJson, jobsByGroup, parseFioOutput } from '../../src/core/fio'
 import { layout } from '../../src/core/layout';
 import type { EntryMetadata } from '../../src/core/metadata';
 import { mapAhead } from '../../src/core/read-ahead';
-import { entryReports, type EntryReport, type IterationResult } from '../../src/core/report';
+import { entryEnvironment, entryReports, type EntryReport, type IterationResult } from '../../src/core/report';
 import { reportResources, RESOURCE_SAMPLES_SCHEMA, summariseSamples, type ResourceSample, type ResourceSamples } from '../../src/core/resources';
 import type { JobSpec, Manifest } from '../../src/core/spec';
 
@@ -104,8 +104,11 @@ async function referenceResultsJson(store: ArtifactStore, owners: EntryOwner[]):
       }
     }
     const resources = samples.length ? reportResources(summariseSamples(samples)) : null;
-    const machineType = owner.vm ? ((await getJson<EntryMetadata>(store, layout.entryMetadata(ID, owner.vm, owner.matrixId)))?.host?.machineType ?? null) : null;
-    reports.push(...entryReports(found.entry, owner.vm, owner.status, results, { resources, stability, machineType }));
+    const meta = owner.vm ? await getJson<EntryMetadata>(store, layout.entryMetadata(ID, owner.vm, owner.matrixId)) : undefined;
+    const machineType = meta?.host?.machineType ?? null;
+    // The report's header: versions and machine from metadata.json (time series and prefetch: none in this fixture).
+    const environment = meta ? entryEnvironment(meta) : undefined;
+    reports.push(...entryReports(found.entry, owner.vm, owner.status, results, { resources, stability, machineType, environment }));
   }
   return JSON.stringify(reports);
 }
