@@ -23,7 +23,7 @@
  *   6. tables.delete         the staging table (it expires anyway should this step not run)
  * Rows are loaded with load jobs, never streamed, so no streaming buffer blocks the DML.
  */
-import { BigQuery, type BigQueryOptions, type Dataset, type Job, type Table } from '@google-cloud/bigquery';
+import type { BigQueryOptions, Dataset, Job, Table } from '@google-cloud/bigquery';
 import { randomUUID } from 'node:crypto';
 import { getJson, type ArtifactStore } from '../artifacts/store';
 import { InputError } from '../core/errors';
@@ -301,6 +301,8 @@ async function ensureTable(dataset: Dataset, name: string, kind: TableKind): Pro
 }
 
 async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchmarkId: string, ndjson: string, kind: TableKind): Promise<BigQueryExportSummary> {
+  // Imported when a table is given: the orchestrator worker stays lean otherwise.
+  const { BigQuery } = await import('@google-cloud/bigquery');
   const client = new BigQuery({ ...deps.bigqueryOptions, projectId: deps.bigqueryOptions?.projectId ?? target.project });
   const datasetName = `${target.project}:${target.dataset}`;
   let dataset = client.dataset(target.dataset, { projectId: target.project });
