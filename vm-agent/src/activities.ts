@@ -2,12 +2,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { withFailureMapping } from '../../src/activities/failures';
 import { getJson, toJson, type ArtifactStore } from '../../src/artifacts/store';
 import { InputError } from '../../src/core/errors';
 import { FioOutputError, parseFioOutput, unusableOutputReason } from '../../src/core/fio';
 import { checkSafeId } from '../../src/core/ids';
 import { renderJob } from '../../src/core/job';
+import type { AgentActivities } from '../../src/shared/agent-contract';
+import { withFailureMapping } from '../../src/shared/failures';
 import { checkJobsWithFio } from '../../src/shared/fio-parse-check';
 import { childEnv } from './child-env';
 import { checkRealPathsInside, makeDirInside } from './paths';
@@ -266,7 +267,8 @@ export function createAgentActivities(deps: AgentDeps) {
         throw redactError(err, redact);
       }
     },
-  });
+  }) satisfies AgentActivities;
 }
 
-export type AgentActivities = ReturnType<typeof createAgentActivities>;
+// The contract lives in src/shared/agent-contract.ts; re-exported until src/workflows/vm.ts imports it from there.
+export type { AgentActivities };
