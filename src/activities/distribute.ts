@@ -1,6 +1,6 @@
 import { getJson, toJson, WriteConflictError, type ArtifactStore } from '../artifacts/store';
 import { InputError } from '../core/errors';
-import { layout } from '../core/layout';
+import { layout, STORED_INPUT_NAMES } from '../core/layout';
 import { routableEntries, routeEntries } from '../core/routing';
 import { prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
 import { checkInputsMatch, inputConflictError, inputObjects } from '../shared/benchmark-inputs';
@@ -66,7 +66,8 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
       mount: req.mount,
       fioIterationMs: req.timeouts.fioIterationMs,
       ...(req.stability ? { stability: req.stability } : {}),
-      jobTemplatePath: 'jobfile.fio',
+      // Relative to the benchmark folder: the agent reads <id>/<jobTemplatePath> (layout.jobTemplate).
+      jobTemplatePath: STORED_INPUT_NAMES.jobFile,
       entries: matrixIds.map((m) => ({ ...byId.get(m)!, estimatedIterationMs: prepared.iterationMs.get(m)! })),
     };
     await store.putOnce(layout.jobSpec(id, vm), toJson(spec));

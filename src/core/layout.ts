@@ -1,3 +1,6 @@
+/** The file names of inputs as stored, whatever they were called on the user's disk. */
+export const STORED_INPUT_NAMES = { testCases: 'test-cases.csv', configs: 'configs.csv', jobFile: 'jobfile.fio' } as const;
+
 /**
  * Object keys of the artifact layout, relative to the artifact root (a local folder or
  * gs://bucket). Ids are checked safe before they get here, so no key leaves its folder.
@@ -5,9 +8,9 @@
 export const layout = {
   benchmark: (id: string) => `${id}`,
   config: (id: string) => `${id}/config.json`,
-  testCases: (id: string) => `${id}/test-cases.csv`,
-  configs: (id: string) => `${id}/configs.csv`,
-  jobTemplate: (id: string) => `${id}/jobfile.fio`,
+  testCases: (id: string) => `${id}/${STORED_INPUT_NAMES.testCases}`,
+  configs: (id: string) => `${id}/${STORED_INPUT_NAMES.configs}`,
+  jobTemplate: (id: string) => `${id}/${STORED_INPUT_NAMES.jobFile}`,
   /** The VM names the first attempt resolved; a resumed run keeps them. */
   fleet: (id: string) => `${id}/fleet.json`,
   jobSpec: (id: string, vm: string) => `${id}/jobs/${vm}.json`,
@@ -35,9 +38,6 @@ export const layout = {
     `${id}/results/${vm}/test-${matrixId}/iteration-${iteration}.${name}`,
   report: (id: string, name: string) => `${id}/report/${name}`,
 } as const;
-
-/** The file names of inputs as stored, whatever they were called on the user's disk. */
-export const STORED_INPUT_NAMES = { testCases: 'test-cases.csv', configs: 'configs.csv', jobFile: 'jobfile.fio' } as const;
 
 /**
  * Test data on the mount. Every VM works under its own folder, so VMs that mount one test-data
