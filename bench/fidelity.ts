@@ -102,7 +102,7 @@ function watchFio(agentPid: number, signal: { stop: boolean }): Promise<CpuWindo
       if (signal.stop && fioPid === undefined) return resolve(undefined);
       if (fioPid === undefined) {
         for (const pid of childPids(agentPid)) {
-          let comm = '';
+          let comm: string;
           try {
             comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
           } catch {

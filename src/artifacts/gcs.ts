@@ -84,7 +84,7 @@ export class GcsArtifactStore implements ArtifactStore {
       await this.bucket.getFiles({ maxResults: 1, autoPaginate: false });
       this.bucketChecked = true;
     } catch (probeErr) {
-      if (httpCode(probeErr) === 404) throw new Error(`artifact bucket gs://${this.bucketName} does not exist`);
+      if (httpCode(probeErr) === 404) throw new Error(`artifact bucket gs://${this.bucketName} does not exist`, { cause: probeErr });
       throw probeErr;
     }
   }

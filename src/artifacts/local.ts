@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { checkKey, WriteConflictError, type ArtifactStore } from './store';
 
@@ -68,7 +68,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const base = path.join(this.root, prefix.endsWith('/') ? prefix : path.dirname(prefix));
     const out: string[] = [];
     const walk = async (dir: string): Promise<void> => {
-      let names: import('node:fs').Dirent[];
+      let names: Dirent[];
       try {
         names = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {

@@ -125,14 +125,14 @@ describe('resource monitor', () => {
     const idle = spawn('sleep', ['60'], { stdio: 'ignore' });
     children.push(idle);
     const idleMonitor = startMonitor({ pid: () => idle.pid, intervalMs: INTERVAL_MS, fio: 'none' });
-    let busyPid: number | undefined;
-    const monitor = startMonitor({ pid: () => busyPid, intervalMs: INTERVAL_MS, fio: 'none' });
+    const busyPid: { value?: number } = {}; // known once the busy loop starts, after the monitor's baseline
+    const monitor = startMonitor({ pid: () => busyPid.value, intervalMs: INTERVAL_MS, fio: 'none' });
     // Started after the monitor's baseline, so all of its CPU (startup included) is inside the samples.
     const busy = node(`
       const end = Date.now() + 2500; while (Date.now() < end) {}
       const u = process.cpuUsage(); console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }));
       setTimeout(() => {}, 60000);`);
-    busyPid = busy.pid;
+    busyPid.value = busy.pid;
     const reported = JSON.parse(await waitFor('the busy loop to finish', () => busy.lines[0])) as { cpuMs: number };
     await sleep(INTERVAL_MS * 2); // idle now; let a reading cover the end of the loop
     const r = await monitor.stop();

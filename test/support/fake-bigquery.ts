@@ -120,13 +120,14 @@ export class FakeBigQuery {
   ) {}
 
   static async start(): Promise<FakeBigQuery> {
-    let fake: FakeBigQuery | undefined;
-    const server = http.createServer((req, res) => fake!.handle(req, res));
+    const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
-    fake = new FakeBigQuery(server, (server.address() as AddressInfo).port);
+    // The handler is attached once the fake exists; nobody knows the port before listen() returns.
+    const fake = new FakeBigQuery(server, (server.address() as AddressInfo).port);
+    server.on('request', (req, res) => fake.handle(req, res));
     return fake;
   }
 
