@@ -10,10 +10,10 @@ import {
   checkBisectRef,
   DEFAULT_BISECT_GATE,
   DEFAULT_BISECT_ITERATIONS,
-  oneTestCsv,
   type BisectInput,
   type BisectRecord,
 } from '../core/bisect';
+import { oneTestCsv } from '../core/bisect-csv';
 import { DEFAULT_ALPHA, parseThresholds } from '../core/compare';
 import { InputError } from '../core/errors';
 import { checkSafeId } from '../core/ids';

@@ -1,10 +1,10 @@
 /**
  * Bisecting a performance regression between two gcsfuse commits, the pure part: the input,
  * how a comparison with the good commit judges a commit, how the range halves, and where the
- * answer is stored. No Node modules: the bisect workflow uses it.
+ * answer is stored. No Node modules and nothing that needs them (csv-parse needs Buffer): the
+ * bisect workflow uses it; the CSV part is in bisect-csv.ts.
  */
 import type { Comparison } from './compare';
-import { parseCsvTable } from './csv';
 import { InputError, type InputLocation } from './errors';
 import { checkSafeId } from './ids';
 import type { BenchmarkRequest } from './spec';
@@ -149,26 +149,6 @@ export function checkBisectIterations(it: BisectIterations): BisectIterations {
     throw new InputError(`--max-iterations ${it.max} with --add-iterations ${it.step} needs more than ${MAX_ROUNDS_PER_COMMIT} rounds of a commit`, { flag: '--max-iterations' });
   }
   return it;
-}
-
-/**
- * The test-cases CSV reduced to the header and the row of `testId`, as CSV: each round
- * benchmarks that test only. Names the file and the ids it has when the test is not in it.
- */
-export function oneTestCsv(text: string, file: string, testId: string): string {
-  const { header, records } = parseCsvTable(text, file);
-  // Without a test_id column the row number is the id (see parseTestCasesCsv).
-  const matching = records.filter((r) => (header.includes('test_id') ? r.values.test_id : String(r.row)) === testId);
-  if (matching.length === 0) {
-    const ids = records.map((r) => (header.includes('test_id') ? r.values.test_id : String(r.row)));
-    throw new InputError(`test id "${testId}" is not in ${file} (its tests: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', ...' : ''})`, { flag: '--test-id', file });
-  }
-  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  const row = matching[0]!;
-  // Keep the test's id when the CSV had none: its row is 1 in the reduced file.
-  const cols = header.includes('test_id') ? header : ['test_id', ...header];
-  const values: Record<string, string> = { ...row.values, test_id: testId };
-  return `${cols.map(quote).join(',')}\n${cols.map((c) => quote(values[c] ?? '')).join(',')}\n`;
 }
 
 /**

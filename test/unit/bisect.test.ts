@@ -8,9 +8,9 @@ import {
   maxProbesFor,
   moreIterations,
   nextProbe,
-  oneTestCsv,
   parseRevList,
 } from '../../src/core/bisect';
+import { oneTestCsv } from '../../src/core/bisect-csv';
 import type { Comparison, MetricComparison } from '../../src/core/compare';
 import { InputError } from '../../src/core/errors';
 import { parseTestCasesCsv } from '../../src/core/testcases';
