@@ -102,33 +102,93 @@ class SamplingCost {
 
 /** Starts sampling now; the first reading is a baseline, the first sample comes one interval later. */
 export function startMonitor(opts: MonitorOptions = {}): ResourceMonitor {
-  const intervalMs = Math.max(MIN_INTERVAL_MS, Math.round(opts.intervalMs ?? DEFAULT_INTERVAL_MS));
-  const { clockTicksPerSec, pageSizeBytes, cpuCount } = hostConstantsOnce();
-  const processes = new ProcessSampler({
-    pid: opts.pid,
-    mountPaths: mountPathsOf(opts.mountPoint),
-    fioScope: opts.fio ?? 'descendants',
-    clockTicksPerSec,
-    pageSizeBytes,
-  });
-  const startedAt = Date.now();
-  const startedPerf = performance.now();
-  const samples: ResourceSample[] = [];
-  const netInterfaces = new Set<string>();
-  const cost = new SamplingCost();
+  return new SamplingLoop(opts);
+}
+
+/** Readings on a fixed schedule (start + k * interval), so a slow event loop does not drift it. */
+class SamplingLoop implements ResourceMonitor {
+  private readonly intervalMs: number;
+  private readonly host = hostConstantsOnce();
+  private readonly processes: ProcessSampler;
+  private readonly startedAt = Date.now();
+  private readonly startedPerf = performance.now();
+  private readonly taken: ResourceSample[] = [];
+  private readonly netInterfaces = new Set<string>();
+  private readonly cost = new SamplingCost();
+  private last: Reading | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** The number of the next scheduled reading. */
+  private n = 0;
+  private result: Promise<ResourceSamples> | undefined;
+
+  constructor(private readonly opts: MonitorOptions) {
+    this.intervalMs = Math.max(MIN_INTERVAL_MS, Math.round(opts.intervalMs ?? DEFAULT_INTERVAL_MS));
+    this.processes = new ProcessSampler({
+      pid: opts.pid,
+      mountPaths: mountPathsOf(opts.mountPoint),
+      fioScope: opts.fio ?? 'descendants',
+      clockTicksPerSec: this.host.clockTicksPerSec,
+      pageSizeBytes: this.host.pageSizeBytes,
+    });
+    this.tick(); // baseline
+    this.schedule();
+  }
+
+  samples(): ResourceSample[] {
+    return this.taken.slice();
+  }
+
+  stop(): Promise<ResourceSamples> {
+    this.result ??= this.finish();
+    return this.result;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const elapsed = performance.now() - this.startedPerf;
+    this.n = Math.max(this.n + 1, Math.ceil(elapsed / this.intervalMs));
+    this.timer = setTimeout(
+      () => {
+        this.tick();
+        this.schedule();
+      },
+      Math.max(0, this.n * this.intervalMs - elapsed),
+    );
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.cost.measure(() => {
+      try {
+        const { reading, sample } = this.read(this.last);
+        this.last = reading;
+        if (!sample) return;
+        this.taken.push(sample);
+        try {
+          this.opts.onSample?.(sample);
+        } catch {
+          // A listener's error is not the monitor's.
+        }
+      } catch {
+        // Never let sampling break the agent; a missed reading shows as a longer interval.
+      }
+    });
+  }
 
   /** Takes a reading; with a previous one, also the sample of the interval between them. */
-  const read = (previous: Reading | undefined): { reading: Reading; sample: ResourceSample | null } => {
+  private read(previous: Reading | undefined): { reading: Reading; sample: ResourceSample | null } {
     const at = performance.now();
     const t = Date.now();
-    const system = readSystem(clockTicksPerSec);
-    for (const name of system.net?.interfaces ?? []) netInterfaces.add(name);
-    const proc = processes.read(at, system.uptimeTicks);
+    const system = readSystem(this.host.clockTicksPerSec);
+    for (const name of system.net?.interfaces ?? []) this.netInterfaces.add(name);
+    const proc = this.processes.read(at, system.uptimeTicks);
     const reading: Reading = { at, system, proc };
     if (!previous) return { reading, sample: null };
     const interval = at - previous.at;
     const ofSystem = systemSample(previous.system, system, interval);
-    const ofProcesses = processes.sample({ proc: previous.proc, uptimeTicks: previous.system.uptimeTicks }, proc, interval);
+    const ofProcesses = this.processes.sample({ proc: previous.proc, uptimeTicks: previous.system.uptimeTicks }, proc, interval);
+    // Field by field, in the order the samples have always been written.
     const sample: ResourceSample = {
       t,
       intervalMs: Math.round(interval),
@@ -143,76 +203,30 @@ export function startMonitor(opts: MonitorOptions = {}): ResourceMonitor {
       loopbackTxBytesPerSec: ofSystem.loopbackTxBytesPerSec,
     };
     return { reading, sample };
-  };
+  }
 
-  let last: Reading | undefined;
-  const tick = (): void =>
-    cost.measure(() => {
-      try {
-        const { reading, sample } = read(last);
-        last = reading;
-        if (sample) {
-          samples.push(sample);
-          try {
-            opts.onSample?.(sample);
-          } catch {
-            // A listener's error is not the monitor's.
-          }
-        }
-      } catch {
-        // Never let sampling break the agent; a missed reading shows as a longer interval.
-      }
-    });
-
-  // Readings on a fixed schedule (start + k * interval), so a slow event loop does not drift it.
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let n = 0;
-  const schedule = (): void => {
-    if (stopped) return;
-    const elapsed = performance.now() - startedPerf;
-    n = Math.max(n + 1, Math.ceil(elapsed / intervalMs));
-    timer = setTimeout(
-      () => {
-        tick();
-        schedule();
-      },
-      Math.max(0, n * intervalMs - elapsed),
-    );
-    timer.unref();
-  };
-  tick(); // baseline
-  schedule();
-
-  let result: Promise<ResourceSamples> | undefined;
-  return {
-    samples: () => samples.slice(),
-    stop(): Promise<ResourceSamples> {
-      if (result) return result;
-      result = (async () => {
-        stopped = true;
-        clearTimeout(timer);
-        // A last reading for the tail, unless it would be too short to measure CPU meaningfully.
-        if (last && performance.now() - last.at >= intervalMs / 2) tick();
-        const finishedAt = Date.now();
-        return {
-          schema: RESOURCE_SAMPLES_SCHEMA,
-          intervalMs,
-          startedAt: new Date(startedAt).toISOString(),
-          finishedAt: new Date(finishedAt).toISOString(),
-          durationMs: finishedAt - startedAt,
-          host: { cpuCount, clockTicksPerSec, pageSizeBytes },
-          gcsfuse: { source: processes.gcsfuseSource, pids: [...processes.gcsfusePids] },
-          fio: { pids: [...processes.fioPids] },
-          netInterfaces: [...netInterfaces].sort(),
-          monitorCost: cost.summary(),
-          samples: samples.slice(),
-          summary: summariseSamples(samples),
-        };
-      })();
-      return result;
-    },
-  };
+  private async finish(): Promise<ResourceSamples> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    // A last reading for the tail, unless it would be too short to measure CPU meaningfully.
+    if (this.last && performance.now() - this.last.at >= this.intervalMs / 2) this.tick();
+    const finishedAt = Date.now();
+    const { cpuCount, clockTicksPerSec, pageSizeBytes } = this.host;
+    return {
+      schema: RESOURCE_SAMPLES_SCHEMA,
+      intervalMs: this.intervalMs,
+      startedAt: new Date(this.startedAt).toISOString(),
+      finishedAt: new Date(finishedAt).toISOString(),
+      durationMs: finishedAt - this.startedAt,
+      host: { cpuCount, clockTicksPerSec, pageSizeBytes },
+      gcsfuse: { source: this.processes.gcsfuseSource, pids: [...this.processes.gcsfusePids] },
+      fio: { pids: [...this.processes.fioPids] },
+      netInterfaces: [...this.netInterfaces].sort(),
+      monitorCost: this.cost.summary(),
+      samples: this.taken.slice(),
+      summary: summariseSamples(this.taken),
+    };
+  }
 }
 
 /** The mount point as given and its real path (gcsfuse's last argument may be either). */
