@@ -105,6 +105,8 @@ export interface EntryReport {
 
 /** The versions and machine of an entry's run, as the agent recorded them. */
 export interface EntryEnvironment {
+  /** When the agent collected it: the entry's first iteration (ISO 8601). */
+  collectedAt: string | null;
   hostname: string | null;
   machineType: string | null;
   kernel: string | null;
@@ -117,6 +119,7 @@ export interface EntryEnvironment {
 export function entryEnvironment(m: EntryMetadata): EntryEnvironment {
   const g = m.gcsfuse;
   return {
+    collectedAt: m.collectedAt ?? null,
     hostname: m.host?.hostname ?? null,
     machineType: m.host?.machineType ?? null,
     kernel: m.host?.kernelRelease ?? null,
