@@ -7,6 +7,7 @@ import { entryEnvironment, entryReports, parseIteration, prefetchSeries, type En
 import { entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { JobSpec, Manifest } from '../core/spec';
+import { readJobSpecs } from '../shared/job-specs';
 import { rememberReports, sha256Hex } from './results-cache';
 
 /** Which VM holds the results of each entry, as the workflow recorded it. */
@@ -35,12 +36,6 @@ export interface AggregateSummary {
  * most 8 entries' parsed outputs are held at a time (raw texts are dropped once parsed).
  */
 export const READ_AHEAD_ENTRIES = 8;
-
-export async function readJobSpecs(store: ArtifactStore, benchmarkId: string): Promise<JobSpec[]> {
-  const keys = (await store.list(layout.jobsPrefix(benchmarkId))).filter((k) => k.endsWith('.json'));
-  const specs = await Promise.all(keys.map((k) => getJson<JobSpec>(store, k)));
-  return specs.filter((s): s is JobSpec => s !== undefined);
-}
 
 /** One entry's inputs to its reports, read and parsed (no raw text kept). */
 interface LoadedEntry {

@@ -15,7 +15,7 @@ import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { MatrixEntry } from '../core/matrix';
 import { entryReports, parseIteration, type EntryReport, type IterationResult } from '../core/report';
-import { readJobSpecs } from './aggregate';
+import { readJobSpecs } from '../shared/job-specs';
 
 const run = promisify(execFile);
 

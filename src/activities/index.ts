@@ -5,7 +5,7 @@ import { agentLastPoll, type AgentPresence } from './agents';
 import { aggregate, type AggregateInput } from './aggregate';
 import { distribute } from './distribute';
 import { withFailureMapping } from '../shared/failures';
-import { exportResults, type ExportInput } from './export';
+import { exportResults, type ExportInput } from '../shared/export';
 import { withHeartbeats } from './heartbeat';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { writeReport, type ReportInput } from './report';

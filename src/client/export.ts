@@ -6,7 +6,7 @@
  */
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { Command, Option } from 'commander';
-import { exportResults, type BigQueryTarget, type ExportSummary } from '../activities/export';
+import { exportResults, type BigQueryTarget, type ExportSummary } from '../shared/export';
 import { openArtifactStore } from '../artifacts';
 import { InputError } from '../core/errors';
 import { parseBigQueryTable } from '../core/export-rows';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aggregate, type EntryOwner } from '../../src/activities/aggregate';
-import { EXPORT_FILES, buildExportRows, exportResults, replaceStatement, type BigQueryTarget } from '../../src/activities/export';
+import { EXPORT_FILES, buildExportRows, exportResults, replaceStatement, type BigQueryTarget } from '../../src/shared/export';
 import { LocalArtifactStore } from '../../src/artifacts/local';
 import { toJson } from '../../src/artifacts/store';
 import { runExport } from '../../src/client/export';

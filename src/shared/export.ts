@@ -34,7 +34,6 @@ import {
   entryRows,
   parseExportIteration,
   toNdjson,
-  type BigQueryField,
   type ExportIteration,
   type ExportRow,
 } from '../core/export-rows';
@@ -49,7 +48,7 @@ import {
 } from '../core/original-report';
 import type { EntryReport } from '../core/report';
 import type { ResourceSamples } from '../core/resources';
-import { readJobSpecs } from './aggregate';
+import { readJobSpecs } from './job-specs';
 
 export interface BigQueryTarget {
   /** Project of the dataset (and, unless the client options say otherwise, where jobs run and are billed). */
