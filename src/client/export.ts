@@ -11,9 +11,8 @@ import { openArtifactStore } from '../artifacts';
 import { InputError } from '../core/errors';
 import { parseBigQueryTable } from '../core/export-rows';
 import { checkSafeId } from '../core/ids';
+import { EXIT, exitCodeOf } from './exit-codes';
 
-/** Exit codes of export, as the CLI's: 0 ok, 1 failure, 2 bad input. */
-export const EXPORT_EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
 export interface ExportFlags {
   artifacts?: string;
@@ -105,12 +104,8 @@ export async function runExport(args: readonly string[], io: ExportIo = {}): Pro
   const cmd = exportCommand({ ...io, err });
   try {
     await cmd.parseAsync([...args], { from: 'user' });
-    return EXPORT_EXIT.ok;
+    return EXIT.ok;
   } catch (e) {
-    const c = (e as { code?: string }).code;
-    if (c === 'commander.helpDisplayed' || c === 'commander.help' || c === 'commander.version') return EXPORT_EXIT.ok;
-    if (typeof c === 'string' && c.startsWith('commander.')) return EXPORT_EXIT.badInput;
-    err(`error: ${(e as Error).message}`);
-    return e instanceof InputError ? EXPORT_EXIT.badInput : EXPORT_EXIT.failed;
+    return exitCodeOf(e, err);
   }
 }
