@@ -96,7 +96,8 @@ function bandwidthChart(testId: string, entries: readonly EntryReport[]): string
       Plot.barX(rows, { y: 'entry', x: 'value', fill: 'dir', title: (r: BarRow) => `${r.entry}: ${fmt(r.value, 2)} ${BW.unit}` }),
       Plot.ruleY(withInterval, { y: 'entry', x1: 'low', x2: 'high', stroke: '#000', strokeWidth: 1.5, className: 'err' }),
       Plot.dot(dots, { y: 'entry', x: 'value', r: 3, fill: (d: { outlier: boolean }) => (d.outlier ? '#d62728' : '#fff'), stroke: '#333', className: 'pt' }),
-      Plot.text(rows, { y: 'entry', x: 'value', text: (r: BarRow) => label(r.value), dx: 6, textAnchor: 'start', className: 'value' }),
+      // The number on the bar is the table's mean, to the same digits.
+      Plot.text(rows, { y: 'entry', x: 'value', text: (r: BarRow) => fmt(r.value, 2), dx: 6, textAnchor: 'start', className: 'value' }),
       Plot.ruleX([0]),
     ],
   });

@@ -99,36 +99,49 @@ describe('report.html', () => {
     expect(names).toContain('table');
   });
 
-  it('has one SVG per chart: bandwidth and latency for each test with results, none for a test without', () => {
-    const figures = html.match(/<figure class="chart">/g) ?? [];
-    const svgs = html.match(/<svg /g) ?? [];
-    expect(figures).toHaveLength(2);
-    expect(svgs).toHaveLength(figures.length);
-    for (const part of html.split('<figure class="chart">').slice(1)) {
-      expect(part.indexOf('<svg ')).toBe(0);
-      expect(part.indexOf('</svg>')).toBeLessThan(part.indexOf('</figure>'));
-      expect(part.slice(1, part.indexOf('</svg>'))).not.toContain('<svg ');
-    }
+  /** The HTML of each chart of a kind, in page order. */
+  const figures = (kind: string): string[] =>
+    html.split(`<figure class="chart" data-chart="${kind}">`).slice(1).map((part) => part.slice(0, part.indexOf('<figcaption>')));
+
+  it('has a bandwidth chart and a latency CDF for each test with results, none for a test without', () => {
+    expect(figures('bandwidth')).toHaveLength(1);
+    expect(figures('latency-cdf')).toHaveLength(1);
+    // Plot's own SVG (class plot-...) is in each.
+    for (const f of [...figures('bandwidth'), ...figures('latency-cdf')]) expect(f).toMatch(/<svg [^>]*class="plot-[0-9a-f]+"/);
     expect(html).toContain('No entry of this test passed: nothing to chart.');
+    // No fio logs in these outputs: said so, no time-series chart.
+    expect(figures('timeseries')).toHaveLength(0);
+    expect(html).toContain('No fio logs were stored for this test: no time series.');
   });
 
-  it('draws a bar per config and direction and each iteration as a dot; no error bar with 2 iterations, the table says why', () => {
-    const bandwidth = html.slice(html.indexOf('<svg '), html.indexOf('</svg>'));
-    expect(bandwidth).toContain('<title>Bandwidth of test rand&lt;1&gt;&amp;&quot;q&quot;</title>');
-    // 2 configs x read and write.
-    expect(bandwidth.match(/<rect [^>]*fill="#(1f77b4|ff7f0e)"><title>/g)).toHaveLength(4);
+  it('draws a bar per config and direction with its number and each iteration as a dot; no interval with 2 iterations, the table says why', () => {
+    const bandwidth = figures('bandwidth')[0]!;
+    // Plot writes the title as text: '<' and '&' escaped (a '"' in text needs no escaping).
+    expect(bandwidth).toContain('<h2>Bandwidth of test rand&lt;1&gt;&amp;"q"</h2>');
+    // 2 configs x read and write, in the direction colours.
+    const bars = bandwidth.match(/<rect fill="#(1f77b4|ff7f0e)" [^>]*><title>/g) ?? [];
+    expect(bars).toHaveLength(4);
+    // Numbers on the bars: the means of the table, to the same digits.
+    const numbers = [...bandwidth.matchAll(/<g [^>]*class="value"[^>]*>(.*?)<\/g>/g)].flatMap((m) => [...m[1]!.matchAll(/>([0-9.]+)<\/text>/g)].map((x) => x[1]));
+    const means = [reports[0]!, reports[2]!].flatMap((r) => [r.read!, r.write!].map((d) => (d.bwBytesPerSec.mean / 2 ** 20).toFixed(2)));
+    expect(numbers).toEqual(means);
     // Two iterations each: no interval (not available, with the reason in the table).
-    expect(bandwidth.match(/class="err"/g)).toBeNull();
+    expect(bandwidth).not.toContain('class="err"');
     expect(html).toContain('<td>n/a (2 iterations: an interval needs 3 or more)</td>');
     expect(bandwidth.match(/<circle /g)).toHaveLength(8);
     const outliers = reports.reduce((s, r) => s + (r.read?.bwBytesPerSec.outlierIterations.length ?? 0) + (r.write?.bwBytesPerSec.outlierIterations.length ?? 0), 0);
-    expect(bandwidth.match(/class="pt outlier"/g) ?? []).toHaveLength(outliers);
-    expect(html).toMatch(/error bar = 95% confidence interval of the geometric mean \(log-scale Student t; none below 3 iterations\)/);
-    // Latency: p50, p90, p99, p99.9 and max for each config and direction, on a log axis.
-    const latency = html.slice(html.lastIndexOf('<svg '), html.lastIndexOf('</svg>'));
-    expect(latency).toContain('ms (log)');
-    expect(latency.match(/<rect [^>]*><title>/g)).toHaveLength(2 * 2 * 5);
-    expect(latency).toContain('p99.9:');
+    expect(bandwidth.match(/<circle fill="#d62728"/g) ?? []).toHaveLength(outliers);
+    expect(html).toMatch(/95% confidence interval of the geometric mean \(log-scale Student t; none below 3 iterations\)/);
+  });
+
+  it('draws the latency CDF of each config and direction from the pooled histogram, on a log axis', () => {
+    const cdf = figures('latency-cdf')[0]!;
+    expect(cdf).toContain('completion latency, ms (log)');
+    // One line per config and direction.
+    const lines = cdf.slice(cdf.indexOf('aria-label="line"'));
+    expect(lines.match(/<path /g)).toHaveLength(4);
+    // The dashed percentile guides are labelled.
+    for (const p of ['p50', 'p90', 'p99', 'p99.9']) expect(cdf).toContain(`>${p}</text>`);
   });
 
   it('shows the numbers of the report in its table', () => {
@@ -153,8 +166,8 @@ describe('report.html', () => {
     expect(html).not.toMatch(/\ssrc=/i);
     expect(html).not.toMatch(/@import|url\(/i);
     for (const m of html.matchAll(/href="([^"]*)"/g)) expect(m[1]).toMatch(/^#/);
-    // The only URL is the SVG namespace, which is never fetched.
-    expect([...html.matchAll(/https?:\/\/[^"\s<]+/g)].map((m) => m[0])).toEqual(Array(2).fill('http://www.w3.org/2000/svg'));
+    // No URL at all: inline SVG in HTML needs no namespace.
+    expect([...html.matchAll(/https?:\/\/[^"\s<]+/g)].map((m) => m[0])).toEqual([]);
   });
 
   it('renders an empty benchmark', () => {
