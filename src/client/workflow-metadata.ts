@@ -31,7 +31,7 @@ export function benchmarkStartMetadata(req: BenchmarkRequest, prepared: Prepared
   const configs = prepared.configs.length;
   const tests = entries / configs;
   const refs = [...new Set(prepared.configs.map((c) => c.commit))];
-  const name = req.runName && req.runName !== req.benchmarkId ? ` "${req.runName}"` : '';
+  const name = req.runName && req.runName !== req.benchmarkId ? ` (${req.runName})` : '';
   const staticSummary =
     `Benchmark ${req.benchmarkId}${name}: ${entries} entries × ${req.iterations} iterations on ${fleetSummary(req.fleet)}, ` +
     `gcsfuse ${refs.join(', ')}`;

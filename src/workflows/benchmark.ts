@@ -147,10 +147,14 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   });
 
   setHandler(progressQuery, () => ({ ...progress, lostVms: [...lost] }));
-  setHandler(entryOutcomeSignal, ({ workflowId, outcome }: EntryOutcomeReport) => {
-    applyOutcome(workflowId, outcome);
-    refresh();
-  });
+  setHandler(
+    entryOutcomeSignal,
+    ({ workflowId, outcome }: EntryOutcomeReport) => {
+      applyOutcome(workflowId, outcome);
+      refresh();
+    },
+    { description: "Internal: a VM run reports an entry's outcome (not for people to send)" },
+  );
 
   /** Runs a batch on a VM; throws only when the child run itself fails or is cancelled. */
   const runOnVm = async (vm: string, entries: EntryRef[]): Promise<EntryOutcome[]> => {
@@ -265,11 +269,12 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
   /** Why a retryVm request (update or signal) is refused; undefined when it would be carried out. */
   const retryRefusal = (input: unknown): string | undefined => {
-    if (typeof input !== 'object' || input === null || Array.isArray(input) || typeof (input as RetryVmRequest).vm !== 'string') {
-      return 'expected {"vm": "<VM name>"} or {"vm": "<VM name>", "onto": "<VM name>"}';
-    }
+    const expected = 'expected {"vm": "<VM name>"} or {"vm": "<VM name>", "onto": "<VM name>"}';
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return expected;
+    // A misspelt field is named (`{"VM": ...}`), rather than the missing one.
     const unknown = Object.keys(input).filter((k) => !RETRY_FIELDS.includes(k));
     if (unknown.length) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "vm" and optionally "onto")`;
+    if (typeof (input as RetryVmRequest).vm !== 'string') return expected;
     const { vm, onto } = input as RetryVmRequest;
     if (deadlinePassed) return `the whole-run deadline passed (${timedOutReason(req.runTimeoutMs ?? 0)})`;
     if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') return 'the benchmark has not been distributed yet';

@@ -25,7 +25,7 @@ describe('Web UI metadata of a benchmark', () => {
   it('summarises the run in one line and details it in markdown', () => {
     const req = smallRequest('nightly-1', ['vm-1', 'vm-2'], { runName: 'nightly read', runTimeoutMs: 14_400_000 });
     const m = benchmarkStartMetadata(req, prepareBenchmark(req), { artifacts: 'gs://arts/p' });
-    expect(m.staticSummary).toBe('Benchmark nightly-1 "nightly read": 3 entries × 2 iterations on 2 VMs (vm-1, vm-2), gcsfuse master');
+    expect(m.staticSummary).toBe('Benchmark nightly-1 (nightly read): 3 entries × 2 iterations on 2 VMs (vm-1, vm-2), gcsfuse master');
     expect(m.staticSummary).not.toContain('\n');
     expect(m.staticDetails).toContain('- **benchmark**: `nightly-1`, run name `nightly read`');
     expect(m.staticDetails).toContain('- **matrix**: 3 tests (`test-cases.csv`) × 1 configs = 3 entries, 2 iterations each');
