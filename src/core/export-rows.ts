@@ -9,8 +9,9 @@
  * Pure: no I/O. Units are in the column names: bytes, bytes per second, ns, ms.
  */
 import { InputError } from './errors';
-import { DIRECTIONS, extractFioJson, parseFioOutput, percentileFromBins, type Direction, type FioIterationResult } from './fio';
+import { extractFioJson, fioResultOf, REPORTED_DIRECTIONS, type DirectionResult, type FioGroupResult, type FioIterationResult, type ReportedDirection } from './fio';
 import type { MatrixEntry } from './matrix';
+import { metricKind, PERCENTILE_METRICS, type Percentile } from './metrics';
 import type { EntryMetadata, MetadataPrefetch } from './metadata';
 import type { ResourceMetric, ResourceSummary } from './resources';
 
@@ -31,6 +32,18 @@ const opt = <N extends string, T extends BigQueryType>(name: N, type: T, descrip
   ({ name, type, mode: 'NULLABLE', description }) as const;
 
 const CLAT = 'completion latency (fio clat) of the iteration, all jobs pooled';
+
+type NoDot<S extends string> = S extends `${infer A}.${infer B}` ? `${A}${B}` : S;
+/** lat_p50_ns ... lat_p999_ns: one column per percentile of metrics.ts (the '.' of 99.9 dropped). */
+type PercentileColumnName = `lat_p${NoDot<`${Percentile}`>}_ns`;
+const percentileColumn = (p: number) => `lat_p${String(p).replace('.', '')}_ns` as PercentileColumnName;
+const PERCENTILE_COLUMNS = PERCENTILE_METRICS.map((k, i) =>
+  opt(
+    percentileColumn(k.percentile!),
+    'INT64',
+    i === 0 ? `${k.percentile}th percentile ${CLAT}, ns, from fio's json+ histogram as fio reads it; null without histogram` : `${k.percentile}th percentile ${CLAT}, ns; null without histogram`,
+  ),
+);
 
 /** Resource metrics of an iteration (the monitor's summary of iteration-<n>.resources.json): column, metric, what it is. */
 const RESOURCE_EXPORTS = [
@@ -58,14 +71,11 @@ export const EXPORT_COLUMNS = [
   req('mount_args', 'STRING', 'gcsfuse mount flags of the config, as written'),
   req('vm', 'STRING', 'VM (agent) whose fio run produced the row'),
   req('iteration', 'INT64', 'iteration of the entry, 1-based'),
-  req('direction', 'STRING', 'I/O direction: read, write or trim'),
+  req('direction', 'STRING', "I/O direction: read, write or trim, or mixed (fio's pooled section with unified_rw_reporting)"),
   req('bw_bytes_per_sec', 'INT64', 'bandwidth in bytes per second: io_bytes over the longest job runtime (fio group_reporting)'),
   req('iops', 'FLOAT64', 'I/O operations per second: completed I/Os over the longest job runtime'),
   opt('lat_mean_ns', 'FLOAT64', `mean ${CLAT}, ns; null without latency samples`),
-  opt('lat_p50_ns', 'INT64', `50th percentile ${CLAT}, ns, from fio's json+ histogram as fio reads it; null without histogram`),
-  opt('lat_p90_ns', 'INT64', `90th percentile ${CLAT}, ns; null without histogram`),
-  opt('lat_p99_ns', 'INT64', `99th percentile ${CLAT}, ns; null without histogram`),
-  opt('lat_p999_ns', 'INT64', `99.9th percentile ${CLAT}, ns; null without histogram`),
+  ...PERCENTILE_COLUMNS,
   opt('lat_max_ns', 'INT64', `maximum ${CLAT}, ns; null without latency samples`),
   req('runtime_ms', 'INT64', 'runtime of the longest job of the iteration in this direction, ms'),
   req('io_bytes', 'INT64', 'bytes moved in this direction by all jobs of the iteration'),
@@ -87,6 +97,8 @@ export const EXPORT_COLUMNS = [
   ...RESOURCE_EXPORT_COLUMNS,
   opt('metadata_prefetch_ms', 'FLOAT64', 'wall time of the recursive listing of the test folder before fio (the original ls -R), ms; null when not recorded'),
   opt('metadata_prefetch_files', 'INT64', 'files the metadata prefetch listed, in all subfolders; null when not recorded'),
+  // Last, so a table made before it only needs the column added.
+  opt('fio_group', 'INT64', "fio's groupid of the row when the job file has several groups (stonewall/new_group), each group its own rows; null with one group"),
 ] as const satisfies readonly ExportColumn[];
 
 type Columns = typeof EXPORT_COLUMNS;
@@ -134,11 +146,12 @@ export interface ExportIteration {
   prefetch?: MetadataPrefetch | null;
 }
 
-/** Parses an fio output (json or json+) of one iteration for the export. */
-export function parseExportIteration(iteration: number, text: string): ExportIteration {
-  const json = extractFioJson(text) as { timestamp_ms?: unknown; timestamp?: unknown };
+/** Parses an fio output (json or json+) of one iteration for the export; `source` (the file) names it in errors. */
+export function parseExportIteration(iteration: number, text: string, source?: string): ExportIteration {
+  const parsed = extractFioJson(text, source);
+  const json = parsed as { timestamp_ms?: unknown; timestamp?: unknown };
   const ms = typeof json.timestamp_ms === 'number' ? json.timestamp_ms : typeof json.timestamp === 'number' ? json.timestamp * 1000 : null;
-  return { iteration, result: parseFioOutput(text), recordedAt: ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString() };
+  return { iteration, result: fioResultOf(parsed, source), recordedAt: ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString() };
 }
 
 // ---------------------------------------------------------------- building rows
@@ -170,8 +183,9 @@ function resourceValues(summary: ResourceSummary | null | undefined): Record<Res
     ]),
   ) as Record<ResourceColumnName, number | null>;
 }
-const hasIo = (it: ExportIteration, dir: Direction) => it.result[dir].totalIos > 0;
-const pct = (it: ExportIteration, dir: Direction, p: number): number | null => percentileFromBins(it.result[dir].clat.bins, p) ?? null;
+const BW = metricKind('bw')!;
+const IOPS = metricKind('iops')!;
+const MEAN_LAT = metricKind('mean_lat')!;
 
 /** The gcsfuse version as its binary tells it; a `go install` build says `unknown`, its module version does not. */
 function gcsfuseVersion(meta: EntryMetadata | null): string | null {
@@ -180,59 +194,70 @@ function gcsfuseVersion(meta: EntryMetadata | null): string | null {
   return g.version && g.version !== 'unknown' ? g.version : (g.moduleVersion ?? g.version ?? null);
 }
 
+/** One iteration's figures of one fio group (or all of it, with one group). */
+type Figures = Pick<FioGroupResult, ReportedDirection>;
+
 /**
- * Rows of one entry: per iteration, one per direction in which the entry moved data (in any
- * iteration; the rule of the report, so an iteration that moved nothing in such a direction is a
- * row of zeros, not a gap). Values are the per-iteration values the report keeps in results.json.
+ * Rows of one entry: per fio group (each its own rows when the job file has several, as in the
+ * report), per iteration, one per direction in which the group moved data in any iteration (the
+ * rule of the report, so an iteration that moved nothing in such a direction is a row of zeros,
+ * not a gap); `mixed` when fio wrote it (unified_rw_reporting). Values are read as metrics.ts
+ * defines them (fromIteration), the per-iteration values the report keeps in results.json.
  */
 export function entryRows(input: ExportEntryInput): ExportRow[] {
   const { entry, metadata: meta } = input;
   const iterations = [...input.iterations].sort((a, b) => a.iteration - b.iteration);
-  const directions = DIRECTIONS.filter((d) => iterations.some((it) => hasIo(it, d)));
+  const groupIds = [...new Set(iterations.flatMap((it) => (it.result.groups ?? []).map((g) => g.groupId)))].sort((a, b) => a - b);
+  const parts: { group: number | null; of: (it: ExportIteration) => Figures | undefined }[] =
+    groupIds.length > 1 ? groupIds.map((g) => ({ group: g, of: (it) => it.result.groups.find((x) => x.groupId === g) })) : [{ group: null, of: (it) => it.result }];
   const rows: ExportRow[] = [];
-  for (const it of iterations) {
-    for (const dir of directions) {
-      const d = it.result[dir];
-      const withLatency = d.clat.count > 0;
-      rows.push({
-        benchmark_id: input.benchmarkId,
-        matrix_id: entry.matrixId,
-        test_id: entry.testId,
-        config_label: entry.config.label,
-        commit: entry.config.commit,
-        mount_args: entry.config.mountArgs,
-        vm: input.vm,
-        iteration: it.iteration,
-        direction: dir,
-        bw_bytes_per_sec: d.bwBytesPerSec,
-        iops: d.iops,
-        lat_mean_ns: withLatency ? d.clat.meanNs : null,
-        lat_p50_ns: pct(it, dir, 50),
-        lat_p90_ns: pct(it, dir, 90),
-        lat_p99_ns: pct(it, dir, 99),
-        lat_p999_ns: pct(it, dir, 99.9),
-        lat_max_ns: withLatency ? d.clat.maxNs : null,
-        runtime_ms: d.runtimeMs,
-        io_bytes: d.ioBytes,
-        block_size: param(entry, 'block_size'),
-        io_depth: intParam(entry, 'io_depth'),
-        num_jobs: intParam(entry, 'num_jobs'),
-        file_size: param(entry, 'file_size'),
-        nr_files: intParam(entry, 'nr_files'),
-        io_type: param(entry, 'io_type'),
-        direct: intParam(entry, 'direct'),
-        fio_version: it.result.fioVersion === 'unknown' ? (meta?.host.fioVersion ?? null) : it.result.fioVersion,
-        gcsfuse_version: gcsfuseVersion(meta),
-        gcsfuse_build_commit: meta?.gcsfuse?.commit ?? null,
-        kernel: meta?.host.kernelRelease ?? null,
-        machine_type: meta?.host.machineType ?? null,
-        cpu_count: meta?.host.cpuCount ?? null,
-        job_sha256: meta?.job.sha256 ?? null,
-        recorded_at: it.recordedAt,
-        ...resourceValues(it.resources),
-        metadata_prefetch_ms: it.prefetch?.elapsedMs ?? null,
-        metadata_prefetch_files: it.prefetch?.files ?? null,
-      });
+  for (const part of parts) {
+    const directions = REPORTED_DIRECTIONS.filter((d) => iterations.some((it) => (part.of(it)?.[d]?.totalIos ?? 0) > 0));
+    for (const it of iterations) {
+      const figures = part.of(it);
+      if (!figures) continue;
+      for (const dir of directions) {
+        const d: DirectionResult = figures[dir];
+        const withLatency = d.clat.count > 0;
+        const percentiles = Object.fromEntries(PERCENTILE_METRICS.map((k) => [percentileColumn(k.percentile!), k.fromIteration(d)])) as Record<PercentileColumnName, number | null>;
+        rows.push({
+          benchmark_id: input.benchmarkId,
+          matrix_id: entry.matrixId,
+          test_id: entry.testId,
+          config_label: entry.config.label,
+          commit: entry.config.commit,
+          mount_args: entry.config.mountArgs,
+          vm: input.vm,
+          iteration: it.iteration,
+          direction: dir,
+          bw_bytes_per_sec: BW.fromIteration(d) ?? 0,
+          iops: IOPS.fromIteration(d) ?? 0,
+          lat_mean_ns: MEAN_LAT.fromIteration(d),
+          ...percentiles,
+          lat_max_ns: withLatency ? d.clat.maxNs : null,
+          runtime_ms: d.runtimeMs,
+          io_bytes: d.ioBytes,
+          block_size: param(entry, 'block_size'),
+          io_depth: intParam(entry, 'io_depth'),
+          num_jobs: intParam(entry, 'num_jobs'),
+          file_size: param(entry, 'file_size'),
+          nr_files: intParam(entry, 'nr_files'),
+          io_type: param(entry, 'io_type'),
+          direct: intParam(entry, 'direct'),
+          fio_version: it.result.fioVersion === 'unknown' ? (meta?.host.fioVersion ?? null) : it.result.fioVersion,
+          gcsfuse_version: gcsfuseVersion(meta),
+          gcsfuse_build_commit: meta?.gcsfuse?.commit ?? null,
+          kernel: meta?.host.kernelRelease ?? null,
+          machine_type: meta?.host.machineType ?? null,
+          cpu_count: meta?.host.cpuCount ?? null,
+          job_sha256: meta?.job.sha256 ?? null,
+          recorded_at: it.recordedAt,
+          ...resourceValues(it.resources),
+          metadata_prefetch_ms: it.prefetch?.elapsedMs ?? null,
+          metadata_prefetch_files: it.prefetch?.files ?? null,
+          fio_group: part.group,
+        });
+      }
     }
   }
   return rows;

@@ -131,7 +131,7 @@ export async function buildExportRows(
       const key = layout.fioOutput(benchmarkId, owner.vm, owner.matrixId, i);
       const buf = await store.get(key);
       if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
-      const it = parseExportIteration(i, buf.toString('utf8'));
+      const it = parseExportIteration(i, buf.toString('utf8'), store.urlOf(key));
       it.resources = (await getJson<ResourceSamples>(store, layout.resources(benchmarkId, owner.vm, owner.matrixId, i)))?.summary ?? null;
       it.prefetch = (await getJson<IterationMetadata>(store, iterationMetadataKey(benchmarkId, owner.vm, owner.matrixId, i)))?.metadataPrefetch ?? null;
       iterations.push(it);

@@ -3,6 +3,7 @@
  * value is checked against the number fio printed for that iteration, and against the
  * per-iteration values the report keeps in results.json; the BigQuery schema and the rows agree.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -357,5 +358,48 @@ describe('parseBigQueryTable', () => {
     for (const bad of ['dataset.table', 'my-project.ds', 'My-Project.ds.t', 'my-project.ds.t.x', 'my-project.d-s.t', 'my-project.ds.t;DROP', '', 'my-project.ds.`t`']) {
       expectInputError(() => parseBigQueryTable(bad), { flag: '--bigquery' }, '--bigquery: ', 'project.dataset.table');
     }
+  });
+});
+
+describe('entryRows: mixed, fio groups and errors (real fio outputs of test/fixtures/fio)', () => {
+  const fixture = (name: string) => readFileSync(path.join(import.meta.dirname, '../fixtures/fio', name), 'utf8');
+  const fromTexts = (texts: string[]): ExportEntryInput => ({
+    benchmarkId: 'bench-1',
+    entry: mixedEntry,
+    vm: 'vm-1',
+    iterations: texts.map((t, i) => parseExportIteration(i + 1, t)),
+    metadata,
+  });
+
+  it('exports a unified_rw_reporting=1 run (only a mixed section) as mixed rows, with the report\'s values', () => {
+    const text = fixture('unified-rw.json');
+    const rows = entryRows(fromTexts([text, text]));
+    expect(rows.map((r) => `${r.iteration}/${r.direction}`)).toEqual(['1/mixed', '2/mixed']);
+    const report = entryReport(mixedEntry, 'vm-1', 'passed', [parseIteration(text), parseIteration(text)]);
+    expect(rows.map((r) => r.bw_bytes_per_sec)).toEqual(report.mixed!.bwBytesPerSec.values);
+    expect(rows[0]!.lat_p999_ns).toBe(report.mixed!.clatPercentilesNs['p99.9']);
+    expect(rows[0]!.fio_group).toBeNull();
+  });
+
+  it('gives each fio group its own rows, named by fio_group, with the figures of that group alone', () => {
+    const text = fixture('two-groups.json');
+    const rows = entryRows(fromTexts([text]));
+    expect(rows.map((r) => `${r.fio_group}/${r.direction}`)).toEqual(['0/write', '1/write']);
+    const groups = JSON.parse(text).jobs as { groupid: number; write: { io_bytes: number } }[];
+    for (const g of [0, 1]) {
+      const bytes = groups.filter((j) => j.groupid === g).reduce((s, j) => s + j.write.io_bytes, 0);
+      expect(rows.find((r) => r.fio_group === g)!.io_bytes).toBe(bytes);
+    }
+    // 1 MiB writes and 4 KiB writes are not mixed: the groups' p50 differ.
+    expect(rows[0]!.lat_p50_ns).not.toBe(rows[1]!.lat_p50_ns);
+  });
+
+  it('names the file of an output that is cut off', () => {
+    const text = fixture('two-groups.json');
+    expect(() => parseExportIteration(1, text.slice(0, text.length / 2), 'gs://b/x/iteration-1.fio.json')).toThrow(/^gs:\/\/b\/x\/iteration-1\.fio\.json: /);
+  });
+
+  it('has one latency percentile column per percentile of metrics.ts', () => {
+    expect(EXPORT_COLUMNS.map((c) => c.name).filter((n) => /^lat_p\d+_ns$/.test(n))).toEqual(PERCENTILES.map((p) => `lat_${percentileKey(p).replace('.', '')}_ns`));
   });
 });
