@@ -4,15 +4,15 @@ FROM node:20-bookworm
 # fio, FUSE and git from Debian (apt checks packages against Debian's signed release files).
 RUN apt-get update && apt-get install -y --no-install-recommends fio fuse3 git ca-certificates \
     && rm -rf /var/lib/apt/lists/*
-# Go for building gcsfuse with GOTOOLCHAIN=auto, which needs go >= 1.21: Debian 12's golang-go is
-# 1.19. A pinned release, checked against its SHA-256 before unpacking (the values go.dev/dl lists
-# for go1.23.6, as pinned by docker-library/golang and others; see deploy/gce/startup-script.sh).
-ARG GO_VERSION=1.23.6
+# Go for building gcsfuse: Debian 12's golang-go is 1.19, too old for gcsfuse v3 (its go.mod says
+# go 1.27.2). A pinned release, checked against its SHA-256 before unpacking; the values of
+# DEPLOY_GO_* in scripts/versions.env, which deploy/gce/startup-script.sh uses too (a test checks both).
+ARG GO_VERSION=1.27.2
 RUN set -eu; \
     arch="$(dpkg --print-architecture)"; \
     case "$arch" in \
-      amd64) sha=9379441ea310de000f33a4dc767bd966e72ab2826270e038e78b2c53c2e7802d ;; \
-      arm64) sha=561c780e8f4a8955d32bf72e46af0b5ee5e0debe1e4633df9a03781878219202 ;; \
+      amd64) sha=ecbadb99091a3f46e31f5f934b068b1864eafa7995211b39eaddf76996045fe5 ;; \
+      arm64) sha=94f3e30b8e374bc285e7dadc11e0865726b9bc6e85b841ccceaabc0214c6b7c8 ;; \
       *) echo "no pinned Go for $arch" >&2; exit 1 ;; \
     esac; \
     curl -fsSL --proto '=https' -o /tmp/go.tgz "https://go.dev/dl/go${GO_VERSION}.linux-${arch}.tar.gz"; \

@@ -56,3 +56,9 @@ if [ "${GCSFUSE_BENCH_SKIP_GO_TOOLS:-}" != 1 ]; then
   # gcsfuse v3.13 needs a newer Go than the machine's; the go command fetches it from the module proxy.
   go_tool gcsfuse "github.com/googlecloudplatform/gcsfuse/v3@${GCSFUSE_VERSION}" "${GCSFUSE_GO_TOOLCHAIN}"
 fi
+
+# A real Temporal server (go.temporal.io/server + PostgreSQL) for test/integration/temporal-server.test.ts
+# and docker-compose.yml's commands; cached in .gcsfuse-bench/bin like the tools above.
+if [ "${GCSFUSE_BENCH_SKIP_GO_TOOLS:-}" != 1 ]; then
+  bash scripts/temporal-server.sh install
+fi

@@ -15,12 +15,15 @@
 #   startup-script.sh                    everything (what GCE runs)
 #   startup-script.sh write-env FILE     only read + check metadata (and the API key) and write FILE
 # GCSFUSE_BENCH_METADATA_URL replaces the metadata server's attributes URL (tests use a stand-in).
+# GCSFUSE_BENCH_DIST_MIRROR (http(s)://host[:port][/path]) serves the Node and Go tarballs by file name
+# instead of nodejs.org and go.dev (a local mirror; the pinned SHA-256s apply all the same).
 set -euo pipefail
 # Byte semantics for every pattern and length below: no locale may widen [A-Za-z] or [[:print:]].
 export LC_ALL=C
 umask 022
 
 readonly METADATA_URL=${GCSFUSE_BENCH_METADATA_URL:-http://metadata.google.internal/computeMetadata/v1/instance/attributes}
+readonly DIST_MIRROR=${GCSFUSE_BENCH_DIST_MIRROR:-}
 readonly AGENT_ENV=/etc/gcsfuse-bench/agent.env
 readonly INSTALL_DIR=/opt/gcsfuse-bench
 readonly UNIT=gcsfuse-bench-agent.service
@@ -33,13 +36,14 @@ readonly BUILD_USER=gcsfuse-bench-build
 # file (a Bazel WORKSPACE, CI bootstrap scripts); nodejs.org itself was not reachable when this was written.
 readonly NODE_VERSION=20.19.5
 readonly NODE_SHA256=315046739a513a70e03a4a55a8afda8cf979f30852e576075c340084e3f8ac0f
-# Go: builds gcsfuse with GOTOOLCHAIN=auto, which needs go >= 1.21 (Debian 12's golang-go is 1.19, which
-# ignores GOTOOLCHAIN and cannot build gcsfuse v3). The toolchain it switches to comes from the Go module
-# proxy, checked by the go command against the Go checksum database. SHA-256 of go1.23.6.linux-amd64.tar.gz
-# as listed on https://go.dev/dl/, from docker-library/golang's 1.23 Dockerfile and several independent
-# public pins (Homebrew-style formula, CI scripts) that agree.
-readonly GO_VERSION=1.23.6
-readonly GO_SHA256=9379441ea310de000f33a4dc767bd966e72ab2826270e038e78b2c53c2e7802d
+# Go: builds gcsfuse. gcsfuse v3.13.0's go.mod says `go 1.27.2`, so this release builds it without a
+# toolchain switch (Debian 12's golang-go is 1.19, which cannot build gcsfuse v3); with GOTOOLCHAIN=auto
+# a later gcsfuse that asks for more fetches its toolchain from the Go module proxy, checked against the
+# Go checksum database. SHA-256 of go1.27.2.linux-amd64.tar.gz as listed on https://go.dev/dl/, as pinned
+# by several independent public projects that agree; the same value as DEPLOY_GO_* in
+# scripts/versions.env and the Dockerfile (a test checks all three).
+readonly GO_VERSION=1.27.2
+readonly GO_SHA256=ecbadb99091a3f46e31f5f934b068b1864eafa7995211b39eaddf76996045fe5
 
 die() {
   printf 'gcsfuse-bench startup: %s\n' "$*" >&2
@@ -235,10 +239,21 @@ write_env_step() {
 
 # download_verified URL SHA256 FILE: refuses (and removes) anything whose SHA-256 differs.
 download_verified() {
-  local url=$1 sha=$2 out=$3
-  curl -fsSL --proto '=https' --tlsv1.2 --retry 5 -o "$out" -- "$url" || die "cannot download $url"
+  local url=$1 sha=$2 out=$3 proto='=https'
+  # A mirror may be plain http (e.g. on loopback): the SHA-256 check below is what guards the content.
+  [ -z "$DIST_MIRROR" ] || proto='=http,https'
+  curl -fsSL --proto "$proto" --tlsv1.2 --retry 5 -o "$out" -- "$url" || die "cannot download $url"
   printf '%s  %s\n' "$sha" "$out" | sha256sum --check --strict --quiet - ||
     { rm -f -- "$out"; die "SHA-256 of $url is not the pinned $sha: not installing it"; }
+}
+
+# dist_url OFFICIAL_URL: the URL to download, from the mirror when one is set (same file name).
+dist_url() {
+  if [ -n "$DIST_MIRROR" ]; then
+    echo "${DIST_MIRROR%/}/${1##*/}"
+  else
+    echo "$1"
+  fi
 }
 
 # install_tarball NAME URL SHA256 DEST: unpacks a verified tarball into DEST (replaced whole).
@@ -266,7 +281,7 @@ install_packages() {
 install_node() {
   local dest=/usr/local/lib/nodejs/node-v$NODE_VERSION-linux-x64 b
   if [ ! -x "$dest/bin/node" ] || [ "$("$dest/bin/node" --version)" != "v$NODE_VERSION" ]; then
-    install_tarball node.tar.xz "https://nodejs.org/dist/v$NODE_VERSION/node-v$NODE_VERSION-linux-x64.tar.xz" "$NODE_SHA256" "$dest"
+    install_tarball node.tar.xz "$(dist_url "https://nodejs.org/dist/v$NODE_VERSION/node-v$NODE_VERSION-linux-x64.tar.xz")" "$NODE_SHA256" "$dest"
   fi
   for b in node npm npx; do ln -sfn -- "$dest/bin/$b" "/usr/local/bin/$b"; done
 }
@@ -274,7 +289,7 @@ install_node() {
 install_go() {
   local dest=/usr/local/lib/go$GO_VERSION
   if [ ! -x "$dest/bin/go" ] || [ "$(GOTOOLCHAIN=local "$dest/bin/go" env GOVERSION)" != "go$GO_VERSION" ]; then
-    install_tarball go.tar.gz "https://go.dev/dl/go$GO_VERSION.linux-amd64.tar.gz" "$GO_SHA256" "$dest"
+    install_tarball go.tar.gz "$(dist_url "https://go.dev/dl/go$GO_VERSION.linux-amd64.tar.gz")" "$GO_SHA256" "$dest"
   fi
   # go finds its GOROOT through the symlink.
   ln -sfn -- "$dest/bin/go" /usr/local/bin/go
@@ -342,6 +357,9 @@ install_unit() {
 
 main() {
   [ "$(id -u)" = 0 ] || die "run as root (it is the instance's startup script)"
+  if [ -n "$DIST_MIRROR" ]; then
+    [[ $DIST_MIRROR =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._/-]*)?$ ]] || die "GCSFUSE_BENCH_DIST_MIRROR is not a plain http(s):// URL"
+  fi
   # Everything from the metadata is checked (and the API key fetched) before anything is installed.
   load_metadata
   fetch_api_key

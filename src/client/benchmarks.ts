@@ -98,26 +98,66 @@ const INDEXED_TYPE = {
   KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 } as const;
 
+/** How long a run waits for newly registered search attributes to become usable. */
+export const SEARCH_ATTRIBUTES_READY_TIMEOUT_MS = 60_000;
+const SEARCH_ATTRIBUTES_POLL_MS = 250;
+
 /**
- * Registers our search attributes in the namespace when missing. Returns false where
- * that is not allowed (e.g. a Cloud namespace without admin rights): runs then start without them.
+ * Registers our search attributes in the namespace when missing, then waits until the frontend
+ * accepts them. Returns false where registering is not allowed (e.g. a Cloud namespace without
+ * admin rights): runs then start without them.
+ *
+ * A real server lists a newly added attribute at once but its frontends validate starts against a
+ * namespace cache refreshed every few seconds, so a start right after registering fails ("Failed to
+ * start Workflow"); the dev server applies them at once. A visibility query naming every attribute
+ * is validated the same way, so it is the readiness probe.
  */
-export async function ensureSearchAttributes(client: Client): Promise<boolean> {
+export async function ensureSearchAttributes(client: Client, readyTimeoutMs = SEARCH_ATTRIBUTES_READY_TIMEOUT_MS): Promise<boolean> {
   const namespace = client.options.namespace;
   try {
     const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
     const missing = Object.values(SEARCH_ATTRIBUTES).filter((k) => !(k.name in (customAttributes ?? {})));
-    if (missing.length === 0) return true;
-    await client.connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
-    });
-    return true;
+    if (missing.length > 0) {
+      await client.connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED_TYPE[k.type as keyof typeof INDEXED_TYPE]])),
+      });
+    }
   } catch (err) {
     console.error(`warning: search attributes are not registered (${(err as Error).message}); runs won't be searchable by benchmark id`);
     return false;
   }
+  await awaitSearchAttributesUsable(client, readyTimeoutMs);
+  return true;
 }
+
+/** Probes until the frontend accepts a query on every attribute; a clear error after the deadline. */
+async function awaitSearchAttributesUsable(client: Client, timeoutMs: number): Promise<void> {
+  const namespace = client.options.namespace;
+  const names = Object.values(SEARCH_ATTRIBUTES).map((k) => k.name);
+  // Matches nothing; only whether the frontend knows each name matters.
+  const query = names.map((n) => `${n} = '__gcsfuse_bench_probe__'`).join(' AND ');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await client.workflowService.countWorkflowExecutions({ namespace, query });
+      return;
+    } catch (err) {
+      // INVALID_ARGUMENT: an attribute the frontend does not know yet. Anything else is a real failure.
+      if (!isGrpcServiceError(err) || err.code !== GRPC_INVALID_ARGUMENT) throw err;
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `the search attributes ${names.join(', ')} were registered in namespace "${namespace}" but the Temporal frontend ` +
+            `still refuses them after ${Math.round(timeoutMs / 1000)} s (${err.details}); ` +
+            `check them with \`temporal operator search-attribute list --namespace ${namespace}\` and run again`,
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, SEARCH_ATTRIBUTES_POLL_MS));
+  }
+}
+// gRPC status code 3 (@grpc/grpc-js's status.INVALID_ARGUMENT).
+const GRPC_INVALID_ARGUMENT = 3;
 
 export interface LiveProgress {
   progress: BenchmarkProgress;

@@ -175,8 +175,11 @@ describe('startup script: static checks', () => {
     const curls = text.split('\n').filter((l) => /(^|[\s(])curl -/.test(l) && !l.trim().startsWith('#'));
     expect(curls.length).toBe(2);
     expect(curls[0]).toMatch(/curl -sS --noproxy '\*'/);
-    expect(curls[1]).toMatch(/curl -fsSL --proto '=https'/);
+    expect(curls[1]).toMatch(/curl -fsSL --proto "\$proto"/);
     const verified = /^download_verified\(\) \{\n([\s\S]*?)^\}/m.exec(text)![1]!;
+    // https only, unless a mirror (GCSFUSE_BENCH_DIST_MIRROR, e.g. on loopback) was set; the SHA-256 check applies either way.
+    expect(verified).toMatch(/^ {2}local [^\n]*proto='=https'$/m);
+    expect(verified).toMatch(/^ {2}\[ -z "\$DIST_MIRROR" \] \|\| proto='=http,https'$/m);
     expect(verified).toMatch(/curl[\s\S]*sha256sum --check --strict/);
     expect(text.match(/download_verified "/g)?.length).toBe(1); // install_tarball, used for Node and Go
     expect(text).not.toMatch(/curl[^\n]*\|\s*(tar|sh|bash)/);
