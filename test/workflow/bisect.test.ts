@@ -70,7 +70,7 @@ function bisectConfig(name: string): string {
   // fio's own rate keeps the good commits' bandwidth steady; time based, so a slow read ends on time.
   writeFileSync(
     path.join(dir, 'jobfile.fio'),
-    `[global]\nioengine=psync\ntime_based=1\nruntime=2s\ndirectory=\${TEST_DATA_DIR}\nrate=${FIO_RATE}\n\n[job]\nrw=\${IO_TYPE}\nbs=\${BLOCK_SIZE}\nsize=\${FILE_SIZE}\nnumjobs=\${NUM_JOBS}\n`,
+    `[global]\nioengine=psync\ntime_based=1\nruntime=2s\ndirect=1\ndirectory=\${TEST_DATA_DIR}\nrate=${FIO_RATE}\n\n[job]\nrw=\${IO_TYPE}\nbs=\${BLOCK_SIZE}\nsize=\${FILE_SIZE}\nnumjobs=\${NUM_JOBS}\n`,
   );
   const file = path.join(dir, 'bisect.yaml');
   writeFileSync(
@@ -142,6 +142,7 @@ describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`
     expect(probing.range).toMatchObject({ lastGood: good, firstBad: path8[COMMITS - 1] });
 
     const result = await handle.result();
+    expect(result.outcome, result.reason).toBe('found');
     expect(result).toMatchObject({ outcome: 'found', firstBad: path8[FIRST_BAD], lastGood: path8[FIRST_BAD - 1], commits: COMMITS, good: { commit: good }, bad: { commit: path8[COMMITS - 1] } });
     expect(result.range).toEqual({ lastGood: path8[FIRST_BAD - 1], firstBad: path8[FIRST_BAD], remaining: 0 });
     // Halving: 8 commits take exactly log2(8) = 3 probes, besides checking the bad end.
