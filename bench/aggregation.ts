@@ -1,129 +1,130 @@
 /**
- * Aggregation at scale: 10,000 json+ fio outputs produced by real fio, laid out as a
- * LocalArtifactStore benchmark (jobs/<vm>.json + results/<vm>/test-<n>/iteration-<i>.fio.json),
- * then the orchestrator's aggregate activity function (src/activities/aggregate.ts) and report
- * writing (src/activities/report.ts) are timed in a child process, so its peak memory
- * (VmHWM, the RSS high-water mark) belongs to that work alone.
+ * Aggregation at scale — targets: faster than the original tool's aggregator on the same files in
+ * the same run (ratio <= 1.0), and peak RSS < 150 MB inside the real orchestrator worker.
  *
- * fio runs 8 small, different jobs (read/write, random/sequential, 1-4 jobs, 4k-1m blocks) a
- * few times each; their outputs are copied (not linked) into the layout, round robin. The run
- * is timed twice: right after the copy (outputs in the page cache, as when agents just wrote
- * them to a local store) and after evicting them from the page cache (dd iflag=nocache,
- * per file, so nothing else on the machine is disturbed).
+ * Input: 10,000 json+ fio outputs, all different. fio runs 8 small jobs of different shapes
+ * (read/write, random/sequential, 1-4 jobs, 4k-1m) a few times; each laid-out output is one of
+ * those real outputs of the entry's kind with its figures varied (bandwidth, I/Os and every latency
+ * bucket scaled by a seeded factor per file), so histograms differ from file to file as real runs do.
  *
- *   npx tsx bench/aggregation.ts [--quick] [--outputs 10000] [--iterations 4] [--vms 10] [--no-cold]
+ * In the worker: the real orchestrator worker process (src/workers/orchestrator.ts, as `npm run
+ * worker` starts it) on a real dev server runs a real benchmark whose entries the agents find
+ * already done in their manifests (the resume path: distribute, one child per VM, runEntry
+ * answers `reused`), then aggregates and reports. Its VmHWM is reset (/proc/<pid>/clear_refs) when
+ * the benchmark reaches `aggregating`, so the peak is that of aggregate + report (+ export) alone;
+ * VmRSS is also sampled every 100 ms.
+ *
+ * Then on the same files, alternated: our aggregate + report timed in a child process, and the
+ * original's parse (bench/original-aggregator.py, python3), twice each. Floors from the same child:
+ * reading every output (overlapped, 32 ahead, no parse) and parsing every output once (reads not
+ * timed). Warm page cache (files just written); `--cold` adds a run after evicting them.
+ *
+ *   npx tsx bench/aggregation.ts [--quick] [--outputs 10000] [--iterations 4] [--vms 10] [--cold]
  */
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { EntryOwner } from '../src/activities/aggregate';
-import { defaultMountConfig } from '../src/core/configs';
-import type { JobSpec } from '../src/core/spec';
-import { tsxCommand } from '../src/local/processes';
-import { BenchRun, hasFlag, log, numberFlag, procStatusKiB, QUICK, removeDir, round2, scratchDir } from './lib';
+import { distribute } from '../src/activities/distribute';
+import { LocalArtifactStore } from '../src/artifacts/local';
+import { layout } from '../src/core/layout';
+import type { JobSpec, Manifest } from '../src/core/spec';
+import { ORCHESTRATOR_ENTRY } from '../src/local/embedded';
+import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
+import { agentTaskQueue } from '../src/shared/names';
+import { progressQuery } from '../src/workflows/definitions';
+import { createAgentActivities } from '../vm-agent/src/activities';
+import { LocalDirMounter } from '../vm-agent/src/mounter';
+import { simulatedFio } from '../vm-agent/src/simulated-fio';
+import { BenchRun, hasFlag, log, numberFlag, procStatusKiB, QUICK, removeDir, REPO, round2, scratchDir, seededRandom, sleep } from './lib';
+import { quietRuntime, simulatedRequest, startBenchmark, startStack, tsMs } from './temporal-support';
 
 const SELF = fileURLToPath(import.meta.url);
 const OUTPUTS = numberFlag('outputs', QUICK ? 1_000 : 10_000);
 const ITERATIONS = numberFlag('iterations', 4);
 const VMS = numberFlag('vms', 10);
 const FIO_REPEATS = numberFlag('fio-repeats', QUICK ? 1 : 3);
-const BENCHMARK_ID = 'agg-bench';
+const FLOOR_READ_AHEAD = 32;
+const PYTHON_SCRIPT = path.join(REPO, 'bench', 'original-aggregator.py');
 
 /** Small real fio jobs whose outputs differ in shape: directions, job counts, latency spreads. */
-const FIO_JOBS: { name: string; params: Record<string, string>; job: string }[] = [
-  { name: 'seqread-1m', params: { io_type: 'read', block_size: '1m', num_jobs: '1', file_size: '16m' }, job: 'rw=read\nbs=1m\nnumjobs=1\nsize=16m' },
-  { name: 'randread-4k', params: { io_type: 'randread', block_size: '4k', num_jobs: '2', file_size: '8m' }, job: 'rw=randread\nbs=4k\nnumjobs=2\nsize=8m' },
-  { name: 'seqwrite-64k', params: { io_type: 'write', block_size: '64k', num_jobs: '1', file_size: '16m' }, job: 'rw=write\nbs=64k\nnumjobs=1\nsize=16m' },
-  { name: 'randwrite-4k', params: { io_type: 'randwrite', block_size: '4k', num_jobs: '4', file_size: '4m' }, job: 'rw=randwrite\nbs=4k\nnumjobs=4\nsize=4m' },
-  { name: 'randrw-16k', params: { io_type: 'randrw', block_size: '16k', num_jobs: '2', file_size: '8m' }, job: 'rw=randrw\nbs=16k\nnumjobs=2\nsize=8m' },
-  { name: 'rw-128k', params: { io_type: 'rw', block_size: '128k', num_jobs: '1', file_size: '16m' }, job: 'rw=rw\nbs=128k\nnumjobs=1\nsize=16m' },
-  { name: 'randread-64k', params: { io_type: 'randread', block_size: '64k', num_jobs: '1', file_size: '16m' }, job: 'rw=randread\nbs=64k\nnumjobs=1\nsize=16m' },
-  { name: 'seqread-4k', params: { io_type: 'read', block_size: '4k', num_jobs: '3', file_size: '4m' }, job: 'rw=read\nbs=4k\nnumjobs=3\nsize=4m' },
+const FIO_JOBS: { name: string; job: string }[] = [
+  { name: 'seqread-1m', job: 'rw=read\nbs=1m\nnumjobs=1\nsize=16m' },
+  { name: 'randread-4k', job: 'rw=randread\nbs=4k\nnumjobs=2\nsize=8m' },
+  { name: 'seqwrite-64k', job: 'rw=write\nbs=64k\nnumjobs=1\nsize=16m' },
+  { name: 'randwrite-4k', job: 'rw=randwrite\nbs=4k\nnumjobs=4\nsize=4m' },
+  { name: 'randrw-16k', job: 'rw=randrw\nbs=16k\nnumjobs=2\nsize=8m' },
+  { name: 'rw-128k', job: 'rw=rw\nbs=128k\nnumjobs=1\nsize=16m' },
+  { name: 'randread-64k', job: 'rw=randread\nbs=64k\nnumjobs=1\nsize=16m' },
+  { name: 'seqread-4k', job: 'rw=read\nbs=4k\nnumjobs=3\nsize=4m' },
 ];
 
 interface ChildResult {
-  outputs: number;
-  entries: number;
   aggregateMs: number;
   reportMs: number;
-  rssBeforeKiB: number;
   hwmKiB: number;
-  /** VmHWM right after aggregate (its own peak), and the peak of writeReport alone (HWM reset in between). */
-  aggregateHwmKiB: number;
-  reportHwmKiB: number | null;
-  /** Reading and parsing every output alone (parseIteration), the floor under aggregate's time. */
   readOnlyMs: number;
   parseOnlyMs: number;
-  maxRssKiB: number;
-  resultsJsonBytes: number;
-  csvBytes: number;
-  summary: unknown;
+  files: number;
 }
 
-/** The measured part, in its own process: import, note RSS, aggregate + report, report VmHWM. */
-async function child(root: string, ownersFile: string): Promise<void> {
-  const { LocalArtifactStore } = await import('../src/artifacts/local');
+// ------------------------------------------------------------------ lean child: time and floors
+
+async function child(root: string, benchmarkId: string, ownersFile: string): Promise<void> {
   const { aggregate } = await import('../src/activities/aggregate');
   const { writeReport } = await import('../src/activities/report');
-  const owners = JSON.parse(readFileSync(ownersFile, 'utf8')) as EntryOwner[];
-  const store = new LocalArtifactStore(root);
-  const rssBeforeKiB = procStatusKiB('self')?.VmRSS ?? NaN;
-  const t0 = performance.now();
-  const summary = await aggregate(store, { benchmarkId: BENCHMARK_ID, owners });
-  const t1 = performance.now();
-  const aggregateHwmKiB = procStatusKiB('self')?.VmHWM ?? NaN;
-  // aggregate and report are two activities run back to back by the same worker process; to see
-  // which one peaks, writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0). No GC
-  // is forced in between (the worker does not force one either), so the report's peak includes
-  // whatever garbage aggregate left uncollected.
-  let reportHwmKiB: number | null = null;
-  let hwmReset = false;
-  try {
-    writeFileSync('/proc/self/clear_refs', '5');
-    hwmReset = true;
-  } catch {
-    // not permitted: the overall HWM still holds
-  }
-  const t1b = performance.now();
-  const report = await writeReport(store, BENCHMARK_ID);
-  const t2 = performance.now();
-  const status = procStatusKiB('self');
-  if (hwmReset) reportHwmKiB = status?.VmHWM ?? null;
-  // The floor: read every output, then parse each, without building reports.
-  const keys = owners.flatMap((o) => Array.from({ length: ITERATIONS }, (_, i) => `${BENCHMARK_ID}/results/${o.vm}/test-${o.matrixId}/iteration-${i + 1}.fio.json`));
-  const r0 = performance.now();
-  let parseMs = 0;
   const { parseIteration } = await import('../src/core/report');
-  for (const k of keys) {
-    const buf = await store.get(k);
+  const { mapAhead } = await import('../src/core/read-ahead');
+  const store = new LocalArtifactStore(root);
+  const owners = JSON.parse(readFileSync(ownersFile, 'utf8')) as { matrixId: number; vm: string; status: 'passed' }[];
+  const t0 = performance.now();
+  await aggregate(store, { benchmarkId, owners });
+  const t1 = performance.now();
+  await writeReport(store, benchmarkId);
+  const t2 = performance.now();
+  const hwmKiB = procStatusKiB('self')?.VmHWM ?? NaN;
+  const files = (await store.list(`${benchmarkId}/results/`)).filter((k) => k.endsWith('.fio.json')).map((k) => store.urlOf(k));
+  // Floor 1: every output read, reads overlapped as aggregate overlaps them, nothing parsed.
+  const r0 = performance.now();
+  let bytes = 0;
+  for await (const b of mapAhead(files, FLOOR_READ_AHEAD, (f) => fsp.readFile(f))) bytes += b.length;
+  const readOnlyMs = performance.now() - r0;
+  // Floor 2: every output parsed once (the reads before each parse are not timed).
+  let parseOnlyMs = 0;
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
     const p0 = performance.now();
-    parseIteration(buf!.toString('utf8'));
-    parseMs += performance.now() - p0;
+    parseIteration(text, f);
+    parseOnlyMs += performance.now() - p0;
   }
-  const readAndParseMs = performance.now() - r0;
-  const res: ChildResult = {
-    outputs: owners.length * ITERATIONS,
-    entries: owners.length,
-    aggregateMs: t1 - t0,
-    reportMs: t2 - t1b,
-    rssBeforeKiB,
-    hwmKiB: Math.max(aggregateHwmKiB, status?.VmHWM ?? NaN),
-    aggregateHwmKiB,
-    reportHwmKiB,
-    readOnlyMs: readAndParseMs - parseMs,
-    parseOnlyMs: parseMs,
-    maxRssKiB: process.resourceUsage().maxRSS,
-    resultsJsonBytes: statSync(path.join(root, BENCHMARK_ID, 'report', 'results.json')).size,
-    csvBytes: statSync(path.join(root, BENCHMARK_ID, 'report', 'combined_report.csv')).size,
-    summary: { ...summary, reportKeys: report.keys },
-  };
-  process.stdout.write(JSON.stringify(res) + '\n');
+  process.stdout.write(JSON.stringify({ aggregateMs: t1 - t0, reportMs: t2 - t1, hwmKiB, readOnlyMs, parseOnlyMs, files: files.length, bytes } satisfies ChildResult & { bytes: number }) + '\n');
 }
 
-function runFioOutputs(dir: string): string[] {
-  const outputs: string[] = [];
+function runChild(root: string, benchmarkId: string, ownersFile: string): Promise<ChildResult> {
+  const c = tsxCommand(SELF, ['--child', root, benchmarkId, ownersFile]);
+  return new Promise((resolve, reject) =>
+    execFile(c.command, c.args, { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`child failed: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult),
+    ),
+  );
+}
+
+function runPython(root: string, benchmarkId: string, out: string): Promise<{ seconds: number; entries: number; outputs: number; max_rss_kib: number }> {
+  return new Promise((resolve, reject) =>
+    execFile('python3', [PYTHON_SCRIPT, root, benchmarkId, out], (err, stdout, stderr) =>
+      err ? reject(new Error(`python3 ${PYTHON_SCRIPT} failed: ${stderr || err.message}`)) : resolve(JSON.parse(stdout.trim())),
+    ),
+  );
+}
+
+// ------------------------------------------------------------------ input
+
+function runFioOutputs(dir: string): Map<string, string[]> {
+  const byKind = new Map<string, string[]>();
   const data = path.join(dir, 'data');
   mkdirSync(data, { recursive: true });
   for (let r = 0; r < FIO_REPEATS; r++) {
@@ -132,56 +133,70 @@ function runFioOutputs(dir: string): string[] {
       writeFileSync(jobFile, `[global]\nioengine=psync\ndirectory=${data}\ngroup_reporting=0\n\n[${j.name}]\n${j.job}\n`);
       const out = path.join(dir, `${j.name}-${r}.json`);
       execFileSync('fio', ['--output-format=json+', `--output=${out}`, jobFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-      outputs.push(out);
+      byKind.set(j.name, [...(byKind.get(j.name) ?? []), readFileSync(out, 'utf8')]);
     }
   }
-  return outputs;
+  return byKind;
 }
 
-async function layOut(root: string, fioOutputs: string[]): Promise<{ owners: EntryOwner[]; bytes: number }> {
-  const entries = Math.ceil(OUTPUTS / ITERATIONS);
-  const vms = Array.from({ length: VMS }, (_, i) => `vm-${i + 1}`);
-  const config = defaultMountConfig('master', '');
-  const specs = new Map<string, JobSpec>(
-    vms.map((vm) => [vm, { benchmarkId: BENCHMARK_ID, vm, iterations: ITERATIONS, mount: { kind: 'local-dir' }, fioIterationMs: 1_800_000, jobTemplatePath: 'jobfile.fio', entries: [] }]),
-  );
-  const owners: EntryOwner[] = [];
+type Json = Record<string, unknown>;
+
+/** A real output with its figures varied: bandwidth/I/Os by `bw`, every latency (and bucket) by `lat`. */
+function varied(text: string, bw: number, lat: number): string {
+  const out = JSON.parse(text) as { jobs: Json[] };
+  for (const job of out.jobs) {
+    for (const dir of ['read', 'write', 'trim']) {
+      const d = job[dir] as Json | undefined;
+      if (!d) continue;
+      for (const k of ['bw_bytes', 'bw', 'iops', 'bw_mean', 'iops_mean']) if (typeof d[k] === 'number') d[k] = Math.round((d[k] as number) * bw * 1000) / 1000;
+      for (const l of ['clat_ns', 'lat_ns', 'slat_ns']) {
+        const s = d[l] as Json | undefined;
+        if (!s) continue;
+        for (const k of ['min', 'max', 'mean', 'stddev']) if (typeof s[k] === 'number') s[k] = Math.round((s[k] as number) * lat);
+        for (const key of ['percentile', 'bins']) {
+          const m = s[key] as Record<string, number> | undefined;
+          if (!m) continue;
+          const scaled: Record<string, number> = {};
+          for (const [k, v] of Object.entries(m)) {
+            const nk = key === 'bins' ? String(Math.round(Number(k) * lat)) : k;
+            scaled[nk] = (scaled[nk] ?? 0) + (key === 'bins' ? v : Math.round(v * lat));
+          }
+          s[key] = scaled;
+        }
+      }
+    }
+  }
+  return JSON.stringify(out, null, 2) + '\n';
+}
+
+/** Writes the varied outputs and the manifests of a distributed benchmark, as agents would have. */
+async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms: string[], byKind: Map<string, string[]>): Promise<{ files: number; bytes: number; owners: { matrixId: number; vm: string; status: 'passed' }[] }> {
+  const rnd = seededRandom(20_251_202);
+  const kinds = [...byKind.values()];
+  let files = 0;
   let bytes = 0;
-  let n = 0;
-  for (let m = 1; m <= entries; m++) {
-    const vm = vms[(m - 1) % VMS]!;
-    const kind = FIO_JOBS[(m - 1) % FIO_JOBS.length]!;
-    specs.get(vm)!.entries.push({ matrixId: m, testId: `t${m}`, testRow: m, config, params: { test_id: `t${m}`, ...kind.params }, estimatedIterationMs: 1000 });
-    owners.push({ matrixId: m, vm, status: 'passed' });
-    const dir = path.join(root, BENCHMARK_ID, 'results', vm, `test-${m}`);
-    mkdirSync(dir, { recursive: true });
-    for (let i = 1; i <= ITERATIONS; i++) {
-      // Outputs of the same kind of job, from different fio runs.
-      const src = fioOutputs[((m - 1) % FIO_JOBS.length) + FIO_JOBS.length * ((m + i) % FIO_REPEATS)]!;
-      const dst = path.join(dir, `iteration-${i}.fio.json`);
-      copyFileSync(src, dst);
-      bytes += statSync(dst).size;
-      n++;
+  const owners: { matrixId: number; vm: string; status: 'passed' }[] = [];
+  for (const vm of vms) {
+    const spec = JSON.parse((await store.get(layout.jobSpec(benchmarkId, vm)))!.toString('utf8')) as JobSpec;
+    const manifest: Manifest = { benchmarkId, vm, updatedAt: new Date().toISOString(), entries: {} };
+    for (const e of spec.entries) {
+      const kind = kinds[e.matrixId % kinds.length]!;
+      for (let i = 1; i <= spec.iterations; i++) {
+        const text = varied(kind[Math.floor(rnd() * kind.length)]!, 0.7 + 0.6 * rnd(), 0.8 + 0.4 * rnd());
+        await store.put(layout.fioOutput(benchmarkId, vm, e.matrixId, i), text);
+        files++;
+        bytes += Buffer.byteLength(text);
+      }
+      manifest.entries[String(e.matrixId)] = { matrixId: e.matrixId, specVm: vm, status: 'passed', iterations: spec.iterations, iterationsDone: spec.iterations };
+      owners.push({ matrixId: e.matrixId, vm, status: 'passed' });
     }
+    await store.put(layout.manifest(benchmarkId, vm), JSON.stringify(manifest));
   }
-  mkdirSync(path.join(root, BENCHMARK_ID, 'jobs'), { recursive: true });
-  for (const [vm, spec] of specs) writeFileSync(path.join(root, BENCHMARK_ID, 'jobs', `${vm}.json`), JSON.stringify(spec, null, 2) + '\n');
-  log(`laid out ${n} fio outputs (${round2(bytes / 2 ** 20)} MiB) for ${entries} entries on ${VMS} VMs`);
-  return { owners, bytes };
-}
-
-function runChild(root: string, ownersFile: string): Promise<ChildResult> {
-  const c = tsxCommand(SELF, ['--child', root, ownersFile, '--iterations', String(ITERATIONS)]);
-  return new Promise((resolve, reject) => {
-    execFile(c.command, c.args, { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`child failed: ${err.message}\n${stderr}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult);
-    });
-  });
+  return { files, bytes, owners: owners.sort((a, b) => a.matrixId - b.matrixId) };
 }
 
 /** Drops our files (only) from the page cache: GNU dd with iflag=nocache and count=0 advises DONTNEED on the whole file. */
-async function evictFromPageCache(root: string): Promise<number> {
+async function evictFromPageCache(dir: string): Promise<number> {
   const files: string[] = [];
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -190,91 +205,204 @@ async function evictFromPageCache(root: string): Promise<number> {
       else files.push(p);
     }
   };
-  walk(path.join(root, BENCHMARK_ID));
-  // Flush dirty pages first, or DONTNEED leaves them cached.
-  execFileSync('sync');
+  walk(dir);
+  execFileSync('sync'); // dirty pages stay cached under DONTNEED
   const exec = promisify(execFile);
-  for (let i = 0; i < files.length; i += 200) {
-    await Promise.all(files.slice(i, i + 200).map((f) => exec('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'])));
-  }
+  for (let i = 0; i < files.length; i += 200) await Promise.all(files.slice(i, i + 200).map((f) => exec('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'])));
   return files.length;
 }
 
+// ------------------------------------------------------------------ in the real worker
+
+interface WorkerAggregation {
+  workerRssIdleKiB: number;
+  workerRssBeforeAggregationKiB: number;
+  workerPeakDuringAggregationKiB: number;
+  workerSampledMaxKiB: number;
+  aggregateS: number;
+  reportS: number;
+  runS: number;
+  entries: number;
+}
+
+async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof startStack>>, store: LocalArtifactStore, vms: string[], benchmarkId: string, req: ReturnType<typeof simulatedRequest>): Promise<WorkerAggregation> {
+  const logDir = path.join(home, 'logs');
+  let orchestrator: ManagedProcess | undefined;
+  const agents: { worker: Worker; done: Promise<void> }[] = [];
+  let connection: NativeConnection | undefined;
+  try {
+    const oc = tsxCommand(ORCHESTRATOR_ENTRY, []);
+    orchestrator = startProcess({ name: 'orchestrator-worker', ...oc, env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts }, logDir });
+    const pid = orchestrator.child.pid!;
+    const t0 = Date.now();
+    while (!(existsSync(orchestrator.logFile) && readFileSync(orchestrator.logFile, 'utf8').includes('orchestrator worker polling'))) {
+      if (orchestrator.child.exitCode !== null) throw new Error(`orchestrator exited; see ${orchestrator.logFile}`);
+      if (Date.now() - t0 > 120_000) throw new Error('orchestrator did not start within 120 s');
+      await sleep(200);
+    }
+    await sleep(2_000);
+    const workerRssIdleKiB = procStatusKiB(pid)?.VmRSS ?? NaN;
+    // The agents answer every entry from their manifests (the resume path); simulatedFio never runs.
+    connection = await NativeConnection.connect({ address: stack.server.address });
+    for (const vm of vms) {
+      const workDir = path.join(home, 'agents', vm);
+      mkdirSync(workDir, { recursive: true });
+      const worker = await Worker.create({
+        connection,
+        namespace: 'default',
+        taskQueue: agentTaskQueue(vm),
+        activities: createAgentActivities({ vm, store, mounter: new LocalDirMounter(path.join(workDir, 'mnt')), runFio: simulatedFio, workDir }),
+        maxConcurrentActivityTaskExecutions: 1,
+      });
+      agents.push({ worker, done: worker.run() });
+    }
+    const started = Date.now();
+    const handle = await startBenchmark(stack.client, req, stack.artifacts);
+    let phase = '';
+    while (phase !== 'aggregating') {
+      phase = (await handle.query(progressQuery).catch(() => undefined))?.phase ?? '';
+      if (Date.now() - started > 1_800_000) throw new Error(`benchmark did not reach aggregating in 30 min (phase ${phase})`);
+      await sleep(50);
+    }
+    const workerRssBeforeAggregationKiB = procStatusKiB(pid)?.VmRSS ?? NaN;
+    // From here VmHWM is the peak of aggregate + report (+ export) in the worker (Linux >= 4.0).
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    let sampledMax = 0;
+    const sampler = setInterval(() => (sampledMax = Math.max(sampledMax, procStatusKiB(pid)?.VmRSS ?? 0)), 100);
+    const result = await handle.result();
+    clearInterval(sampler);
+    const workerPeakDuringAggregationKiB = procStatusKiB(pid)?.VmHWM ?? NaN;
+    const runS = (Date.now() - started) / 1000;
+    // The activities' times as the server recorded them.
+    const history = await handle.fetchHistory();
+    const scheduled = new Map<string, { type: string; startedMs?: number; closedMs?: number }>();
+    for (const e of history.events ?? []) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '' });
+      const st = e.activityTaskStartedEventAttributes;
+      if (st) scheduled.get(String(st.scheduledEventId))!.startedMs = tsMs(e.eventTime);
+      const c = e.activityTaskCompletedEventAttributes;
+      if (c) scheduled.get(String(c.scheduledEventId))!.closedMs = tsMs(e.eventTime);
+    }
+    const secondsOf = (type: string) => {
+      const a = [...scheduled.values()].find((x) => x.type === type);
+      return a?.startedMs && a.closedMs ? (a.closedMs - a.startedMs) / 1000 : NaN;
+    };
+    return {
+      workerRssIdleKiB,
+      workerRssBeforeAggregationKiB,
+      workerPeakDuringAggregationKiB,
+      workerSampledMaxKiB: sampledMax,
+      aggregateS: secondsOf('aggregate'),
+      reportS: secondsOf('report'),
+      runS,
+      entries: (result as { entries?: number }).entries ?? NaN,
+    };
+  } finally {
+    for (const a of agents) a.worker.shutdown();
+    await Promise.allSettled(agents.map((a) => a.done));
+    await connection?.close().catch(() => undefined);
+    await orchestrator?.stop();
+  }
+}
+
+// ------------------------------------------------------------------ main
+
 async function main(): Promise<void> {
   const run = new BenchRun('aggregation');
-  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore' };
+  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true };
   const home = scratchDir('aggregation');
+  quietRuntime();
+  const stack = await startStack(home, { inProcessOrchestrator: false });
   try {
-    const t0 = Date.now();
-    const fioOutputs = runFioOutputs(path.join(home, 'fio'));
-    const sizes = fioOutputs.map((f) => statSync(f).size);
-    log(`fio produced ${fioOutputs.length} json+ outputs in ${Date.now() - t0} ms (${Math.min(...sizes)}..${Math.max(...sizes)} bytes)`);
-    const root = path.join(home, 'artifacts');
-    const { owners, bytes } = await layOut(root, fioOutputs);
-    const ownersFile = path.join(home, 'owners.json');
-    writeFileSync(ownersFile, JSON.stringify(owners));
+    const byKind = runFioOutputs(path.join(home, 'fio'));
+    const benchmarkId = `agg-${Date.now()}`;
+    const vms = Array.from({ length: VMS }, (_, i) => `vm-${i + 1}`);
+    const req = { ...simulatedRequest(benchmarkId, vms, Math.ceil(OUTPUTS / ITERATIONS), '100ms'), iterations: ITERATIONS };
+    const store = new LocalArtifactStore(stack.artifacts);
+    // What the benchmark's first attempt wrote (inputs, job specs), then the agents' results.
+    await distribute(store, req, vms.map((name) => ({ name })));
+    const laid = await layOutResults(store, benchmarkId, vms, byKind);
+    log(`laid out ${laid.files} varied fio outputs (${round2(laid.bytes / 2 ** 20)} MiB) for ${laid.owners.length} entries on ${VMS} VMs`);
 
-    const warm = await runChild(root, ownersFile);
-    log(
-      `warm page cache: aggregate ${round2(warm.aggregateMs)} ms (peak ${round2(warm.aggregateHwmKiB / 1024)} MiB), report ${round2(warm.reportMs)} ms (peak ${round2((warm.reportHwmKiB ?? NaN) / 1024)} MiB), ` +
-        `RSS before ${round2(warm.rssBeforeKiB / 1024)} MiB; read alone ${round2(warm.readOnlyMs)} ms, parse alone ${round2(warm.parseOnlyMs)} ms`,
-    );
-    let cold: ChildResult | undefined;
-    if (!hasFlag('no-cold')) {
-      const evicted = await evictFromPageCache(root);
-      log(`evicted ${evicted} files from the page cache`);
-      cold = await runChild(root, ownersFile);
-      log(`cold page cache: aggregate ${round2(cold.aggregateMs)} ms, report ${round2(cold.reportMs)} ms, VmHWM ${round2(cold.hwmKiB / 1024)} MiB`);
+    const w = await inRealWorker(home, stack, store, vms, benchmarkId, req);
+    log(`real worker: idle ${round2(w.workerRssIdleKiB / 1024)} MiB, before aggregating ${round2(w.workerRssBeforeAggregationKiB / 1024)} MiB, peak while aggregating + reporting ${round2(w.workerPeakDuringAggregationKiB / 1024)} MiB; aggregate ${w.aggregateS} s, report ${w.reportS} s`);
+
+    // Same files, alternated: ours (lean child) and the original's parse (python3).
+    const ownersFile = path.join(home, 'owners.json');
+    writeFileSync(ownersFile, JSON.stringify(laid.owners));
+    const ours: ChildResult[] = [];
+    const original: { seconds: number; max_rss_kib: number; outputs: number }[] = [];
+    for (let k = 0; k < 2; k++) {
+      ours.push(await runChild(stack.artifacts, benchmarkId, ownersFile));
+      original.push(await runPython(stack.artifacts, benchmarkId, path.join(home, `original-${k}.csv`)));
+      log(`pair ${k + 1}: ours ${round2((ours[k]!.aggregateMs + ours[k]!.reportMs) / 1000)} s, original ${round2(original[k]!.seconds)} s`);
     }
-    const mib = (kib: number) => round2(kib / 1024);
+    if (original[0]!.outputs !== laid.files) throw new Error(`the original's parse read ${original[0]!.outputs} outputs of ${laid.files}`);
+    let cold: ChildResult | undefined;
+    if (hasFlag('cold')) {
+      await evictFromPageCache(path.join(stack.artifacts, benchmarkId));
+      cold = await runChild(stack.artifacts, benchmarkId, ownersFile);
+    }
+    const best = (xs: number[]) => Math.min(...xs);
+    const oursS = best(ours.map((o) => (o.aggregateMs + o.reportMs) / 1000));
+    const oursAggS = best(ours.map((o) => o.aggregateMs / 1000));
+    const originalS = best(original.map((o) => o.seconds));
+    const readOnlyS = best(ours.map((o) => o.readOnlyMs / 1000));
+    const parseOnlyS = best(ours.map((o) => o.parseOnlyMs / 1000));
     const mb = (kib: number) => round2((kib * 1024) / 1e6);
     const figures = {
-      fio_outputs: warm.outputs,
-      entries: warm.entries,
-      input_mib: round2(bytes / 2 ** 20),
-      fio_output_bytes_min: Math.min(...sizes),
-      fio_output_bytes_max: Math.max(...sizes),
-      aggregate_s: round2(warm.aggregateMs / 1000),
-      report_s: round2(warm.reportMs / 1000),
-      total_s: round2((warm.aggregateMs + warm.reportMs) / 1000),
-      peak_rss_mb: mb(warm.hwmKiB),
-      peak_rss_mib: mib(warm.hwmKiB),
-      rss_before_mib: mib(warm.rssBeforeKiB),
-      peak_rss_growth_mib: mib(warm.hwmKiB - warm.rssBeforeKiB),
-      aggregate_peak_rss_mb: mb(warm.aggregateHwmKiB),
-      report_peak_rss_mb: warm.reportHwmKiB === null ? null : mb(warm.reportHwmKiB),
-      read_only_s: round2(warm.readOnlyMs / 1000),
-      parse_only_s: round2(warm.parseOnlyMs / 1000),
+      fio_outputs: laid.files,
+      entries: laid.owners.length,
+      input_mib: round2(laid.bytes / 2 ** 20),
+      worker_peak_rss_mb: mb(w.workerPeakDuringAggregationKiB),
+      worker_rss_before_aggregation_mb: mb(w.workerRssBeforeAggregationKiB),
+      worker_rss_idle_mb: mb(w.workerRssIdleKiB),
+      worker_sampled_max_rss_mb: mb(w.workerSampledMaxKiB),
+      worker_aggregate_s: round2(w.aggregateS),
+      worker_report_s: round2(w.reportS),
+      total_s: round2(oursS),
+      aggregate_s: round2(oursAggS),
+      report_s: round2(best(ours.map((o) => o.reportMs / 1000))),
+      total_s_runs: ours.map((o) => round2((o.aggregateMs + o.reportMs) / 1000)),
+      original_s: round2(originalS),
+      original_s_runs: original.map((o) => round2(o.seconds)),
+      original_peak_rss_mb: mb(Math.max(...original.map((o) => o.max_rss_kib))),
+      ratio_to_original: round2(oursS / originalS),
+      aggregate_ratio_to_original: round2(oursAggS / originalS),
+      read_only_s: round2(readOnlyS),
+      parse_only_s: round2(parseOnlyS),
+      floor_s: round2(readOnlyS + parseOnlyS),
+      ratio_to_floor: round2(oursS / (readOnlyS + parseOnlyS)),
+      child_peak_rss_mb: mb(Math.max(...ours.map((o) => o.hwmKiB))),
       cold_total_s: cold ? round2((cold.aggregateMs + cold.reportMs) / 1000) : null,
-      cold_peak_rss_mb: cold ? mb(cold.hwmKiB) : null,
-      cold_aggregate_s: cold ? round2(cold.aggregateMs / 1000) : null,
-      cold_report_s: cold ? round2(cold.reportMs / 1000) : null,
-      results_json_mib: round2(warm.resultsJsonBytes / 2 ** 20),
-      report_csv_mib: round2(warm.csvBytes / 2 ** 20),
-      summary: warm.summary as Record<string, unknown>,
+      loadavg_end: os.loadavg().map(round2),
     };
-    run.note('peak_rss = VmHWM of a child process that only imports the modules and runs aggregate + writeReport; it includes Node + tsx (rss_before_mib)');
-    run.note('warm = outputs in the page cache right after being copied; cold = after dd iflag=nocache on each file');
-    const checks = [
-      { metric: 'total_s', op: '<' as const, value: 10 },
-      { metric: 'peak_rss_mb', op: '<' as const, value: 300 },
-      ...(cold ? [{ metric: 'cold_total_s', op: '<' as const, value: 10 }, { metric: 'cold_peak_rss_mb', op: '<' as const, value: 300 }] : []),
-    ];
-    run.finish(figures, `aggregate + report of ${OUTPUTS} outputs < 10 s and peak RSS < 300 MB (warm and cold page cache)`, checks);
+    run.note('worker_peak_rss_mb: VmHWM of the real orchestrator worker process, reset when the benchmark reached aggregating (so it covers aggregate, report and export), not a lean child');
+    run.note('total_s / original_s: best of 2 alternated runs each on the same files; ours = aggregate + report (percentiles, intervals, pooled histograms, CSV/summary/HTML), the original = its documented parse (json.load per file, per-job averages, one CSV)');
+    run.note('floors: read_only_s = every output read, 32 ahead, no parse; parse_only_s = every output parsed once (parseIteration), reads not timed');
+    run.finish(figures, `aggregate + report of ${OUTPUTS} outputs no slower than the original's aggregator (ratio <= 1.0) and < 150 MB peak RSS in the worker`, [
+      { metric: 'ratio_to_original', op: '<=', value: 1.0 },
+      { metric: 'worker_peak_rss_mb', op: '<', value: 150 },
+    ]);
   } finally {
-    removeDir(home);
+    await stack.stop();
+    if (!hasFlag('keep')) removeDir(home);
   }
 }
 
 if (process.argv.includes('--child')) {
   const i = process.argv.indexOf('--child');
-  child(process.argv[i + 1]!, process.argv[i + 2]!).catch((err) => {
+  child(process.argv[i + 1]!, process.argv[i + 2]!, process.argv[i + 3]!).catch((err) => {
     console.error(err);
     process.exit(1);
   });
 } else {
-  main().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
