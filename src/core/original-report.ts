@@ -17,6 +17,7 @@
  */
 import { stringify } from 'csv-stringify/sync';
 import { isSafeId } from './ids';
+import { metricKind, MIB, NS_PER_MS, type Percentile } from './metrics';
 import type { EntryReport } from './report';
 
 /** The original's header, exactly as compat.md lists it. */
@@ -37,9 +38,14 @@ export const ORIGINAL_PARAMS_CELL_COLUMNS = ['io_type', 'num_jobs', 'file_size',
 
 export const BYTES_PER_MB = 1e6;
 export const BYTES_PER_GB = 1e9;
-export const NS_PER_MS = 1e6;
+export { NS_PER_MS };
 /** Our resource summary is in MiB (see reportResources in resources.ts). */
-const BYTES_PER_MIB = 2 ** 20;
+const BYTES_PER_MIB = MIB;
+/** The percentiles the original reports (P50, P90, P99): must be percentiles metrics.ts defines. */
+export const ORIGINAL_PERCENTILES = [50, 90, 99] as const satisfies readonly Percentile[];
+const BW = metricKind('bw')!;
+const MEAN_LAT = metricKind('mean_lat')!;
+const [P50, P90, P99] = ORIGINAL_PERCENTILES.map((p) => metricKind(`p${p}_lat`)!);
 
 /** What the original prints for a number it does not have; its uploader loads it as NULL. */
 export const NO_VALUE = '-';
@@ -72,15 +78,18 @@ const scale = (v: number | null | undefined, factor: number) => (v === null || v
 export function originalRowValues(r: EntryReport): Record<OriginalReportColumn, string | number | null> {
   const lat = (dir: 'read' | 'write') => {
     const d = r[dir];
-    const ms = (ns: number | null | undefined) => (d && d.latencySamples > 0 ? scale(ns, 1 / NS_PER_MS) : null);
+    const has = !!d && d.latencySamples > 0;
+    const ms = (ns: number | null | undefined) => (has ? scale(ns, 1 / NS_PER_MS) : null);
+    // The metrics' own definitions (metrics.ts), already in ms.
+    const metric = (k: typeof MEAN_LAT) => (has ? k.value(d!) : null);
     return {
       min: ms(d?.clatMinNs),
       max: ms(d?.clatMaxNs),
-      avg: ms(d?.clatMeanNs),
+      avg: metric(MEAN_LAT),
       stddev: ms(d?.clatStddevNs),
-      p50: ms(d?.clatPercentilesNs.p50),
-      p90: ms(d?.clatPercentilesNs.p90),
-      p99: ms(d?.clatPercentilesNs.p99),
+      p50: metric(P50!),
+      p90: metric(P90!),
+      p99: metric(P99!),
     };
   };
   const read = lat('read');
@@ -102,8 +111,9 @@ export function originalRowValues(r: EntryReport): Record<OriginalReportColumn, 
     Config: r.configLabel,
     Commit: r.commit,
     'IOType|Jobs|FSize|BS|IOD|NrFiles|Direct': paramsCell(r.params),
-    'Read BW (MB/s)': scale(r.read?.bwBytesPerSec.mean, 1 / BYTES_PER_MB),
-    'Write BW (MB/s)': scale(r.write?.bwBytesPerSec.mean, 1 / BYTES_PER_MB),
+    // metrics.ts's bandwidth (MiB/s) in the header's MB/s (10^6 bytes).
+    'Read BW (MB/s)': r.read ? scale(BW.value(r.read), BW.scale / BYTES_PER_MB) : null,
+    'Write BW (MB/s)': r.write ? scale(BW.value(r.write), BW.scale / BYTES_PER_MB) : null,
     'Read Min (ms)': read.min,
     'Read Max (ms)': read.max,
     'Read Avg (ms)': read.avg,
