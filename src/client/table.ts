@@ -1,9 +1,8 @@
 import Table from 'cli-table3';
+import { MIB, PERCENTILE_METRICS, metricKind, UNITS } from '../core/metrics';
 import type { EntryReport } from '../core/report';
 import type { SampleStats } from '../core/stats';
 import type { BenchmarkProgress, VmProgress } from '../workflows/types';
-
-const MIB = 2 ** 20;
 
 /**
  * How wide tables may be: the terminal's width, else COLUMNS (e.g. `COLUMNS=100 gcsfuse-bench report x | less`),
@@ -112,25 +111,37 @@ export function fittedTable(head: string[], rows: (string | number)[][], columns
 
 const num = (v: number | null | undefined, digits: number): string =>
   v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
-const ms = (ns: number | null | undefined): string => (ns === null || ns === undefined ? '-' : (ns / 1e6).toFixed(3));
+const MEAN_LAT = metricKind('mean_lat')!;
+const percentileHeader = (p: number) => `p${p} ${UNITS.latency}`;
 
-/** Mean ± half-width of the 95% CI (± stddev where an older results.json has no CI), MiB/s. */
+/**
+ * Mean ± half-width of the 95% CI, MiB/s; "±n/a" when there is no interval (fewer than 3
+ * iterations, or a results.json from before intervals): never a stddev standing in for one.
+ */
 function bandwidth(s: SampleStats | undefined): string {
   if (!s) return '-';
-  const half = typeof s.ci95High === 'number' ? s.ci95High - s.mean : s.n > 1 ? s.stddev : null;
+  const half = typeof s.ci95High === 'number' ? num((s.ci95High - s.mean) / MIB, 1) : 'n/a';
   const outliers = s.outlierIterations?.length ? ` !${s.outlierIterations.join(',')}` : '';
-  return `${num(s.mean / MIB, 1)}${half === null ? '' : `${NO_BREAK_SPACE}±${num(half / MIB, 1)}`}${outliers}`;
+  return `${num(s.mean / MIB, 1)}${NO_BREAK_SPACE}±${half}${outliers}`;
 }
 
 /** Left out, in this order, when the report does not fit the terminal otherwise. */
-const REPORT_OPTIONAL_COLUMNS = ['p90 ms', 'p50 ms', 'p99.9 ms', 'IOPS', 'lat mean ms', 'cv %', 'iter'];
+// p99 stays longest (the usual tail figure); then the middle percentiles go before the extreme one.
+const PERCENTILE_DROP_ORDER = [90, 50, 99.9];
+const REPORT_OPTIONAL_COLUMNS = [
+  ...PERCENTILE_METRICS.map((k) => k.percentile!)
+    .filter((p) => p !== 99)
+    .sort((a, b) => (PERCENTILE_DROP_ORDER.indexOf(a) + 1 || 99) - (PERCENTILE_DROP_ORDER.indexOf(b) + 1 || 99))
+    .map(percentileHeader),
+  'IOPS', 'lat mean ms', 'cv %', 'iter',
+];
 
 const STATUS_OPTIONAL_COLUMNS = ['entries total s', 'entry mean s', 're-run'];
 
 /** What the report table's columns and marks mean, printed under it. */
 export const REPORT_LEGEND =
-  'read/write: bandwidth in MiB/s, mean ± half-width of its 95% confidence interval over iterations; cv: coefficient of variation of that bandwidth; ' +
-  'latency: fio completion latency in ms, pooled over jobs and iterations';
+  'read/write/mixed: bandwidth in MiB/s, mean ± half-width of its 95% confidence interval over iterations (±n/a: no interval, fewer than 3 iterations); cv: coefficient of variation of that bandwidth; ' +
+  'latency: fio completion latency in ms, pooled over jobs and iterations; (group n): fio group n of a job file with several';
 export const OUTLIER_LEGEND = '!n: iteration n is an outlier, far from the other iterations (its bandwidth is still in the mean; see "Numbers" in the README)';
 
 /**
@@ -139,30 +150,34 @@ export const OUTLIER_LEGEND = '!n: iteration n is an outlier, far from the other
  * (completion, pooled over jobs and iterations) in ms. A legend under it says so.
  */
 export function reportTable(reports: readonly EntryReport[], columns = terminalColumns()): string {
+  // unified_rw_reporting=1 runs report only mixed: its column is there when some entry has it.
+  const withMixed = reports.some((r) => r.mixed);
   const rows = reports.map((r) => {
     // Latency of the direction that did the I/O (read wins for mixed workloads; both are in the CSV).
-    const lat = r.read ?? r.write ?? r.trim ?? null;
+    const lat = r.read ?? r.write ?? r.trim ?? r.mixed ?? null;
     const cv = lat?.bwBytesPerSec.cv;
+    const iops = [r.read, r.write, r.trim].reduce((s, d) => s + (d ? (metricKind('iops')!.value(d) ?? 0) : 0), 0) || (r.mixed ? (metricKind('iops')!.value(r.mixed) ?? 0) : 0);
     return [
       r.matrixId,
-      r.testId,
+      r.fioGroup === undefined ? r.testId : `${r.testId} (group ${r.fioGroup})`,
       r.configLabel,
       r.vm ?? '-',
       r.status,
       r.iterations,
       r.read ? bandwidth(r.read.bwBytesPerSec) : '-',
       r.write ? bandwidth(r.write.bwBytesPerSec) : '-',
+      ...(withMixed ? [r.mixed ? bandwidth(r.mixed.bwBytesPerSec) : '-'] : []),
       typeof cv === 'number' && r.iterations > 1 ? num(cv * 100, 1) : '-',
-      num((r.read?.iops.mean ?? 0) + (r.write?.iops.mean ?? 0) + (r.trim?.iops.mean ?? 0), 0),
-      ms(lat?.clatMeanNs),
-      ms(lat?.clatPercentilesNs.p50),
-      ms(lat?.clatPercentilesNs.p90),
-      ms(lat?.clatPercentilesNs.p99),
-      ms(lat?.clatPercentilesNs['p99.9']),
+      num(iops, 0),
+      num(lat ? MEAN_LAT.value(lat) : null, 3),
+      ...PERCENTILE_METRICS.map((k) => num(lat ? k.value(lat) : null, 3)),
     ];
   });
-  const head = ['entry', 'test', 'config', 'vm', 'status', 'iter', 'read MiB/s', 'write MiB/s', 'cv %', 'IOPS', 'lat mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms'];
-  const anyOutlier = reports.some((r) => [r.read, r.write].some((d) => d?.bwBytesPerSec.outlierIterations?.length));
+  const head = [
+    'entry', 'test', 'config', 'vm', 'status', 'iter', `read ${UNITS.bandwidth}`, `write ${UNITS.bandwidth}`, ...(withMixed ? [`mixed ${UNITS.bandwidth}`] : []),
+    'cv %', 'IOPS', `lat mean ${UNITS.latency}`, ...PERCENTILE_METRICS.map((k) => percentileHeader(k.percentile!)),
+  ];
+  const anyOutlier = reports.some((r) => [r.read, r.write, r.mixed].some((d) => d?.bwBytesPerSec.outlierIterations?.length));
   const { text, dropped } = fitTable(head, rows, columns, REPORT_OPTIONAL_COLUMNS);
   const droppedNote = dropped.length ? [`left out to fit ${columns} columns: ${dropped.join(', ')} (the CSV report has every column)`] : [];
   const notes = [REPORT_LEGEND, ...(anyOutlier ? [OUTLIER_LEGEND] : []), ...droppedNote];
