@@ -17,7 +17,7 @@ import { tsxCommand } from '../src/local/processes';
 import { BENCH_DIR, flagValue, hasFlag, log, RESULTS_FILE } from './lib';
 
 /** In the order they run: cheap and pure first, the machine-wide ones last. */
-export const BENCHMARKS = ['assignment-quality', 'aggregation', 'dispatch-overhead', 'fidelity', 'monitor-overhead', 'fleet-scale'] as const;
+export const BENCHMARKS = ['assignment-quality', 'aggregation', 'orchestrator-memory', 'dispatch-overhead', 'fidelity', 'monitor-overhead', 'fleet-scale'] as const;
 
 /**
  * Benchmarks written elsewhere that take their own flags (bench/monitor-overhead.ts parses its
