@@ -33,6 +33,17 @@ const ms = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / N
 /** A number on a bar: 3 significant digits, whole numbers above 1000. */
 const label = (v: number): string => (v >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
 
+/**
+ * Bounds that keep the page readable and its rendering cheap (Plot on linkedom costs a few ms and
+ * some MB per chart; a 10,000-output run would otherwise take seconds and hundreds of MB in the
+ * worker): charts for the first MAX_CHARTED_TESTS tests (tables for all), at most
+ * MAX_OVERVIEW_BARS bars in the overview, sorted copies of the overview table up to
+ * MAX_SORTED_OVERVIEW_ROWS rows. The CSV and summary.json have every figure.
+ */
+export const MAX_CHARTED_TESTS = 40;
+export const MAX_OVERVIEW_BARS = 150;
+export const MAX_SORTED_OVERVIEW_ROWS = 1000;
+
 const DIRECTION_COLORS: Record<ReportedDirection, string> = { read: '#1f77b4', write: '#ff7f0e', trim: '#7f7f7f', mixed: '#2ca02c' };
 const BW = metricKind('bw')!;
 const IOPS = metricKind('iops')!;
@@ -48,10 +59,12 @@ const entryLabel = (r: EntryReport) => (r.fioGroup !== undefined ? `${r.configLa
 
 /** A chart as static SVG (or a <figure> with its legend), rendered with Plot on a linkedom document. */
 function plot(options: Plot.PlotOptions): string {
-  const { document } = parseHTML('<!DOCTYPE html><html><body></body></html>');
-  const node = Plot.plot({ ...options, document } as Plot.PlotOptions) as unknown as { outerHTML: string };
+  // One document for all charts: parsing a new one per chart costs more than the chart.
+  documentForPlots ??= parseHTML('<!DOCTYPE html><html><body></body></html>').document;
+  const node = Plot.plot({ ...options, document: documentForPlots } as Plot.PlotOptions) as unknown as { outerHTML: string };
   return node.outerHTML;
 }
+let documentForPlots: ReturnType<typeof parseHTML>['document'] | undefined;
 
 function chart(kind: string, svg: string, caption: string): string {
   return `<figure class="chart" data-chart="${escapeHtml(kind)}">${svg}<figcaption>${caption}</figcaption></figure>`;
@@ -265,6 +278,7 @@ const OVERVIEW_SORTS: { key: 'test' | 'entry' | 'bw' | 'iops' | 'p99'; header: s
  * its header link is followed (the test order is shown first).
  */
 function overviewTables(rows: readonly OverviewRow[]): string {
+  const sortable = rows.length <= MAX_SORTED_OVERVIEW_ROWS;
   const cmp = (key: (typeof OVERVIEW_SORTS)[number]['key']) => (a: OverviewRow, b: OverviewRow) => {
     if (key === 'test' || key === 'entry') return 0; // matrix order, stable
     const x = a[key];
@@ -275,7 +289,9 @@ function overviewTables(rows: readonly OverviewRow[]): string {
   const byEntry = (a: OverviewRow, b: OverviewRow) => a.entry.localeCompare(b.entry);
   const table = (key: (typeof OVERVIEW_SORTS)[number]['key']) => {
     const sorted = key === 'entry' ? [...rows].sort(byEntry) : [...rows].sort(cmp(key));
-    const head = OVERVIEW_SORTS.map((s) => `<th><a href="#overview-by-${s.key}">${escapeHtml(s.header)}${s.key === key ? ' ▼' : ''}</a></th>`).join('') + '<th>dir</th><th>steady MiB/s</th>';
+    const head =
+      OVERVIEW_SORTS.map((s) => `<th>${sortable ? `<a href="#overview-by-${s.key}">${escapeHtml(s.header)}${s.key === key ? ' ▼' : ''}</a>` : escapeHtml(s.header)}</th>`).join('') +
+      '<th>dir</th><th>steady MiB/s</th>';
     const body = sorted
       .map(
         (r) =>
@@ -284,13 +300,16 @@ function overviewTables(rows: readonly OverviewRow[]): string {
       .join('');
     return `<div class="sorted${key === 'test' ? ' default' : ''}" id="overview-by-${key}"><table class="overview"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
   };
+  if (!sortable) return `<p class="meta">${rows.length} rows: too many to keep a sorted copy per column here; sort the CSV report.</p>${table('test')}`;
   // The default copy comes last so ':target ~ .default' can hide it.
   return `<div class="sortable">${OVERVIEW_SORTS.filter((s) => s.key !== 'test').map((s) => table(s.key)).join('')}${table('test')}</div>`;
 }
 
 function overviewChart(rows: readonly OverviewRow[]): string {
-  const bars = rows.filter((r) => r.bw !== null).map((r) => ({ ...r, name: `${r.test} · ${r.dir}` }));
+  const all = rows.filter((r) => r.bw !== null);
+  const bars = all.slice(0, MAX_OVERVIEW_BARS).map((r) => ({ ...r, name: `${r.test} · ${r.dir}` }));
   if (bars.length === 0) return '';
+  const cut = all.length > bars.length ? ` The first ${bars.length} of ${all.length} bars, in matrix order; the table below has all.` : '';
   const configs = [...new Set(bars.map((b) => b.entry))];
   const svg = plot({
     title: 'Bandwidth per test and config',
@@ -307,7 +326,7 @@ function overviewChart(rows: readonly OverviewRow[]): string {
       Plot.ruleX([0]),
     ],
   });
-  return chart('overview', svg, `Mean bandwidth over iterations, ${BW.unit}, of every test, config and direction (configs by colour; the number says which).`);
+  return chart('overview', svg, `Mean bandwidth over iterations, ${BW.unit}, of every test, config and direction (configs by colour; the number says which).${cut}`);
 }
 
 // ---------------------------------------------------------------- header
@@ -385,7 +404,9 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
       }
     }
     let body: string;
-    if (withData.length) {
+    if (withData.length && i > MAX_CHARTED_TESTS) {
+      body = `<p class="meta">Charts are drawn for the first ${MAX_CHARTED_TESTS} tests of ${tests.size}; this test's figures are in the table (and in the CSV report).</p>`;
+    } else if (withData.length) {
       const series = withData.filter((r) => r.timeSeries);
       body =
         `<div class="charts">${bandwidthChart(testId, withData)}${latencyCdfChart(testId, withData)}</div>` +

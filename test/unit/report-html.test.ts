@@ -176,3 +176,23 @@ describe('report.html', () => {
     expect(empty).not.toContain('<svg');
   });
 });
+
+describe('report.html of a large run', () => {
+  it('draws charts for the first MAX_CHARTED_TESTS tests only, bounds the overview and still lists every entry', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { MAX_CHARTED_TESTS, MAX_OVERVIEW_BARS } = await import('../../src/core/html-report');
+    const out = parseIteration(readFileSync(path.join(import.meta.dirname, '../fixtures/fio/number-ios-1000.json'), 'utf8'));
+    const tests = Math.max(MAX_CHARTED_TESTS + 5, MAX_OVERVIEW_BARS);
+    const reports = Array.from({ length: tests * 2 }, (_, i) => entryReport(entryOf(i + 1, `t${i >> 1}`, i % 2 ? baseline : evil), 'vm-1', 'passed', [out, out, out]));
+    const html = renderHtmlReport('large', reports);
+    checkWellFormed(html);
+    expect(html.match(/data-chart="bandwidth"/g)).toHaveLength(MAX_CHARTED_TESTS);
+    expect(html.match(/data-chart="latency-cdf"/g)).toHaveLength(MAX_CHARTED_TESTS);
+    expect(html.match(/Charts are drawn for the first/g)).toHaveLength(tests - MAX_CHARTED_TESTS);
+    const overview = html.slice(html.indexOf('data-chart="overview"'), html.indexOf('</figure>', html.indexOf('data-chart="overview"')));
+    expect(overview.match(/<rect fill="[^"]+" [^>]*><title>/g)).toHaveLength(MAX_OVERVIEW_BARS);
+    expect(html).toContain(`The first ${MAX_OVERVIEW_BARS} of ${tests * 2} bars`);
+    // Every entry is in the overview table sorted by test, and in its test's table.
+    expect(html.slice(html.indexOf('id="overview-by-test"')).match(/<tr><td><a href="#test-/g)).toHaveLength(tests * 2);
+  });
+});
