@@ -13,6 +13,7 @@ import { InputError } from '../../src/core/errors';
 import type { BisectState } from '../../src/workflows/bisect-definitions';
 import { createAgentWorker } from '../../vm-agent/src/main';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs';
+import { startThrottledProxy, type ThrottledProxy } from '../support/throttled-proxy';
 import { fuseAvailability, seededGcsfuse } from '../support/gcsfuse';
 import { Harness, readJson, until } from '../support/harness';
 import { startLocalTemporal } from '../support/temporal';
@@ -22,20 +23,24 @@ import { startLocalTemporal } from '../support/temporal';
  * bucket. The stand-in gcsfuse history: a local git repository of 8 commits after a good one;
  * the agent mounts each commit with "its" gcsfuse binary (the seeded binaries, as the agent
  * takes pre-built gcsfuse per ref), which is the real gcsfuse, and from FIRST_BAD on the real
- * gcsfuse with its own read limit --limit-bytes-per-sec: the speed changes at a known commit.
+ * gcsfuse reaching the bucket through a link of SLOW_BYTES_PER_SEC: the speed changes at a known
+ * commit. (Not gcsfuse's own --limit-bytes-per-sec: its token bucket starts full with 8 h / 50 =
+ * 576 s worth of bytes, internal/gcsx/bucket_manager.go in v3.13.0, so a short read never meets it.)
  */
 const VM = 'bisect-vm';
 const COMMITS = 8;
 /** Index (0-based, on the path good..bad) of the first commit whose gcsfuse reads slower. */
 const FIRST_BAD = 5;
 const BUCKET = 'bisect-data';
-/** The bad commits' gcsfuse read limit, far below fio's own rate so the change is certain. */
+/** The bad commits' link to the bucket, far below fio's own rate so the change is certain. */
 const SLOW_BYTES_PER_SEC = 2 * 2 ** 20;
 const FIO_RATE = '8m';
 
 let env: TestWorkflowEnvironment;
 let h: Harness;
 let gcs: FakeGcs;
+/** The slow link the bad commits' gcsfuse reaches fake-gcs-server through. */
+let slowLink: ThrottledProxy;
 let repo: string;
 let agent: { worker: Worker; done: Promise<void> } | undefined;
 let good: string;
@@ -53,12 +58,16 @@ function commit(n: number): string {
   return git('rev-parse', 'HEAD');
 }
 
-/** The gcsfuse "built" for a commit: the real binary, read-limited from FIRST_BAD on. */
+/**
+ * The gcsfuse "built" for a commit: the real binary; from FIRST_BAD on, its --custom-endpoint (the
+ * emulator, from the mount spec) swapped for the slow link in front of the same emulator.
+ */
 function standIn(realGcsfuse: string, sha: string, slow: boolean): string {
   const dir = path.join(h.home, 'gcsfuse-by-commit', sha);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'gcsfuse');
-  writeFileSync(file, `#!/bin/sh\nexec ${JSON.stringify(realGcsfuse)}${slow ? ` --limit-bytes-per-sec ${SLOW_BYTES_PER_SEC}` : ''} "$@"\n`);
+  const swap = slow ? `for a do shift; [ "$a" = ${JSON.stringify(gcs.jsonApi)} ] && a=${JSON.stringify(new URL('/storage/v1/', slowLink.origin).href)}; set -- "$@" "$a"; done\n` : '';
+  writeFileSync(file, `#!/bin/sh\n${swap}exec ${JSON.stringify(realGcsfuse)} "$@"\n`);
   chmodSync(file, 0o755);
   return file;
 }
@@ -96,6 +105,7 @@ beforeAll(async () => {
   env = await startLocalTemporal();
   h = new Harness(env);
   gcs = await startFakeGcs({ buckets: [BUCKET] });
+  slowLink = await startThrottledProxy(gcs.endpoint, SLOW_BYTES_PER_SEC);
   repo = path.join(h.home, 'gcsfuse.git');
   mkdirSync(repo);
   git('init', '-q', '-b', 'master');
@@ -118,6 +128,7 @@ afterAll(async () => {
     await agent.done;
   }
   await h?.stop();
+  await slowLink?.stop();
   await gcs?.stop();
   await env?.teardown();
 });
@@ -142,6 +153,8 @@ describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`
     expect(probing.range).toMatchObject({ lastGood: good, firstBad: path8[COMMITS - 1] });
 
     const result = await handle.result();
+    // The bad commits' reads really went over the slow link (the swap in their stand-in took).
+    expect(slowLink.bytesServed()).toBeGreaterThan(0);
     expect(result.outcome, result.reason).toBe('found');
     expect(result).toMatchObject({ outcome: 'found', firstBad: path8[FIRST_BAD], lastGood: path8[FIRST_BAD - 1], commits: COMMITS, good: { commit: good }, bad: { commit: path8[COMMITS - 1] } });
     expect(result.range).toEqual({ lastGood: path8[FIRST_BAD - 1], firstBad: path8[FIRST_BAD], remaining: 0 });
