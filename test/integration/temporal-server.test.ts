@@ -119,7 +119,7 @@ describe('a real Temporal server on PostgreSQL', () => {
     await until(async () => (await found(`BenchmarkId = '${id}' AND BenchmarkStatus = 'done'`)).includes(id), 'the benchmark to be found by BenchmarkId with status done', 30_000);
     expect(await found(`Fleet = 'vm-1,vm-2' AND BenchmarkId = '${id}'`)).toEqual([id]);
     expect(await found(`GcsfuseCommit = 'master' AND BenchmarkId = '${id}'`)).toEqual([id]);
-  });
+  }, 330_000);
 });
 
 /** What docker-compose.yml runs, run here against the same server (its ports differ: PORT+4 is the frontend's HTTP port). */
