@@ -90,7 +90,13 @@ function bandwidthChart(testId: string, entries: readonly EntryReport[]): string
       if (!s || v === null) continue;
       const name = `${entryLabel(r)} · ${d}`;
       const bw = s.bwBytesPerSec;
-      rows.push({ entry: name, dir: d, value: v, low: isNum(bw.ci95Low) ? bw.ci95Low / MIB : null, high: isNum(bw.ci95High) ? bw.ci95High / MIB : null });
+      rows.push({
+        entry: name,
+        dir: d,
+        value: v,
+        low: isNum(bw.ci95Low) ? bw.ci95Low / MIB : null,
+        high: isNum(bw.ci95High) ? bw.ci95High / MIB : null,
+      });
       const outliers = new Set(bw.outlierIterations ?? []);
       BW.samples(s).forEach((x, i) => dots.push({ entry: name, dir: d, value: x, outlier: outliers.has(i + 1) }));
     }
@@ -108,7 +114,14 @@ function bandwidthChart(testId: string, entries: readonly EntryReport[]): string
     marks: [
       Plot.barX(rows, { y: 'entry', x: 'value', fill: 'dir', title: (r: BarRow) => `${r.entry}: ${fmt(r.value, 2)} ${BW.unit}` }),
       Plot.ruleY(withInterval, { y: 'entry', x1: 'low', x2: 'high', stroke: '#000', strokeWidth: 1.5, className: 'err' }),
-      Plot.dot(dots, { y: 'entry', x: 'value', r: 3, fill: (d: { outlier: boolean }) => (d.outlier ? '#d62728' : '#fff'), stroke: '#333', className: 'pt' }),
+      Plot.dot(dots, {
+        y: 'entry',
+        x: 'value',
+        r: 3,
+        fill: (d: { outlier: boolean }) => (d.outlier ? '#d62728' : '#fff'),
+        stroke: '#333',
+        className: 'pt',
+      }),
       // The number on the bar is the table's mean, to the same digits.
       Plot.text(rows, { y: 'entry', x: 'value', text: (r: BarRow) => fmt(r.value, 2), dx: 6, textAnchor: 'start', className: 'value' }),
       Plot.ruleX([0]),
@@ -134,7 +147,9 @@ function cdfPoints(d: DirectionStats, series: string): { series: string; ms: num
 
 function latencyCdfChart(testId: string, entries: readonly EntryReport[]): string {
   const dirs = directionsOf(entries);
-  const points = entries.flatMap((r) => dirs.filter((d) => r[d]).flatMap((d) => cdfPoints(r[d]!, dirs.length > 1 ? `${entryLabel(r)} · ${d}` : entryLabel(r))));
+  const points = entries.flatMap((r) =>
+    dirs.filter((d) => r[d]).flatMap((d) => cdfPoints(r[d]!, dirs.length > 1 ? `${entryLabel(r)} · ${d}` : entryLabel(r))),
+  );
   const percentiles = PERCENTILE_METRICS.map((k) => k.percentile!);
   const svg = plot({
     title: `Completion latency CDF of test ${testId}`,
@@ -146,7 +161,15 @@ function latencyCdfChart(testId: string, entries: readonly EntryReport[]): strin
     color: { legend: true },
     marks: [
       Plot.ruleY(percentiles, { stroke: '#bbb', strokeDasharray: '3,3' }),
-      Plot.text(percentiles, { y: (p: number) => p, frameAnchor: 'left', text: (p: number) => `p${p}`, dy: -5, dx: 4, fill: '#777', textAnchor: 'start' }),
+      Plot.text(percentiles, {
+        y: (p: number) => p,
+        frameAnchor: 'left',
+        text: (p: number) => `p${p}`,
+        dy: -5,
+        dx: 4,
+        fill: '#777',
+        textAnchor: 'start',
+      }),
       Plot.line(points, { x: 'ms', y: 'pct', stroke: 'series', curve: 'step-after' }),
     ],
   });
@@ -189,7 +212,11 @@ function timeSeriesCharts(r: EntryReport): string {
         x,
         y: { label: `↑ ${BW.unit}`, grid: true, zero: true },
         color: { legend: true },
-        marks: [Plot.rectX([0], { x1: 0, x2: warm, fill: '#f2f2f2' }), Plot.line(bw, { x: 's', y: 'mib', stroke: 'series' }), Plot.ruleY([0])],
+        marks: [
+          Plot.rectX([0], { x1: 0, x2: warm, fill: '#f2f2f2' }),
+          Plot.line(bw, { x: 's', y: 'mib', stroke: 'series' }),
+          Plot.ruleY([0]),
+        ],
       }),
       `fio's bandwidth log (1 s averages, all jobs summed), each iteration a line; grey band = the first ${warm} s the steady-state rule compares with the rest.`,
     ),
@@ -205,7 +232,8 @@ function timeSeriesCharts(r: EntryReport): string {
         color: { legend: true },
         marks: [Plot.line(data, { x: 's', y: 'v', stroke: 'series' }), Plot.ruleY([0])],
       });
-    if (cpu.length) out.push(chart('gcsfuse-cpu', small('CPU', '% of one core', cpu), "gcsfuse's CPU over the same time (100 = one core)."));
+    if (cpu.length)
+      out.push(chart('gcsfuse-cpu', small('CPU', '% of one core', cpu), "gcsfuse's CPU over the same time (100 = one core)."));
     if (rss.length) out.push(chart('gcsfuse-memory', small('memory', 'RSS, MiB', rss), "gcsfuse's resident memory over the same time."));
   }
   return out.join('');
@@ -216,8 +244,13 @@ function findingsText(r: EntryReport): string {
   const ts = r.timeSeries;
   if (!ts) return '';
   const parts = Object.entries(ts.summary).map(([d, s]) => {
-    const steady = s.steadyBwBytesPerSec === null ? 'not judged (too short)' : `steady state ${fmt(s.steadyBwBytesPerSec / MIB, 2)} ${BW.unit} over ${s.judged} iteration(s)`;
-    const found = s.findings.map((f) => `<strong class="finding">${escapeHtml(f.finding)}</strong> in iteration ${escapeHtml(f.iterations.join(', '))}`);
+    const steady =
+      s.steadyBwBytesPerSec === null
+        ? 'not judged (too short)'
+        : `steady state ${fmt(s.steadyBwBytesPerSec / MIB, 2)} ${BW.unit} over ${s.judged} iteration(s)`;
+    const found = s.findings.map(
+      (f) => `<strong class="finding">${escapeHtml(f.finding)}</strong> in iteration ${escapeHtml(f.iterations.join(', '))}`,
+    );
     return `${escapeHtml(d)}: ${escapeHtml(steady)}${found.length ? `; ${found.join('; ')}` : s.steadyBwBytesPerSec === null ? '' : '; no warm-up or throttling'}`;
   });
   return `<p class="meta findings">${escapeHtml(entryLabel(r))}: ${parts.join(' · ')}</p>`;
@@ -227,8 +260,22 @@ function findingsText(r: EntryReport): string {
 
 function entryTable(entries: readonly EntryReport[]): string {
   const head = [
-    'config', 'commit', 'vm', 'status', 'dir', 'iter', `${BW.unit} mean`, 'median', `${CONFIDENCE_LEVEL * 100}% CI`, 'cv %', 'outlier iter.',
-    IOPS.unit, `lat mean ${UNITS.latency}`, 'stddev', ...PERCENTILE_METRICS.map((k) => `p${k.percentile}`), 'max',
+    'config',
+    'commit',
+    'vm',
+    'status',
+    'dir',
+    'iter',
+    `${BW.unit} mean`,
+    'median',
+    `${CONFIDENCE_LEVEL * 100}% CI`,
+    'cv %',
+    'outlier iter.',
+    IOPS.unit,
+    `lat mean ${UNITS.latency}`,
+    'stddev',
+    ...PERCENTILE_METRICS.map((k) => `p${k.percentile}`),
+    'max',
   ];
   let rows = '';
   for (const r of entries) {
@@ -240,12 +287,27 @@ function entryTable(entries: readonly EntryReport[]): string {
     for (const d of dirs) {
       const s = r[d]!;
       const bw = s.bwBytesPerSec;
-      const ci = isNum(bw.ci95Low) && isNum(bw.ci95High) ? `${fmt(bw.ci95Low / MIB, 2)} – ${fmt(bw.ci95High / MIB, 2)}` : `n/a${bw.ciUnavailable ? ` (${bw.ciUnavailable})` : ''}`;
+      const ci =
+        isNum(bw.ci95Low) && isNum(bw.ci95High)
+          ? `${fmt(bw.ci95Low / MIB, 2)} – ${fmt(bw.ci95High / MIB, 2)}`
+          : `n/a${bw.ciUnavailable ? ` (${bw.ciUnavailable})` : ''}`;
       const cells = [
-        entryLabel(r), r.commit, r.vm ?? '–', r.status, d, String(r.iterations),
-        fmt(BW.value(s), 2), fmt(bw.median / MIB, 2), ci, fmt(isNum(bw.cv) ? bw.cv * 100 : null, 1), (bw.outlierIterations ?? []).join(', ') || '–',
-        fmt(IOPS.value(s), 0), fmt(ms(s.clatMeanNs), 3), fmt(ms(s.clatStddevNs), 3),
-        ...PERCENTILE_METRICS.map((k) => fmt(k.value(s), 3)), fmt(ms(s.clatMaxNs), 3),
+        entryLabel(r),
+        r.commit,
+        r.vm ?? '–',
+        r.status,
+        d,
+        String(r.iterations),
+        fmt(BW.value(s), 2),
+        fmt(bw.median / MIB, 2),
+        ci,
+        fmt(isNum(bw.cv) ? bw.cv * 100 : null, 1),
+        (bw.outlierIterations ?? []).join(', ') || '–',
+        fmt(IOPS.value(s), 0),
+        fmt(ms(s.clatMeanNs), 3),
+        fmt(ms(s.clatStddevNs), 3),
+        ...PERCENTILE_METRICS.map((k) => fmt(k.value(s), 3)),
+        fmt(ms(s.clatMaxNs), 3),
       ];
       const flagged = (bw.outlierIterations ?? []).length > 0 ? ' outliers' : '';
       rows += `<tr class="${escapeHtml(r.status)}${flagged}">${cells.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`;
@@ -290,8 +352,10 @@ function overviewTables(rows: readonly OverviewRow[]): string {
   const table = (key: (typeof OVERVIEW_SORTS)[number]['key']) => {
     const sorted = key === 'entry' ? [...rows].sort(byEntry) : [...rows].sort(cmp(key));
     const head =
-      OVERVIEW_SORTS.map((s) => `<th>${sortable ? `<a href="#overview-by-${s.key}">${escapeHtml(s.header)}${s.key === key ? ' ▼' : ''}</a>` : escapeHtml(s.header)}</th>`).join('') +
-      '<th>dir</th><th>steady MiB/s</th>';
+      OVERVIEW_SORTS.map(
+        (s) =>
+          `<th>${sortable ? `<a href="#overview-by-${s.key}">${escapeHtml(s.header)}${s.key === key ? ' ▼' : ''}</a>` : escapeHtml(s.header)}</th>`,
+      ).join('') + '<th>dir</th><th>steady MiB/s</th>';
     const body = sorted
       .map(
         (r) =>
@@ -300,9 +364,12 @@ function overviewTables(rows: readonly OverviewRow[]): string {
       .join('');
     return `<div class="sorted${key === 'test' ? ' default' : ''}" id="overview-by-${key}"><table class="overview"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
   };
-  if (!sortable) return `<p class="meta">${rows.length} rows: too many to keep a sorted copy per column here; sort the CSV report.</p>${table('test')}`;
+  if (!sortable)
+    return `<p class="meta">${rows.length} rows: too many to keep a sorted copy per column here; sort the CSV report.</p>${table('test')}`;
   // The default copy comes last so ':target ~ .default' can hide it.
-  return `<div class="sortable">${OVERVIEW_SORTS.filter((s) => s.key !== 'test').map((s) => table(s.key)).join('')}${table('test')}</div>`;
+  return `<div class="sortable">${OVERVIEW_SORTS.filter((s) => s.key !== 'test')
+    .map((s) => table(s.key))
+    .join('')}${table('test')}</div>`;
 }
 
 function overviewChart(rows: readonly OverviewRow[]): string {
@@ -321,12 +388,28 @@ function overviewChart(rows: readonly OverviewRow[]): string {
     y: { label: null, domain: [...new Set(bars.map((b) => b.name))], padding: 0.1 },
     color: { domain: configs, legend: true },
     marks: [
-      Plot.barX(bars, { y: 'name', x: 'bw', fill: 'entry', title: (b: OverviewRow) => `${b.test} ${b.entry} ${b.dir}: ${fmt(b.bw, 2)} ${BW.unit}` }),
-      Plot.text(bars, { y: 'name', x: 'bw', text: (b: OverviewRow) => `${label(b.bw!)} (${b.entry})`, dx: 6, textAnchor: 'start', className: 'value' }),
+      Plot.barX(bars, {
+        y: 'name',
+        x: 'bw',
+        fill: 'entry',
+        title: (b: OverviewRow) => `${b.test} ${b.entry} ${b.dir}: ${fmt(b.bw, 2)} ${BW.unit}`,
+      }),
+      Plot.text(bars, {
+        y: 'name',
+        x: 'bw',
+        text: (b: OverviewRow) => `${label(b.bw!)} (${b.entry})`,
+        dx: 6,
+        textAnchor: 'start',
+        className: 'value',
+      }),
       Plot.ruleX([0]),
     ],
   });
-  return chart('overview', svg, `Mean bandwidth over iterations, ${BW.unit}, of every test, config and direction (configs by colour; the number says which).${cut}`);
+  return chart(
+    'overview',
+    svg,
+    `Mean bandwidth over iterations, ${BW.unit}, of every test, config and direction (configs by colour; the number says which).${cut}`,
+  );
 }
 
 // ---------------------------------------------------------------- header
@@ -400,7 +483,16 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
       for (const d of directionsOf([r])) {
         const s = r[d]!;
         const steady = d === 'mixed' ? undefined : r.timeSeries?.summary[d]?.steadyBwBytesPerSec;
-        overview.push({ test: testId, anchor, entry: entryLabel(r), dir: d, bw: BW.value(s), iops: IOPS.value(s), p99: metricKind('p99_lat')!.value(s), steady: isNum(steady) ? steady / MIB : null });
+        overview.push({
+          test: testId,
+          anchor,
+          entry: entryLabel(r),
+          dir: d,
+          bw: BW.value(s),
+          iops: IOPS.value(s),
+          p99: metricKind('p99_lat')!.value(s),
+          steady: isNum(steady) ? steady / MIB : null,
+        });
       }
     }
     let body: string;
@@ -426,11 +518,15 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
     `<h1>gcsfuse-bench report: <code>${escapeHtml(benchmarkId)}</code></h1>` +
     `<p class="meta">${reports.length} entries, ${passed} passed, ${reports.length - passed} not passed.</p>` +
     header(reports) +
-    (overview.length ? `<h2 id="overview">Overview</h2><div class="charts">${overviewChart(overview)}</div>${overviewTables(overview)}` : '') +
+    (overview.length
+      ? `<h2 id="overview">Overview</h2><div class="charts">${overviewChart(overview)}</div>${overviewTables(overview)}`
+      : '') +
     `<ul class="method">` +
     `<li>Bandwidth: fio's bytes over the longest job runtime of each iteration, in ${BW.unit} (2^20 bytes/s); mean, median, sample standard deviation and coefficient of variation over iterations.</li>` +
     `<li>Intervals: ${escapeHtml(INTERVAL_METHOD)}.</li>` +
-    (reports.some((r) => r.fioGroup !== undefined) ? `<li>Job files with several fio groups (stonewall/new_group): one result per group, labelled "(group N)"; the time series are of all groups.</li>` : '') +
+    (reports.some((r) => r.fioGroup !== undefined)
+      ? `<li>Job files with several fio groups (stonewall/new_group): one result per group, labelled "(group N)"; the time series are of all groups.</li>`
+      : '') +
     `<li>Latency: completion latency (clat), percentiles of fio's json+ histograms summed over jobs and iterations (never averaged); stddev pooled exactly from each job's count, mean and stddev.</li>` +
     `<li>Outliers: ${escapeHtml(OUTLIER_RULE)}.</li>` +
     `<li>Over time: ${escapeHtml(STEADY_STATE_RULE)}. fio leaves ramp_time out of its figures and of its logs.</li>` +

@@ -75,7 +75,13 @@ export interface FioRawLogs {
 /** fio's command-line options that write the logs into `dir` (the agent's own output folder). */
 export function fioLogArgs(dir: string): string[] {
   const prefix = `${dir.replace(/\/+$/, '')}/${FIO_LOG_PREFIX}`;
-  return [`--write_bw_log=${prefix}`, `--write_iops_log=${prefix}`, `--write_lat_log=${prefix}`, `--log_avg_msec=${FIO_LOG_AVG_MSEC}`, '--log_unix_epoch=1'];
+  return [
+    `--write_bw_log=${prefix}`,
+    `--write_iops_log=${prefix}`,
+    `--write_lat_log=${prefix}`,
+    `--log_avg_msec=${FIO_LOG_AVG_MSEC}`,
+    '--log_unix_epoch=1',
+  ];
 }
 
 type LogKind = 'bw' | 'iops' | 'clat';
@@ -145,7 +151,8 @@ export function seriesFromFioLogs(
   const directions: Partial<Record<Direction, DirectionSeries>> = {};
   for (const dir of LOG_DIRECTIONS) {
     const windows = new Set<number>();
-    for (const kind of ['bw', 'iops'] as const) for (const job of jobs) for (const w of acc.get(`${kind}/${dir}/${job}`)?.keys() ?? []) windows.add(w);
+    for (const kind of ['bw', 'iops'] as const)
+      for (const job of jobs) for (const w of acc.get(`${kind}/${dir}/${job}`)?.keys() ?? []) windows.add(w);
     if (windows.size === 0) continue;
     const s: DirectionSeries = { tMs: [], bwBytesPerSec: [], iops: [], clatMeanNs: [] };
     for (const w of [...windows].sort((a, b) => a - b)) {
@@ -176,7 +183,10 @@ export function seriesFromFioLogs(
 }
 
 /** Averages consecutive windows until every series has at most MAX_SERIES_POINTS points. */
-function coarsen<T extends { directions: Partial<Record<Direction, DirectionSeries>>; intervalMs: number }>(x: T, max = MAX_SERIES_POINTS): T {
+function coarsen<T extends { directions: Partial<Record<Direction, DirectionSeries>>; intervalMs: number }>(
+  x: T,
+  max = MAX_SERIES_POINTS,
+): T {
   const longest = Math.max(0, ...Object.values(x.directions).map((s) => s.tMs.length));
   const k = Math.ceil(longest / max);
   if (k <= 1) return x;
@@ -282,7 +292,9 @@ export interface IterationSeriesReport {
 export interface EntryTimeSeries {
   iterations: IterationSeriesReport[];
   /** Per direction: the steady-state bandwidth averaged over the judged iterations, and which iterations showed what. */
-  summary: Partial<Record<Direction, { steadyBwBytesPerSec: number | null; judged: number; findings: { finding: Finding; iterations: number[] }[] }>>;
+  summary: Partial<
+    Record<Direction, { steadyBwBytesPerSec: number | null; judged: number; findings: { finding: Finding; iterations: number[] }[] }>
+  >;
 }
 
 /** Resource samples on the logs' clock (both are the agent machine's clock). */
@@ -318,7 +330,9 @@ export function entryTimeSeries(inputs: readonly IterationSeriesInput[]): EntryT
     });
   const summary: EntryTimeSeries['summary'] = {};
   for (const dir of LOG_DIRECTIONS) {
-    const judged = iterations.map((it) => [it.iteration, it.steady[dir]] as const).filter((x): x is readonly [number, SteadyState] => !!x[1]);
+    const judged = iterations
+      .map((it) => [it.iteration, it.steady[dir]] as const)
+      .filter((x): x is readonly [number, SteadyState] => !!x[1]);
     if (!iterations.some((it) => it.directions[dir])) continue;
     const findings = (['warm-up', 'fast start', 'throttling'] as const)
       .map((finding) => ({ finding, iterations: judged.filter(([, s]) => s.findings.includes(finding)).map(([i]) => i) }))

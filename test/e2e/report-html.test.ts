@@ -25,7 +25,7 @@ import type { JobSpec, Manifest } from '../../src/core/spec';
 import { runFio, storeFioLogs } from '../../vm-agent/src/fio-runner';
 import { createMetadataCollector, iterationMetadata, prefetchMetadata } from '../../vm-agent/src/metadata';
 import { startMonitor } from '../../vm-agent/src/monitor';
-import { launchChromium, newPage, screenshot } from '../support/chromium';
+import { launchChromium, newPage, screenshot, SCREENSHOTS } from '../support/chromium';
 import { REPO, tempDir } from '../support/harness';
 
 const ID = 'html-report';
@@ -34,7 +34,12 @@ const ITERATIONS = 2;
 const GCSFUSE = path.join(REPO, '.gcsfuse-bench', 'bin', 'gcsfuse');
 const configs: MountConfig[] = [
   { label: 'baseline', commit: 'master', mountArgs: '--implicit-dirs', mountArgv: ['--implicit-dirs'] },
-  { label: 'tuned<&>', commit: 'v3.4.0', mountArgs: '--implicit-dirs --max-conns-per-host=100', mountArgv: ['--implicit-dirs', '--max-conns-per-host=100'] },
+  {
+    label: 'tuned<&>',
+    commit: 'v3.4.0',
+    mountArgs: '--implicit-dirs --max-conns-per-host=100',
+    mountArgv: ['--implicit-dirs', '--max-conns-per-host=100'],
+  },
 ];
 /** Two tests: a warm-up (a second job joins after 5 s, rate-limited) long enough to be judged, and a short random mix. */
 const tests = [
@@ -60,11 +65,23 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
     root = tempDir('report-html-');
     store = new LocalArtifactStore(path.join(root, 'store'));
     // The stand-in for gcsfuse: a real process that uses some CPU and memory.
-    busy = spawn(process.execPath, ['-e', 'const a=[];setInterval(()=>{for(let i=0;i<2e5;i++)a.push(i%7);if(a.length>4e6)a.length=0},50)'], { stdio: 'ignore' });
+    busy = spawn(
+      process.execPath,
+      ['-e', 'const a=[];setInterval(()=>{for(let i=0;i<2e5;i++)a.push(i%7);if(a.length>4e6)a.length=0},50)'],
+      { stdio: 'ignore' },
+    );
     const collector = createMetadataCollector();
     const host = await collector.host();
     const gcsfuse = existsSync(GCSFUSE) ? await collector.gcsfuse(GCSFUSE) : null;
-    const spec: JobSpec = { benchmarkId: ID, vm: VM, iterations: ITERATIONS, mount: { kind: 'local-dir' }, fioIterationMs: 60_000, jobTemplatePath: 'jobfile.fio', entries: [] };
+    const spec: JobSpec = {
+      benchmarkId: ID,
+      vm: VM,
+      iterations: ITERATIONS,
+      mount: { kind: 'local-dir' },
+      fioIterationMs: 60_000,
+      jobTemplatePath: 'jobfile.fio',
+      entries: [],
+    };
     const manifest: Manifest = { benchmarkId: ID, vm: VM, updatedAt: new Date().toISOString(), entries: {} };
     const runs: Promise<void>[] = [];
     let matrixId = 0;
@@ -74,8 +91,22 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
         spec.entries.push({ matrixId: m, testId: t.testId, testRow: 1, config, params: t.params, estimatedIterationMs: 1000 });
         manifest.entries[String(m)] = { matrixId: m, specVm: VM, status: 'passed', iterations: ITERATIONS, iterationsDone: ITERATIONS };
         const meta: EntryMetadata = {
-          schema: ENTRY_METADATA_SCHEMA, benchmarkId: ID, vm: VM, matrixId: m, testId: t.testId, collectedAt: new Date().toISOString(), host, gcsfuse,
-          mount: { kind: 'local-dir', configLabel: config.label, configCommit: config.commit, mountArgs: config.mountArgs, mountArgv: config.mountArgv, mountPoint: root },
+          schema: ENTRY_METADATA_SCHEMA,
+          benchmarkId: ID,
+          vm: VM,
+          matrixId: m,
+          testId: t.testId,
+          collectedAt: new Date().toISOString(),
+          host,
+          gcsfuse,
+          mount: {
+            kind: 'local-dir',
+            configLabel: config.label,
+            configCommit: config.commit,
+            mountArgs: config.mountArgs,
+            mountArgv: config.mountArgv,
+            mountPoint: root,
+          },
           job: { sha256: '0'.repeat(64), bytes: t.job.length },
         };
         await store.put(layout.entryMetadata(ID, VM, m), toJson(meta));
@@ -88,7 +119,13 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
               await store.put(iterationMetadataKey(ID, VM, m, i), toJson(iterationMetadata(i, await prefetchMetadata(dir))));
               const monitor = startMonitor({ pid: () => busy.pid, intervalMs: 1000 });
               const outputFile = path.join(dir, 'out.json');
-              const result = await runFio({ jobFile: path.join(dir, 'job.fio'), outputFile, timeoutMs: 60_000, cwd: dir, logDir: path.join(dir, 'logs') });
+              const result = await runFio({
+                jobFile: path.join(dir, 'job.fio'),
+                outputFile,
+                timeoutMs: 60_000,
+                cwd: dir,
+                logDir: path.join(dir, 'logs'),
+              });
               await store.put(layout.resources(ID, VM, m, i), toJson(await monitor.stop()));
               expect(result.exitCode, result.stderr).toBe(0);
               await storeFioLogs(store, { benchmarkId: ID, vm: VM, matrixId: m, iteration: i }, result);
@@ -113,12 +150,22 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
   });
 
   it('stores the logs beside each json+, bounded and summed over jobs', async () => {
-    const series = await getJson<{ jobs: number; intervalMs: number; directions: { read?: { tMs: number[] } } }>(store, layout.timeSeries(ID, VM, 1, 1));
+    const series = await getJson<{ jobs: number; intervalMs: number; directions: { read?: { tMs: number[] } } }>(
+      store,
+      layout.timeSeries(ID, VM, 1, 1),
+    );
     expect(series!.jobs).toBe(2);
     expect(series!.intervalMs).toBe(1000);
     expect(series!.directions.read!.tMs.length).toBeGreaterThanOrEqual(15);
     const raw = await getJson<{ files: Record<string, string> }>(store, layout.fioLogs(ID, VM, 1, 1));
-    expect(Object.keys(raw!.files).sort()).toEqual(['fio_bw.1.log', 'fio_bw.2.log', 'fio_clat.1.log', 'fio_clat.2.log', 'fio_iops.1.log', 'fio_iops.2.log']);
+    expect(Object.keys(raw!.files).sort()).toEqual([
+      'fio_bw.1.log',
+      'fio_bw.2.log',
+      'fio_clat.1.log',
+      'fio_clat.2.log',
+      'fio_iops.1.log',
+      'fio_iops.2.log',
+    ]);
   });
 
   it('summary.json and the CSV carry the prefetch, the steady state and what the rule found', async () => {
@@ -130,7 +177,8 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
     expect(warm.environment!.kernel).toBe(os.release());
     const csv = (await store.get(layout.report(ID, 'combined_report.csv')))!.toString('utf8');
     const header = csv.split('\n')[0]!.split(',');
-    for (const c of ['metadata_prefetch_ms_avg', 'metadata_prefetch_files', 'read_steady_bw_MiBps', 'read_timeseries_findings']) expect(header).toContain(c);
+    for (const c of ['metadata_prefetch_ms_avg', 'metadata_prefetch_files', 'read_steady_bw_MiBps', 'read_timeseries_findings'])
+      expect(header).toContain(c);
     expect(csv).toContain('warm-up (iter 1,2)');
   });
 
@@ -149,13 +197,20 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
     expect(await sections.count()).toBe(tests.length);
     for (let s = 0; s < tests.length; s++) {
       const section = sections.nth(s);
-      for (const kind of ['bandwidth', 'latency-cdf']) expect(await section.locator(`figure[data-chart="${kind}"]`).count(), `${tests[s]!.testId} ${kind}`).toBe(1);
+      for (const kind of ['bandwidth', 'latency-cdf'])
+        expect(await section.locator(`figure[data-chart="${kind}"]`).count(), `${tests[s]!.testId} ${kind}`).toBe(1);
       // One time-series chart and one gcsfuse CPU and memory chart per config.
-      for (const kind of ['timeseries', 'gcsfuse-cpu', 'gcsfuse-memory']) expect(await section.locator(`figure[data-chart="${kind}"]`).count(), `${tests[s]!.testId} ${kind}`).toBe(configs.length);
+      for (const kind of ['timeseries', 'gcsfuse-cpu', 'gcsfuse-memory'])
+        expect(await section.locator(`figure[data-chart="${kind}"]`).count(), `${tests[s]!.testId} ${kind}`).toBe(configs.length);
       // Every chart rendered: its widest SVG (the plot, beside legend swatches) has a drawn size and marks.
-      const charts = await section.locator('figure[data-chart]').evaluateAll((figs) =>
-        figs.map((f) => ({ width: Math.max(...[...f.querySelectorAll('svg')].map((e) => e.getBoundingClientRect().width)), marks: f.querySelectorAll('svg rect, svg path, svg circle').length })),
-      );
+      const charts = await section
+        .locator('figure[data-chart]')
+        .evaluateAll((figs) =>
+          figs.map((f) => ({
+            width: Math.max(...[...f.querySelectorAll('svg')].map((e) => e.getBoundingClientRect().width)),
+            marks: f.querySelectorAll('svg rect, svg path, svg circle').length,
+          })),
+        );
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(300);
         expect(c.marks).toBeGreaterThan(3);
@@ -173,6 +228,9 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
     expect(bw.map(Number)).toEqual([...bw.map(Number)].sort((a, b) => b - a));
     await page.goto(`file://${file}`);
     await screenshot(page, 'report-html');
+    // Closer views for a reader: the header and overview, and the first test's charts.
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'report-html-top.png') });
+    await sections.nth(0).screenshot({ path: path.join(SCREENSHOTS, 'report-html-first-test.png') });
     expect(consoleErrors).toEqual([]);
   }, 60_000);
 });

@@ -7,14 +7,21 @@ import { entryReport, entryReports, parseIteration } from '../../src/core/report
 
 const fixture = (name: string) => parseIteration(readFileSync(path.join(import.meta.dirname, '../fixtures/fio', name), 'utf8'));
 const entry = (matrixId: number, testId: string): MatrixEntry => ({
-  matrixId, testId, testRow: 1, config: { label: 'base', commit: 'master', mountArgs: '', mountArgv: [] }, params: {},
+  matrixId,
+  testId,
+  testRow: 1,
+  config: { label: 'base', commit: 'master', mountArgs: '', mountArgv: [] },
+  params: {},
 });
 
 describe('console report table from metrics.ts (real fio outputs)', () => {
   it('shows a unified_rw_reporting=1 run in a mixed column, each fio group by name, and ±n/a without an interval', () => {
     const mixed = fixture('unified-rw.json');
     const groups = fixture('two-groups.json');
-    const reports = [entryReport(entry(1, 'mix'), 'vm-1', 'passed', [mixed, mixed]), ...entryReports(entry(2, 'grp'), 'vm-1', 'passed', [groups, groups, groups])];
+    const reports = [
+      entryReport(entry(1, 'mix'), 'vm-1', 'passed', [mixed, mixed]),
+      ...entryReports(entry(2, 'grp'), 'vm-1', 'passed', [groups, groups, groups]),
+    ];
     const text = reportTable(reports, undefined);
     const lines = text.split('\n');
     expect(lines.some((l) => l.includes('mixed MiB/s'))).toBe(true);

@@ -2,14 +2,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseFioOutput } from '../../src/core/fio';
-import { entryTimeSeries, fioLogArgs, parseFioLog, resourceSeries, seriesFromFioLogs, steadyState, TIMESERIES_SCHEMA } from '../../src/core/timeseries';
+import {
+  entryTimeSeries,
+  fioLogArgs,
+  parseFioLog,
+  resourceSeries,
+  seriesFromFioLogs,
+  steadyState,
+  TIMESERIES_SCHEMA,
+} from '../../src/core/timeseries';
 import type { ResourceSample } from '../../src/core/resources';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'fio-logs');
 /** A case of test/fixtures/fio-logs (real fio 3.33 runs, see generate.sh): its log files by name and its json+. */
 function fixture(name: string) {
   const dir = path.join(FIXTURES, name);
-  const files = Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]));
+  const files = Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => [f, readFileSync(path.join(dir, f), 'utf8')]),
+  );
   return { files, output: readFileSync(path.join(dir, 'output.json'), 'utf8') };
 }
 
@@ -24,7 +36,7 @@ describe('fio logs as the agent asks for them', () => {
     ]);
   });
 
-  it('refuses a line that is not fio\'s, naming the file and line', () => {
+  it("refuses a line that is not fio's, naming the file and line", () => {
     expect(() => parseFioLog('1000, 5, 0, 0, 0\nhello\n', 'fio_bw.1.log')).toThrow(/fio_bw\.1\.log line 2: not an fio log line/);
   });
 });
@@ -87,10 +99,17 @@ describe('warm-up and throttling (the documented rule)', () => {
     expect(steadyState(short.directions.read!, short.intervalMs)).toBeNull();
   });
 
-  it('summarises an entry: which iterations showed what, steady-state bandwidth, resources on the logs\' clock', () => {
+  it("summarises an entry: which iterations showed what, steady-state bandwidth, resources on the logs' clock", () => {
     const warm = seriesFromFioLogs(fixture('warmup').files);
     const steady = seriesFromFioLogs(fixture('steady').files);
-    const iteration = (n: number, s: typeof warm) => ({ schema: TIMESERIES_SCHEMA, iteration: n, jobs: s.jobs, intervalMs: s.intervalMs, startedAtMs: s.startedAtMs, directions: s.directions });
+    const iteration = (n: number, s: typeof warm) => ({
+      schema: TIMESERIES_SCHEMA,
+      iteration: n,
+      jobs: s.jobs,
+      intervalMs: s.intervalMs,
+      startedAtMs: s.startedAtMs,
+      directions: s.directions,
+    });
     const sample = { t: warm.startedAtMs! + 2000, intervalMs: 1000, gcsfuseCpuPercent: 40, gcsfuseRssBytes: 2 ** 27 } as ResourceSample;
     const e = entryTimeSeries([{ series: iteration(2, steady) }, { series: iteration(1, warm), samples: [sample] }])!;
     expect(e.iterations.map((i) => i.iteration)).toEqual([1, 2]);
