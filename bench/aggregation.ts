@@ -31,7 +31,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { distribute } from '../src/activities/distribute';
 import { LocalArtifactStore } from '../src/artifacts/local';
+import { parseFioOutput } from '../src/core/fio';
 import { layout } from '../src/core/layout';
+import { FIO_LOG_AVG_MSEC, TIMESERIES_SCHEMA, type DirectionSeries, type IterationTimeSeries } from '../src/core/timeseries';
 import type { JobSpec, Manifest } from '../src/core/spec';
 import { ORCHESTRATOR_ENTRY } from '../src/local/embedded';
 import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
@@ -169,9 +171,31 @@ function varied(text: string, bw: number, lat: number): string {
   return JSON.stringify(out, null, 2) + '\n';
 }
 
+/** The series a one-minute iteration stores (60 one-second windows per direction with I/O), around the output's own figures. */
+const BENCH_SERIES_WINDOWS = 60;
+function benchTimeSeries(text: string, iteration: number, rnd: () => number): IterationTimeSeries {
+  const r = parseFioOutput(text);
+  const directions: IterationTimeSeries['directions'] = {};
+  for (const d of ['read', 'write', 'trim'] as const) {
+    if (r[d].totalIos === 0) continue;
+    const s: DirectionSeries = { tMs: [], bwBytesPerSec: [], iops: [], clatMeanNs: [] };
+    for (let w = 1; w <= BENCH_SERIES_WINDOWS; w++) {
+      const f = 0.8 + 0.4 * rnd();
+      s.tMs.push(w * FIO_LOG_AVG_MSEC);
+      s.bwBytesPerSec.push(Math.round(r[d].bwBytesPerSec * f));
+      s.iops.push(Math.round(r[d].iops * f * 1000) / 1000);
+      s.clatMeanNs.push(Math.round(r[d].clat.meanNs / f));
+    }
+    directions[d] = s;
+  }
+  return { schema: TIMESERIES_SCHEMA, iteration, intervalMs: FIO_LOG_AVG_MSEC, jobs: r.jobCount, startedAtMs: 1_764_633_600_000 + iteration * 120_000, directions };
+}
+
 /** Writes the varied outputs and the manifests of a distributed benchmark, as agents would have. */
 async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms: string[], byKind: Map<string, string[]>): Promise<{ files: number; bytes: number; owners: { matrixId: number; vm: string; status: 'passed' }[] }> {
   const rnd = seededRandom(20_251_202);
+  // Its own sequence, so the outputs are the same with or without series.
+  const seriesRnd = seededRandom(20_251_203);
   const kinds = [...byKind.values()];
   let files = 0;
   let bytes = 0;
@@ -184,8 +208,11 @@ async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms
       for (let i = 1; i <= spec.iterations; i++) {
         const text = varied(kind[Math.floor(rnd() * kind.length)]!, 0.7 + 0.6 * rnd(), 0.8 + 0.4 * rnd());
         await store.put(layout.fioOutput(benchmarkId, vm, e.matrixId, i), text);
+        // fio's logs as the agent stores them beside each output (core/timeseries.ts), read by aggregate.
+        const series = JSON.stringify(benchTimeSeries(text, i, seriesRnd));
+        await store.put(layout.timeSeries(benchmarkId, vm, e.matrixId, i), series);
         files++;
-        bytes += Buffer.byteLength(text);
+        bytes += Buffer.byteLength(text) + Buffer.byteLength(series);
       }
       manifest.entries[String(e.matrixId)] = { matrixId: e.matrixId, specVm: vm, status: 'passed', iterations: spec.iterations, iterationsDone: spec.iterations };
       owners.push({ matrixId: e.matrixId, vm, status: 'passed' });
@@ -310,7 +337,7 @@ async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof start
 
 async function main(): Promise<void> {
   const run = new BenchRun('aggregation');
-  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true };
+  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true, timeSeriesPerOutput: `${BENCH_SERIES_WINDOWS} windows per direction` };
   const home = scratchDir('aggregation');
   quietRuntime();
   const stack = await startStack(home, { inProcessOrchestrator: false });
@@ -380,6 +407,7 @@ async function main(): Promise<void> {
     };
     run.note('worker_peak_rss_mb: VmHWM of the real orchestrator worker process, reset when the benchmark reached aggregating (so it covers aggregate, report and export), not a lean child');
     run.note('total_s / original_s: best of 2 alternated runs each on the same files; ours = aggregate + report (percentiles, intervals, pooled histograms, CSV/summary/HTML), the original = its documented parse (json.load per file, per-job averages, one CSV)');
+    run.note('every output has its iteration-<n>.timeseries.json beside it (60 one-second windows per direction, as a one-minute iteration stores), which aggregate reads and report.html charts');
     run.note('floors: read_only_s = every output read, 32 ahead, no parse; parse_only_s = every output parsed once (parseIteration), reads not timed');
     run.finish(figures, `aggregate + report of ${OUTPUTS} outputs no slower than the original's aggregator (ratio <= 1.0) and < 150 MB peak RSS in the worker`, [
       { metric: 'ratio_to_original', op: '<=', value: 1.0 },
