@@ -61,7 +61,10 @@ const entryLabel = (r: EntryReport) => (r.fioGroup !== undefined ? `${r.configLa
 function plot(options: Plot.PlotOptions): string {
   // One document for all charts: parsing a new one per chart costs more than the chart.
   documentForPlots ??= parseHTML('<!DOCTYPE html><html><body></body></html>').document;
-  const node = Plot.plot({ ...options, document: documentForPlots } as Plot.PlotOptions) as unknown as { outerHTML: string };
+  // Every colour here names a series (config, direction, iteration). Said explicitly: with no data Plot would guess
+  // a continuous scale, whose legend is a ramp drawn on a <canvas>, which linkedom does not have (the render threw).
+  const color = options.color && { type: 'categorical' as const, ...options.color };
+  const node = Plot.plot({ ...options, color, document: documentForPlots } as Plot.PlotOptions) as unknown as { outerHTML: string };
   return node.outerHTML;
 }
 let documentForPlots: ReturnType<typeof parseHTML>['document'] | undefined;

@@ -170,6 +170,22 @@ describe('report.html', () => {
     expect([...html.matchAll(/https?:\/\/[^"\s<]+/g)].map((m) => m[0])).toEqual([]);
   });
 
+  it('renders a time series with resource samples but no bandwidth points (Plot must not fall back to a canvas legend)', () => {
+    const withSeries: EntryReport = {
+      ...reports[0]!,
+      timeSeries: {
+        iterations: [
+          { iteration: 1, intervalMs: 1000, directions: {}, steady: {}, resources: { tMs: [0, 1000], gcsfuseCpuPercent: [5, 7], gcsfuseRssBytes: [1 << 20, 2 << 20] } },
+        ],
+        summary: {},
+      },
+    };
+    const page = renderHtmlReport('series', [withSeries]);
+    checkWellFormed(page);
+    expect(page).toContain('data-chart="gcsfuse-cpu"');
+    expect(page).toContain('data-chart="gcsfuse-memory"');
+  });
+
   it('renders an empty benchmark', () => {
     const empty = renderHtmlReport('nothing', []);
     checkWellFormed(empty);
