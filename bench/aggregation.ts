@@ -173,6 +173,8 @@ function varied(text: string, bw: number, lat: number): string {
 
 /** The series a one-minute iteration stores (60 one-second windows per direction with I/O), around the output's own figures. */
 const BENCH_SERIES_WINDOWS = 60;
+/** `--no-series`: the outputs alone, to see what the series cost. */
+const WITH_SERIES = !hasFlag('no-series');
 function benchTimeSeries(text: string, iteration: number, rnd: () => number): IterationTimeSeries {
   const r = parseFioOutput(text);
   const directions: IterationTimeSeries['directions'] = {};
@@ -209,8 +211,8 @@ async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms
         const text = varied(kind[Math.floor(rnd() * kind.length)]!, 0.7 + 0.6 * rnd(), 0.8 + 0.4 * rnd());
         await store.put(layout.fioOutput(benchmarkId, vm, e.matrixId, i), text);
         // fio's logs as the agent stores them beside each output (core/timeseries.ts), read by aggregate.
-        const series = JSON.stringify(benchTimeSeries(text, i, seriesRnd));
-        await store.put(layout.timeSeries(benchmarkId, vm, e.matrixId, i), series);
+        const series = WITH_SERIES ? JSON.stringify(benchTimeSeries(text, i, seriesRnd)) : '';
+        if (WITH_SERIES) await store.put(layout.timeSeries(benchmarkId, vm, e.matrixId, i), series);
         files++;
         bytes += Buffer.byteLength(text) + Buffer.byteLength(series);
       }
@@ -337,7 +339,7 @@ async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof start
 
 async function main(): Promise<void> {
   const run = new BenchRun('aggregation');
-  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true, timeSeriesPerOutput: `${BENCH_SERIES_WINDOWS} windows per direction` };
+  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true, timeSeriesPerOutput: WITH_SERIES ? `${BENCH_SERIES_WINDOWS} windows per direction` : 'none (--no-series)' };
   const home = scratchDir('aggregation');
   quietRuntime();
   const stack = await startStack(home, { inProcessOrchestrator: false });

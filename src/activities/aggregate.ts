@@ -4,7 +4,7 @@ import { layout } from '../core/layout';
 import { iterationMetadataKey, type EntryMetadata, type IterationMetadata } from '../core/metadata';
 import { mapAhead } from '../core/read-ahead';
 import { entryEnvironment, entryReports, parseIteration, prefetchSeries, type EntryEnvironment, type EntryReport, type IterationResult } from '../core/report';
-import { entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
+import { chartedTests, entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { JobSpec, Manifest } from '../core/spec';
 import { readJobSpecs } from '../shared/job-specs';
@@ -114,6 +114,8 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
     return loaded;
   };
 
+  // report.html charts only the first tests: the other entries keep their series' summary, not the series.
+  const charted = chartedTests([...entries.values()].map((e) => e.entry));
   const reports: EntryReport[] = [];
   const owners = [...input.owners].sort((a, b) => a.matrixId - b.matrixId);
   for await (const e of mapAhead(owners, READ_AHEAD_ENTRIES, load)) {
@@ -126,7 +128,7 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
       machineType: e.machineType,
       environment: e.environment,
       metadataPrefetch: prefetchSeries(e.prefetch),
-      timeSeries: entryTimeSeries(e.series),
+      timeSeries: entryTimeSeries(e.series, charted.has(e.entry.testId)),
     };
     for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras)) {
       reports.push(asStored(r));

@@ -18,7 +18,9 @@ import { REPORTED_DIRECTIONS, type ReportedDirection } from './fio';
 import { METRIC_KINDS, MIB, NS_PER_MS, PERCENTILE_METRICS, UNITS, metricKind } from './metrics';
 import type { DirectionStats, EntryReport } from './report';
 import { CONFIDENCE_LEVEL, INTERVAL_METHOD, OUTLIER_RULE } from './stats';
-import { STEADY_STATE_RULE, WARMUP_WINDOW_MS } from './timeseries';
+import { MAX_CHARTED_TESTS, STEADY_STATE_RULE, WARMUP_WINDOW_MS } from './timeseries';
+
+export { MAX_CHARTED_TESTS };
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -40,7 +42,6 @@ const label = (v: number): string => (v >= 1000 ? String(Math.round(v)) : String
  * MAX_OVERVIEW_BARS bars in the overview, sorted copies of the overview table up to
  * MAX_SORTED_OVERVIEW_ROWS rows. The CSV and summary.json have every figure.
  */
-export const MAX_CHARTED_TESTS = 40;
 export const MAX_OVERVIEW_BARS = 150;
 export const MAX_SORTED_OVERVIEW_ROWS = 1000;
 

@@ -313,7 +313,21 @@ export interface IterationSeriesInput {
   samples?: readonly ResourceSample[];
 }
 
-export function entryTimeSeries(inputs: readonly IterationSeriesInput[]): EntryTimeSeries | undefined {
+/**
+ * report.html draws charts for the first this many tests (in matrix order) only; the entries of
+ * the others keep the steady-state summary of their series, not the series (results.json and the
+ * worker's memory stay small for large runs).
+ */
+export const MAX_CHARTED_TESTS = 40;
+
+/** The tests (in matrix order) whose entries keep their series for report.html. */
+export function chartedTests(entries: readonly { matrixId: number; testId: string }[]): Set<string> {
+  const ids = [...entries].sort((a, b) => a.matrixId - b.matrixId).map((e) => e.testId);
+  return new Set([...new Set(ids)].slice(0, MAX_CHARTED_TESTS));
+}
+
+/** An entry's series and their summary; with `keepSeries` false only the summary and each iteration's verdict. */
+export function entryTimeSeries(inputs: readonly IterationSeriesInput[], keepSeries = true): EntryTimeSeries | undefined {
   if (inputs.length === 0) return undefined;
   const iterations = [...inputs]
     .sort((a, b) => a.series.iteration - b.series.iteration)
@@ -329,6 +343,7 @@ export function entryTimeSeries(inputs: readonly IterationSeriesInput[]): EntryT
       };
     });
   const summary: EntryTimeSeries['summary'] = {};
+  const kept = keepSeries ? iterations : iterations.map(({ iteration, intervalMs, steady }) => ({ iteration, intervalMs, directions: {}, steady }));
   for (const dir of LOG_DIRECTIONS) {
     const judged = iterations
       .map((it) => [it.iteration, it.steady[dir]] as const)
@@ -343,5 +358,5 @@ export function entryTimeSeries(inputs: readonly IterationSeriesInput[]): EntryT
       findings,
     };
   }
-  return { iterations, summary };
+  return { iterations: kept, summary };
 }
