@@ -15,9 +15,11 @@ import { InputError } from '../core/errors';
 import { checkSafeId } from '../core/ids';
 import { layout } from '../core/layout';
 import type { EntryReport } from '../core/report';
+import { EXIT, exitCodeOf } from './exit-codes';
 
 /** Exit codes of compare, beside the CLI's (0 ok, 1 failure, 2 bad input). */
-export const COMPARE_EXIT = { ok: 0, failed: 1, badInput: 2, regression: 4, gateIncomplete: 6 } as const;
+/** compare's exit codes: the CLI's one mapping (exit-codes.ts), named here for scripts and tests. */
+export const COMPARE_EXIT = EXIT;
 
 export interface CompareFlags {
   artifacts?: string;
@@ -185,10 +187,6 @@ export async function runCompare(args: readonly string[], io: CompareIo = {}): P
     await cmd.parseAsync([...args], { from: 'user' });
     return code;
   } catch (e) {
-    const c = (e as { code?: string }).code;
-    if (c === 'commander.helpDisplayed' || c === 'commander.help' || c === 'commander.version') return COMPARE_EXIT.ok;
-    if (typeof c === 'string' && c.startsWith('commander.')) return COMPARE_EXIT.badInput;
-    err(`error: ${(e as Error).message}`);
-    return e instanceof InputError ? COMPARE_EXIT.badInput : COMPARE_EXIT.failed;
+    return exitCodeOf(e, err);
   }
 }

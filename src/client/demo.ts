@@ -8,7 +8,7 @@ import { startEmbedded, type Embedded } from '../local/embedded';
 import { stopAllProcesses } from '../local/processes';
 import { temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 import { connectClient, failureMessage, readReport, startBenchmark, watchBenchmark } from './benchmarks';
-import { EXIT } from './cli';
+import { EXIT, exitCodeOfResult } from './exit-codes';
 import { buildRequest, defaultBenchmarkId } from './request';
 import { reportTable } from './table';
 import { createWatchView } from './watch-view';
@@ -117,7 +117,7 @@ async function main(): Promise<number> {
     if (reports) console.log(reportTable(reports));
     console.log(`report: ${path.join(embedded.artifacts, request.benchmarkId, 'report', 'combined_report.csv')}`);
     console.log(`Temporal Web UI: ${uiLink}`);
-    exitCode = result.failed > 0 ? EXIT.entriesFailed : EXIT.ok;
+    exitCode = exitCodeOfResult(result);
     if (o.keep) {
       console.log(keepText({ temporal, artifacts: embedded.artifacts, benchmarkId: request.benchmarkId, pid: process.pid }));
       await new Promise(() => {}); // until a signal: onSignal stops everything and exits

@@ -11,7 +11,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { AgentActivities } from '../../vm-agent/src/activities';
+import type { AgentActivities } from '../shared/agent-contract';
 import type { OrchestratorActivities } from '../activities';
 import { agentTaskQueue, FAILURE_TYPES } from '../shared/names';
 import { entryOutcomeSignal, entryStartedSignal, vmProgressQuery } from './definitions';

@@ -271,4 +271,3 @@ export function createAgentActivities(deps: AgentDeps) {
 }
 
 // The contract lives in src/shared/agent-contract.ts; re-exported until src/workflows/vm.ts imports it from there.
-export type { AgentActivities };

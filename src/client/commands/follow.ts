@@ -17,10 +17,13 @@ export async function follow(cmd: Command, benchmarkId: string, client?: Awaited
   const pollMs = parsePollIntervalMs(o.pollInterval) ?? DEFAULT_POLL_INTERVAL_MS;
   client ??= await connectClient(temporalOf(cmd));
   const view = createWatchView();
+  let result: BenchmarkResult | undefined;
   try {
-    return await watchBenchmark(client, benchmarkId, (p) => view.update(p), pollMs, reconnect);
+    result = await watchBenchmark(client, benchmarkId, (p) => view.update(p), pollMs, reconnect);
+    return result;
   } finally {
-    view.stop();
+    // With the result, the last state shown is the final one (not a stale "running" frame).
+    view.stop(result);
   }
 }
 
