@@ -6,7 +6,6 @@ import { prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } f
 import { checkInputsMatch, inputConflictError, inputObjects } from '../shared/benchmark-inputs';
 
 // Kept until src/client/benchmarks.ts imports it from src/shared/benchmark-inputs (its owner is editing it).
-export { findInputConflict } from '../shared/benchmark-inputs';
 
 export interface VmShare {
   vm: string;

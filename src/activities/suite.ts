@@ -24,7 +24,8 @@ import {
   type SuiteSpec,
   type VerdictRecord,
 } from '../core/suite';
-import { fleetLabel } from '../client/benchmarks';
+import { fleetLabel } from '../core/fleet-label';
+import { checkRepoLocation } from '../core/repo';
 
 const run = promisify(execFile);
 
@@ -38,7 +39,7 @@ const GIT_TIMEOUT_MS = 60_000;
 /** `git ls-remote` of the repository, with no credentials, prompts or config of the worker's user. */
 export async function resolveGcsfuseRef(repo: string, spec: RefSpec): Promise<ResolvedRef> {
   if (spec.kind === 'commit') return { ref: spec.sha, commit: spec.sha };
-  if (repo.startsWith('-') || /[\u0000-\u001f]/.test(repo)) throw new InputError(`${JSON.stringify(repo)} is not a repository URL`, { flag: '--gcsfuse-repo' });
+  checkRepoLocation(repo, '--gcsfuse-repo');
   const env = {
     PATH: process.env.PATH,
     HOME: '/nonexistent',
@@ -56,7 +57,7 @@ export async function resolveGcsfuseRef(repo: string, spec: RefSpec): Promise<Re
     const e = err as { stderr?: string; code?: number | string; message: string };
     // Exit 128 is git's "no such repository / not allowed"; anything else (a timeout, a network error) is retried.
     if (e.code === 128) throw new InputError(`git ls-remote ${repo} failed: ${(e.stderr ?? e.message).trim()}`, { flag: '--gcsfuse-repo' });
-    throw new Error(`git ls-remote ${repo} failed: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`git ls-remote ${repo} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
   return resolveRefFromLsRemote(stdout, spec, repo);
 }
@@ -168,23 +169,6 @@ async function computeVerdict(store: ArtifactStore, input: JudgeSuiteRunInput): 
   return { ...base, baselineId: pointer.benchmarkId, verdict, reason, regressions, comparison };
 }
 
-/** Pins (or, with null, unpins) a suite's baseline. */
-export async function pinBaseline(store: ArtifactStore, suite: string, benchmarkId: string | null): Promise<BaselinePointer | undefined> {
-  const key = suiteLayout.baseline(suite);
-  if (benchmarkId === null) {
-    const current = await getJson<BaselinePointer>(store, key);
-    if (!current) return undefined;
-    const unpinned = { ...current, pinned: false };
-    await store.put(key, toJson(unpinned));
-    return unpinned;
-  }
-  if (!(await store.get(layout.report(benchmarkId, 'results.json')))) {
-    throw new InputError(`benchmark "${benchmarkId}" has no report in ${store.urlOf(layout.benchmark(benchmarkId))}: only a finished run can be a baseline`, { flag: '<benchmark-id>' });
-  }
-  const pointer: BaselinePointer = { benchmarkId, pinned: true };
-  await store.put(key, toJson(pointer));
-  return pointer;
-}
 
 export interface NotifyInput {
   webhook: string;

@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { InputError } from '../core/errors';
 import { checkBucketName } from '../core/mount-args';
 import type { ArtifactStore } from './store';
+import { hasControlChars } from '../core/text';
 
 export type { ArtifactStore } from './store';
 export type { GcsArtifactStoreOptions } from './gcs';
@@ -20,8 +21,7 @@ export function openArtifactStore(location: string, gcs?: GcsArtifactStoreOption
 
 /** Refuses an artifact location that cannot work, naming the flag: a malformed gs:// URL, a file, a device. */
 export function checkArtifactsLocation(location: string, flag = '--artifacts'): string {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(location) || location.trim() === '') throw new InputError(`${JSON.stringify(location)} is not an artifact location`, { flag });
+  if (hasControlChars(location) || location.trim() === '') throw new InputError(`${JSON.stringify(location)} is not an artifact location`, { flag });
   if (location.startsWith('gs://')) {
     const [bucket = '', ...prefix] = location.slice('gs://'.length).split('/');
     checkBucketName(bucket, { flag });

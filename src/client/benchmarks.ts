@@ -15,8 +15,9 @@ import { InputError } from '../core/errors';
 import { parseDurationMs } from '../core/params';
 import { layout } from '../core/layout';
 import type { EntryReport } from '../core/report';
-import { prepareBenchmark, type BenchmarkRequest, type FleetSpec } from '../core/spec';
-import { findInputConflict } from '../activities/distribute';
+import { prepareBenchmark, type BenchmarkRequest } from '../core/spec';
+import { fleetLabel } from '../core/fleet-label';
+import { checkInputsMatch } from '../shared/benchmark-inputs';
 import proto from '@temporalio/proto';
 import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
 import { cloudEndpointsFromEnv, storageOptions } from '../shared/cloud';
@@ -27,7 +28,13 @@ import type { BenchmarkProgress, BenchmarkResult, RetryVmResult, VmProgress } fr
 import type { benchmarkWorkflow } from '../workflows';
 
 export async function connectClient(o: TemporalOptions): Promise<Client> {
-  const connection = await Connection.connect(connectionOptions(o));
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(connectionOptions(o));
+  } catch (err) {
+    // The SDK's message ("Failed to connect before the deadline") does not say where it tried.
+    throw new Error(`cannot reach Temporal at ${o.address} (namespace ${o.namespace}; set --temporal-address or TEMPORAL_ADDRESS): ${(err as Error).message}`, { cause: err });
+  }
   return new Client({ connection, namespace: o.namespace });
 }
 
@@ -35,10 +42,7 @@ export async function connectClient(o: TemporalOptions): Promise<Client> {
 export async function startBenchmark(client: Client, req: BenchmarkRequest, artifacts: string | undefined): Promise<WorkflowHandleWithFirstExecutionRunId<typeof benchmarkWorkflow>> {
   if (artifacts) {
     // Refuse a reused id with other inputs before anything starts (the workflow checks again).
-    const conflict = await findInputConflict(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), req);
-    if (conflict) {
-      throw new InputError(`benchmark "${req.benchmarkId}" already exists with different inputs (${conflict} differs): choose a new benchmark id, or give the same inputs to resume it`, { flag: '--benchmark-id' });
-    }
+    await checkInputsMatch(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), req);
   }
   const searchable = await ensureSearchAttributes(client);
   const prepared = prepareBenchmark(req);
@@ -58,9 +62,9 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
         : undefined,
       // What the Web UI shows beside the run: the inputs at a glance, not their contents.
       memo: {
+        runName: req.runName ?? req.benchmarkId,
         testCases: req.testCases.name,
         configs: req.configs?.name ?? defaultConfigLabel(req),
-        runName: req.runName ?? req.benchmarkId,
         jobFile: req.jobFile.name,
         iterations: req.iterations,
         fleet: fleetLabel(req.fleet),
@@ -77,19 +81,7 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
   }
 }
 
-export function fleetLabel(f: FleetSpec): string {
-  switch (f.kind) {
-    case 'static': {
-      // A search attribute value is limited to 2 KB: name the VMs only while they fit.
-      const all = f.vms.join(',');
-      return all.length <= 2000 ? all : `static:${f.vms.length} VMs (${f.vms[0]}..${f.vms[f.vms.length - 1]})`;
-    }
-    case 'instance-group':
-      return `mig:${f.project}/${f.zone ?? f.region}/${f.group}`;
-    case 'vm':
-      return `vm:${f.project}/${f.zone}/${f.name}`;
-  }
-}
+export { fleetLabel };
 
 // @temporalio/proto is CommonJS: Node's ESM loader sees only its default export.
 const { IndexedValueType } = proto.temporal.api.enums.v1;
@@ -150,6 +142,7 @@ async function awaitSearchAttributesUsable(client: Client, timeoutMs: number): P
           `the search attributes ${names.join(', ')} were registered in namespace "${namespace}" but the Temporal frontend ` +
             `still refuses them after ${Math.round(timeoutMs / 1000)} s (${err.details}); ` +
             `check them with \`temporal operator search-attribute list --namespace ${namespace}\` and run again`,
+          { cause: err },
         );
       }
     }

@@ -10,6 +10,7 @@ import { parseBigQueryTable } from '../core/export-rows';
 import { checkSafeId } from '../core/ids';
 import { MAX_TIMER_MS, parseCount, parseDuration, parsePercent } from '../core/numbers';
 import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
+import { hasControlChars } from '../core/text';
 
 /** The benchmark flags shared by `run`, `start` and `plan`, as commander hands them over. */
 export interface BenchmarkFlags {
@@ -94,8 +95,7 @@ function runNameOf(f: BenchmarkFlags): string | undefined {
   if (f.runName === undefined) return undefined;
   const name = f.runName.trim();
   if (name === '') throw new InputError('is empty: give a descriptive name, or leave the flag out to use the benchmark id', { flag: '--run-name' });
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new InputError(`${JSON.stringify(f.runName)} has control characters`, { flag: '--run-name' });
+  if (hasControlChars(name)) throw new InputError(`${JSON.stringify(f.runName)} has control characters`, { flag: '--run-name' });
   if (name.length > MAX_RUN_NAME_CHARS) throw new InputError(`is ${name.length} characters long: at most ${MAX_RUN_NAME_CHARS}`, { flag: '--run-name' });
   return name;
 }

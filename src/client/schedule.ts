@@ -3,8 +3,8 @@
  * Schedules. A suite's inputs are stored once in the artifact store under their content hash;
  * the schedule starts suiteRunWorkflow with the suite's name and that hash only.
  */
-import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
-import { Command, Option } from 'commander';
+import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
+import { type Command, Option } from 'commander';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +28,7 @@ import {
   type SuiteSpec,
 } from '../core/suite';
 import { buildTrend, trendHtml, type TrendRun } from '../core/trend';
-import { pinBaseline } from '../activities/suite';
+import { pinBaseline } from '../shared/suite-baseline';
 import { cloudEndpointsFromEnv, storageOptions } from '../shared/cloud';
 import { ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
 import { temporalOptionsFromEnv } from '../shared/temporal';
@@ -38,6 +38,8 @@ import { buildRequest, loadConfigFile, type BenchmarkFlags } from './request';
 import type { EntryReport } from '../core/report';
 import type { VerdictRecord } from '../core/suite';
 import { layout } from '../core/layout';
+import { checkRepoLocation } from '../core/repo';
+import { hasControlChars } from '../core/text';
 
 /** Schedules of suites are named after them, so `schedule list` can tell them from others in the namespace. */
 export const SCHEDULE_ID_PREFIX = 'gcsfuse-bench-suite-';
@@ -75,7 +77,7 @@ export async function buildSuiteSpec(d: SuiteDefinition): Promise<SuiteSpec> {
   }
   const ref = parseRefSpec(d.gcsfuseRef);
   const repo = d.gcsfuseRepo ?? DEFAULT_GCSFUSE_REPO;
-  if (repo.trim() === '' || repo.startsWith('-') || /[\s\u0000-\u001f]/.test(repo)) throw new InputError(`${JSON.stringify(repo)} is not a repository URL or path`, { flag: '--gcsfuse-repo' });
+  checkRepoLocation(repo, '--gcsfuse-repo');
   const maxRegression = d.maxRegression ?? DEFAULT_SUITE_GATE.maxRegression;
   parseThresholds(maxRegression);
   const alpha = d.alpha === undefined ? DEFAULT_ALPHA : Number(d.alpha);
@@ -114,7 +116,7 @@ export function parseTiming(o: { every?: string; cron?: string; catchupWindow?: 
   if (o.every !== undefined) return { everyMs: parseDuration(o.every, { flag: '--every' }, { minMs: MIN_INTERVAL_MS, maxMs: MAX_TIMER_MS }), catchupWindowMs };
   const fields = o.cron!.trim().split(/\s+/);
   // Temporal takes 5 fields (minute hour day month weekday), or @daily-style names.
-  if (!(fields.length === 5 || (fields.length === 1 && fields[0]!.startsWith('@'))) || /[\u0000-\u001f]/.test(o.cron!)) {
+  if (!(fields.length === 5 || (fields.length === 1 && fields[0]!.startsWith('@'))) || hasControlChars(o.cron!)) {
     throw new InputError(`"${o.cron}" is not a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`, { flag: '--cron' });
   }
   return { cron: fields.join(' '), catchupWindowMs };

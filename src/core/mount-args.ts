@@ -1,5 +1,6 @@
 import { parse } from 'shell-quote';
 import { InputError, type InputLocation } from './errors';
+import { hasControlChars, hasSpaceOrControlChars } from './text';
 
 /**
  * What may reach gcsfuse: the mount args (split into argv, never through a shell), the bucket
@@ -84,8 +85,7 @@ function bucketNameProblem(b: string): string | undefined {
  * needs anonymous access.
  */
 export function checkEndpoint(endpoint: string, anonymousAccess: boolean, loc: InputLocation = { flag: '--gcsfuse-custom-endpoint' }): string {
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f]/.test(endpoint)) throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} contains white space or a control character`, loc);
+  if (hasSpaceOrControlChars(endpoint)) throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} contains white space or a control character`, loc);
   let host: string;
   if (/^[A-Za-z0-9.-]+:\d{1,5}$/.test(endpoint)) {
     host = endpoint.slice(0, endpoint.lastIndexOf(':'));
@@ -187,8 +187,7 @@ export function checkGcsfuseMountArgv(
   const anonymous = spec.anonymousAccess === true || argv.some((w) => w === '--anonymous-access' || w === '--anonymous-access=true');
   let valueOf: string | undefined; // the flag whose value the next word may be
   for (const word of argv) {
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(word)) fail(`${JSON.stringify(word)} contains a control character`);
+    if (hasControlChars(word)) fail(`${JSON.stringify(word)} contains a control character`);
     if (word === '--' || word === '-') fail(`a bare ${JSON.stringify(word)} is not allowed: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
     const flag = FLAG_WORD.exec(word);
     if (word.startsWith('-') && !flag) fail(`${JSON.stringify(word)} is not a flag (--name or --name=value)`);

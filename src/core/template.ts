@@ -138,7 +138,7 @@ export function placeholderValues(
       continue;
     }
     // Paths go into `directory=`/`filename=`; fio splits those on ':' and a newline would start a new option.
-    if (!/^\/[A-Za-z0-9_.\/-]*$/.test(value)) throw new InputError(`${name} ${JSON.stringify(value)} must be an absolute path of letters, digits, '_', '-', '.' and '/'`);
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(value)) throw new InputError(`${name} ${JSON.stringify(value)} must be an absolute path of letters, digits, '_', '-', '.' and '/'`);
     values[name] = value;
   }
   for (const [alias, of] of Object.entries(BUILTIN_ALIASES)) if (values[of] !== undefined) values[alias] = values[of];

@@ -63,7 +63,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     } catch (err) {
       if (Date.now() > deadline) {
         await proc.stop();
-        throw new Error(`the Temporal dev server did not answer on ${address} within 60 s (${(err as Error).message}); see ${proc.logFile}`);
+        throw new Error(`the Temporal dev server did not answer on ${address} within 60 s (${(err as Error).message}); see ${proc.logFile}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -221,7 +221,7 @@ describe('gcsfuse-bench compare', () => {
   it('works registered under a program with a global --json, as the CLI registers it', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    let code = -1;
+    let code: number;
     const program = () => {
       const p = new Command('gcsfuse-bench').option('--json', 'machine-readable output').exitOverride();
       p.addCommand(compareCommand({ out: (t) => out.push(t), err: (t) => err.push(t), setExitCode: (c) => (code = c) }));

@@ -11,6 +11,7 @@ import { DEFAULT_RESULTS_DIR, writeResultsFolder } from '../results-folder';
 import { finalStateText } from '../watch-view';
 import { exitCodeAfter, follow, printReport, reportUrls } from './follow';
 import { addBenchmarkOptions, addRunOptions, artifactsOf, checkOptionsOf, flagsOf, jsonOf, ORIGINAL_DEFAULTS, temporalOf } from './options';
+import { hasControlChars } from '../../core/text';
 
 /** Adds `run` and `orchestrator`; `args` (the arguments after the program name) go to run-config.json. */
 export function registerRunCommands(program: Command, args: readonly string[]): void {
@@ -76,8 +77,7 @@ async function runAction(cmd: Command, argv: readonly string[]): Promise<void> {
 }
 
 function checkResultsDir(dir: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (dir.trim() === '' || /[\u0000-\u001f\u007f]/.test(dir)) throw new InputError(`${JSON.stringify(dir)} is not a folder name`, { flag: '--results-dir' });
+  if (dir.trim() === '' || hasControlChars(dir)) throw new InputError(`${JSON.stringify(dir)} is not a folder name`, { flag: '--results-dir' });
   let isDir: boolean | undefined;
   try {
     isDir = statSync(dir).isDirectory();
