@@ -18,6 +18,7 @@ import type { EntryReport } from '../core/report';
 import { prepareBenchmark, type BenchmarkRequest } from '../core/spec';
 import { fleetLabel } from '../core/fleet-label';
 import { checkInputsMatch } from '../shared/benchmark-inputs';
+import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { FAILURE_TYPES, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../shared/names';
 import { cloudEndpointsFromEnv, storageOptions } from '../shared/cloud';
@@ -156,24 +157,46 @@ export interface LiveProgress {
   progress: BenchmarkProgress;
   /** Live progress of each running child, by workflow id. */
   live: Map<string, VmProgress>;
+  /**
+   * The fio iteration each running child's agent is on (1-based), by workflow id, from the agent's last
+   * heartbeat: no history event per iteration. The SDK sends heartbeats at most every 80% of the
+   * heartbeat timeout (24 s at the default 30 s), so this lags by up to that much.
+   */
+  iteration?: Map<string, number>;
+}
+
+/** The iteration in the heartbeat of a VM run's pending runEntry activity (the agent sends `{ iteration }`). */
+async function heartbeatIteration(client: Client, workflowId: string): Promise<number | undefined> {
+  const d = await client.workflow.getHandle(workflowId).describe();
+  for (const a of d.raw.pendingActivities ?? []) {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const details = defaultPayloadConverter.fromPayload<{ iteration?: unknown }>(payload);
+    if (typeof details?.iteration === 'number' && Number.isSafeInteger(details.iteration) && details.iteration > 0) return details.iteration;
+  }
+  return undefined;
 }
 
 /** The parent's progress, plus each running child's live counts (`all`: finished children's too). */
 export async function liveProgress(client: Client, benchmarkId: string, all = false): Promise<LiveProgress> {
   const progress = await client.workflow.getHandle(benchmarkId).query(progressQuery);
   const live = new Map<string, VmProgress>();
+  const iteration = new Map<string, number>();
   await Promise.all(
     progress.runs
       .filter((r) => all || r.status === 'running')
       .map(async (r) => {
         try {
-          live.set(r.workflowId, await client.workflow.getHandle(r.workflowId).query(vmProgressQuery));
+          const vm = await client.workflow.getHandle(r.workflowId).query(vmProgressQuery);
+          live.set(r.workflowId, vm);
+          const at = vm.runningMatrixId === null ? undefined : await heartbeatIteration(client, r.workflowId);
+          if (at !== undefined) iteration.set(r.workflowId, at);
         } catch {
           // The child may not have started its first task yet.
         }
       }),
   );
-  return { progress, live };
+  return { progress, live, iteration };
 }
 
 /** Re-runs a VM's failed entries; a RefusedError says why the benchmark would not (the workflow's validator's reason). */

@@ -33,12 +33,24 @@ function totals(p: LiveProgress): { done: number; passed: number; failed: number
   return { done: p.progress.passed + p.progress.failed, passed: p.progress.passed, failed: p.progress.failed };
 }
 
-/** "entry 3 on local-vm-1, entry 5 on local-vm-2": what the VMs run right now. */
+/** What a run is doing right now: its running entry, the agent's iteration of it when known, and that iteration's share of the entry. */
+export function runningEntry(p: LiveProgress, workflowId: string): { matrixId: number; text: string; fraction: number } | undefined {
+  const vm = p.live.get(workflowId);
+  if (!vm || vm.runningMatrixId === null || vm.runningMatrixId === undefined) return undefined;
+  const at = p.iteration?.get(workflowId);
+  const of = vm.iterations;
+  if (at === undefined || of === undefined) return { matrixId: vm.runningMatrixId, text: `entry ${vm.runningMatrixId}`, fraction: 0 };
+  // The stability gate may run more than planned: past the plan, the entry counts as nearly done.
+  const fraction = Math.min((at - 1) / of, 0.99);
+  return { matrixId: vm.runningMatrixId, text: `entry ${vm.runningMatrixId} (iteration ${at}/${Math.max(at, of)})`, fraction };
+}
+
+/** "entry 3 (iteration 2/5) on local-vm-1, entry 5 on local-vm-2": what the VMs run right now. */
 function runningNow(p: LiveProgress): string {
   const parts: string[] = [];
   for (const r of p.progress.runs) {
-    const id = r.status === 'running' ? p.live.get(r.workflowId)?.runningMatrixId : null;
-    if (id !== null && id !== undefined) parts.push(`entry ${id} on ${r.vm}`);
+    const running = r.status === 'running' ? runningEntry(p, r.workflowId) : undefined;
+    if (running) parts.push(`${running.text} on ${r.vm}`);
   }
   return parts.join(', ');
 }
@@ -151,24 +163,26 @@ class BarsView implements WatchView {
       format: (_options, params, payload: BarPayload) => barLine(payload, params.progress, terminalColumns(this.stream) ?? 100),
     });
   }
-  private show(key: string | undefined, payload: Omit<BarPayload, 'eta'>): void {
+  /** `partial`: the running entry's share done (its iterations), so the bar moves within an entry. */
+  private show(key: string | undefined, payload: Omit<BarPayload, 'eta'>, partial = 0): void {
     const total = Math.max(payload.total, 1);
     const slot = key === undefined ? this.overall : this.bars.get(key);
     const entry = slot ?? { bar: this.multibar.create(total, 0, {}), eta: new EtaEstimator(this.now) };
     if (key === undefined) this.overall = entry;
     else this.bars.set(key, entry);
     entry.bar.setTotal(total);
-    entry.bar.update(payload.done, { ...payload, eta: entry.eta.text(payload.done, payload.total) });
+    entry.bar.update(Math.min(payload.done + partial, total), { ...payload, eta: entry.eta.text(payload.done + partial, payload.total) });
   }
   update(p: LiveProgress): void {
     const t = totals(p);
     this.width = Math.max(this.width, ...p.progress.runs.map((r) => r.vm.length + (r.workflowId.includes('-retry-') ? 8 : 0)));
-    this.show(undefined, { name: 'all'.padEnd(this.width), done: t.done, total: p.progress.totalEntries, passed: t.passed, failed: t.failed, status: p.progress.phase });
-    for (const r of runCounts(p)) {
+    const runs = runCounts(p).map((r) => ({ r, running: r.status === 'running' ? runningEntry(p, r.workflowId) : undefined }));
+    const partial = runs.reduce((sum, { running }) => sum + (running?.fraction ?? 0), 0);
+    this.show(undefined, { name: 'all'.padEnd(this.width), done: t.done, total: p.progress.totalEntries, passed: t.passed, failed: t.failed, status: p.progress.phase }, partial);
+    for (const { r, running } of runs) {
       const name = (r.workflowId.includes('-retry-') ? `${r.vm} (rerun)` : r.vm).padEnd(this.width);
-      const runningId = r.status === 'running' ? p.live.get(r.workflowId)?.runningMatrixId : null;
-      const status = runningId !== null && runningId !== undefined ? `running entry ${runningId}` : r.status;
-      this.show(r.workflowId, { name, done: r.passed + r.failed + r.rerun, total: r.total, passed: r.passed, failed: r.failed, status });
+      const status = running ? `running ${running.text}` : r.status;
+      this.show(r.workflowId, { name, done: r.passed + r.failed + r.rerun, total: r.total, passed: r.passed, failed: r.failed, status }, running?.fraction ?? 0);
     }
   }
   stop(result?: BenchmarkResult): void {

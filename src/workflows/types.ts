@@ -44,6 +44,8 @@ export interface VmProgress {
   passed: number;
   failed: number;
   runningMatrixId: number | null;
+  /** Iterations of each entry (the stability gate may add some); absent in runs started before it was added. */
+  iterations?: number;
   outcomes: EntryOutcome[];
 }
 

@@ -74,7 +74,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
 
-  const progress: VmProgress = { vm: input.vm, total: input.entries.length, passed: 0, failed: 0, runningMatrixId: null, outcomes: [] };
+  const progress: VmProgress = { vm: input.vm, total: input.entries.length, passed: 0, failed: 0, runningMatrixId: null, iterations: input.iterations, outcomes: [] };
   setHandler(vmProgressQuery, () => progress);
   // The Web UI's current details; not a command, so histories replay unchanged.
   const showDetails = (): void => setCurrentDetails(vmDetails(progress));

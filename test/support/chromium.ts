@@ -16,15 +16,29 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A page that records what the browser console reports as errors, and uncaught page errors. */
-export async function newPage(browser: Browser): Promise<{ page: Page; consoleErrors: string[] }> {
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * A page that records what the browser console reports as errors, and uncaught page errors.
+ * Requests off this machine (this sandbox has no internet; the Web UI asks for some) are answered
+ * empty and listed in `offsite`, so a console error is always about the page itself.
+ */
+export async function newPage(browser: Browser): Promise<{ page: Page; consoleErrors: string[]; offsite: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const offsite: string[] = [];
+  await page.route(
+    (url) => (url.protocol === 'http:' || url.protocol === 'https:') && !LOOPBACK_HOSTS.has(url.hostname),
+    (route) => {
+      offsite.push(route.request().url());
+      return route.fulfill({ status: 204, body: '' });
+    },
+  );
   const consoleErrors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
-  return { page, consoleErrors };
+  return { page, consoleErrors, offsite };
 }
 
 /** The text of the page and every frame (the Web UI renders markdown in sandboxed iframes), whitespace collapsed. */

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { LiveProgress } from '../../src/client/benchmarks';
-import { barLine, createWatchView, EtaEstimator, formatDuration } from '../../src/client/watch-view';
+import { barLine, createWatchView, EtaEstimator, formatDuration, runningEntry } from '../../src/client/watch-view';
 import type { BenchmarkPhase, VmProgress } from '../../src/workflows/types';
 
 /** A pipe-like stream that keeps what was written. */
@@ -85,5 +85,22 @@ describe('watch view', () => {
     expect(narrow).toContain('ETA -- | running entry 2');
     // Too narrow for a bar: the text, cut to the width so the line never wraps.
     expect(barLine(payload, 0.25, 50)).toBe('vm-1 1/4 | 1 passed 0 failed | ETA -- | running e');
+  });
+
+  it("names the running entry's iteration and counts its share, when the agent's heartbeat told it", () => {
+    const p = progress('running', 1, 2);
+    // Without an iteration (no heartbeat yet, or a run from before VmProgress had iterations): the entry only.
+    expect(runningEntry(p, 'b-vm-1')).toEqual({ matrixId: 2, text: 'entry 2', fraction: 0 });
+    p.live.get('b-vm-1')!.iterations = 4;
+    p.iteration = new Map([['b-vm-1', 3]]);
+    expect(runningEntry(p, 'b-vm-1')).toEqual({ matrixId: 2, text: 'entry 2 (iteration 3/4)', fraction: 0.5 });
+    // The stability gate ran past the plan: named as it is, never counted as the whole entry.
+    p.iteration = new Map([['b-vm-1', 6]]);
+    expect(runningEntry(p, 'b-vm-1')).toEqual({ matrixId: 2, text: 'entry 2 (iteration 6/6)', fraction: 0.99 });
+    expect(runningEntry(p, 'no-such-run')).toBeUndefined();
+    const out = capture();
+    const view = createWatchView(out, { now: () => 0 });
+    view.update(p);
+    expect(out.text()).toContain('running: 1/4 entries done (1 passed, 0 failed); running entry 2 (iteration 6/6) on vm-1');
   });
 });
