@@ -14,6 +14,7 @@
 # Usage:
 #   startup-script.sh                    everything (what GCE runs)
 #   startup-script.sh write-env FILE     only read + check metadata (and the API key) and write FILE
+#   startup-script.sh install-tools      only install packages, Node and Go (steps 2-3; a chroot test runs it)
 # GCSFUSE_BENCH_METADATA_URL replaces the metadata server's attributes URL (tests use a stand-in).
 # GCSFUSE_BENCH_DIST_MIRROR (http(s)://host[:port][/path]) serves the Node and Go tarballs by file name
 # instead of nodejs.org and go.dev (a local mirror; the pinned SHA-256s apply all the same).
@@ -247,6 +248,11 @@ download_verified() {
     { rm -f -- "$out"; die "SHA-256 of $url is not the pinned $sha: not installing it"; }
 }
 
+check_mirror() {
+  [ -z "$DIST_MIRROR" ] || [[ $DIST_MIRROR =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._/-]*)?$ ]] ||
+    die "GCSFUSE_BENCH_DIST_MIRROR is not a plain http(s):// URL"
+}
+
 # dist_url OFFICIAL_URL: the URL to download, from the mirror when one is set (same file name).
 dist_url() {
   if [ -n "$DIST_MIRROR" ]; then
@@ -357,9 +363,7 @@ install_unit() {
 
 main() {
   [ "$(id -u)" = 0 ] || die "run as root (it is the instance's startup script)"
-  if [ -n "$DIST_MIRROR" ]; then
-    [[ $DIST_MIRROR =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._/-]*)?$ ]] || die "GCSFUSE_BENCH_DIST_MIRROR is not a plain http(s):// URL"
-  fi
+  check_mirror
   # Everything from the metadata is checked (and the API key fetched) before anything is installed.
   load_metadata
   fetch_api_key
@@ -380,5 +384,14 @@ case ${1:-} in
     [ $# -eq 2 ] || die "usage: $0 write-env FILE"
     write_env_step "$2"
     ;;
-  *) die "usage: $0 [write-env FILE]" ;;
+  install-tools)
+    [ "$(id -u)" = 0 ] || die "run as root"
+    check_mirror
+    DL=$(mktemp -d)
+    CLEANUP+=("$DL")
+    install_packages
+    install_node
+    install_go
+    ;;
+  *) die "usage: $0 [write-env FILE | install-tools]" ;;
 esac
