@@ -32,6 +32,8 @@ export function escapeHtml(value: unknown): string {
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const fmt = (v: number | null | undefined, digits: number): string => (isNum(v) ? v.toFixed(digits) : '–');
 const ms = (ns: number | null | undefined): number | null => (isNum(ns) ? ns / NS_PER_MS : null);
+/** A log axis tick: 1, 2 and 5 times a power of ten labelled, as plain decimals. */
+const logTick = (v: number): string => ([1, 2, 5].includes(Math.round(v / 10 ** Math.floor(Math.log10(v)))) ? label(v) : '');
 /** A number on a bar: 3 significant digits, whole numbers above 1000. */
 const label = (v: number): string => (v >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(3))));
 
@@ -160,7 +162,8 @@ function latencyCdfChart(testId: string, entries: readonly EntryReport[]): strin
     width: 640,
     height: 300,
     marginLeft: 50,
-    x: { type: 'log', label: `completion latency, ${UNITS.latency} (log) →`, grid: true },
+    // Plain decimals on the ticks: SI prefixes (10m for 0.01) would read as milliseconds.
+    x: { type: 'log', label: `completion latency, ${UNITS.latency} (log) →`, grid: true, tickFormat: logTick },
     y: { label: '↑ % of I/Os at or below', domain: [0, 100], grid: true },
     color: { legend: true },
     marks: [
@@ -378,7 +381,8 @@ function overviewTables(rows: readonly OverviewRow[]): string {
 
 function overviewChart(rows: readonly OverviewRow[]): string {
   const all = rows.filter((r) => r.bw !== null);
-  const bars = all.slice(0, MAX_OVERVIEW_BARS).map((r) => ({ ...r, name: `${r.test} · ${r.dir}` }));
+  // One row per bar (test, direction and config): bars of the same test are never stacked.
+  const bars = all.slice(0, MAX_OVERVIEW_BARS).map((r) => ({ ...r, name: `${r.test} · ${r.dir} · ${r.entry}` }));
   if (bars.length === 0) return '';
   const cut = all.length > bars.length ? ` The first ${bars.length} of ${all.length} bars, in matrix order; the table below has all.` : '';
   const configs = [...new Set(bars.map((b) => b.entry))];
@@ -401,7 +405,7 @@ function overviewChart(rows: readonly OverviewRow[]): string {
       Plot.text(bars, {
         y: 'name',
         x: 'bw',
-        text: (b: OverviewRow) => `${label(b.bw!)} (${b.entry})`,
+        text: (b: OverviewRow) => fmt(b.bw, 2),
         dx: 6,
         textAnchor: 'start',
         className: 'value',
@@ -412,7 +416,7 @@ function overviewChart(rows: readonly OverviewRow[]): string {
   return chart(
     'overview',
     svg,
-    `Mean bandwidth over iterations, ${BW.unit}, of every test, config and direction (configs by colour; the number says which).${cut}`,
+    `Mean bandwidth over iterations, ${BW.unit}, of every test, direction and config (configs by colour), the number on each bar.${cut}`,
   );
 }
 
