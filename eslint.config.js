@@ -5,7 +5,22 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 /** Node modules that do I/O or depend on the host: never in pure code or workflow code. */
-const NODE_IO = ['node:*', 'fs', 'fs/*', 'child_process', 'net', 'http', 'https', 'os', 'path', 'process', 'dgram', 'dns', 'tls', 'worker_threads'];
+const NODE_IO = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'os',
+  'path',
+  'process',
+  'dgram',
+  'dns',
+  'tls',
+  'worker_threads',
+];
 
 /** One `no-restricted-imports` pattern per forbidden group, with the reason shown to whoever crosses it. */
 function forbid(groups) {
@@ -40,7 +55,16 @@ export default tseslint.config(
       { group: NODE_IO, message: 'src/core is pure: take data in, give data out; I/O belongs in activities, the agent or the CLI.' },
       { group: cloudAndTemporal, message: 'src/core is pure: no cloud clients or Temporal runtime.' },
       {
-        group: ['**/activities/**', '**/client/**', '**/workers/**', '**/workflows/**', '**/artifacts/**', '**/fleet/**', '**/local/**', '**/vm-agent/**'],
+        group: [
+          '**/activities/**',
+          '**/client/**',
+          '**/workers/**',
+          '**/workflows/**',
+          '**/artifacts/**',
+          '**/fleet/**',
+          '**/local/**',
+          '**/vm-agent/**',
+        ],
         message: 'src/core imports no other layer.',
       },
     ]),
@@ -71,12 +95,22 @@ export default tseslint.config(
   {
     // Activities are called by workflows; they never reach up into the CLI.
     files: ['src/activities/**/*.ts', 'src/artifacts/**/*.ts', 'src/fleet/**/*.ts', 'src/shared/**/*.ts'],
-    rules: forbid([{ group: ['**/client/**', '**/workers/**', '**/vm-agent/**'], message: 'Lower layers never import the CLI, the workers or the agent.' }]),
+    rules: forbid([
+      {
+        group: ['**/client/**', '**/workers/**', '**/vm-agent/**'],
+        message: 'Lower layers never import the CLI, the workers or the agent.',
+      },
+    ]),
   },
   {
     // The CLI talks to workflows through the Temporal client and to shared logic through src/shared and src/core.
     files: ['src/client/**/*.ts'],
-    rules: forbid([{ group: ['**/activities/**', '**/workers/**'], message: 'The CLI never imports activities or workers: put what both need in src/shared.' }]),
+    rules: forbid([
+      {
+        group: ['**/activities/**', '**/workers/**'],
+        message: 'The CLI never imports activities or workers: put what both need in src/shared.',
+      },
+    ]),
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

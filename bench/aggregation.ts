@@ -103,19 +103,35 @@ async function child(root: string, benchmarkId: string, ownersFile: string): Pro
     parseIteration(text, f);
     parseOnlyMs += performance.now() - p0;
   }
-  process.stdout.write(JSON.stringify({ aggregateMs: t1 - t0, reportMs: t2 - t1, hwmKiB, readOnlyMs, parseOnlyMs, files: files.length, bytes } satisfies ChildResult & { bytes: number }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      aggregateMs: t1 - t0,
+      reportMs: t2 - t1,
+      hwmKiB,
+      readOnlyMs,
+      parseOnlyMs,
+      files: files.length,
+      bytes,
+    } satisfies ChildResult & { bytes: number }) + '\n',
+  );
 }
 
 function runChild(root: string, benchmarkId: string, ownersFile: string): Promise<ChildResult> {
   const c = tsxCommand(SELF, ['--child', root, benchmarkId, ownersFile]);
   return new Promise((resolve, reject) =>
     execFile(c.command, c.args, { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`child failed: ${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult),
+      err
+        ? reject(new Error(`child failed: ${err.message}\n${stderr}`))
+        : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult),
     ),
   );
 }
 
-function runPython(root: string, benchmarkId: string, out: string): Promise<{ seconds: number; entries: number; outputs: number; max_rss_kib: number }> {
+function runPython(
+  root: string,
+  benchmarkId: string,
+  out: string,
+): Promise<{ seconds: number; entries: number; outputs: number; max_rss_kib: number }> {
   return new Promise((resolve, reject) =>
     execFile('python3', [PYTHON_SCRIPT, root, benchmarkId, out], (err, stdout, stderr) =>
       err ? reject(new Error(`python3 ${PYTHON_SCRIPT} failed: ${stderr || err.message}`)) : resolve(JSON.parse(stdout.trim())),
@@ -150,7 +166,8 @@ function varied(text: string, bw: number, lat: number): string {
     for (const dir of ['read', 'write', 'trim']) {
       const d = job[dir] as Json | undefined;
       if (!d) continue;
-      for (const k of ['bw_bytes', 'bw', 'iops', 'bw_mean', 'iops_mean']) if (typeof d[k] === 'number') d[k] = Math.round((d[k] as number) * bw * 1000) / 1000;
+      for (const k of ['bw_bytes', 'bw', 'iops', 'bw_mean', 'iops_mean'])
+        if (typeof d[k] === 'number') d[k] = Math.round((d[k] as number) * bw * 1000) / 1000;
       for (const l of ['clat_ns', 'lat_ns', 'slat_ns']) {
         const s = d[l] as Json | undefined;
         if (!s) continue;
@@ -190,11 +207,23 @@ function benchTimeSeries(text: string, iteration: number, rnd: () => number): It
     }
     directions[d] = s;
   }
-  return { schema: TIMESERIES_SCHEMA, iteration, intervalMs: FIO_LOG_AVG_MSEC, jobs: r.jobCount, startedAtMs: 1_764_633_600_000 + iteration * 120_000, directions };
+  return {
+    schema: TIMESERIES_SCHEMA,
+    iteration,
+    intervalMs: FIO_LOG_AVG_MSEC,
+    jobs: r.jobCount,
+    startedAtMs: 1_764_633_600_000 + iteration * 120_000,
+    directions,
+  };
 }
 
 /** Writes the varied outputs and the manifests of a distributed benchmark, as agents would have. */
-async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms: string[], byKind: Map<string, string[]>): Promise<{ files: number; bytes: number; owners: { matrixId: number; vm: string; status: 'passed' }[] }> {
+async function layOutResults(
+  store: LocalArtifactStore,
+  benchmarkId: string,
+  vms: string[],
+  byKind: Map<string, string[]>,
+): Promise<{ files: number; bytes: number; owners: { matrixId: number; vm: string; status: 'passed' }[] }> {
   const rnd = seededRandom(20_251_202);
   // Its own sequence, so the outputs are the same with or without series.
   const seriesRnd = seededRandom(20_251_203);
@@ -216,7 +245,13 @@ async function layOutResults(store: LocalArtifactStore, benchmarkId: string, vms
         files++;
         bytes += Buffer.byteLength(text) + Buffer.byteLength(series);
       }
-      manifest.entries[String(e.matrixId)] = { matrixId: e.matrixId, specVm: vm, status: 'passed', iterations: spec.iterations, iterationsDone: spec.iterations };
+      manifest.entries[String(e.matrixId)] = {
+        matrixId: e.matrixId,
+        specVm: vm,
+        status: 'passed',
+        iterations: spec.iterations,
+        iterationsDone: spec.iterations,
+      };
       owners.push({ matrixId: e.matrixId, vm, status: 'passed' });
     }
     await store.put(layout.manifest(benchmarkId, vm), JSON.stringify(manifest));
@@ -237,7 +272,8 @@ async function evictFromPageCache(dir: string): Promise<number> {
   walk(dir);
   execFileSync('sync'); // dirty pages stay cached under DONTNEED
   const exec = promisify(execFile);
-  for (let i = 0; i < files.length; i += 200) await Promise.all(files.slice(i, i + 200).map((f) => exec('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'])));
+  for (let i = 0; i < files.length; i += 200)
+    await Promise.all(files.slice(i, i + 200).map((f) => exec('dd', [`if=${f}`, 'iflag=nocache', 'count=0', 'status=none'])));
   return files.length;
 }
 
@@ -254,14 +290,26 @@ interface WorkerAggregation {
   entries: number;
 }
 
-async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof startStack>>, store: LocalArtifactStore, vms: string[], benchmarkId: string, req: ReturnType<typeof simulatedRequest>): Promise<WorkerAggregation> {
+async function inRealWorker(
+  home: string,
+  stack: Awaited<ReturnType<typeof startStack>>,
+  store: LocalArtifactStore,
+  vms: string[],
+  benchmarkId: string,
+  req: ReturnType<typeof simulatedRequest>,
+): Promise<WorkerAggregation> {
   const logDir = path.join(home, 'logs');
   let orchestrator: ManagedProcess | undefined;
   const agents: { worker: Worker; done: Promise<void> }[] = [];
   let connection: NativeConnection | undefined;
   try {
     const oc = tsxCommand(ORCHESTRATOR_ENTRY, []);
-    orchestrator = startProcess({ name: 'orchestrator-worker', ...oc, env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts }, logDir });
+    orchestrator = startProcess({
+      name: 'orchestrator-worker',
+      ...oc,
+      env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts },
+      logDir,
+    });
     const pid = orchestrator.child.pid!;
     const t0 = Date.now();
     while (!(existsSync(orchestrator.logFile) && readFileSync(orchestrator.logFile, 'utf8').includes('orchestrator worker polling'))) {
@@ -280,7 +328,13 @@ async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof start
         connection,
         namespace: 'default',
         taskQueue: agentTaskQueue(vm),
-        activities: createAgentActivities({ vm, store, mounter: new LocalDirMounter(path.join(workDir, 'mnt')), runFio: simulatedFio, workDir }),
+        activities: createAgentActivities({
+          vm,
+          store,
+          mounter: new LocalDirMounter(path.join(workDir, 'mnt')),
+          runFio: simulatedFio,
+          workDir,
+        }),
         maxConcurrentActivityTaskExecutions: 1,
       });
       agents.push({ worker, done: worker.run() });
@@ -339,7 +393,16 @@ async function inRealWorker(home: string, stack: Awaited<ReturnType<typeof start
 
 async function main(): Promise<void> {
   const run = new BenchRun('aggregation');
-  run.params = { outputs: OUTPUTS, iterations: ITERATIONS, vms: VMS, fioJobs: FIO_JOBS.map((j) => j.name), fioRepeats: FIO_REPEATS, store: 'LocalArtifactStore', variedOutputs: true, timeSeriesPerOutput: WITH_SERIES ? `${BENCH_SERIES_WINDOWS} windows per direction` : 'none (--no-series)' };
+  run.params = {
+    outputs: OUTPUTS,
+    iterations: ITERATIONS,
+    vms: VMS,
+    fioJobs: FIO_JOBS.map((j) => j.name),
+    fioRepeats: FIO_REPEATS,
+    store: 'LocalArtifactStore',
+    variedOutputs: true,
+    timeSeriesPerOutput: WITH_SERIES ? `${BENCH_SERIES_WINDOWS} windows per direction` : 'none (--no-series)',
+  };
   const home = scratchDir('aggregation');
   quietRuntime();
   const stack = await startStack(home, { inProcessOrchestrator: false });
@@ -350,12 +413,18 @@ async function main(): Promise<void> {
     const req = { ...simulatedRequest(benchmarkId, vms, Math.ceil(OUTPUTS / ITERATIONS), '100ms'), iterations: ITERATIONS };
     const store = new LocalArtifactStore(stack.artifacts);
     // What the benchmark's first attempt wrote (inputs, job specs), then the agents' results.
-    await distribute(store, req, vms.map((name) => ({ name })));
+    await distribute(
+      store,
+      req,
+      vms.map((name) => ({ name })),
+    );
     const laid = await layOutResults(store, benchmarkId, vms, byKind);
     log(`laid out ${laid.files} varied fio outputs (${round2(laid.bytes / 2 ** 20)} MiB) for ${laid.owners.length} entries on ${VMS} VMs`);
 
     const w = await inRealWorker(home, stack, store, vms, benchmarkId, req);
-    log(`real worker: idle ${round2(w.workerRssIdleKiB / 1024)} MiB, before aggregating ${round2(w.workerRssBeforeAggregationKiB / 1024)} MiB, peak while aggregating + reporting ${round2(w.workerPeakDuringAggregationKiB / 1024)} MiB; aggregate ${w.aggregateS} s, report ${w.reportS} s`);
+    log(
+      `real worker: idle ${round2(w.workerRssIdleKiB / 1024)} MiB, before aggregating ${round2(w.workerRssBeforeAggregationKiB / 1024)} MiB, peak while aggregating + reporting ${round2(w.workerPeakDuringAggregationKiB / 1024)} MiB; aggregate ${w.aggregateS} s, report ${w.reportS} s`,
+    );
 
     // Same files, alternated: ours (lean child) and the original's parse (python3).
     const ownersFile = path.join(home, 'owners.json');
@@ -407,14 +476,26 @@ async function main(): Promise<void> {
       cold_total_s: cold ? round2((cold.aggregateMs + cold.reportMs) / 1000) : null,
       loadavg_end: os.loadavg().map(round2),
     };
-    run.note('worker_peak_rss_mb: VmHWM of the real orchestrator worker process, reset when the benchmark reached aggregating (so it covers aggregate, report and export), not a lean child');
-    run.note('total_s / original_s: best of 2 alternated runs each on the same files; ours = aggregate + report (percentiles, intervals, pooled histograms, CSV/summary/HTML), the original = its documented parse (json.load per file, per-job averages, one CSV)');
-    run.note('every output has its iteration-<n>.timeseries.json beside it (60 one-second windows per direction, as a one-minute iteration stores), which aggregate reads and report.html charts');
-    run.note('floors: read_only_s = every output read, 32 ahead, no parse; parse_only_s = every output parsed once (parseIteration), reads not timed');
-    run.finish(figures, `aggregate + report of ${OUTPUTS} outputs no slower than the original's aggregator (ratio <= 1.0) and < 150 MB peak RSS in the worker`, [
-      { metric: 'ratio_to_original', op: '<=', value: 1.0 },
-      { metric: 'worker_peak_rss_mb', op: '<', value: 150 },
-    ]);
+    run.note(
+      'worker_peak_rss_mb: VmHWM of the real orchestrator worker process, reset when the benchmark reached aggregating (so it covers aggregate, report and export), not a lean child',
+    );
+    run.note(
+      'total_s / original_s: best of 2 alternated runs each on the same files; ours = aggregate + report (percentiles, intervals, pooled histograms, CSV/summary/HTML), the original = its documented parse (json.load per file, per-job averages, one CSV)',
+    );
+    run.note(
+      'every output has its iteration-<n>.timeseries.json beside it (60 one-second windows per direction, as a one-minute iteration stores), which aggregate reads and report.html charts',
+    );
+    run.note(
+      'floors: read_only_s = every output read, 32 ahead, no parse; parse_only_s = every output parsed once (parseIteration), reads not timed',
+    );
+    run.finish(
+      figures,
+      `aggregate + report of ${OUTPUTS} outputs no slower than the original's aggregator (ratio <= 1.0) and < 150 MB peak RSS in the worker`,
+      [
+        { metric: 'ratio_to_original', op: '<=', value: 1.0 },
+        { metric: 'worker_peak_rss_mb', op: '<', value: 150 },
+      ],
+    );
   } finally {
     await stack.stop();
     if (!hasFlag('keep')) removeDir(home);

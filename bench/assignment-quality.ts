@@ -88,7 +88,8 @@ export function requestOf(s: Suite): BenchmarkRequest {
     // Not time based: the estimate is the bytes the job moves (the case the brief asks about).
     jobFile: {
       name: 'jobfile.fio',
-      content: '[global]\nioengine=psync\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
+      content:
+        '[global]\nioengine=psync\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
     },
     iterations: ITERATIONS,
     fleet: { kind: 'static', vms: Array.from({ length: VMS }, (_, i) => `vm-${i + 1}`) },
@@ -246,14 +247,21 @@ function evaluate(s: Suite): Row {
   const prepared = prepareBenchmark(req);
   const est = new Map(prepared.matrix.map((e) => [e.matrixId, prepared.iterationMs.get(e.matrixId)! * ITERATIONS]));
   const ids = prepared.matrix.map((e) => e.matrixId);
-  const lpt = assignByCost([...est].map(([matrixId, costMs]) => ({ matrixId, costMs })), vms);
+  const lpt = assignByCost(
+    [...est].map(([matrixId, costMs]) => ({ matrixId, costMs })),
+    vms,
+  );
   const orig = originalSplit(ids, vms);
 
   const rnd = seededRandom(s.seed * 104729 + s.family.length);
   // "True" durations: the estimate times log-normal noise (per entry), then plus a fixed overhead per iteration.
   const noisy = new Map([...est].map(([id, c]) => [id, c * Math.exp(NOISE_SIGMA * gaussian(rnd) - NOISE_SIGMA ** 2 / 2)]));
   const withOverhead = new Map([...noisy].map(([id, c]) => [id, c + OVERHEAD_MS * ITERATIONS]));
-  const oracle = (truth: Map<number, number>) => assignByCost([...truth].map(([matrixId, costMs]) => ({ matrixId, costMs })), vms);
+  const oracle = (truth: Map<number, number>) =>
+    assignByCost(
+      [...truth].map(([matrixId, costMs]) => ({ matrixId, costMs })),
+      vms,
+    );
 
   const values = [...est.values()];
   return {
@@ -268,7 +276,10 @@ function evaluate(s: Suite): Row {
     ...(() => {
       const q = assignmentQuality(est, lpt);
       const opt = optimalMakespan(values, vms.length, q.makespanMs + 1e-3);
-      return { lptVsOptimum: opt === undefined ? null : q.makespanMs / opt, optimumVsBound: opt === undefined ? null : opt / q.lowerBoundMs };
+      return {
+        lptVsOptimum: opt === undefined ? null : q.makespanMs / opt,
+        optimumVsBound: opt === undefined ? null : opt / q.lowerBoundMs,
+      };
     })(),
     lptNoisy: ratio(noisy, lpt),
     lptNoisyOracle: ratio(noisy, oracle(noisy)),
@@ -288,7 +299,15 @@ function summarize(rows: Row[], key: keyof Row): { worst: number; mean: number }
 
 async function main(): Promise<void> {
   const run = new BenchRun('assignment-quality');
-  run.params = { vms: VMS, seeds: SEEDS, iterations: ITERATIONS, families: ['random-order', 'structured'], noiseSigma: NOISE_SIGMA, overheadMsPerIteration: OVERHEAD_MS, estimate: 'bytes / 100 MiB/s (estimateIterationMs)' };
+  run.params = {
+    vms: VMS,
+    seeds: SEEDS,
+    iterations: ITERATIONS,
+    families: ['random-order', 'structured'],
+    noiseSigma: NOISE_SIGMA,
+    overheadMsPerIteration: OVERHEAD_MS,
+    estimate: 'bytes / 100 MiB/s (estimateIterationMs)',
+  };
   const suites: Suite[] = [];
   for (let seed = 1; seed <= SEEDS; seed++) suites.push(randomSuite(seed), structuredSuite(seed));
   const rows = suites.map(evaluate);
@@ -353,7 +372,9 @@ async function main(): Promise<void> {
       `"overhead" adds ${OVERHEAD_MS} ms per iteration (mount, fio start, upload) that the estimate ignores; "oracle" = LPT given the true durations; ` +
       `"aware" = LPT on estimate + the same fixed overhead (a proposed change to estimateIterationMs), timed with the true durations`,
   );
-  run.finish(figures, 'LPT makespan / lower bound <= 1.10 on estimated durations (worst suite)', [{ metric: 'lpt_ratio_worst', op: '<=', value: 1.1 }]);
+  run.finish(figures, 'LPT makespan / lower bound <= 1.10 on estimated durations (worst suite)', [
+    { metric: 'lpt_ratio_worst', op: '<=', value: 1.1 },
+  ]);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -26,7 +26,15 @@ import { AGENT_ENTRY } from '../src/local/embedded';
 import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
 import { createAgentWorker } from '../vm-agent/src/main';
 import { BenchRun, hasFlag, log, sleep, mean, numberFlag, percentile, procCpuSeconds, QUICK, removeDir, round2, scratchDir } from './lib';
-import { activityTimes, consecutiveGaps, jobSpecOf, manifestTimings, simulatedRequest, startBenchmark, startStack } from './temporal-support';
+import {
+  activityTimes,
+  consecutiveGaps,
+  jobSpecOf,
+  manifestTimings,
+  simulatedRequest,
+  startBenchmark,
+  startStack,
+} from './temporal-support';
 import { serverKind } from './temporal-support';
 
 const AGENTS = numberFlag('agents', 4);
@@ -38,7 +46,16 @@ const JITTER_MS = numberFlag('runtime-jitter-ms', 0);
 
 async function main(): Promise<void> {
   const run = new BenchRun('dispatch-overhead');
-  run.params = { agents: AGENTS, entries: ENTRIES, entryRuntimeMs: RUNTIME_MS, runtimeJitterMs: JITTER_MS, iterations: 1, simulateFio: true, server: serverKind(), workers: AGENT_PROCESSES ? 'orchestrator in this process, one process per agent' : 'orchestrator + agents in this process' };
+  run.params = {
+    agents: AGENTS,
+    entries: ENTRIES,
+    entryRuntimeMs: RUNTIME_MS,
+    runtimeJitterMs: JITTER_MS,
+    iterations: 1,
+    simulateFio: true,
+    server: serverKind(),
+    workers: AGENT_PROCESSES ? 'orchestrator in this process, one process per agent' : 'orchestrator + agents in this process',
+  };
   const home = scratchDir('dispatch');
   const stack = await startStack(home, { inProcessOrchestrator: true });
   const agentProcs: ManagedProcess[] = [];
@@ -49,9 +66,19 @@ async function main(): Promise<void> {
       if (AGENT_PROCESSES) {
         // `npm run agent -- --simulate-fio`, one process per VM as the demo runs them.
         const c = tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', workDir, '--simulate-fio']);
-        agentProcs.push(startProcess({ name: `agent-${vm}`, ...c, env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts }, logDir: path.join(home, 'logs') }));
+        agentProcs.push(
+          startProcess({
+            name: `agent-${vm}`,
+            ...c,
+            env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts },
+            logDir: path.join(home, 'logs'),
+          }),
+        );
       } else {
-        stack.track(`agent-${vm}`, await createAgentWorker({ vm, temporal: stack.temporal, artifacts: stack.artifacts, workDir, simulateFio: true }));
+        stack.track(
+          `agent-${vm}`,
+          await createAgentWorker({ vm, temporal: stack.temporal, artifacts: stack.artifacts, workDir, simulateFio: true }),
+        );
       }
     }
     for (const p of agentProcs) {
@@ -111,7 +138,12 @@ async function main(): Promise<void> {
     }
     const parentEvents = (await handle.describe()).historyLength;
     const perVmIdealMs = (ENTRIES / AGENTS) * RUNTIME_MS;
-    const stat = (xs: number[]) => ({ median: round2(percentile(xs, 50)), p95: round2(percentile(xs, 95)), max: round2(Math.max(...xs)), mean: round2(mean(xs)) });
+    const stat = (xs: number[]) => ({
+      median: round2(percentile(xs, 50)),
+      p95: round2(percentile(xs, 95)),
+      max: round2(Math.max(...xs)),
+      mean: round2(mean(xs)),
+    });
     const g = stat(gaps);
     const h = stat(histGaps);
     const figures = {
@@ -144,8 +176,12 @@ async function main(): Promise<void> {
       bench_process_cpu_s: round2((cpuSelf.user + cpuSelf.system) / 1e6),
       dev_server_cpu_s: round2(cpuServer),
     };
-    run.note('gap = next entry startedAt - previous finishedAt from manifests (ms resolution); history_* from server event times of consecutive runEntry activities');
-    run.note('agent_in_entry_overhead = manifest finishedAt - startedAt - runtime: agent work inside runEntry (manifest/store I/O), not part of the gap');
+    run.note(
+      'gap = next entry startedAt - previous finishedAt from manifests (ms resolution); history_* from server event times of consecutive runEntry activities',
+    );
+    run.note(
+      'agent_in_entry_overhead = manifest finishedAt - startedAt - runtime: agent work inside runEntry (manifest/store I/O), not part of the gap',
+    );
     run.finish(figures, 'median gap between consecutive entries on a VM < 50 ms', [{ metric: 'gap_median_ms', op: '<', value: 50 }]);
   } finally {
     await Promise.all(agentProcs.map((p) => p.stop()));

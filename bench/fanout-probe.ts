@@ -26,7 +26,11 @@ async function main(): Promise<void> {
     const connection = await NativeConnection.connect({ address: stack.server.address });
     stack.track(
       'probe-worker',
-      await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: fileURLToPath(new URL('./probe/workflows.ts', import.meta.url)) }),
+      await Worker.create({
+        connection,
+        taskQueue: TASK_QUEUE,
+        workflowsPath: fileURLToPath(new URL('./probe/workflows.ts', import.meta.url)),
+      }),
     );
     const serverPid = stack.server.process.child.pid!;
     for (const shape of ['flat', 'tree'] as const) {
@@ -35,8 +39,16 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const handle =
         shape === 'flat'
-          ? await stack.client.workflow.start<typeof flatParentWorkflow>('flatParentWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [LEAVES] })
-          : await stack.client.workflow.start<typeof treeParentWorkflow>('treeParentWorkflow', { taskQueue: TASK_QUEUE, workflowId: id, args: [LEAVES, GROUPS] });
+          ? await stack.client.workflow.start<typeof flatParentWorkflow>('flatParentWorkflow', {
+              taskQueue: TASK_QUEUE,
+              workflowId: id,
+              args: [LEAVES],
+            })
+          : await stack.client.workflow.start<typeof treeParentWorkflow>('treeParentWorkflow', {
+              taskQueue: TASK_QUEUE,
+              workflowId: id,
+              args: [LEAVES, GROUPS],
+            });
       const n = await handle.result();
       const totalMs = Date.now() - t0;
       const cpu = (procCpuSeconds(serverPid) ?? NaN) - cpu0;

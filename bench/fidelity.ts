@@ -32,7 +32,21 @@ import { parseFioOutput } from '../src/core/fio';
 import { DEFAULT_TIMEOUTS, type BenchmarkRequest } from '../src/core/spec';
 import { AGENT_ENTRY } from '../src/local/embedded';
 import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
-import { BenchRun, childPids, log, mean, numberFlag, procCpuSeconds, QUICK, removeDir, round, round2, scratchDir, sleep, stddev } from './lib';
+import {
+  BenchRun,
+  childPids,
+  log,
+  mean,
+  numberFlag,
+  procCpuSeconds,
+  QUICK,
+  removeDir,
+  round,
+  round2,
+  scratchDir,
+  sleep,
+  stddev,
+} from './lib';
 import { serverKind, startBenchmark, startStack } from './temporal-support';
 
 const PAIRS = numberFlag('pairs', QUICK ? 3 : 5);
@@ -72,7 +86,10 @@ const JOBS: JobKind[] = [
 function request(benchmarkId: string, job: JobKind): BenchmarkRequest {
   return {
     benchmarkId,
-    testCases: { name: 'test-cases.csv', content: `test_id,io_type,block_size,file_size,runtime\n${job.name},read,1m,256m,${RUNTIME_S}s\n` },
+    testCases: {
+      name: 'test-cases.csv',
+      content: `test_id,io_type,block_size,file_size,runtime\n${job.name},read,1m,256m,${RUNTIME_S}s\n`,
+    },
     jobFile: { name: 'jobfile.fio', content: job.template },
     iterations: 1,
     fleet: { kind: 'static', vms: [VM] },
@@ -127,7 +144,9 @@ function watchFio(agentPid: number, signal: { stop: boolean }): Promise<CpuWindo
 
 function bareFio(jobFile: string, output: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('fio', ['--output-format=json+', `--output=${output}`, jobFile], (err, _stdout, stderr) => (err ? reject(new Error(`fio failed: ${stderr}`)) : resolve()));
+    execFile('fio', ['--output-format=json+', `--output=${output}`, jobFile], (err, _stdout, stderr) =>
+      err ? reject(new Error(`fio failed: ${stderr}`)) : resolve(),
+    );
   });
 }
 
@@ -137,14 +156,29 @@ function readBw(file: string): number {
 
 async function main(): Promise<void> {
   const run = new BenchRun('fidelity');
-  run.params = { pairs: PAIRS, runtimeS: RUNTIME_S, jobs: { 'rate-limited': 'seq read 1m psync rate=1g, 256 MiB file in page cache (invalidate=0), time based', 'cached-read': 'the same without rate=' }, agent: 'separate process (tsxCommand(AGENT_ENTRY)), real fio', orchestrator: 'in the bench process', server: serverKind() };
+  run.params = {
+    pairs: PAIRS,
+    runtimeS: RUNTIME_S,
+    jobs: {
+      'rate-limited': 'seq read 1m psync rate=1g, 256 MiB file in page cache (invalidate=0), time based',
+      'cached-read': 'the same without rate=',
+    },
+    agent: 'separate process (tsxCommand(AGENT_ENTRY)), real fio',
+    orchestrator: 'in the bench process',
+    server: serverKind(),
+  };
   const home = scratchDir('fidelity');
   const stack = await startStack(home, { inProcessOrchestrator: true });
   let agent: ManagedProcess | undefined;
   try {
     const workDir = path.join(home, 'agent');
     const c = tsxCommand(AGENT_ENTRY, ['--vm', VM, '--work-dir', workDir]);
-    agent = startProcess({ name: 'agent', ...c, env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts }, logDir: path.join(home, 'logs') });
+    agent = startProcess({
+      name: 'agent',
+      ...c,
+      env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts },
+      logDir: path.join(home, 'logs'),
+    });
     const agentPid = agent.child.pid!;
     const t0 = Date.now();
     while (!(existsSync(agent.logFile) && readFileSync(agent.logFile, 'utf8').includes('polling'))) {
@@ -161,7 +195,9 @@ async function main(): Promise<void> {
     log(`agent idle CPU: ${round(idlePct, 3)}% of a core over ${IDLE_S} s`);
 
     let n = 0;
-    const viaAgent = async (job: JobKind): Promise<{ id: string; bw: number; cpu: CpuWindow | undefined; wholeCpuS: number; wholeWallS: number }> => {
+    const viaAgent = async (
+      job: JobKind,
+    ): Promise<{ id: string; bw: number; cpu: CpuWindow | undefined; wholeCpuS: number; wholeWallS: number }> => {
       const id = `fidelity-${Date.now()}-${++n}`;
       const stop = { stop: false };
       const watcher = watchFio(agentPid, stop);
@@ -243,12 +279,18 @@ async function main(): Promise<void> {
     figures.agent_cpu_pct_during_fio_max = round(Math.max(...allCpu), 3);
     figures.agent_cpu_pct_during_fio_mean = round(mean(allCpu), 3);
     run.note('bw from fio json+ read.bw_bytes; ratio = mean(agent)/mean(bare); bare_bw_cv_pct is the noise floor of the comparison');
-    run.note('agent CPU = utime+stime of the agent process (all its threads, not fio) while fio was its child; whole_entry includes rendering, manifest and upload work around fio');
+    run.note(
+      'agent CPU = utime+stime of the agent process (all its threads, not fio) while fio was its child; whole_entry includes rendering, manifest and upload work around fio',
+    );
     run.note('target on the rate-limited job (stable); the cached-read ratio is reported beside its own bare-vs-bare spread');
-    run.finish(figures, 'bandwidth ratio agent/bare within 0.98-1.02 (rate-limited job); agent CPU while fio runs < 1% of a core (every run)', [
-      { metric: 'rate_limited_bw_ratio', op: 'between', value: [0.98, 1.02] },
-      { metric: 'agent_cpu_pct_during_fio_max', op: '<', value: 1 },
-    ]);
+    run.finish(
+      figures,
+      'bandwidth ratio agent/bare within 0.98-1.02 (rate-limited job); agent CPU while fio runs < 1% of a core (every run)',
+      [
+        { metric: 'rate_limited_bw_ratio', op: 'between', value: [0.98, 1.02] },
+        { metric: 'agent_cpu_pct_during_fio_max', op: '<', value: 1 },
+      ],
+    );
   } finally {
     await agent?.stop();
     await stack.stop();

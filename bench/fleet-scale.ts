@@ -34,8 +34,31 @@ import { progressQuery } from '../src/workflows/definitions';
 import { createAgentActivities } from '../vm-agent/src/activities';
 import { LocalDirMounter } from '../vm-agent/src/mounter';
 import { simulatedFio } from '../vm-agent/src/simulated-fio';
-import { BenchRun, flagValue, hasFlag, log, numberFlag, percentile, procCpuSeconds, procStatusKiB, QUICK, removeDir, round2, scratchDir, sleep } from './lib';
-import { activityTimes, consecutiveGaps, manifestTimings, quietRuntime, tsMs, simulatedRequest, startBenchmark, startStack } from './temporal-support';
+import {
+  BenchRun,
+  flagValue,
+  hasFlag,
+  log,
+  numberFlag,
+  percentile,
+  procCpuSeconds,
+  procStatusKiB,
+  QUICK,
+  removeDir,
+  round2,
+  scratchDir,
+  sleep,
+} from './lib';
+import {
+  activityTimes,
+  consecutiveGaps,
+  manifestTimings,
+  quietRuntime,
+  tsMs,
+  simulatedRequest,
+  startBenchmark,
+  startStack,
+} from './temporal-support';
 import { serverKind } from './temporal-support';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -69,7 +92,13 @@ async function agentHost(): Promise<void> {
         connection,
         namespace: 'default',
         taskQueue: agentTaskQueue(vm),
-        activities: createAgentActivities({ vm, store, mounter: new LocalDirMounter(path.join(workDir, 'mnt')), runFio: simulatedFio, workDir }),
+        activities: createAgentActivities({
+          vm,
+          store,
+          mounter: new LocalDirMounter(path.join(workDir, 'mnt')),
+          runFio: simulatedFio,
+          workDir,
+        }),
         ...AGENT_WORKER_OPTIONS,
       }),
     );
@@ -80,7 +109,9 @@ async function agentHost(): Promise<void> {
   const stop = async (): Promise<void> => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.allSettled(runs);
-    process.stdout.write(`STATS ${JSON.stringify({ hwmKiB: procStatusKiB('self')?.VmHWM, cpuS: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 })}\n`);
+    process.stdout.write(
+      `STATS ${JSON.stringify({ hwmKiB: procStatusKiB('self')?.VmHWM, cpuS: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 })}\n`,
+    );
     await connection.close().catch(() => {});
     process.exit(0);
   };
@@ -96,7 +127,17 @@ interface Host {
 }
 
 function startAgentHost(index: number, vms: string[], address: string, artifacts: string, workRoot: string, logDir: string): Host {
-  const c = tsxCommand(SELF, ['--agent-host', '--address', address, '--artifacts', artifacts, '--work-root', workRoot, '--vm-list', vms.join(',')]);
+  const c = tsxCommand(SELF, [
+    '--agent-host',
+    '--address',
+    address,
+    '--artifacts',
+    artifacts,
+    '--work-root',
+    workRoot,
+    '--vm-list',
+    vms.join(','),
+  ]);
   const child = spawn(c.command, c.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const errLog: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -105,7 +146,9 @@ function startAgentHost(index: number, vms: string[], address: string, artifacts
   });
   let resolveReady!: (v: { agents: number; createMs: number; rssKiB: number }) => void;
   let rejectReady!: (e: Error) => void;
-  const ready = new Promise<{ agents: number; createMs: number; rssKiB: number }>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+  const ready = new Promise<{ agents: number; createMs: number; rssKiB: number }>(
+    (res, rej) => ((resolveReady = res), (rejectReady = rej)),
+  );
   let resolveStats!: (v: { hwmKiB: number; cpuS: number } | undefined) => void;
   const stats = new Promise<{ hwmKiB: number; cpuS: number } | undefined>((res) => (resolveStats = res));
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -129,7 +172,16 @@ interface Sample {
 
 async function main(): Promise<void> {
   const run = new BenchRun('fleet-scale');
-  run.params = { vms: VMS, entriesPerVm: ENTRIES_PER_VM, entryRuntimeMs: RUNTIME_MS, agentProcesses: AGENT_PROCS, agentsShareConnectionPerProcess: true, simulateFio: true, orchestrator: 'separate process (tsxCommand(ORCHESTRATOR_ENTRY))', server: serverKind() };
+  run.params = {
+    vms: VMS,
+    entriesPerVm: ENTRIES_PER_VM,
+    entryRuntimeMs: RUNTIME_MS,
+    agentProcesses: AGENT_PROCS,
+    agentsShareConnectionPerProcess: true,
+    simulateFio: true,
+    orchestrator: 'separate process (tsxCommand(ORCHESTRATOR_ENTRY))',
+    server: serverKind(),
+  };
   const home = scratchDir('fleet');
   const stack = await startStack(home, { inProcessOrchestrator: false });
   const logDir = path.join(home, 'logs');
@@ -140,7 +192,12 @@ async function main(): Promise<void> {
   try {
     // The orchestrator worker, as `npm run worker` runs it.
     const oc = tsxCommand(ORCHESTRATOR_ENTRY, []);
-    orchestrator = startProcess({ name: 'orchestrator-worker', ...oc, env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts }, logDir });
+    orchestrator = startProcess({
+      name: 'orchestrator-worker',
+      ...oc,
+      env: { TEMPORAL_ADDRESS: stack.server.address, GCSFUSE_BENCH_ARTIFACTS: stack.artifacts },
+      logDir,
+    });
     const orchPid = orchestrator.child.pid!;
     const t0 = Date.now();
     const logText = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
@@ -161,11 +218,17 @@ async function main(): Promise<void> {
       if (slice.length) hosts.push(startAgentHost(p, slice, stack.server.address, stack.artifacts, path.join(home, 'agents'), logDir));
     }
     const readies = await Promise.all(hosts.map((h) => h.ready));
-    log(`${VMS} agents in ${hosts.length} processes ready in ${Date.now() - t1} ms (RSS per host ${readies.map((r) => round2(r.rssKiB / 1024)).join(', ')} MiB)`);
+    log(
+      `${VMS} agents in ${hosts.length} processes ready in ${Date.now() - t1} ms (RSS per host ${readies.map((r) => round2(r.rssKiB / 1024)).join(', ')} MiB)`,
+    );
     await sleep(2_000); // let the pollers reach the server
 
     const pids = { server: stack.server.process.child.pid!, orchestrator: orchPid, hosts: hosts.map((h) => h.child.pid!) };
-    const cpu0 = { server: procCpuSeconds(pids.server) ?? NaN, orchestrator: procCpuSeconds(pids.orchestrator) ?? NaN, hosts: pids.hosts.map((p) => procCpuSeconds(p) ?? NaN) };
+    const cpu0 = {
+      server: procCpuSeconds(pids.server) ?? NaN,
+      orchestrator: procCpuSeconds(pids.orchestrator) ?? NaN,
+      hosts: pids.hosts.map((p) => procCpuSeconds(p) ?? NaN),
+    };
     const benchmarkId = `fleet-${Date.now()}`;
     const req = simulatedRequest(benchmarkId, vms, VMS * ENTRIES_PER_VM, `${RUNTIME_MS}ms`);
     const callMs = Date.now();
@@ -178,7 +241,10 @@ async function main(): Promise<void> {
     }, 250);
     const handle = await startBenchmark(stack.client, req, stack.artifacts, (t) => run.note(t));
     started = (await handle.describe()).startTime.getTime();
-    if (started - callMs > 1_000) run.note(`the start call took ${round2((started - callMs) / 1000)} s before the server accepted it; times count from the accepted start`);
+    if (started - callMs > 1_000)
+      run.note(
+        `the start call took ${round2((started - callMs) / 1000)} s before the server accepted it; times count from the accepted start`,
+      );
     log(`started ${benchmarkId}: ${VMS * ENTRIES_PER_VM} entries on ${VMS} VMs`);
     let timedOut = false;
     let result: Awaited<ReturnType<typeof handle.result>> | undefined;
@@ -186,7 +252,9 @@ async function main(): Promise<void> {
       void handle
         .query(progressQuery)
         .then((pr) => {
-          log(`t=${round2((Date.now() - started) / 1000)} s ${pr.phase}: ${pr.passed} passed, ${pr.failed} failed of ${pr.totalEntries}; orchestrator RSS ${round2((samples.at(-1)?.rssKiB ?? 0) / 1024)} MiB`);
+          log(
+            `t=${round2((Date.now() - started) / 1000)} s ${pr.phase}: ${pr.passed} passed, ${pr.failed} failed of ${pr.totalEntries}; orchestrator RSS ${round2((samples.at(-1)?.rssKiB ?? 0) / 1024)} MiB`,
+          );
         })
         .catch(() => {});
     }, 10_000);
@@ -253,8 +321,10 @@ async function main(): Promise<void> {
     // Inside the children, from the histories of up to 100 children incl. the slowest VM: the
     // orchestrator's turnaround (entry completed -> next scheduled, when not queued ahead) and the
     // agents' pickup (from the later of scheduled and the previous entry's end -> started).
-    const slowestVm = [...firstByVm.keys()].sort((a, b) => (firstByVm.get(b)! - firstByVm.get(a)!))[0];
-    const sampleVms = [...new Set([...(slowestVm ? [slowestVm] : []), ...vms.filter((_, i) => i % Math.max(1, Math.floor(VMS / 100)) === 0)])].slice(0, 101);
+    const slowestVm = [...firstByVm.keys()].sort((a, b) => firstByVm.get(b)! - firstByVm.get(a)!)[0];
+    const sampleVms = [
+      ...new Set([...(slowestVm ? [slowestVm] : []), ...vms.filter((_, i) => i % Math.max(1, Math.floor(VMS / 100)) === 0)]),
+    ].slice(0, 101);
     const turnaround: number[] = [];
     const pickup: number[] = [];
     for (const vm of sampleVms) {
@@ -274,8 +344,14 @@ async function main(): Promise<void> {
     const incomplete = vms.filter((vm) => timings.filter((t) => t.vm === vm && t.status === 'passed').length < ENTRIES_PER_VM);
     for (const vm of incomplete.slice(0, 10)) {
       try {
-        const outcomes = (await stack.client.workflow.getHandle(`${benchmarkId}-vm-${vm}`).result()) as { matrixId: number; status: string; error?: string; failure?: string }[];
-        for (const o of outcomes.filter((x) => x.status !== 'passed')) failures.push({ vm, matrixId: o.matrixId, failure: o.failure, error: o.error });
+        const outcomes = (await stack.client.workflow.getHandle(`${benchmarkId}-vm-${vm}`).result()) as {
+          matrixId: number;
+          status: string;
+          error?: string;
+          failure?: string;
+        }[];
+        for (const o of outcomes.filter((x) => x.status !== 'passed'))
+          failures.push({ vm, matrixId: o.matrixId, failure: o.failure, error: o.error });
       } catch (err) {
         failures.push({ vm, error: (err as Error).message });
       }
@@ -356,14 +432,20 @@ async function main(): Promise<void> {
       agent_create_s: readies.map((r) => round2(r.createMs / 1000)),
       orchestrator_rss_timeline_mb: samples.filter((_, i) => i % 20 === 0).map((s) => mb(s.rssKiB)),
     };
-    run.note(`agents: ${VMS} Worker instances in ${hosts.length} process(es), one NativeConnection per process, options as createAgentWorker`);
+    run.note(
+      `agents: ${VMS} Worker instances in ${hosts.length} process(es), one NativeConnection per process, options as createAgentWorker`,
+    );
     run.note('times count from the workflow start the server accepted; entry starts from the manifests (startedAt of runEntry)');
-    run.finish(figures, `${VMS} VMs x ${ENTRIES_PER_VM}: histories < ${HISTORY_WARN} events, orchestrator RSS < 1 GB, every entry started within 60 s`, [
-      { metric: 'parent_history_events', op: '<', value: HISTORY_WARN },
-      { metric: 'child_history_events_max', op: '<', value: HISTORY_WARN },
-      { metric: 'orchestrator_rss_peak_mb', op: '<', value: 1000 },
-      { metric: 'all_entries_started_s', op: '<=', value: 60 },
-    ]);
+    run.finish(
+      figures,
+      `${VMS} VMs x ${ENTRIES_PER_VM}: histories < ${HISTORY_WARN} events, orchestrator RSS < 1 GB, every entry started within 60 s`,
+      [
+        { metric: 'parent_history_events', op: '<', value: HISTORY_WARN },
+        { metric: 'child_history_events_max', op: '<', value: HISTORY_WARN },
+        { metric: 'orchestrator_rss_peak_mb', op: '<', value: 1000 },
+        { metric: 'all_entries_started_s', op: '<=', value: 60 },
+      ],
+    );
   } finally {
     if (sampler) clearInterval(sampler);
     for (const h of hosts) if (h.child.exitCode === null) h.child.kill('SIGKILL');

@@ -161,7 +161,9 @@ export class BenchRun {
   params: Record<string, unknown> = {};
 
   constructor(readonly name: string) {
-    log(`${name} (${QUICK ? 'quick' : 'full'}) on ${this.machine.cpus} CPUs, load ${this.machine.loadavgAtStart.join(' ')}, commit ${this.git.commit}${this.git.dirty ? ' (dirty tree)' : ''}`);
+    log(
+      `${name} (${QUICK ? 'quick' : 'full'}) on ${this.machine.cpus} CPUs, load ${this.machine.loadavgAtStart.join(' ')}, commit ${this.git.commit}${this.git.dirty ? ' (dirty tree)' : ''}`,
+    );
   }
 
   note(text: string): void {

@@ -79,7 +79,13 @@ console.log(
       pidStatReads: result.monitorCost.pidStatReads,
       samplingWallMs: result.monitorCost.wallMs,
       samplingPercentOfCore: pct(result.monitorCost.cpuMs, monitorWallMs),
-      processCpuMs: { controlBefore: r3(before.cpuMs), controlAfter: r3(after.cpuMs), control: r3(controlCpuMs), withMonitor: r3(monitorProcessCpuMs), difference: r3(extraMs) },
+      processCpuMs: {
+        controlBefore: r3(before.cpuMs),
+        controlAfter: r3(after.cpuMs),
+        control: r3(controlCpuMs),
+        withMonitor: r3(monitorProcessCpuMs),
+        difference: r3(extraMs),
+      },
       processPercentOfCore: {
         control: pct(controlCpuMs, controlWallMs),
         withMonitor: pct(monitorProcessCpuMs, monitorWallMs),

@@ -60,7 +60,9 @@ async function beforeChild(): Promise<void> {
 function runBefore(address: string, artifacts: string): Promise<Rss> {
   const c = tsxCommand(SELF, ['--before-child', '--address', address, '--artifacts', artifacts, '--idle-s', String(IDLE_S)]);
   return new Promise((resolve, reject) =>
-    execFile(c.command, c.args, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Rss))),
+    execFile(c.command, c.args, (err, stdout, stderr) =>
+      err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Rss),
+    ),
   );
 }
 
@@ -100,7 +102,14 @@ async function main(): Promise<void> {
     const loader = tsxCommand(SELF, []).args.slice(0, 2);
     const floor = await measureProcess(process.execPath, [...loader, '-e', "console.log('ready'); setInterval(() => {}, 1000)"], /ready/);
     // The real entry; its first start builds the bundle if the code changed (not measured: warmed here).
-    const entry = tsxCommand(ORCHESTRATOR_ENTRY, ['--artifacts', stack.artifacts, '--temporal-address', stack.server.address, '--namespace', 'default']);
+    const entry = tsxCommand(ORCHESTRATOR_ENTRY, [
+      '--artifacts',
+      stack.artifacts,
+      '--temporal-address',
+      stack.server.address,
+      '--namespace',
+      'default',
+    ]);
     await measureProcess(entry.command, entry.args, /polling/);
     const after = await measureProcess(entry.command, entry.args, /polling/);
     const before = await runBefore(stack.server.address, stack.artifacts);
@@ -115,8 +124,12 @@ async function main(): Promise<void> {
       floor_node_tsx_rss_mib: mib(floor.rssIdleKiB),
       idle_over_floor_mib: mib(after.rssIdleKiB - floor.rssIdleKiB),
     };
-    log(`idle RSS ${figures.idle_rss_mib} MiB (before: ${figures.before_idle_rss_mib} MiB; bare node+tsx ${figures.floor_node_tsx_rss_mib} MiB)`);
-    run.note('after = the real entry src/workers/orchestrator.ts (second start, bundle cached); before = compute imported eagerly + workflowsPath, rebuilt in a child from the same modules');
+    log(
+      `idle RSS ${figures.idle_rss_mib} MiB (before: ${figures.before_idle_rss_mib} MiB; bare node+tsx ${figures.floor_node_tsx_rss_mib} MiB)`,
+    );
+    run.note(
+      'after = the real entry src/workers/orchestrator.ts (second start, bundle cached); before = compute imported eagerly + workflowsPath, rebuilt in a child from the same modules',
+    );
     run.finish(figures, 'orchestrator worker idle RSS < 200 MiB', [{ metric: 'idle_rss_mib', op: '<', value: 200 }]);
   } finally {
     await stack.stop();

@@ -17,7 +17,15 @@ import { tsxCommand } from '../src/local/processes';
 import { BENCH_DIR, flagValue, hasFlag, log, RESULTS_FILE } from './lib';
 
 /** In the order they run: cheap and pure first, the machine-wide ones last. */
-export const BENCHMARKS = ['assignment-quality', 'aggregation', 'orchestrator-memory', 'dispatch-overhead', 'fidelity', 'monitor-overhead', 'fleet-scale'] as const;
+export const BENCHMARKS = [
+  'assignment-quality',
+  'aggregation',
+  'orchestrator-memory',
+  'dispatch-overhead',
+  'fidelity',
+  'monitor-overhead',
+  'fleet-scale',
+] as const;
 
 /**
  * Benchmarks written elsewhere that take their own flags (bench/monitor-overhead.ts parses its
@@ -36,8 +44,15 @@ interface Outcome {
 
 function pick(): string[] {
   const available = BENCHMARKS.filter((b) => existsSync(path.join(BENCH_DIR, `${b}.ts`)));
-  const only = flagValue('only')?.split(',').map((s) => s.trim()).filter(Boolean);
-  const skip = new Set(flagValue('skip')?.split(',').map((s) => s.trim()) ?? []);
+  const only = flagValue('only')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const skip = new Set(
+    flagValue('skip')
+      ?.split(',')
+      .map((s) => s.trim()) ?? [],
+  );
   for (const name of [...(only ?? []), ...skip]) {
     if (!(BENCHMARKS as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}"; known: ${BENCHMARKS.join(', ')}`);
   }
@@ -97,7 +112,14 @@ async function main(): Promise<void> {
   }
   log('=== summary');
   for (const o of outcomes) {
-    const state = o.exitCode !== 0 ? `FAILED TO RUN (exit ${o.exitCode})` : o.met === null ? 'ran (no record)' : o.met ? 'targets met' : 'targets MISSED';
+    const state =
+      o.exitCode !== 0
+        ? `FAILED TO RUN (exit ${o.exitCode})`
+        : o.met === null
+          ? 'ran (no record)'
+          : o.met
+            ? 'targets met'
+            : 'targets MISSED';
     log(`${o.name.padEnd(20)} ${String(o.seconds).padStart(7)} s  ${state}`);
   }
   process.stdout.write(JSON.stringify({ type: 'summary', outcomes }) + '\n');

@@ -39,7 +39,10 @@ export interface Stack {
 /** A headless dev server (database file, as the embedded default; --memory-db for none) and a client. */
 export function serverKind(): string {
   const cfg = devServerConfig();
-  return (hasFlag('memory-db') ? 'temporal server start-dev (in-memory sqlite)' : 'temporal server start-dev (sqlite file)') + (cfg.length ? ` + ${cfg.join(' ')}` : '');
+  return (
+    (hasFlag('memory-db') ? 'temporal server start-dev (in-memory sqlite)' : 'temporal server start-dev (sqlite file)') +
+    (cfg.length ? ` + ${cfg.join(' ')}` : '')
+  );
 }
 
 /**
@@ -99,7 +102,12 @@ export async function startStack(home: string, opts: { inProcessOrchestrator: bo
 }
 
 /** A suite of `entries` entries, each sleeping `runtime` in the agents' SIMULATION MODE. */
-export function simulatedRequest(benchmarkId: string, vms: string[], entries: number, runtime: string | ((i: number) => string)): BenchmarkRequest {
+export function simulatedRequest(
+  benchmarkId: string,
+  vms: string[],
+  entries: number,
+  runtime: string | ((i: number) => string),
+): BenchmarkRequest {
   const rt = typeof runtime === 'string' ? () => runtime : runtime;
   const rows = ['test_id,runtime', ...Array.from({ length: entries }, (_, i) => `t${i + 1},${rt(i)}`)];
   return {
@@ -138,7 +146,9 @@ export async function startBenchmark(
     } catch (err) {
       const details = (err as { cause?: { details?: string } }).cause?.details ?? '';
       if (!shortLabel && /search attribute Fleet value size \d+ exceeds size limit/.test(details)) {
-        note(`startBenchmark refused by the server: ${details} (src/client/benchmarks.ts fleetLabel joins every VM name); started with a shortened Fleet label instead`);
+        note(
+          `startBenchmark refused by the server: ${details} (src/client/benchmarks.ts fleetLabel joins every VM name); started with a shortened Fleet label instead`,
+        );
         shortLabel = true;
         continue;
       }
@@ -245,7 +255,10 @@ export interface WorkflowTaskTimes {
  * (sub-ms), and its workflow tasks (scheduled -> started: the orchestrator's pickup; started ->
  * completed: the orchestrator worker's processing).
  */
-export async function activityTimes(client: Client, workflowId: string): Promise<{ activities: ActivityTimes[]; workflowTasks: WorkflowTaskTimes[]; events: number }> {
+export async function activityTimes(
+  client: Client,
+  workflowId: string,
+): Promise<{ activities: ActivityTimes[]; workflowTasks: WorkflowTaskTimes[]; events: number }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];
   const byScheduled = new Map<string, ActivityTimes>();
@@ -269,7 +282,11 @@ export async function activityTimes(client: Client, workflowId: string): Promise
       const a = byScheduled.get(String(started.scheduledEventId));
       if (a) a.startedMs = tsMs(e.eventTime);
     }
-    const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+    const closed =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes ??
+      e.activityTaskCanceledEventAttributes;
     if (closed) {
       const a = byScheduled.get(String(closed.scheduledEventId));
       if (a) a.closedMs = tsMs(e.eventTime);

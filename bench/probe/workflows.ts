@@ -13,7 +13,9 @@ export async function leafWorkflow(): Promise<number> {
 /** Starts `leaves` leaf children at once and waits for them all. */
 export async function flatParentWorkflow(leaves: number): Promise<number> {
   const id = workflowInfo().workflowId;
-  const results = await Promise.all(Array.from({ length: leaves }, (_, i) => executeChild(leafWorkflow, { workflowId: `${id}-leaf-${i}` })));
+  const results = await Promise.all(
+    Array.from({ length: leaves }, (_, i) => executeChild(leafWorkflow, { workflowId: `${id}-leaf-${i}` })),
+  );
   return results.length;
 }
 

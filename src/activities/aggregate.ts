@@ -3,7 +3,15 @@ import { getJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
 import { iterationMetadataKey, type EntryMetadata, type IterationMetadata } from '../core/metadata';
 import { mapAhead } from '../core/read-ahead';
-import { entryEnvironment, entryReports, parseIteration, prefetchSeries, type EntryEnvironment, type EntryReport, type IterationResult } from '../core/report';
+import {
+  entryEnvironment,
+  entryReports,
+  parseIteration,
+  prefetchSeries,
+  type EntryEnvironment,
+  type EntryReport,
+  type IterationResult,
+} from '../core/report';
 import { chartedTests, entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { JobSpec, Manifest } from '../core/spec';
@@ -72,10 +80,15 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   // and asking for each missing file costs a failed read (a request, on GCS).
   const listings = new Map<string, Promise<Set<string>>>();
   const filesOf = (vm: string) => {
-    if (!listings.has(vm)) listings.set(vm, store.list(`${path.posix.dirname(layout.testDir(id, vm, 0))}/`).then((keys) => new Set(keys)));
+    if (!listings.has(vm))
+      listings.set(
+        vm,
+        store.list(`${path.posix.dirname(layout.testDir(id, vm, 0))}/`).then((keys) => new Set(keys)),
+      );
     return listings.get(vm)!;
   };
-  const optionalJson = async <T>(vm: string, key: string): Promise<T | undefined> => ((await filesOf(vm)).has(key) ? getJson<T>(store, key) : undefined);
+  const optionalJson = async <T>(vm: string, key: string): Promise<T | undefined> =>
+    (await filesOf(vm)).has(key) ? getJson<T>(store, key) : undefined;
 
   const load = async (owner: EntryOwner): Promise<LoadedEntry> => {
     const found = entries.get(owner.matrixId);
@@ -97,7 +110,12 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
           const buf = await store.get(key);
           if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
           // fio's result plus each job's latency N, mean and stddev, so the report can pool stddev exactly.
-          return { result: parseIteration(buf.toString('utf8'), store.urlOf(key)), resources: await resources, series: await series, meta: await meta };
+          return {
+            result: parseIteration(buf.toString('utf8'), store.urlOf(key)),
+            resources: await resources,
+            series: await series,
+            meta: await meta,
+          };
         }),
       );
       for (const it of perIteration) {

@@ -9,13 +9,22 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ArtifactStore } from '../artifacts/store';
 import { getJson, toJson } from '../artifacts/store';
-import { bisectLayout, checkBisectRef, commitVerdictOf, parseRevList, type BisectRecord, type BisectStep, type CommitVerdict } from '../core/bisect';
+import {
+  bisectLayout,
+  checkBisectRef,
+  commitVerdictOf,
+  parseRevList,
+  type BisectRecord,
+  type BisectStep,
+  type CommitVerdict,
+} from '../core/bisect';
 import { compareReports, parseThresholds } from '../core/compare';
 import { InputError } from '../core/errors';
 import { layout } from '../core/layout';
 import type { MatrixEntry } from '../core/matrix';
 import { entryReports, parseIteration, type EntryReport, type IterationResult } from '../core/report';
 import { readJobSpecs } from '../shared/job-specs';
+import { checkRepoLocation } from '../core/repo';
 
 const run = promisify(execFile);
 
@@ -46,7 +55,7 @@ async function git(args: string[], what: string, cwd?: string): Promise<string> 
     const e = err as { stderr?: string; code?: number | string; message: string };
     // Exit 128 is git's "no such repository / revision / not allowed"; a timeout or network error is retried.
     if (e.code === 128) throw new InputError(`${what} failed: ${(e.stderr ?? e.message).trim()}`);
-    throw new Error(`${what} failed: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`${what} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 
@@ -69,7 +78,7 @@ export interface BisectRange {
  */
 export async function resolveBisectRange(input: ResolveBisectRangeInput): Promise<BisectRange> {
   const { repo } = input;
-  if (repo.trim() === '' || repo.startsWith('-') || /[\s\u0000-\u001f]/.test(repo)) throw new InputError(`${JSON.stringify(repo)} is not a repository URL or path`, { flag: '--repo' });
+  checkRepoLocation(repo, '--repo');
   const good = checkBisectRef(input.good, { flag: '--good' });
   const bad = checkBisectRef(input.bad, { flag: '--bad' });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-bisect-'));
@@ -147,7 +156,11 @@ export async function compareBisectCommits(store: ArtifactStore, input: CompareB
   const good = await pooledReport(store, input.goodBenchmarkIds);
   const candidate = await pooledReport(store, input.candidateBenchmarkIds);
   const iterations = { good: good[0]?.iterations ?? 0, candidate: candidate[0]?.iterations ?? 0 };
-  const failedSide = good.some((r) => r.status !== 'passed') ? `the good commit's benchmark (${input.goodBenchmarkIds.join(', ')})` : candidate.some((r) => r.status !== 'passed') ? `benchmark ${input.candidateBenchmarkIds.join(', ')}` : null;
+  const failedSide = good.some((r) => r.status !== 'passed')
+    ? `the good commit's benchmark (${input.goodBenchmarkIds.join(', ')})`
+    : candidate.some((r) => r.status !== 'passed')
+      ? `benchmark ${input.candidateBenchmarkIds.join(', ')}`
+      : null;
   if (failedSide) return { verdict: 'inconclusive', reason: `${failedSide} did not pass`, iterations, metrics: [], failed: failedSide };
   // Both sides are one test under one config label: matched by test id (and fio group).
   const comparison = compareReports(
@@ -158,7 +171,16 @@ export async function compareBisectCommits(store: ArtifactStore, input: CompareB
   const { verdict, reason } = commitVerdictOf(comparison);
   const metrics = comparison.rows
     .filter((r) => r.thresholdPct !== null)
-    .map((r) => ({ metric: r.metric, unit: r.unit, good: r.baseline, candidate: r.candidate, deltaPct: r.deltaPct, p: r.p, thresholdPct: r.thresholdPct, verdict: r.verdict }));
+    .map((r) => ({
+      metric: r.metric,
+      unit: r.unit,
+      good: r.baseline,
+      candidate: r.candidate,
+      deltaPct: r.deltaPct,
+      p: r.p,
+      thresholdPct: r.thresholdPct,
+      verdict: r.verdict,
+    }));
   return { verdict, reason, iterations, metrics, failed: null };
 }
 

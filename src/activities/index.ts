@@ -25,16 +25,18 @@ export interface OrchestratorDeps {
 
 /** The orchestrator's activities over injected ports; the workflow proxies them by type only. */
 export function createActivities(deps: OrchestratorDeps) {
-  return withHeartbeats(withFailureMapping({
-    resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
-    distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
-    aggregate: (input: AggregateInput) => aggregate(deps.store, input),
-    report: (input: ReportInput) => writeReport(deps.store, input),
-    exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
-    agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
-    ...suiteActivities(deps),
-    ...bisectActivities(deps),
-  }));
+  return withHeartbeats(
+    withFailureMapping({
+      resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
+      distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
+      aggregate: (input: AggregateInput) => aggregate(deps.store, input),
+      report: (input: ReportInput) => writeReport(deps.store, input),
+      exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
+      agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
+      ...suiteActivities(deps),
+      ...bisectActivities(deps),
+    }),
+  );
 }
 
 export type OrchestratorActivities = ReturnType<typeof createActivities>;

@@ -58,7 +58,12 @@ export function configCsvName(label: string): string {
  * Takes a benchmark id (the original signature) or a ReportInput.
  */
 export async function writeReport(store: ArtifactStore, input: string | ReportInput): Promise<ReportSummary> {
-  const { benchmarkId, separateConfigs = false, incompleteReason, ...asked } = typeof input === 'string' ? ({ benchmarkId: input } as ReportInput) : input;
+  const {
+    benchmarkId,
+    separateConfigs = false,
+    incompleteReason,
+    ...asked
+  } = typeof input === 'string' ? ({ benchmarkId: input } as ReportInput) : input;
   const resultsKey = layout.report(benchmarkId, 'results.json');
   const stored = await store.get(resultsKey);
   if (!stored) throw new Error(`${store.urlOf(resultsKey)} is missing: aggregate first`);

@@ -79,7 +79,8 @@ export interface PreparedSuiteRun {
 
 export async function readSuiteSpec(store: ArtifactStore, suite: string, specSha256: string): Promise<SuiteSpec> {
   const spec = await getJson<SuiteSpec>(store, suiteLayout.spec(suite, specSha256));
-  if (!spec) throw new InputError(`suite "${suite}" has no stored inputs ${specSha256} in ${store.urlOf(suiteLayout.spec(suite, specSha256))}`);
+  if (!spec)
+    throw new InputError(`suite "${suite}" has no stored inputs ${specSha256} in ${store.urlOf(suiteLayout.spec(suite, specSha256))}`);
   return spec;
 }
 
@@ -88,7 +89,12 @@ export async function prepareSuiteRun(store: ArtifactStore, input: PrepareSuiteR
   const spec = await readSuiteSpec(store, input.suite, input.specSha256);
   const request: BenchmarkRequest = { ...spec.request, benchmarkId: input.benchmarkId, gcsfuseCommit: input.commit };
   const prepared = prepareBenchmark(request);
-  return { request, fleetLabel: fleetLabel(request.fleet), commits: [...new Set(prepared.configs.map((c) => c.commit))], webhook: spec.webhook ?? null };
+  return {
+    request,
+    fleetLabel: fleetLabel(request.fleet),
+    commits: [...new Set(prepared.configs.map((c) => c.commit))],
+    webhook: spec.webhook ?? null,
+  };
 }
 
 export interface JudgeSuiteRunInput {
@@ -148,7 +154,13 @@ async function computeVerdict(store: ArtifactStore, input: JudgeSuiteRunInput): 
   }
   const baseline = await getJson<EntryReport[]>(store, layout.report(pointer.benchmarkId, 'results.json'));
   if (!baseline) {
-    return { ...base, baselineId: pointer.benchmarkId, verdict: 'inconclusive', reason: `the baseline ${pointer.benchmarkId} has no report/results.json`, comparison: null };
+    return {
+      ...base,
+      baselineId: pointer.benchmarkId,
+      verdict: 'inconclusive',
+      reason: `the baseline ${pointer.benchmarkId} has no report/results.json`,
+      comparison: null,
+    };
   }
   let comparison;
   try {
@@ -165,10 +177,19 @@ async function computeVerdict(store: ArtifactStore, input: JudgeSuiteRunInput): 
   const { verdict, reason } = suiteVerdictOf(comparison, failed);
   const regressions = comparison.rows
     .filter((r) => r.verdict === 'regression')
-    .map(({ testId, baselineConfig, metric, unit, baseline: b, candidate: c, deltaPct, p, thresholdPct }) => ({ testId, baselineConfig, metric, unit, baseline: b, candidate: c, deltaPct, p, thresholdPct }));
+    .map(({ testId, baselineConfig, metric, unit, baseline: b, candidate: c, deltaPct, p, thresholdPct }) => ({
+      testId,
+      baselineConfig,
+      metric,
+      unit,
+      baseline: b,
+      candidate: c,
+      deltaPct,
+      p,
+      thresholdPct,
+    }));
   return { ...base, baselineId: pointer.benchmarkId, verdict, reason, regressions, comparison };
 }
-
 
 export interface NotifyInput {
   webhook: string;
@@ -178,21 +199,28 @@ export interface NotifyInput {
 export type WebhookResolver = (name: string) => string | undefined;
 
 /** Webhook URLs from the orchestrator worker's environment (GCSFUSE_BENCH_WEBHOOK_<NAME>). */
-export const webhooksFromEnv = (env: NodeJS.ProcessEnv = process.env): WebhookResolver => (name) => env[webhookEnvName(name)];
+export const webhooksFromEnv =
+  (env: NodeJS.ProcessEnv = process.env): WebhookResolver =>
+  (name) =>
+    env[webhookEnvName(name)];
 
 const WEBHOOK_TIMEOUT_MS = 15_000;
 
 /** POSTs the regression alert; a failed call throws, so Temporal retries it with backoff. */
 export async function notifyWebhook(resolve: WebhookResolver, input: NotifyInput): Promise<{ status: number }> {
   const url = resolve(input.webhook);
-  if (!url) throw new InputError(`the orchestrator worker has no webhook "${input.webhook}": set ${webhookEnvName(input.webhook)} in its environment`);
+  if (!url)
+    throw new InputError(
+      `the orchestrator worker has no webhook "${input.webhook}": set ${webhookEnvName(input.webhook)} in its environment`,
+    );
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new InputError(`${webhookEnvName(input.webhook)} is not a URL`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InputError(`${webhookEnvName(input.webhook)} must be an http(s) URL`);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new InputError(`${webhookEnvName(input.webhook)} must be an http(s) URL`);
   const res = await fetch(parsed, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

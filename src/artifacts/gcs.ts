@@ -1,4 +1,11 @@
-import { IdempotencyStrategy, Storage, type Bucket, type GetFilesOptions, type GetFilesResponse, type StorageOptions } from '@google-cloud/storage';
+import {
+  IdempotencyStrategy,
+  Storage,
+  type Bucket,
+  type GetFilesOptions,
+  type GetFilesResponse,
+  type StorageOptions,
+} from '@google-cloud/storage';
 import { checkKey, WriteConflictError, type ArtifactStore } from './store';
 
 /**

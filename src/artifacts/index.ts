@@ -21,15 +21,20 @@ export function openArtifactStore(location: string, gcs?: GcsArtifactStoreOption
 
 /** Refuses an artifact location that cannot work, naming the flag: a malformed gs:// URL, a file, a device. */
 export function checkArtifactsLocation(location: string, flag = '--artifacts'): string {
-  if (hasControlChars(location) || location.trim() === '') throw new InputError(`${JSON.stringify(location)} is not an artifact location`, { flag });
+  if (hasControlChars(location) || location.trim() === '')
+    throw new InputError(`${JSON.stringify(location)} is not an artifact location`, { flag });
   if (location.startsWith('gs://')) {
     const [bucket = '', ...prefix] = location.slice('gs://'.length).split('/');
     checkBucketName(bucket, { flag });
     const parts = prefix.filter((p, i) => p !== '' || i !== prefix.length - 1);
-    if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new InputError(`${JSON.stringify(location)}: the prefix after the bucket must be folder names separated by single '/'`, { flag });
+    if (parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new InputError(`${JSON.stringify(location)}: the prefix after the bucket must be folder names separated by single '/'`, {
+        flag,
+      });
     return location;
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) throw new InputError(`${JSON.stringify(location)} is neither a local folder nor a gs://bucket[/prefix] URL`, { flag });
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location))
+    throw new InputError(`${JSON.stringify(location)} is neither a local folder nor a gs://bucket[/prefix] URL`, { flag });
   let isDir: boolean | undefined;
   try {
     isDir = statSync(location).isDirectory();

@@ -34,13 +34,20 @@ export async function connectClient(o: TemporalOptions): Promise<Client> {
     connection = await Connection.connect(connectionOptions(o));
   } catch (err) {
     // The SDK's message ("Failed to connect before the deadline") does not say where it tried.
-    throw new Error(`cannot reach Temporal at ${o.address} (namespace ${o.namespace}; set --temporal-address or TEMPORAL_ADDRESS): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `cannot reach Temporal at ${o.address} (namespace ${o.namespace}; set --temporal-address or TEMPORAL_ADDRESS): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return new Client({ connection, namespace: o.namespace });
 }
 
 /** Starts a benchmark; the same id with the same inputs resumes what a previous run left. */
-export async function startBenchmark(client: Client, req: BenchmarkRequest, artifacts: string | undefined): Promise<WorkflowHandleWithFirstExecutionRunId<typeof benchmarkWorkflow>> {
+export async function startBenchmark(
+  client: Client,
+  req: BenchmarkRequest,
+  artifacts: string | undefined,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof benchmarkWorkflow>> {
   if (artifacts) {
     // Refuse a reused id with other inputs before anything starts (the workflow checks again).
     await checkInputsMatch(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), req);
@@ -76,7 +83,9 @@ export async function startBenchmark(client: Client, req: BenchmarkRequest, arti
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new InputError(`benchmark "${req.benchmarkId}" is already running: watch it with \`gcsfuse-bench watch ${req.benchmarkId}\``, { flag: '--benchmark-id' });
+      throw new InputError(`benchmark "${req.benchmarkId}" is already running: watch it with \`gcsfuse-bench watch ${req.benchmarkId}\``, {
+        flag: '--benchmark-id',
+      });
     }
     throw err;
   }
@@ -172,7 +181,8 @@ async function heartbeatIteration(client: Client, workflowId: string): Promise<n
     const payload = a.heartbeatDetails?.payloads?.[0];
     if (!payload) continue;
     const details = defaultPayloadConverter.fromPayload<{ iteration?: unknown }>(payload);
-    if (typeof details?.iteration === 'number' && Number.isSafeInteger(details.iteration) && details.iteration > 0) return details.iteration;
+    if (typeof details?.iteration === 'number' && Number.isSafeInteger(details.iteration) && details.iteration > 0)
+      return details.iteration;
   }
   return undefined;
 }
@@ -206,13 +216,17 @@ export async function retryVm(client: Client, benchmarkId: string, vm: string, o
   } catch (err) {
     // "Workflow Update failed" says nothing: the reason is in its causes.
     if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(`retry-vm refused: ${failureMessage(err.cause ?? err)}`);
-    if (err instanceof WorkflowNotFoundError) throw new RefusedError(`retry-vm refused: benchmark "${benchmarkId}" is closed or does not exist`);
+    if (err instanceof WorkflowNotFoundError)
+      throw new RefusedError(`retry-vm refused: benchmark "${benchmarkId}" is closed or does not exist`);
     throw err;
   }
 }
 
 export async function readReport(artifacts: string, benchmarkId: string): Promise<EntryReport[] | undefined> {
-  return getJson<EntryReport[]>(openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())), layout.report(benchmarkId, 'results.json'));
+  return getJson<EntryReport[]>(
+    openArtifactStore(artifacts, storageOptions(cloudEndpointsFromEnv())),
+    layout.report(benchmarkId, 'results.json'),
+  );
 }
 
 /** How long `run`, `watch` and `cancel` wait for an unreachable Temporal before they give up (--reconnect-timeout). */
@@ -257,7 +271,10 @@ class Outage {
       this.since = Date.now();
       this.o.onDisconnected?.(err as Error);
     } else if (Date.now() - this.since >= limitMs) {
-      throw new Error(`Temporal was unreachable for ${Math.round((Date.now() - this.since) / 1000)} s, longer than the reconnect timeout (${Math.round(limitMs / 1000)} s): ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `Temporal was unreachable for ${Math.round((Date.now() - this.since) / 1000)} s, longer than the reconnect timeout (${Math.round(limitMs / 1000)} s): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   ok(): void {
@@ -345,7 +362,8 @@ export function reconnectNotices(reconnectTimeoutMs: number, write: (line: strin
   const limit = reconnectTimeoutMs % 60_000 === 0 ? `${reconnectTimeoutMs / 60_000} min` : `${Math.round(reconnectTimeoutMs / 1000)} s`;
   return {
     reconnectTimeoutMs,
-    onDisconnected: (err) => write(`lost the connection to Temporal (${err.message}); waiting up to ${limit} for it to come back (--reconnect-timeout)`),
+    onDisconnected: (err) =>
+      write(`lost the connection to Temporal (${err.message}); waiting up to ${limit} for it to come back (--reconnect-timeout)`),
     onReconnected: () => write('reconnected to Temporal'),
   };
 }
@@ -354,7 +372,11 @@ export function reconnectNotices(reconnectTimeoutMs: number, write: (line: strin
  * While `run` follows a benchmark, Ctrl-C (SIGINT) or SIGTERM cancels it: the caller keeps
  * waiting until the workflow closed, i.e. the agents stopped fio. A second signal leaves at once.
  */
-export function cancelOnSignals(client: Client, benchmarkId: string, onExitNow: () => void): { readonly interrupted: boolean; dispose(): void } {
+export function cancelOnSignals(
+  client: Client,
+  benchmarkId: string,
+  onExitNow: () => void,
+): { readonly interrupted: boolean; dispose(): void } {
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
@@ -416,7 +438,8 @@ export async function cancelBenchmark(client: Client, benchmarkId: string, o: Re
     if (err instanceof WorkflowNotFoundError) throw new RefusedError(`there is no benchmark "${benchmarkId}"`);
     throw err;
   }
-  if (desc.status.name !== 'RUNNING') throw new RefusedError(`benchmark "${benchmarkId}" is already closed (${desc.status.name}): nothing to cancel`);
+  if (desc.status.name !== 'RUNNING')
+    throw new RefusedError(`benchmark "${benchmarkId}" is already closed (${desc.status.name}): nothing to cancel`);
   try {
     await handle.cancel();
   } catch (err) {

@@ -50,7 +50,8 @@ async function readResults(location: string, benchmarkId: string, flag: string):
 function parseAlpha(text: string | undefined): number {
   if (text === undefined) return DEFAULT_ALPHA;
   const alpha = Number(text);
-  if (!/^[0-9.eE+-]+$/.test(text.trim()) || !(alpha > 0 && alpha < 1)) throw new InputError(`must be a number between 0 and 1, got "${text}"`, { flag: '--alpha' });
+  if (!/^[0-9.eE+-]+$/.test(text.trim()) || !(alpha > 0 && alpha < 1))
+    throw new InputError(`must be a number between 0 and 1, got "${text}"`, { flag: '--alpha' });
   return alpha;
 }
 
@@ -67,7 +68,19 @@ export function comparisonTable(c: Comparison): string {
   const side = (s: Comparison['baseline']) => `${s.benchmarkId}${s.config ? ` [${s.config}]` : ''}`;
   const byConfig = c.matchedBy === 'test_id+config';
   const table = new Table({
-    head: ['test', ...(byConfig ? ['config'] : []), 'metric', 'baseline', 'candidate', 'change', `${Math.round((1 - c.alpha) * 100)}% interval`, 'p', 'n', 'threshold', 'verdict'],
+    head: [
+      'test',
+      ...(byConfig ? ['config'] : []),
+      'metric',
+      'baseline',
+      'candidate',
+      'change',
+      `${Math.round((1 - c.alpha) * 100)}% interval`,
+      'p',
+      'n',
+      'threshold',
+      'verdict',
+    ],
     style: { head: [], border: [] },
   });
   for (const r of c.rows) {
@@ -102,15 +115,24 @@ export function comparisonTable(c: Comparison): string {
 }
 
 /** Runs a comparison from flags; returns it and the exit code it calls for. */
-export async function runComparison(baselineId: string, candidateId: string | undefined, o: CompareFlags): Promise<{ comparison: Comparison; exitCode: number }> {
+export async function runComparison(
+  baselineId: string,
+  candidateId: string | undefined,
+  o: CompareFlags,
+): Promise<{ comparison: Comparison; exitCode: number }> {
   checkSafeId(baselineId, 'benchmark id', { flag: '<baseline-id>' });
   if (candidateId !== undefined) checkSafeId(candidateId, 'benchmark id', { flag: '<candidate-id>' });
   if (!o.artifacts) throw new InputError('the artifact store is required (or set GCSFUSE_BENCH_ARTIFACTS)', { flag: '--artifacts' });
   if ((o.baselineConfig === undefined) !== (o.candidateConfig === undefined)) {
-    throw new InputError('give both --baseline-config and --candidate-config, or neither', { flag: o.baselineConfig === undefined ? '--baseline-config' : '--candidate-config' });
+    throw new InputError('give both --baseline-config and --candidate-config, or neither', {
+      flag: o.baselineConfig === undefined ? '--baseline-config' : '--candidate-config',
+    });
   }
   if (candidateId === undefined && o.baselineConfig === undefined) {
-    throw new InputError('give a second benchmark id to compare two runs, or --baseline-config and --candidate-config to compare two configs of one run', { flag: '<candidate-id>' });
+    throw new InputError(
+      'give a second benchmark id to compare two runs, or --baseline-config and --candidate-config to compare two configs of one run',
+      { flag: '<candidate-id>' },
+    );
   }
   // Flags are checked before anything is read.
   const alpha = parseAlpha(o.alpha);
@@ -118,16 +140,22 @@ export async function runComparison(baselineId: string, candidateId: string | un
   const metrics = o.metrics !== undefined ? parseMetricList(o.metrics) : undefined;
   const candidateLocation = o.candidateArtifacts ?? o.artifacts;
   const baseReports = await readResults(o.artifacts, baselineId, '--artifacts');
-  const candReports = candidateId === undefined && candidateLocation === o.artifacts
-    ? baseReports
-    : await readResults(candidateLocation, candidateId ?? baselineId, o.candidateArtifacts ? '--candidate-artifacts' : '--artifacts');
+  const candReports =
+    candidateId === undefined && candidateLocation === o.artifacts
+      ? baseReports
+      : await readResults(candidateLocation, candidateId ?? baselineId, o.candidateArtifacts ? '--candidate-artifacts' : '--artifacts');
   const comparison = compareReports(
     { benchmarkId: baselineId, config: o.baselineConfig, reports: baseReports },
     { benchmarkId: candidateId ?? baselineId, config: o.candidateConfig, reports: candReports },
     { alpha, thresholds, metrics },
   );
   // A regression wins; a gate that could not judge everything fails on its own code.
-  const exitCode = comparison.regressions > 0 ? COMPARE_EXIT.regression : comparison.gateIncomplete?.length ? COMPARE_EXIT.gateIncomplete : COMPARE_EXIT.ok;
+  const exitCode =
+    comparison.regressions > 0
+      ? COMPARE_EXIT.regression
+      : comparison.gateIncomplete?.length
+        ? COMPARE_EXIT.gateIncomplete
+        : COMPARE_EXIT.ok;
   return { comparison, exitCode };
 }
 
@@ -144,7 +172,9 @@ export function compareCommand(io: CompareIo = {}): Command {
   // Commander's own messages (help, errors) go where the caller's output goes.
   if (io.out || io.err) cmd.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
   return cmd
-    .description('compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression, 6 when the gate cannot judge')
+    .description(
+      'compare two configs of a run, or two runs, metric by metric; with --max-regression, exit 4 on a regression, 6 when the gate cannot judge',
+    )
     .argument('<baseline-id>', 'benchmark id of the baseline run')
     .argument('[candidate-id]', 'benchmark id of the candidate run (omit to compare two configs of the baseline run)')
     .addOption(new Option('--artifacts <dir-or-gs-url>', 'artifact store holding the runs').env('GCSFUSE_BENCH_ARTIFACTS'))
@@ -170,7 +200,8 @@ export function compareCommand(io: CompareIo = {}): Command {
       const { comparison, exitCode } = await runComparison(baselineId, candidateId, o);
       if (o.json) out(JSON.stringify(comparison, null, 2));
       else out(comparisonTable(comparison));
-      if (o.json && comparison.gateIncomplete?.length) err(`warning: the gate cannot vouch for the candidate: ${comparison.gateIncomplete.join('; ')}`);
+      if (o.json && comparison.gateIncomplete?.length)
+        err(`warning: the gate cannot vouch for the candidate: ${comparison.gateIncomplete.join('; ')}`);
       setExitCode(exitCode);
     });
 }

@@ -81,7 +81,11 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return;
     interrupted = true;
-    say(finished ? `\n${signal}: stopping the server, worker and agents...` : `\ninterrupted (${signal}): cancelling the benchmark and stopping the server, worker and agents...`);
+    say(
+      finished
+        ? `\n${signal}: stopping the server, worker and agents...`
+        : `\ninterrupted (${signal}): cancelling the benchmark and stopping the server, worker and agents...`,
+    );
     void (async () => {
       if (!finished) await Promise.race([cancelBenchmark?.().catch(() => {}), new Promise((r) => setTimeout(r, CANCEL_WAIT_MS))]);
       await stopAll();
@@ -100,7 +104,10 @@ async function main(): Promise<number> {
     await startBenchmark(client, request, embedded.artifacts);
     cancelBenchmark = async () => {
       await client.workflow.getHandle(request.benchmarkId).cancel();
-      await client.workflow.getHandle(request.benchmarkId).result().catch(() => {});
+      await client.workflow
+        .getHandle(request.benchmarkId)
+        .result()
+        .catch(() => {});
     };
     const uiLink = `${embedded.server.uiUrl}/namespaces/${DEMO_NAMESPACE}/workflows/${request.benchmarkId}`;
     say(`benchmark ${request.benchmarkId} started on Temporal ${temporal.address} (namespace ${temporal.namespace}); Web UI: ${uiLink}`);

@@ -13,7 +13,6 @@ import { parseBigQueryTable } from '../core/export-rows';
 import { checkSafeId } from '../core/ids';
 import { EXIT, exitCodeOf } from './exit-codes';
 
-
 export interface ExportFlags {
   artifacts?: string;
   bigquery?: string;
@@ -40,7 +39,9 @@ export function exportTargetOf(benchmarkId: string, o: ExportFlags): { artifacts
     throw new InputError('is only meaningful with --bigquery', { flag: '--bigquery-location' });
   }
   if (o.bigqueryLocation !== undefined && !LOCATION.test(o.bigqueryLocation)) {
-    throw new InputError(`${JSON.stringify(o.bigqueryLocation)} is not a BigQuery location (e.g. US, EU, us-central1)`, { flag: '--bigquery-location' });
+    throw new InputError(`${JSON.stringify(o.bigqueryLocation)} is not a BigQuery location (e.g. US, EU, us-central1)`, {
+      flag: '--bigquery-location',
+    });
   }
   if (o.bigquery === undefined) return { artifacts: o.artifacts };
   const ref = parseBigQueryTable(o.bigquery, '--bigquery');
@@ -77,7 +78,7 @@ export function exportCommand(io: ExportIo = {}): Command {
   }
   return cmd
     .description(
-      "export one row per entry, iteration and direction for dashboards: report/iterations.ndjson and report/bigquery-schema.json; " +
+      'export one row per entry, iteration and direction for dashboards: report/iterations.ndjson and report/bigquery-schema.json; ' +
         "with --bigquery, replace the run's rows in that table (created when missing)",
     )
     .argument('<benchmark-id>', 'benchmark id of a run whose report was written')
@@ -90,7 +91,11 @@ export function exportCommand(io: ExportIo = {}): Command {
     .action(async (benchmarkId: string, _o: ExportFlags, c: Command) => {
       const o = c.optsWithGlobals<ExportFlags>();
       const target = exportTargetOf(benchmarkId, o);
-      const summary = await exportResults(openArtifactStore(target.artifacts), { bigqueryOptions: io.bigqueryOptions }, { benchmarkId, bigquery: target.bigquery });
+      const summary = await exportResults(
+        openArtifactStore(target.artifacts),
+        { bigqueryOptions: io.bigqueryOptions },
+        { benchmarkId, bigquery: target.bigquery },
+      );
       out(o.json ? JSON.stringify(summary, null, 2) : exportText(benchmarkId, summary));
     });
 }

@@ -42,8 +42,15 @@ function estimateBasis(params: Record<string, string>, jobFileName: string, temp
 
 /** The matrix, the assignment the run will make and each entry's rendered job, without starting anything. */
 export function planOf(request: BenchmarkRequest, prepared: PreparedBenchmark, allow?: readonly string[]): Plan {
-  const fleet = request.fleet.kind === 'static' ? request.fleet.vms.map((name) => ({ name })) : [{ name: request.fleet.kind === 'vm' ? request.fleet.name : 'vm' }];
-  const assignment = routeEntries(routableEntries(prepared, request.iterations), fleet, request.fleet.kind === 'static' ? request.routing : undefined);
+  const fleet =
+    request.fleet.kind === 'static'
+      ? request.fleet.vms.map((name) => ({ name }))
+      : [{ name: request.fleet.kind === 'vm' ? request.fleet.name : 'vm' }];
+  const assignment = routeEntries(
+    routableEntries(prepared, request.iterations),
+    fleet,
+    request.fleet.kind === 'static' ? request.routing : undefined,
+  );
   const vmOf = new Map<number, string>();
   for (const [vm, ids] of assignment) for (const id of ids) vmOf.set(id, vm);
   const templateMs = templateRuntimeMs(request.jobFile.content);
@@ -57,7 +64,12 @@ export function planOf(request: BenchmarkRequest, prepared: PreparedBenchmark, a
       vm,
       estimatedMs: iterationMs * request.iterations,
       estimateBasis: estimateBasis(e.params, request.jobFile.name, templateMs, iterationMs),
-      job: renderJob(request.jobFile.content, request.jobFile.name, { testId: e.testId, params: e.params, mountPoint: STAND_IN_MOUNT_POINT, vm }, new Set(allow)).text,
+      job: renderJob(
+        request.jobFile.content,
+        request.jobFile.name,
+        { testId: e.testId, params: e.params, mountPoint: STAND_IN_MOUNT_POINT, vm },
+        new Set(allow),
+      ).text,
     };
   });
   const perVm = new Map<string, number>([...assignment.keys()].map((vm) => [vm, 0]));
@@ -84,7 +96,10 @@ export function planText(p: Plan): string {
     `estimated duration: about ${formatDuration(p.estimatedDurationMs)}${vms.length > 1 && busiest ? ` (the busiest VM, ${busiest}; VMs run at once)` : ''}.`,
     `  This is an estimate of fio time only (mounts, gcsfuse builds and agent start-up come on top),`,
     `  from each iteration's expected run time: ${bases.length === 1 ? bases[0] : 'given with each entry'}.`,
-    ...vms.map((vm) => `  ${vm}: ${plural(p.assignment[vm]!.length, 'entry', 'entries')} (${p.assignment[vm]!.join(', ') || 'none'}), ~${formatDuration(p.estimatedMsByVm[vm] ?? 0)}`),
+    ...vms.map(
+      (vm) =>
+        `  ${vm}: ${plural(p.assignment[vm]!.length, 'entry', 'entries')} (${p.assignment[vm]!.join(', ') || 'none'}), ~${formatDuration(p.estimatedMsByVm[vm] ?? 0)}`,
+    ),
     ...p.planned.map(
       (e) =>
         `--- entry ${e.matrixId}: test ${e.testId} x config ${e.config} on ${e.vm} (~${formatDuration(e.estimatedMs)}${bases.length > 1 ? `: ${plural(p.iterations, 'iteration')}, ${e.estimateBasis}` : ''})\n${e.job.trimEnd()}`,

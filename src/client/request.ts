@@ -9,7 +9,16 @@ import { checkJobsWithFio } from '../shared/fio-parse-check';
 import { parseBigQueryTable } from '../core/export-rows';
 import { checkSafeId } from '../core/ids';
 import { MAX_TIMER_MS, parseCount, parseDuration, parsePercent } from '../core/numbers';
-import { DEFAULT_TIMEOUTS, prepareBenchmark, type BenchmarkRequest, type FleetSpec, type InputFile, type MountSpec, type PreparedBenchmark, type TemplateRouting } from '../core/spec';
+import {
+  DEFAULT_TIMEOUTS,
+  prepareBenchmark,
+  type BenchmarkRequest,
+  type FleetSpec,
+  type InputFile,
+  type MountSpec,
+  type PreparedBenchmark,
+  type TemplateRouting,
+} from '../core/spec';
 import { hasControlChars } from '../core/text';
 
 /** The benchmark flags shared by `run`, `start` and `plan`, as commander hands them over. */
@@ -74,7 +83,10 @@ export function parseSecondsOrDuration(text: string, flag: string, bounds: { min
   if (!/^[0-9]+$/.test(t)) return parseDuration(t, { flag }, { ...bounds, maxMs });
   const ms = Number(t) * 1000;
   if (!Number.isSafeInteger(ms) || ms < bounds.minMs || ms > maxMs) {
-    throw new InputError(`${t} is out of range: give whole seconds from ${bounds.minMs / 1000} to ${Math.floor(maxMs / 1000)} (or a duration such as 4h)`, { flag });
+    throw new InputError(
+      `${t} is out of range: give whole seconds from ${bounds.minMs / 1000} to ${Math.floor(maxMs / 1000)} (or a duration such as 4h)`,
+      { flag },
+    );
   }
   return ms;
 }
@@ -94,9 +106,11 @@ const MAX_RUN_NAME_CHARS = 200;
 function runNameOf(f: BenchmarkFlags): string | undefined {
   if (f.runName === undefined) return undefined;
   const name = f.runName.trim();
-  if (name === '') throw new InputError('is empty: give a descriptive name, or leave the flag out to use the benchmark id', { flag: '--run-name' });
+  if (name === '')
+    throw new InputError('is empty: give a descriptive name, or leave the flag out to use the benchmark id', { flag: '--run-name' });
   if (hasControlChars(name)) throw new InputError(`${JSON.stringify(f.runName)} has control characters`, { flag: '--run-name' });
-  if (name.length > MAX_RUN_NAME_CHARS) throw new InputError(`is ${name.length} characters long: at most ${MAX_RUN_NAME_CHARS}`, { flag: '--run-name' });
+  if (name.length > MAX_RUN_NAME_CHARS)
+    throw new InputError(`is ${name.length} characters long: at most ${MAX_RUN_NAME_CHARS}`, { flag: '--run-name' });
   return name;
 }
 
@@ -105,7 +119,9 @@ function reportNameOf(f: BenchmarkFlags): string | undefined {
   // A file name in the report folder (and in results/<id>/): no path, nothing a shell treats specially.
   checkSafeId(f.reportName, 'report name', { flag: '--report-name' });
   if (RESERVED_REPORT_NAMES.has(f.reportName)) {
-    throw new InputError(`"${f.reportName}" is a report file of its own (${[...RESERVED_REPORT_NAMES].join(', ')}): choose another name`, { flag: '--report-name' });
+    throw new InputError(`"${f.reportName}" is a report file of its own (${[...RESERVED_REPORT_NAMES].join(', ')}): choose another name`, {
+      flag: '--report-name',
+    });
   }
   return f.reportName;
 }
@@ -113,12 +129,19 @@ function reportNameOf(f: BenchmarkFlags): string | undefined {
 function reportFormatOf(f: BenchmarkFlags): ReportFormat | undefined {
   if (f.reportFormat === undefined) return undefined;
   if (!(REPORT_FORMATS as readonly string[]).includes(f.reportFormat)) {
-    throw new InputError(`${JSON.stringify(f.reportFormat)} is not a report format (${REPORT_FORMATS.join(' or ')})`, { flag: '--report-format' });
+    throw new InputError(`${JSON.stringify(f.reportFormat)} is not a report format (${REPORT_FORMATS.join(' or ')})`, {
+      flag: '--report-format',
+    });
   }
   return f.reportFormat as ReportFormat;
 }
 
-function duration(text: string | undefined, flag: string, fallbackMs: number, bounds: { minMs: number; maxMs?: number; allowZero?: boolean }): number {
+function duration(
+  text: string | undefined,
+  flag: string,
+  fallbackMs: number,
+  bounds: { minMs: number; maxMs?: number; allowZero?: boolean },
+): number {
   if (text === undefined) return fallbackMs;
   return parseDuration(text, { flag }, { maxMs: MAX_TIMER_MS, ...bounds });
 }
@@ -142,7 +165,13 @@ function fleetOf(f: BenchmarkFlags): FleetSpec {
     return { kind: 'vm', project: f.project, zone: f.zone, name: f.executorVm! };
   }
   if (f.vms === undefined) throw new InputError('name the VMs to run on: --vms, --instance-group or --executor-vm', { flag: '--vms' });
-  return { kind: 'static', vms: f.vms.split(',').map((v) => v.trim()).filter((v) => v !== '') };
+  return {
+    kind: 'static',
+    vms: f.vms
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  };
 }
 
 function mountOf(f: BenchmarkFlags): MountSpec {
@@ -180,8 +209,12 @@ function stabilityOf(f: BenchmarkFlags): Pick<BenchmarkRequest, 'stability'> {
 function routingOf(f: BenchmarkFlags): TemplateRouting | undefined {
   if (!f.singleThreadVmType && !f.multiThreadVmType) return undefined;
   const flag = f.singleThreadVmType ? '--multi-thread-vm-type' : '--single-thread-vm-type';
-  if (!f.singleThreadVmType || !f.multiThreadVmType) throw new InputError('routing by instance template needs both --single-thread-vm-type and --multi-thread-vm-type', { flag });
-  if (f.vms !== undefined) throw new InputError('routing by instance template needs a Compute Engine fleet (--instance-group), not --vms', { flag: '--single-thread-vm-type' });
+  if (!f.singleThreadVmType || !f.multiThreadVmType)
+    throw new InputError('routing by instance template needs both --single-thread-vm-type and --multi-thread-vm-type', { flag });
+  if (f.vms !== undefined)
+    throw new InputError('routing by instance template needs a Compute Engine fleet (--instance-group), not --vms', {
+      flag: '--single-thread-vm-type',
+    });
   return { singleThreadTemplate: f.singleThreadVmType, multiThreadTemplate: f.multiThreadVmType };
 }
 
@@ -204,7 +237,10 @@ export interface CheckOptions {
  * Reads and checks everything a benchmark needs: `plan`, `run` and `start` share it, so each
  * refuses the same inputs with exit 2 before anything is written or started.
  */
-export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}): Promise<{ request: BenchmarkRequest; prepared: PreparedBenchmark }> {
+export async function buildRequest(
+  f: BenchmarkFlags,
+  check: CheckOptions = {},
+): Promise<{ request: BenchmarkRequest; prepared: PreparedBenchmark }> {
   const iterations = iterationsOf(f);
   const testCases = (await readInput(f.testCsv, '--test-csv', true))!;
   const jobFile = (await readInput(f.fioJobFile, '--fio-job-file', true))!;
@@ -222,8 +258,12 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
     gcsfuseMountArgs: f.gcsfuseMountArgs ?? '',
     timeouts: {
       fioIterationMs: duration(f.fioTimeout, '--fio-timeout', DEFAULT_TIMEOUTS.fioIterationMs, { minMs: LIMITS.minTimeoutMs }),
-      agentPickupMs: duration(f.agentPickupTimeout, '--agent-pickup-timeout', DEFAULT_TIMEOUTS.agentPickupMs, { minMs: LIMITS.minTimeoutMs }),
-      agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs, { minMs: LIMITS.minTimeoutMs }),
+      agentPickupMs: duration(f.agentPickupTimeout, '--agent-pickup-timeout', DEFAULT_TIMEOUTS.agentPickupMs, {
+        minMs: LIMITS.minTimeoutMs,
+      }),
+      agentHeartbeatMs: duration(f.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_TIMEOUTS.agentHeartbeatMs, {
+        minMs: LIMITS.minTimeoutMs,
+      }),
     },
     retryWindowMs: duration(f.retryWindow, '--retry-window', 0, { minMs: 0, allowZero: true }),
     rerouteOnAgentLoss: f.reroute !== false,
@@ -239,7 +279,10 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
   if (inputBytes > MAX_INPUT_BYTES) {
-    throw new InputError(`the inputs add up to ${(inputBytes / 2 ** 20).toFixed(1)} MiB; at most ${MAX_INPUT_BYTES / 2 ** 20} MiB fit in a Temporal payload: split the test cases into several benchmarks`, { flag: '--test-csv' });
+    throw new InputError(
+      `the inputs add up to ${(inputBytes / 2 ** 20).toFixed(1)} MiB; at most ${MAX_INPUT_BYTES / 2 ** 20} MiB fit in a Temporal payload: split the test cases into several benchmarks`,
+      { flag: '--test-csv' },
+    );
   }
   const allow = new Set(check.allowFioOptions ?? []);
   const prepared = prepareBenchmark(request, { fioPolicy: { allow } });
@@ -248,10 +291,18 @@ export async function buildRequest(f: BenchmarkFlags, check: CheckOptions = {}):
     const jobs = parseTestCasesCsv(request.testCases.content, request.testCases.name).map((t) => ({
       label: `test "${t.testId}" (${request.testCases.name} row ${t.row})`,
       file: request.jobFile.name,
-      job: renderJob(request.jobFile.content, request.jobFile.name, { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm }, allow),
+      job: renderJob(
+        request.jobFile.content,
+        request.jobFile.name,
+        { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm },
+        allow,
+      ),
     }));
     const r = await checkJobsWithFio(jobs, { env: { PATH: process.env.PATH, LANG: process.env.LANG }, allow });
-    if ('skipped' in r) console.error(`warning: ${r.skipped}: rendered jobs are not parsed by fio here; the agents check them before fio runs (--no-fio-check silences this)`);
+    if ('skipped' in r)
+      console.error(
+        `warning: ${r.skipped}: rendered jobs are not parsed by fio here; the agents check them before fio runs (--no-fio-check silences this)`,
+      );
   }
   return { request, prepared };
 }
@@ -335,7 +386,10 @@ export async function loadConfigFile(file: string): Promise<BenchmarkFlags> {
       flags[name] = value.items
         .map((item, i) => {
           if (!isScalar(item) || typeof item.value !== 'string') {
-            throw new InputError(`"vms" item ${i + 1} must be a VM name (a string), got ${sourceOf(text, item as Scalar) || 'nothing'}: quote names that look like numbers or booleans`, loc);
+            throw new InputError(
+              `"vms" item ${i + 1} must be a VM name (a string), got ${sourceOf(text, item as Scalar) || 'nothing'}: quote names that look like numbers or booleans`,
+              loc,
+            );
           }
           return item.value;
         })

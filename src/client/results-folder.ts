@@ -37,7 +37,15 @@ export interface ResultsFolder {
  * run-config.json: the original's keys (timestamp, benchmark_id, num_vms, vm_names, num_tests,
  * num_configs, iterations, bucket, artifacts_bucket, instance_group, zone, project), then ours.
  */
-export function runConfigOf(req: BenchmarkRequest, vms: string[], numTests: number, numConfigs: number, argv: string[], artifacts: string | undefined, now: Date): Record<string, unknown> {
+export function runConfigOf(
+  req: BenchmarkRequest,
+  vms: string[],
+  numTests: number,
+  numConfigs: number,
+  argv: string[],
+  artifacts: string | undefined,
+  now: Date,
+): Record<string, unknown> {
   const fleet = req.fleet;
   return {
     timestamp: now.toISOString(),
@@ -51,7 +59,7 @@ export function runConfigOf(req: BenchmarkRequest, vms: string[], numTests: numb
     bucket: req.mount.kind === 'gcsfuse' ? req.mount.bucket : null,
     artifacts_bucket: artifacts ?? null,
     instance_group: fleet.kind === 'instance-group' ? fleet.group : fleet.kind === 'vm' ? fleet.name : null,
-    zone: fleet.kind === 'static' ? null : (fleet.kind === 'instance-group' ? fleet.zone ?? fleet.region : fleet.zone) ?? null,
+    zone: fleet.kind === 'static' ? null : ((fleet.kind === 'instance-group' ? (fleet.zone ?? fleet.region) : fleet.zone) ?? null),
     project: fleet.kind === 'static' ? null : fleet.project,
     fleet,
     report_name: req.reportName ?? null,

@@ -3,7 +3,14 @@
  * Schedules. A suite's inputs are stored once in the artifact store under their content hash;
  * the schedule starts suiteRunWorkflow with the suite's name and that hash only.
  */
-import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleSpec } from '@temporalio/client';
+import {
+  type Client,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type ScheduleDescription,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import { type Command, Option } from 'commander';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -73,7 +80,8 @@ export async function buildSuiteSpec(d: SuiteDefinition): Promise<SuiteSpec> {
   checkSuiteName(d.suite);
   const flags = await loadConfigFile(d.configFile);
   for (const [key, why] of Object.entries(PER_RUN_KEYS)) {
-    if (flags[key as keyof BenchmarkFlags] !== undefined) throw new InputError(`a suite's config file cannot set ${why}`, { flag: '--config', file: d.configFile });
+    if (flags[key as keyof BenchmarkFlags] !== undefined)
+      throw new InputError(`a suite's config file cannot set ${why}`, { flag: '--config', file: d.configFile });
   }
   const ref = parseRefSpec(d.gcsfuseRef);
   const repo = d.gcsfuseRepo ?? DEFAULT_GCSFUSE_REPO;
@@ -81,10 +89,14 @@ export async function buildSuiteSpec(d: SuiteDefinition): Promise<SuiteSpec> {
   const maxRegression = d.maxRegression ?? DEFAULT_SUITE_GATE.maxRegression;
   parseThresholds(maxRegression);
   const alpha = d.alpha === undefined ? DEFAULT_ALPHA : Number(d.alpha);
-  if (!/^[0-9.]+$/.test(d.alpha?.trim() ?? '0.05') || !(alpha > 0 && alpha < 1)) throw new InputError(`must be a number between 0 and 1, got "${d.alpha}"`, { flag: '--alpha' });
+  if (!/^[0-9.]+$/.test(d.alpha?.trim() ?? '0.05') || !(alpha > 0 && alpha < 1))
+    throw new InputError(`must be a number between 0 and 1, got "${d.alpha}"`, { flag: '--alpha' });
   if (d.webhook !== undefined) checkWebhookName(d.webhook);
   // A stand-in id and commit: every other input is checked exactly as `run` checks it.
-  const { request } = await buildRequest({ ...flags, benchmarkId: `${d.suite}-check`, gcsfuseCommit: 'master' }, { allowFioOptions: d.allowFioOptions, fioCheck: d.fioCheck });
+  const { request } = await buildRequest(
+    { ...flags, benchmarkId: `${d.suite}-check`, gcsfuseCommit: 'master' },
+    { allowFioOptions: d.allowFioOptions, fioCheck: d.fioCheck },
+  );
   const { benchmarkId: _id, gcsfuseCommit: _commit, ...template } = request;
   return {
     suite: d.suite,
@@ -111,13 +123,24 @@ export interface ScheduleTiming {
 }
 
 export function parseTiming(o: { every?: string; cron?: string; catchupWindow?: string }): ScheduleTiming {
-  if ((o.every === undefined) === (o.cron === undefined)) throw new InputError('give exactly one of --every <duration> or --cron "<expression>"', { flag: o.every === undefined ? '--every' : '--cron' });
-  const catchupWindowMs = parseDuration(o.catchupWindow ?? DEFAULT_CATCHUP_WINDOW, { flag: '--catchup-window' }, { minMs: 10_000, maxMs: 365 * 86_400_000 });
-  if (o.every !== undefined) return { everyMs: parseDuration(o.every, { flag: '--every' }, { minMs: MIN_INTERVAL_MS, maxMs: MAX_TIMER_MS }), catchupWindowMs };
+  if ((o.every === undefined) === (o.cron === undefined))
+    throw new InputError('give exactly one of --every <duration> or --cron "<expression>"', {
+      flag: o.every === undefined ? '--every' : '--cron',
+    });
+  const catchupWindowMs = parseDuration(
+    o.catchupWindow ?? DEFAULT_CATCHUP_WINDOW,
+    { flag: '--catchup-window' },
+    { minMs: 10_000, maxMs: 365 * 86_400_000 },
+  );
+  if (o.every !== undefined)
+    return { everyMs: parseDuration(o.every, { flag: '--every' }, { minMs: MIN_INTERVAL_MS, maxMs: MAX_TIMER_MS }), catchupWindowMs };
   const fields = o.cron!.trim().split(/\s+/);
   // Temporal takes 5 fields (minute hour day month weekday), or @daily-style names.
   if (!(fields.length === 5 || (fields.length === 1 && fields[0]!.startsWith('@'))) || hasControlChars(o.cron!)) {
-    throw new InputError(`"${o.cron}" is not a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`, { flag: '--cron' });
+    throw new InputError(
+      `"${o.cron}" is not a cron expression of 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`,
+      { flag: '--cron' },
+    );
   }
   return { cron: fields.join(' '), catchupWindowMs };
 }
@@ -169,7 +192,10 @@ export async function createSuiteSchedule(client: Client, o: CreateScheduleOptio
     return { scheduleId, replaced: false };
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    if (!o.replace) throw new InputError(`suite "${o.suite}" already has a schedule (${scheduleId}): give --replace to change it, or delete it first`, { flag: '<suite>' });
+    if (!o.replace)
+      throw new InputError(`suite "${o.suite}" already has a schedule (${scheduleId}): give --replace to change it, or delete it first`, {
+        flag: '<suite>',
+      });
   }
   await client.schedule.getHandle(scheduleId).update((prev) => ({
     ...prev,
@@ -181,12 +207,19 @@ export async function createSuiteSchedule(client: Client, o: CreateScheduleOptio
   return { scheduleId, replaced: true };
 }
 
-async function withSchedule<T>(client: Client, suite: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
+async function withSchedule<T>(
+  client: Client,
+  suite: string,
+  fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>,
+): Promise<T> {
   checkSuiteName(suite);
   try {
     return await fn(client.schedule.getHandle(scheduleIdOf(suite)));
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new InputError(`suite "${suite}" has no schedule (${scheduleIdOf(suite)}): see \`gcsfuse-bench schedule list\``, { flag: '<suite>' });
+    if (err instanceof ScheduleNotFoundError)
+      throw new InputError(`suite "${suite}" has no schedule (${scheduleIdOf(suite)}): see \`gcsfuse-bench schedule list\``, {
+        flag: '<suite>',
+      });
     throw err;
   }
 }
@@ -225,7 +258,9 @@ export async function listSuiteSchedules(client: Client): Promise<SuiteScheduleS
     if (!s.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
     // A summary lacks the action (and its memo): describe each of ours.
     try {
-      out.push(summaryOf(s.scheduleId.slice(SCHEDULE_ID_PREFIX.length), s.scheduleId, await client.schedule.getHandle(s.scheduleId).describe()));
+      out.push(
+        summaryOf(s.scheduleId.slice(SCHEDULE_ID_PREFIX.length), s.scheduleId, await client.schedule.getHandle(s.scheduleId).describe()),
+      );
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err; // deleted meanwhile
     }
@@ -266,7 +301,9 @@ export async function describeSuite(client: Client, suite: string, store?: Artif
 export async function readSuiteRuns(store: ArtifactStore, suite: string): Promise<SuiteRunRecord[]> {
   const keys = (await store.list(suiteLayout.runsPrefix(suite))).filter((k) => k.endsWith('.json'));
   const records = await Promise.all(keys.map((k) => getJson<SuiteRunRecord>(store, k)));
-  return records.filter((r): r is SuiteRunRecord => r !== undefined).sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.benchmarkId.localeCompare(b.benchmarkId));
+  return records
+    .filter((r): r is SuiteRunRecord => r !== undefined)
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.benchmarkId.localeCompare(b.benchmarkId));
 }
 
 export interface TrendOptions {
@@ -285,7 +322,15 @@ export async function readTrendRuns(store: ArtifactStore, suite: string, o: Tren
     const config = await getJson<{ gcsfuseCommit?: string }>(store, layout.config(id));
     if (!config) throw new InputError(`benchmark "${id}" is not in ${store.urlOf(id)} (no config.json)`, { flag: '--benchmark-ids' });
     const verdict = await getJson<VerdictRecord>(store, suiteLayout.verdict(id));
-    extra.push({ suite, benchmarkId: id, ref: verdict?.ref ?? config.gcsfuseCommit ?? '?', commit: verdict?.commit ?? config.gcsfuseCommit ?? '?', startedAt: '', verdict: verdict?.verdict ?? 'no-baseline', baselineId: verdict?.baselineId ?? null });
+    extra.push({
+      suite,
+      benchmarkId: id,
+      ref: verdict?.ref ?? config.gcsfuseCommit ?? '?',
+      commit: verdict?.commit ?? config.gcsfuseCommit ?? '?',
+      startedAt: '',
+      verdict: verdict?.verdict ?? 'no-baseline',
+      baselineId: verdict?.baselineId ?? null,
+    });
   }
   // Runs given by id come first, in the order given: they predate the suite's own records.
   const all = [...extra, ...records].slice(-o.lastRuns);
@@ -299,10 +344,19 @@ export async function readTrendRuns(store: ArtifactStore, suite: string, o: Tren
 }
 
 /** Writes trend.html (one offline page, static SVG) and trend.json into `outDir`. */
-export async function writeTrend(store: ArtifactStore, suite: string, outDir: string, o: TrendOptions): Promise<{ html: string; json: string; runs: number; series: number }> {
+export async function writeTrend(
+  store: ArtifactStore,
+  suite: string,
+  outDir: string,
+  o: TrendOptions,
+): Promise<{ html: string; json: string; runs: number; series: number }> {
   checkSuiteName(suite);
   const runs = await readTrendRuns(store, suite, o);
-  if (runs.length === 0) throw new InputError(`suite "${suite}" has no finished runs in ${store.urlOf('_suites')}${o.extraBenchmarkIds?.length ? '' : ' (older runs can be added with --benchmark-ids)'}`, { flag: '<suite>' });
+  if (runs.length === 0)
+    throw new InputError(
+      `suite "${suite}" has no finished runs in ${store.urlOf('_suites')}${o.extraBenchmarkIds?.length ? '' : ' (older runs can be added with --benchmark-ids)'}`,
+      { flag: '<suite>' },
+    );
   const trend = buildTrend(suite, runs);
   await fs.mkdir(outDir, { recursive: true });
   const html = path.join(outDir, 'trend.html');
@@ -326,13 +380,17 @@ interface GlobalFlags {
 function artifactsStoreOf(cmd: Command, required: boolean): ArtifactStore | undefined {
   const a = cmd.opts<{ artifacts?: string }>().artifacts;
   if (a === undefined) {
-    if (required) throw new InputError('the artifact store is required (or set GCSFUSE_BENCH_ARTIFACTS); use the one the orchestrator worker uses', { flag: '--artifacts' });
+    if (required)
+      throw new InputError('the artifact store is required (or set GCSFUSE_BENCH_ARTIFACTS); use the one the orchestrator worker uses', {
+        flag: '--artifacts',
+      });
     return undefined;
   }
   return openArtifactStore(checkArtifactsLocation(a), storageOptions(cloudEndpointsFromEnv()));
 }
 
-const artifactsOption = () => new Option('--artifacts <dir-or-gs-url>', 'artifact store, the one the orchestrator worker uses').env('GCSFUSE_BENCH_ARTIFACTS');
+const artifactsOption = () =>
+  new Option('--artifacts <dir-or-gs-url>', 'artifact store, the one the orchestrator worker uses').env('GCSFUSE_BENCH_ARTIFACTS');
 
 async function clientOf(cmd: Command): Promise<Client> {
   const g = cmd.optsWithGlobals<GlobalFlags>();
@@ -351,22 +409,34 @@ function describeText(d: SuiteDescription): string {
     `  next: ${d.nextRuns.slice(0, 3).join(', ') || '-'}`,
     `  running: ${d.running.join(', ') || '-'}`,
   ];
-  if (d.baseline !== undefined) lines.push(`  baseline: ${d.baseline ? `${d.baseline.benchmarkId}${d.baseline.pinned ? ' (pinned)' : ''}` : 'none yet (the first complete run becomes it)'}`);
+  if (d.baseline !== undefined)
+    lines.push(
+      `  baseline: ${d.baseline ? `${d.baseline.benchmarkId}${d.baseline.pinned ? ' (pinned)' : ''}` : 'none yet (the first complete run becomes it)'}`,
+    );
   for (const r of d.history ?? []) lines.push(`  ${r.startedAt}  ${r.benchmarkId}  ${r.ref}  ${r.verdict}`);
   return lines.join('\n');
 }
 
 /** Registers `schedule create|list|describe|pause|unpause|trigger|delete|baseline` and `trend` on the CLI. */
 export function registerScheduleCommands(program: Command): void {
-  const schedule = program.command('schedule').description('continuous benchmarking: run a named suite on a schedule against a gcsfuse ref resolved at each run');
+  const schedule = program
+    .command('schedule')
+    .description('continuous benchmarking: run a named suite on a schedule against a gcsfuse ref resolved at each run');
 
   schedule
     .command('create <suite>')
-    .description('store the suite\'s inputs (by content hash) and create its Temporal Schedule (overlap: skip while a run is running)')
-    .requiredOption('--config <file>', 'benchmark options file (YAML/JSON, the keys of `run --config`, without benchmark-id and gcsfuse-commit)')
+    .description("store the suite's inputs (by content hash) and create its Temporal Schedule (overlap: skip while a run is running)")
+    .requiredOption(
+      '--config <file>',
+      'benchmark options file (YAML/JSON, the keys of `run --config`, without benchmark-id and gcsfuse-commit)',
+    )
     .option('--every <duration>', 'run at this interval, e.g. 24h')
     .option('--cron <expression>', 'run at these times (5 fields, UTC), e.g. "0 3 * * *"')
-    .option('--gcsfuse-ref <ref>', 'gcsfuse to benchmark, resolved at each run: tag:v3.* (newest matching tag), branch:master, commit:<sha>', 'branch:master')
+    .option(
+      '--gcsfuse-ref <ref>',
+      'gcsfuse to benchmark, resolved at each run: tag:v3.* (newest matching tag), branch:master, commit:<sha>',
+      'branch:master',
+    )
     .option('--gcsfuse-repo <url>', 'repository the ref is resolved in (git ls-remote)', DEFAULT_GCSFUSE_REPO)
     .option('--max-regression <list>', 'regression gate against the baseline, as for compare', DEFAULT_SUITE_GATE.maxRegression)
     .option('--alpha <p>', "significance level of Welch's t-test", String(DEFAULT_SUITE_GATE.alpha))
@@ -377,25 +447,67 @@ export function registerScheduleCommands(program: Command): void {
     .option('--allow-fio-option <names...>', "skip this CLI's job-policy check for these fio options")
     .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job here')
     .addOption(artifactsOption())
-    .action(async (suite: string, o: { config: string; every?: string; cron?: string; gcsfuseRef: string; gcsfuseRepo: string; maxRegression: string; alpha: string; webhook?: string; catchupWindow: string; paused?: boolean; replace?: boolean; allowFioOption?: string[]; fioCheck?: boolean }, cmd: Command) => {
-      checkSuiteName(suite);
-      const timing = parseTiming(o);
-      const store = artifactsStoreOf(cmd, true)!;
-      const spec = await buildSuiteSpec({ suite, configFile: o.config, gcsfuseRef: o.gcsfuseRef, gcsfuseRepo: o.gcsfuseRepo, maxRegression: o.maxRegression, alpha: o.alpha, webhook: o.webhook, allowFioOptions: o.allowFioOption, fioCheck: o.fioCheck });
-      const client = await clientOf(cmd);
-      const sha = await storeSuiteSpec(store, spec);
-      const r = await createSuiteSchedule(client, { suite, specSha256: sha, timing, paused: o.paused, replace: o.replace });
-      print(cmd, { ...r, suite, inputs: store.urlOf(suiteLayout.spec(suite, sha)), ref: refSpecText(spec.gcsfuse.ref) }, () =>
-        `${r.replaced ? 'updated' : 'created'} schedule ${r.scheduleId}: suite ${suite}, gcsfuse ${refSpecText(spec.gcsfuse.ref)}, ${timing.everyMs !== undefined ? `every ${everyText(timing.everyMs)}` : `cron "${timing.cron}"`}${o.paused ? ' (paused)' : ''}; inputs ${store.urlOf(suiteLayout.spec(suite, sha))}`,
-      );
-    });
+    .action(
+      async (
+        suite: string,
+        o: {
+          config: string;
+          every?: string;
+          cron?: string;
+          gcsfuseRef: string;
+          gcsfuseRepo: string;
+          maxRegression: string;
+          alpha: string;
+          webhook?: string;
+          catchupWindow: string;
+          paused?: boolean;
+          replace?: boolean;
+          allowFioOption?: string[];
+          fioCheck?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        checkSuiteName(suite);
+        const timing = parseTiming(o);
+        const store = artifactsStoreOf(cmd, true)!;
+        const spec = await buildSuiteSpec({
+          suite,
+          configFile: o.config,
+          gcsfuseRef: o.gcsfuseRef,
+          gcsfuseRepo: o.gcsfuseRepo,
+          maxRegression: o.maxRegression,
+          alpha: o.alpha,
+          webhook: o.webhook,
+          allowFioOptions: o.allowFioOption,
+          fioCheck: o.fioCheck,
+        });
+        const client = await clientOf(cmd);
+        const sha = await storeSuiteSpec(store, spec);
+        const r = await createSuiteSchedule(client, { suite, specSha256: sha, timing, paused: o.paused, replace: o.replace });
+        print(
+          cmd,
+          { ...r, suite, inputs: store.urlOf(suiteLayout.spec(suite, sha)), ref: refSpecText(spec.gcsfuse.ref) },
+          () =>
+            `${r.replaced ? 'updated' : 'created'} schedule ${r.scheduleId}: suite ${suite}, gcsfuse ${refSpecText(spec.gcsfuse.ref)}, ${timing.everyMs !== undefined ? `every ${everyText(timing.everyMs)}` : `cron "${timing.cron}"`}${o.paused ? ' (paused)' : ''}; inputs ${store.urlOf(suiteLayout.spec(suite, sha))}`,
+        );
+      },
+    );
 
   schedule
     .command('list')
     .description("the suites' schedules")
     .action(async (_o, cmd: Command) => {
       const all = await listSuiteSchedules(await clientOf(cmd));
-      print(cmd, all, () => (all.length ? all.map((s) => `${s.suite}\t${s.paused ? 'paused' : 'active'}\t${s.every ? `every ${s.every}` : (s.cron ?? '')}\tnext ${s.nextRuns[0] ?? '-'}`).join('\n') : 'no suite schedules'));
+      print(cmd, all, () =>
+        all.length
+          ? all
+              .map(
+                (s) =>
+                  `${s.suite}\t${s.paused ? 'paused' : 'active'}\t${s.every ? `every ${s.every}` : (s.cron ?? '')}\tnext ${s.nextRuns[0] ?? '-'}`,
+              )
+              .join('\n')
+          : 'no suite schedules',
+      );
     });
 
   schedule
@@ -445,16 +557,23 @@ export function registerScheduleCommands(program: Command): void {
     .addOption(artifactsOption())
     .action(async (suite: string, id: string | undefined, o: { unpin?: boolean }, cmd: Command) => {
       checkSuiteName(suite);
-      if ((id === undefined) === (o.unpin !== true)) throw new InputError('give a benchmark id to pin, or --unpin', { flag: '<benchmark-id>' });
+      if ((id === undefined) === (o.unpin !== true))
+        throw new InputError('give a benchmark id to pin, or --unpin', { flag: '<benchmark-id>' });
       if (id !== undefined) checkSafeId(id, 'benchmark id', { flag: '<benchmark-id>' });
       const store = artifactsStoreOf(cmd, true)!;
       const p = await pinBaseline(store, suite, id ?? null);
-      print(cmd, { suite, baseline: p ?? null }, () => (p ? `suite ${suite}: baseline ${p.benchmarkId}${p.pinned ? ' (pinned)' : ' (moves with passing runs)'}` : `suite ${suite} has no baseline yet`));
+      print(cmd, { suite, baseline: p ?? null }, () =>
+        p
+          ? `suite ${suite}: baseline ${p.benchmarkId}${p.pinned ? ' (pinned)' : ' (moves with passing runs)'}`
+          : `suite ${suite} has no baseline yet`,
+      );
     });
 
   program
     .command('trend <suite>')
-    .description("write an offline HTML page (static SVG) and JSON of each test's bandwidth and p99 latency over the suite's last runs, from the artifact store")
+    .description(
+      "write an offline HTML page (static SVG) and JSON of each test's bandwidth and p99 latency over the suite's last runs, from the artifact store",
+    )
     .addOption(artifactsOption())
     .option('--last <n>', 'how many of the latest runs', String(DEFAULT_TREND_RUNS))
     .option('--benchmark-ids <ids>', 'also these earlier runs (comma-separated), e.g. made before the suite was scheduled')
@@ -462,7 +581,11 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (suite: string, o: { last: string; benchmarkIds?: string; out?: string }, cmd: Command) => {
       checkSuiteName(suite);
       const lastRuns = parseCount(o.last, { flag: '--last' }, { min: 1, max: 10_000 });
-      const extra = o.benchmarkIds?.split(',').map((s) => s.trim()).filter(Boolean).map((id) => checkSafeId(id, 'benchmark id', { flag: '--benchmark-ids' }));
+      const extra = o.benchmarkIds
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((id) => checkSafeId(id, 'benchmark id', { flag: '--benchmark-ids' }));
       const store = artifactsStoreOf(cmd, true)!;
       const r = await writeTrend(store, suite, o.out ?? `trend-${suite}`, { lastRuns, extraBenchmarkIds: extra });
       print(cmd, r, () => `${r.runs} runs, ${r.series} series: ${r.html} (and ${path.basename(r.json)})`);

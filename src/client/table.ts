@@ -8,7 +8,10 @@ import type { BenchmarkProgress, VmProgress } from '../workflows/types';
  * How wide tables may be: the terminal's width, else COLUMNS (e.g. `COLUMNS=100 gcsfuse-bench report x | less`),
  * else unbounded, so a log or a pipe gets whole lines to grep.
  */
-export function terminalColumns(stream: { isTTY?: boolean; columns?: number } = process.stdout, env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function terminalColumns(
+  stream: { isTTY?: boolean; columns?: number } = process.stdout,
+  env: NodeJS.ProcessEnv = process.env,
+): number | undefined {
   if (stream.isTTY && stream.columns && stream.columns > 0) return stream.columns;
   const fromEnv = Number(env.COLUMNS);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined;
@@ -55,7 +58,12 @@ const NUMBER_TOKEN = /^[±!+-]?[0-9][0-9.,]*%?(\u00a0±[0-9.]+)?$/;
  * their longest word (cells wrap at spaces), then, if `breakWords`, further (long words break;
  * numbers stay whole). `fits` is false when that is still too wide.
  */
-function columnWidths(head: readonly string[], cells: readonly string[][], columns: number | undefined, breakWords: boolean): { widths: number[]; fits: boolean } {
+function columnWidths(
+  head: readonly string[],
+  cells: readonly string[][],
+  columns: number | undefined,
+  breakWords: boolean,
+): { widths: number[]; fits: boolean } {
   const words = (i: number): string[] => cells.flatMap((r) => r[i]!.split(WRAP_AT));
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
   if (columns === undefined) return { widths, fits: true };
@@ -81,10 +89,21 @@ function columnWidths(head: readonly string[], cells: readonly string[][], colum
  * A table that fits `columns` when it can (nothing is cut off): cells wrap at spaces, then the
  * `optional` columns go in the order given (`dropped` names them), then long words break.
  */
-export function fitTable(head: string[], rows: (string | number)[][], columns: number | undefined, optional: readonly string[] = []): { text: string; dropped: string[] } {
+export function fitTable(
+  head: string[],
+  rows: (string | number)[][],
+  columns: number | undefined,
+  optional: readonly string[] = [],
+): { text: string; dropped: string[] } {
   let keep = head.map((_, i) => i);
   const cellsOf = (idx: number[]): string[][] => rows.map((r) => idx.map((i) => String(r[i])));
-  const fitKept = (breakWords: boolean) => columnWidths(keep.map((i) => head[i]!), cellsOf(keep), columns, breakWords);
+  const fitKept = (breakWords: boolean) =>
+    columnWidths(
+      keep.map((i) => head[i]!),
+      cellsOf(keep),
+      columns,
+      breakWords,
+    );
   let fit = fitKept(false);
   const dropped: string[] = [];
   for (const name of optional) {
@@ -101,7 +120,9 @@ export function fitTable(head: string[], rows: (string | number)[][], columns: n
     colWidths: widths.map((w) => w + CELL_PADDING_CHARS),
     style: { head: [], border: [] },
   });
-  cellsOf(keep).forEach((r, y) => table.push(r.map((c, k) => (y === 0 ? wrapText(c, widths[k]!) : { content: wrapText(c, widths[k]!), chars: NO_ROW_RULE }))));
+  cellsOf(keep).forEach((r, y) =>
+    table.push(r.map((c, k) => (y === 0 ? wrapText(c, widths[k]!) : { content: wrapText(c, widths[k]!), chars: NO_ROW_RULE }))),
+  );
   return { text: table.toString(), dropped };
 }
 
@@ -133,7 +154,10 @@ const REPORT_OPTIONAL_COLUMNS = [
     .filter((p) => p !== 99)
     .sort((a, b) => (PERCENTILE_DROP_ORDER.indexOf(a) + 1 || 99) - (PERCENTILE_DROP_ORDER.indexOf(b) + 1 || 99))
     .map(percentileHeader),
-  'IOPS', 'lat mean ms', 'cv %', 'iter',
+  'IOPS',
+  'lat mean ms',
+  'cv %',
+  'iter',
 ];
 
 const STATUS_OPTIONAL_COLUMNS = ['entries total s', 'entry mean s', 're-run'];
@@ -142,7 +166,8 @@ const STATUS_OPTIONAL_COLUMNS = ['entries total s', 'entry mean s', 're-run'];
 export const REPORT_LEGEND =
   'read/write/mixed: bandwidth in MiB/s, mean ± half-width of its 95% confidence interval over iterations (±n/a: no interval, fewer than 3 iterations); cv: coefficient of variation of that bandwidth; ' +
   'latency: fio completion latency in ms, pooled over jobs and iterations; (group n): fio group n of a job file with several';
-export const OUTLIER_LEGEND = '!n: iteration n is an outlier, far from the other iterations (its bandwidth is still in the mean; see "Numbers" in the README)';
+export const OUTLIER_LEGEND =
+  '!n: iteration n is an outlier, far from the other iterations (its bandwidth is still in the mean; see "Numbers" in the README)';
 
 /**
  * The report as a console table: bandwidth in MiB/s as mean ± half-width of its 95% confidence
@@ -156,7 +181,9 @@ export function reportTable(reports: readonly EntryReport[], columns = terminalC
     // Latency of the direction that did the I/O (read wins for mixed workloads; both are in the CSV).
     const lat = r.read ?? r.write ?? r.trim ?? r.mixed ?? null;
     const cv = lat?.bwBytesPerSec.cv;
-    const iops = [r.read, r.write, r.trim].reduce((s, d) => s + (d ? (metricKind('iops')!.value(d) ?? 0) : 0), 0) || (r.mixed ? (metricKind('iops')!.value(r.mixed) ?? 0) : 0);
+    const iops =
+      [r.read, r.write, r.trim].reduce((s, d) => s + (d ? (metricKind('iops')!.value(d) ?? 0) : 0), 0) ||
+      (r.mixed ? (metricKind('iops')!.value(r.mixed) ?? 0) : 0);
     return [
       r.matrixId,
       r.fioGroup === undefined ? r.testId : `${r.testId} (group ${r.fioGroup})`,
@@ -174,8 +201,19 @@ export function reportTable(reports: readonly EntryReport[], columns = terminalC
     ];
   });
   const head = [
-    'entry', 'test', 'config', 'vm', 'status', 'iter', `read ${UNITS.bandwidth}`, `write ${UNITS.bandwidth}`, ...(withMixed ? [`mixed ${UNITS.bandwidth}`] : []),
-    'cv %', 'IOPS', `lat mean ${UNITS.latency}`, ...PERCENTILE_METRICS.map((k) => percentileHeader(k.percentile!)),
+    'entry',
+    'test',
+    'config',
+    'vm',
+    'status',
+    'iter',
+    `read ${UNITS.bandwidth}`,
+    `write ${UNITS.bandwidth}`,
+    ...(withMixed ? [`mixed ${UNITS.bandwidth}`] : []),
+    'cv %',
+    'IOPS',
+    `lat mean ${UNITS.latency}`,
+    ...PERCENTILE_METRICS.map((k) => percentileHeader(k.percentile!)),
   ];
   const anyOutlier = reports.some((r) => [r.read, r.write, r.mixed].some((d) => d?.bwBytesPerSec.outlierIterations?.length));
   const { text, dropped } = fitTable(head, rows, columns, REPORT_OPTIONAL_COLUMNS);
@@ -190,7 +228,19 @@ export function reportTable(reports: readonly EntryReport[], columns = terminalC
  * to the benchmark's passed and failed.
  */
 export function progressTable(progress: BenchmarkProgress, live: ReadonlyMap<string, VmProgress>, columns = terminalColumns()): string {
-  const head = ['run', 'vm', 'status', 'assigned', 'passed', 'failed', 're-run', 'running entry', 'entry mean s', 'entries total s', 'failures'];
+  const head = [
+    'run',
+    'vm',
+    'status',
+    'assigned',
+    'passed',
+    'failed',
+    're-run',
+    'running entry',
+    'entry mean s',
+    'entries total s',
+    'failures',
+  ];
   const rows = progress.runs.map((run) => {
     const l = live.get(run.workflowId);
     const ran = (l?.outcomes ?? []).filter((o) => !o.reused && o.durationMs > 0);

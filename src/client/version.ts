@@ -14,7 +14,13 @@ export function versionText(env: NodeJS.ProcessEnv = process.env): string {
 function gitCommit(): string | undefined {
   try {
     // A tarball install (the GCE startup script) has no .git: the version alone is printed then.
-    return execFileSync('git', ['-C', REPO, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim() || undefined;
+    return (
+      execFileSync('git', ['-C', REPO, 'rev-parse', '--short=12', 'HEAD'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 5_000,
+      }).trim() || undefined
+    );
   } catch {
     return undefined;
   }

@@ -25,8 +25,18 @@ export function createWatchView(stream: NodeJS.WriteStream = process.stderr, o: 
 }
 
 /** Counts of one run, as the parent records them entry by entry (they add up to the benchmark's). */
-export function runCounts(p: LiveProgress): { workflowId: string; vm: string; status: string; passed: number; failed: number; rerun: number; total: number }[] {
-  return p.progress.runs.map((r) => ({ workflowId: r.workflowId, vm: r.vm, status: r.status, passed: r.passed, failed: r.failed, rerun: r.rerun ?? 0, total: r.total }));
+export function runCounts(
+  p: LiveProgress,
+): { workflowId: string; vm: string; status: string; passed: number; failed: number; rerun: number; total: number }[] {
+  return p.progress.runs.map((r) => ({
+    workflowId: r.workflowId,
+    vm: r.vm,
+    status: r.status,
+    passed: r.passed,
+    failed: r.failed,
+    rerun: r.rerun ?? 0,
+    total: r.total,
+  }));
 }
 
 function totals(p: LiveProgress): { done: number; passed: number; failed: number } {
@@ -178,18 +188,40 @@ class BarsView implements WatchView {
     this.width = Math.max(this.width, ...p.progress.runs.map((r) => r.vm.length + (r.workflowId.includes('-retry-') ? 8 : 0)));
     const runs = runCounts(p).map((r) => ({ r, running: r.status === 'running' ? runningEntry(p, r.workflowId) : undefined }));
     const partial = runs.reduce((sum, { running }) => sum + (running?.fraction ?? 0), 0);
-    this.show(undefined, { name: 'all'.padEnd(this.width), done: t.done, total: p.progress.totalEntries, passed: t.passed, failed: t.failed, status: p.progress.phase }, partial);
+    this.show(
+      undefined,
+      {
+        name: 'all'.padEnd(this.width),
+        done: t.done,
+        total: p.progress.totalEntries,
+        passed: t.passed,
+        failed: t.failed,
+        status: p.progress.phase,
+      },
+      partial,
+    );
     for (const { r, running } of runs) {
       const name = (r.workflowId.includes('-retry-') ? `${r.vm} (rerun)` : r.vm).padEnd(this.width);
       const status = running ? `running ${running.text}` : r.status;
-      this.show(r.workflowId, { name, done: r.passed + r.failed + r.rerun, total: r.total, passed: r.passed, failed: r.failed, status }, running?.fraction ?? 0);
+      this.show(
+        r.workflowId,
+        { name, done: r.passed + r.failed + r.rerun, total: r.total, passed: r.passed, failed: r.failed, status },
+        running?.fraction ?? 0,
+      );
     }
   }
   stop(result?: BenchmarkResult): void {
     if (result && this.overall) {
       // The final query may have failed or lagged: the result has the last word on the totals.
       const done = result.passed + result.failed;
-      this.show(undefined, { name: 'all'.padEnd(this.width), done, total: result.totalEntries, passed: result.passed, failed: result.failed, status: 'done' });
+      this.show(undefined, {
+        name: 'all'.padEnd(this.width),
+        done,
+        total: result.totalEntries,
+        passed: result.passed,
+        failed: result.failed,
+        status: 'done',
+      });
     }
     this.multibar.stop();
   }

@@ -36,7 +36,9 @@ export function benchmarkStartMetadata(req: BenchmarkRequest, prepared: Prepared
     `Benchmark ${req.benchmarkId}${name}: ${entries} entries × ${req.iterations} iterations on ${fleetSummary(req.fleet)}, ` +
     `gcsfuse ${refs.join(', ')}`;
 
-  const listed = prepared.configs.slice(0, MAX_CONFIGS_LISTED).map((c) => `  - ${code(c.label)}: ${code(c.commit)}${c.mountArgs.trim() ? ` ${code(c.mountArgs.trim())}` : ''}`);
+  const listed = prepared.configs
+    .slice(0, MAX_CONFIGS_LISTED)
+    .map((c) => `  - ${code(c.label)}: ${code(c.commit)}${c.mountArgs.trim() ? ` ${code(c.mountArgs.trim())}` : ''}`);
   if (configs > MAX_CONFIGS_LISTED) listed.push(`  - and ${configs - MAX_CONFIGS_LISTED} more (${req.configs?.name})`);
   const details = [
     `- **benchmark**: ${code(req.benchmarkId)}` + (req.runName ? `, run name ${code(req.runName)}` : ''),

@@ -4,10 +4,7 @@
  * optimum, where the original tool's equal split by count can leave one VM with all
  * the long tests. Deterministic: ties go to the earlier VM and the lower matrix id.
  */
-export function assignByCost(
-  entries: readonly { matrixId: number; costMs: number }[],
-  vms: readonly string[],
-): Map<string, number[]> {
+export function assignByCost(entries: readonly { matrixId: number; costMs: number }[], vms: readonly string[]): Map<string, number[]> {
   if (vms.length === 0) throw new Error('no VMs to assign entries to');
   // A repeated name would collapse in the returned map and silently drop its entries.
   if (new Set(vms).size !== vms.length) throw new Error(`a VM is listed twice: ${vms.join(', ')}`);
@@ -35,6 +32,10 @@ export function assignmentQuality(
     longest = Math.max(longest, c);
   }
   let makespanMs = 0;
-  for (const ids of assignment.values()) makespanMs = Math.max(makespanMs, ids.reduce((s, id) => s + (costs.get(id) ?? 0), 0));
+  for (const ids of assignment.values())
+    makespanMs = Math.max(
+      makespanMs,
+      ids.reduce((s, id) => s + (costs.get(id) ?? 0), 0),
+    );
   return { makespanMs, lowerBoundMs: Math.max(total / Math.max(assignment.size, 1), longest) };
 }

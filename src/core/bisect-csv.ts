@@ -12,7 +12,10 @@ export function oneTestCsv(text: string, file: string, testId: string): string {
   const matching = records.filter((r) => (header.includes('test_id') ? r.values.test_id : String(r.row)) === testId);
   if (matching.length === 0) {
     const ids = records.map((r) => (header.includes('test_id') ? r.values.test_id : String(r.row)));
-    throw new InputError(`test id "${testId}" is not in ${file} (its tests: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', ...' : ''})`, { flag: '--test-id', file });
+    throw new InputError(
+      `test id "${testId}" is not in ${file} (its tests: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', ...' : ''})`,
+      { flag: '--test-id', file },
+    );
   }
   const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const row = matching[0]!;

@@ -67,7 +67,16 @@ export interface BisectStep {
   /** The benchmarks of this commit (its rounds). */
   benchmarkIds: string[];
   /** The gated metrics' change against the good commit. */
-  metrics: { metric: string; unit: string; good: number | null; candidate: number | null; deltaPct: number | null; p: number | null; thresholdPct: number | null; verdict: string }[];
+  metrics: {
+    metric: string;
+    unit: string;
+    good: number | null;
+    candidate: number | null;
+    deltaPct: number | null;
+    p: number | null;
+    thresholdPct: number | null;
+    verdict: string;
+  }[];
 }
 
 /** The range still suspected: the newest commit known good and the oldest known bad. */
@@ -142,11 +151,16 @@ export function checkBisectRef(ref: string, loc: InputLocation): string {
 
 export function checkBisectIterations(it: BisectIterations): BisectIterations {
   // Welch's test needs 2 iterations a side; fewer than 3 gives no interval (compare says so).
-  if (it.initial < 2) throw new InputError(`must be at least 2 (Welch's t-test needs 2 iterations a side), got ${it.initial}`, { flag: '--iterations' });
+  if (it.initial < 2)
+    throw new InputError(`must be at least 2 (Welch's t-test needs 2 iterations a side), got ${it.initial}`, { flag: '--iterations' });
   if (it.step < 1) throw new InputError(`must be at least 1, got ${it.step}`, { flag: '--add-iterations' });
-  if (it.max < it.initial) throw new InputError(`must be at least --iterations (${it.initial}), got ${it.max}`, { flag: '--max-iterations' });
+  if (it.max < it.initial)
+    throw new InputError(`must be at least --iterations (${it.initial}), got ${it.max}`, { flag: '--max-iterations' });
   if (Math.ceil((it.max - it.initial) / it.step) + 1 > MAX_ROUNDS_PER_COMMIT) {
-    throw new InputError(`--max-iterations ${it.max} with --add-iterations ${it.step} needs more than ${MAX_ROUNDS_PER_COMMIT} rounds of a commit`, { flag: '--max-iterations' });
+    throw new InputError(
+      `--max-iterations ${it.max} with --add-iterations ${it.step} needs more than ${MAX_ROUNDS_PER_COMMIT} rounds of a commit`,
+      { flag: '--max-iterations' },
+    );
   }
   return it;
 }
@@ -161,10 +175,25 @@ export function commitVerdictOf(c: Comparison): { verdict: CommitVerdict; reason
   const gated = c.rows.filter((r) => r.thresholdPct !== null);
   const describe = (r: (typeof gated)[number]) =>
     `${r.metric} ${r.deltaPct === null ? '?' : `${r.deltaPct > 0 ? '+' : ''}${r.deltaPct.toFixed(1)}%`} (p ${r.p === null ? '-' : r.p.toPrecision(2)}, threshold ${r.thresholdPct}%)`;
-  if (c.regressions > 0) return { verdict: 'bad', reason: `regressed: ${gated.filter((r) => r.verdict === 'regression').map(describe).join(', ')}` };
+  if (c.regressions > 0)
+    return {
+      verdict: 'bad',
+      reason: `regressed: ${gated
+        .filter((r) => r.verdict === 'regression')
+        .map(describe)
+        .join(', ')}`,
+    };
   if (c.gateIncomplete?.length) return { verdict: 'inconclusive', reason: c.gateIncomplete.join('; ') };
-  if (gated.length === 0) return { verdict: 'inconclusive', reason: 'no gated metric was compared: the test has no I/O in the gated metrics' };
-  if (c.untestedGated > 0 || (c.inconclusiveGated ?? 0) > 0) return { verdict: 'inconclusive', reason: `gated metrics not decided: ${gated.filter((r) => r.p === null || r.verdict === 'inconclusive').map(describe).join(', ')}` };
+  if (gated.length === 0)
+    return { verdict: 'inconclusive', reason: 'no gated metric was compared: the test has no I/O in the gated metrics' };
+  if (c.untestedGated > 0 || (c.inconclusiveGated ?? 0) > 0)
+    return {
+      verdict: 'inconclusive',
+      reason: `gated metrics not decided: ${gated
+        .filter((r) => r.p === null || r.verdict === 'inconclusive')
+        .map(describe)
+        .join(', ')}`,
+    };
   return { verdict: 'good', reason: `within thresholds: ${gated.map(describe).join(', ')}` };
 }
 
@@ -193,11 +222,17 @@ export function moreIterations(good: number, candidate: number, it: BisectIterat
 
 /** Parses `git rev-list` output (one sha a line) into the ancestry path, oldest first. */
 export function parseRevList(output: string, goodRef: string, badRef: string): string[] {
-  const commits = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const commits = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const c of commits) if (!/^[0-9a-f]{40}$/.test(c)) throw new Error(`git rev-list printed ${JSON.stringify(c)}, not a commit`);
   if (commits.length === 0) {
-    throw new InputError(`no commit leads from ${goodRef} to ${badRef}: the bad commit must be a descendant of the good one`, { flag: '--bad' });
+    throw new InputError(`no commit leads from ${goodRef} to ${badRef}: the bad commit must be a descendant of the good one`, {
+      flag: '--bad',
+    });
   }
-  if (commits.length > MAX_BISECT_COMMITS) throw new InputError(`${commits.length} commits between ${goodRef} and ${badRef}: more than ${MAX_BISECT_COMMITS}`, { flag: '--good' });
+  if (commits.length > MAX_BISECT_COMMITS)
+    throw new InputError(`${commits.length} commits between ${goodRef} and ${badRef}: more than ${MAX_BISECT_COMMITS}`, { flag: '--good' });
   return commits;
 }

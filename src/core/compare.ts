@@ -58,7 +58,10 @@ const knownNames = () =>
 
 /** --metrics: comma-separated metric names (see expandMetricName). */
 export function parseMetricList(text: string, flag = '--metrics'): string[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new InputError(`no metric given; ${knownNames()}`, { flag });
   const out: string[] = [];
   for (const name of names) {
@@ -75,7 +78,10 @@ export function parseMetricList(text: string, flag = '--metrics'): string[] {
  * name wins whatever the order. Returns the threshold in percent of each metric named.
  */
 export function parseThresholds(text: string, flag = '--max-regression'): Map<string, number> {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new InputError('no threshold given; write metric=N%, e.g. read_bw=5%,p99_lat=10%', { flag });
   const specificity = (name: string) => (name === 'all' ? 0 : METRIC_BY_NAME.has(name) ? 2 : 1);
   const seen = new Set<string>();
@@ -195,12 +201,14 @@ function keyed(reports: readonly EntryReport[], byConfig: boolean): Map<string, 
 }
 
 export function verdictOf(
-  c: Pick<MetricComparison, 'deltaPct' | 'p' | 'better' | 'thresholdPct'> & Partial<Pick<MetricComparison, 'changeLowPct' | 'changeHighPct'>>,
+  c: Pick<MetricComparison, 'deltaPct' | 'p' | 'better' | 'thresholdPct'> &
+    Partial<Pick<MetricComparison, 'changeLowPct' | 'changeHighPct'>>,
   alpha: number,
 ): { significant: boolean; verdict: Verdict } {
   const significant = c.p !== null && c.p < alpha;
   const worse = c.deltaPct !== null && (c.better === 'higher' ? c.deltaPct < 0 : c.deltaPct > 0);
-  if (c.thresholdPct !== null && worse && significant && Math.abs(c.deltaPct!) > c.thresholdPct) return { significant, verdict: 'regression' };
+  if (c.thresholdPct !== null && worse && significant && Math.abs(c.deltaPct!) > c.thresholdPct)
+    return { significant, verdict: 'regression' };
   if (c.p === null) return { significant, verdict: 'not tested' };
   if (!significant || c.deltaPct === null || c.deltaPct === 0) {
     // The worst change the interval allows, in the bad direction: beyond the threshold, nothing is shown.
@@ -217,7 +225,9 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   if (!(alpha > 0 && alpha < 1)) throw new InputError(`must be between 0 and 1, got ${alpha}`, { flag: '--alpha' });
   if ((baseline.config === undefined) !== (candidate.config === undefined)) {
-    throw new InputError('give both --baseline-config and --candidate-config, or neither', { flag: baseline.config === undefined ? '--baseline-config' : '--candidate-config' });
+    throw new InputError('give both --baseline-config and --candidate-config, or neither', {
+      flag: baseline.config === undefined ? '--baseline-config' : '--candidate-config',
+    });
   }
   const thresholds = options.thresholds ?? new Map<string, number>();
   const wanted = new Set(options.metrics ?? METRICS.filter((m) => DEFAULT_METRIC_KINDS.includes(m.kind)).map((m) => m.name));
@@ -281,27 +291,42 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
       });
     }
   }
-  const unmatched = { baselineOnly: [...base.keys()].filter((k) => !cand.has(k)), candidateOnly: [...cand.keys()].filter((k) => !base.has(k)) };
+  const unmatched = {
+    baselineOnly: [...base.keys()].filter((k) => !cand.has(k)),
+    candidateOnly: [...cand.keys()].filter((k) => !base.has(k)),
+  };
   const untestedGated = rows.filter((r) => r.thresholdPct !== null && r.p === null).length;
   const inconclusiveGated = rows.filter((r) => r.thresholdPct !== null && r.verdict === 'inconclusive').length;
   if (thresholds.size > 0) {
-    if (!rows.some((r) => r.thresholdPct !== null)) gateIncomplete.unshift('no gated metric was compared: nothing matched between the two runs');
+    if (!rows.some((r) => r.thresholdPct !== null))
+      gateIncomplete.unshift('no gated metric was compared: nothing matched between the two runs');
     if (unmatched.baselineOnly.length) gateIncomplete.push(`only in the baseline: ${unmatched.baselineOnly.join(', ')}`);
     if (unmatched.candidateOnly.length) gateIncomplete.push(`only in the candidate: ${unmatched.candidateOnly.join(', ')}`);
     for (const s of skipped) gateIncomplete.push(`not compared: ${s.key} (${s.reason})`);
     if (untestedGated) gateIncomplete.push(`${untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)`);
-    if (inconclusiveGated) gateIncomplete.push(`${inconclusiveGated} gated metric(s) inconclusive: too few or too noisy iterations to detect a change of the threshold`);
+    if (inconclusiveGated)
+      gateIncomplete.push(
+        `${inconclusiveGated} gated metric(s) inconclusive: too few or too noisy iterations to detect a change of the threshold`,
+      );
   }
   const notes: string[] = [];
   const vms = [distinct(pairs.map(([b]) => b.vm)), distinct(pairs.map(([, c]) => c.vm))];
   const differentVm = pairs.filter(([b, c]) => b.vm !== c.vm).length;
-  if (differentVm) notes.push(`${differentVm} of ${pairs.length} compared entries ran on different VMs (baseline ${vms[0]!.join(', ') || '-'}; candidate ${vms[1]!.join(', ') || '-'}): differences may be the machines'`);
+  if (differentVm)
+    notes.push(
+      `${differentVm} of ${pairs.length} compared entries ran on different VMs (baseline ${vms[0]!.join(', ') || '-'}; candidate ${vms[1]!.join(', ') || '-'}): differences may be the machines'`,
+    );
   const types = [distinct(pairs.map(([b]) => b.machineType)), distinct(pairs.map(([, c]) => c.machineType))];
   if (pairs.some(([b, c]) => b.machineType && c.machineType && b.machineType !== c.machineType)) {
-    notes.push(`baseline and candidate ran on different machine types (baseline ${types[0]!.join(', ')}; candidate ${types[1]!.join(', ')})`);
+    notes.push(
+      `baseline and candidate ran on different machine types (baseline ${types[0]!.join(', ')}; candidate ${types[1]!.join(', ')})`,
+    );
   }
   const fewest = Math.min(...rows.flatMap((r) => [r.baselineN, r.candidateN]));
-  if (rows.length && fewest < 3) notes.push(`some metrics have only ${fewest} iteration(s) on a side: too few to show any but very large changes (see the change intervals)`);
+  if (rows.length && fewest < 3)
+    notes.push(
+      `some metrics have only ${fewest} iteration(s) on a side: too few to show any but very large changes (see the change intervals)`,
+    );
   return {
     baseline: { benchmarkId: baseline.benchmarkId, config: baseline.config ?? null },
     candidate: { benchmarkId: candidate.benchmarkId, config: candidate.config ?? null },

@@ -19,7 +19,11 @@ export function parseMountConfigsCsv(text: string, file: string): MountConfig[] 
   const { header, headerLine, records } = parseCsvTable(text, file);
   for (const column of header) {
     if (!(CONFIG_COLUMNS as readonly string[]).includes(column)) {
-      throw new InputError(`unknown column "${column}"; a configs CSV has the columns ${CONFIG_COLUMNS.join(', ')}`, { file, line: headerLine, column });
+      throw new InputError(`unknown column "${column}"; a configs CSV has the columns ${CONFIG_COLUMNS.join(', ')}`, {
+        file,
+        line: headerLine,
+        column,
+      });
     }
   }
   for (const column of CONFIG_COLUMNS) {
@@ -29,7 +33,8 @@ export function parseMountConfigsCsv(text: string, file: string): MountConfig[] 
   return records.map(({ row, line, values }) => {
     const label = checkSafeId(values.label ?? '', 'label', { file, row, line, column: 'label' });
     const earlier = labels.get(label);
-    if (earlier !== undefined) throw new InputError(`label "${label}" is used by row ${earlier} already`, { file, row, line, column: 'label' });
+    if (earlier !== undefined)
+      throw new InputError(`label "${label}" is used by row ${earlier} already`, { file, row, line, column: 'label' });
     labels.set(label, row);
     const commit = checkGitRef(values.commit ?? '', { file, row, line, column: 'commit' });
     const mountArgs = values.mount_args ?? '';

@@ -9,7 +9,15 @@
  * Pure: no I/O. Units are in the column names: bytes, bytes per second, ns, ms.
  */
 import { InputError } from './errors';
-import { extractFioJson, fioResultOf, REPORTED_DIRECTIONS, type DirectionResult, type FioGroupResult, type FioIterationResult, type ReportedDirection } from './fio';
+import {
+  extractFioJson,
+  fioResultOf,
+  REPORTED_DIRECTIONS,
+  type DirectionResult,
+  type FioGroupResult,
+  type FioIterationResult,
+  type ReportedDirection,
+} from './fio';
 import type { MatrixEntry } from './matrix';
 import { metricKind, PERCENTILE_METRICS, type Percentile } from './metrics';
 import type { EntryMetadata, MetadataPrefetch } from './metadata';
@@ -41,7 +49,9 @@ const PERCENTILE_COLUMNS = PERCENTILE_METRICS.map((k, i) =>
   opt(
     percentileColumn(k.percentile!),
     'INT64',
-    i === 0 ? `${k.percentile}th percentile ${CLAT}, ns, from fio's json+ histogram as fio reads it; null without histogram` : `${k.percentile}th percentile ${CLAT}, ns; null without histogram`,
+    i === 0
+      ? `${k.percentile}th percentile ${CLAT}, ns, from fio's json+ histogram as fio reads it; null without histogram`
+      : `${k.percentile}th percentile ${CLAT}, ns; null without histogram`,
   ),
 );
 
@@ -95,10 +105,18 @@ export const EXPORT_COLUMNS = [
   opt('job_sha256', 'STRING', 'SHA-256 (hex) of the rendered fio job that ran'),
   opt('recorded_at', 'TIMESTAMP', "when fio wrote the iteration's result (fio's timestamp_ms), UTC"),
   ...RESOURCE_EXPORT_COLUMNS,
-  opt('metadata_prefetch_ms', 'FLOAT64', 'wall time of the recursive listing of the test folder before fio (the original ls -R), ms; null when not recorded'),
+  opt(
+    'metadata_prefetch_ms',
+    'FLOAT64',
+    'wall time of the recursive listing of the test folder before fio (the original ls -R), ms; null when not recorded',
+  ),
   opt('metadata_prefetch_files', 'INT64', 'files the metadata prefetch listed, in all subfolders; null when not recorded'),
   // Last, so a table made before it only needs the column added.
-  opt('fio_group', 'INT64', "fio's groupid of the row when the job file has several groups (stonewall/new_group), each group its own rows; null with one group"),
+  opt(
+    'fio_group',
+    'INT64',
+    "fio's groupid of the row when the job file has several groups (stonewall/new_group), each group its own rows; null with one group",
+  ),
 ] as const satisfies readonly ExportColumn[];
 
 type Columns = typeof EXPORT_COLUMNS;
@@ -151,7 +169,11 @@ export function parseExportIteration(iteration: number, text: string, source?: s
   const parsed = extractFioJson(text, source);
   const json = parsed as { timestamp_ms?: unknown; timestamp?: unknown };
   const ms = typeof json.timestamp_ms === 'number' ? json.timestamp_ms : typeof json.timestamp === 'number' ? json.timestamp * 1000 : null;
-  return { iteration, result: fioResultOf(parsed, source), recordedAt: ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString() };
+  return {
+    iteration,
+    result: fioResultOf(parsed, source),
+    recordedAt: ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString(),
+  };
 }
 
 // ---------------------------------------------------------------- building rows
@@ -209,7 +231,9 @@ export function entryRows(input: ExportEntryInput): ExportRow[] {
   const iterations = [...input.iterations].sort((a, b) => a.iteration - b.iteration);
   const groupIds = [...new Set(iterations.flatMap((it) => (it.result.groups ?? []).map((g) => g.groupId)))].sort((a, b) => a - b);
   const parts: { group: number | null; of: (it: ExportIteration) => Figures | undefined }[] =
-    groupIds.length > 1 ? groupIds.map((g) => ({ group: g, of: (it) => it.result.groups.find((x) => x.groupId === g) })) : [{ group: null, of: (it) => it.result }];
+    groupIds.length > 1
+      ? groupIds.map((g) => ({ group: g, of: (it) => it.result.groups.find((x) => x.groupId === g) }))
+      : [{ group: null, of: (it) => it.result }];
   const rows: ExportRow[] = [];
   for (const part of parts) {
     const directions = REPORTED_DIRECTIONS.filter((d) => iterations.some((it) => (part.of(it)?.[d]?.totalIos ?? 0) > 0));
@@ -219,7 +243,9 @@ export function entryRows(input: ExportEntryInput): ExportRow[] {
       for (const dir of directions) {
         const d: DirectionResult = figures[dir];
         const withLatency = d.clat.count > 0;
-        const percentiles = Object.fromEntries(PERCENTILE_METRICS.map((k) => [percentileColumn(k.percentile!), k.fromIteration(d)])) as Record<PercentileColumnName, number | null>;
+        const percentiles = Object.fromEntries(
+          PERCENTILE_METRICS.map((k) => [percentileColumn(k.percentile!), k.fromIteration(d)]),
+        ) as Record<PercentileColumnName, number | null>;
         rows.push({
           benchmark_id: input.benchmarkId,
           matrix_id: entry.matrixId,

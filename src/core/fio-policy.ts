@@ -43,8 +43,26 @@ export const REFUSED_FIO_OPTIONS: Readonly<Record<string, string>> = {
 
 /** I/O engines that do plain file I/O; the rest reach devices, networks, programs or shared libraries. */
 export const ALLOWED_IOENGINES: ReadonlySet<string> = new Set([
-  'sync', 'psync', 'vsync', 'pvsync', 'pvsync2', 'libaio', 'io_uring', 'posixaio', 'mmap', 'splice', 'null',
-  'filecreate', 'filestat', 'filedelete', 'dircreate', 'dirstat', 'dirdelete', 'falloc', 'ftruncate', 'cpuio',
+  'sync',
+  'psync',
+  'vsync',
+  'pvsync',
+  'pvsync2',
+  'libaio',
+  'io_uring',
+  'posixaio',
+  'mmap',
+  'splice',
+  'null',
+  'filecreate',
+  'filestat',
+  'filedelete',
+  'dircreate',
+  'dirstat',
+  'dirdelete',
+  'falloc',
+  'ftruncate',
+  'cpuio',
 ]);
 
 /** Options whose value names files or folders, and how. */
@@ -74,7 +92,10 @@ export function parseFioJob(text: string, file: string): FioOption[] {
         return;
       }
       if (/^include(\s|$)/.test(body)) {
-        throw new InputError('"include" is refused: it makes fio read another file of the VM (and print it when it is no job file)', { file, line });
+        throw new InputError('"include" is refused: it makes fio read another file of the VM (and print it when it is no job file)', {
+          file,
+          line,
+        });
       }
       const eq = body.indexOf('=');
       const name = (eq < 0 ? body : body.slice(0, eq)).trim();
@@ -129,7 +150,7 @@ export function checkFioOptions(options: readonly FioOption[], ctx: FioPolicyCon
     if (ctx.allow?.has(o.name)) continue;
     const value = o.value ?? '';
     // fio expands ${VAR} from its environment anywhere in a job file.
-    if (value.includes('${')) refuse(o, "fio would expand an environment variable (${...}); write the value itself");
+    if (value.includes('${')) refuse(o, 'fio would expand an environment variable (${...}); write the value itself');
     if (o.name === '[section]' || o.name === 'name') {
       // The job name is part of fio's default file names ($jobname.$jobnum.$filenum): a '/' leaves the folder.
       if (value.includes('/')) refuse(o, "a '/' in a job name makes fio create its files outside the test-data folder");
@@ -138,7 +159,14 @@ export function checkFioOptions(options: readonly FioOption[], ctx: FioPolicyCon
     const why = REFUSED_FIO_OPTIONS[o.name];
     if (why) refuse(o, why);
     if (o.name === 'ioengine' && !ALLOWED_IOENGINES.has(value)) {
-      refuse(o, value.startsWith('external') ? 'it loads a shared library into fio' : value === 'exec' ? 'it runs a program on the VM' : `only file I/O engines are allowed (${[...ALLOWED_IOENGINES].join(', ')})`);
+      refuse(
+        o,
+        value.startsWith('external')
+          ? 'it loads a shared library into fio'
+          : value === 'exec'
+            ? 'it runs a program on the VM'
+            : `only file I/O engines are allowed (${[...ALLOWED_IOENGINES].join(', ')})`,
+      );
     }
     if ((o.name === 'mem' || o.name === 'iomem') && value.includes(':')) refuse(o, 'it maps a file of its own choosing');
     if (PATH_OPTIONS.has(o.name) && value === '') refuse(o, 'it needs a value');
@@ -157,7 +185,11 @@ export function checkFioOptions(options: readonly FioOption[], ctx: FioPolicyCon
 export function pathsOfJob(options: readonly FioOption[], cwd: string, allow?: ReadonlySet<string>): { option: FioOption; path: string }[] {
   const dirs = new Map<string, string[]>(); // section -> its directories
   for (const o of options) {
-    if (o.name === 'directory' && o.value && !allow?.has('directory')) dirs.set(o.section, splitPaths(o.value).map((d) => resolvePath(cwd, d)));
+    if (o.name === 'directory' && o.value && !allow?.has('directory'))
+      dirs.set(
+        o.section,
+        splitPaths(o.value).map((d) => resolvePath(cwd, d)),
+      );
   }
   const dirsOf = (section: string) => dirs.get(section) ?? dirs.get('global') ?? [cwd];
   const out: { option: FioOption; path: string }[] = [];

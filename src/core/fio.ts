@@ -117,7 +117,10 @@ export function extractFioJson(text: string, source?: string): FioJson {
   if (!found) throw new FioOutputError(named(source, 'no complete fio JSON result found in the output'));
   if (cutOffAfterFound) {
     throw new FioOutputError(
-      named(source, "fio's final JSON result is cut off (the output ends inside it); the complete objects before it are --status-interval snapshots, not the result"),
+      named(
+        source,
+        "fio's final JSON result is cut off (the output ends inside it); the complete objects before it are --status-interval snapshots, not the result",
+      ),
     );
   }
   return found;
@@ -263,7 +266,11 @@ export function fioResultOf(json: FioJson, source?: string): FioIterationResult 
  * first bucket (in ascending order) whose running count reaches fioPercentileMinCount of all
  * samples.
  */
-export function percentileFromBins(bins: LatencyBins, p: number, precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS): number | undefined {
+export function percentileFromBins(
+  bins: LatencyBins,
+  p: number,
+  precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS,
+): number | undefined {
   let total = 0;
   for (const n of bins.values()) total += n;
   if (total === 0) return undefined;
@@ -377,6 +384,7 @@ export function unusableOutputReason(r: FioIterationResult, rw: string | undefin
   // unified_rw_reporting=1: fio reports every direction pooled as mixed, so only that can be checked.
   if (r.read.totalIos + r.write.totalIos + r.trim.totalIos === 0 && r.mixed.totalIos > 0) return undefined;
   const idle = directionsOfRw(rw).filter((d) => r[d].ioBytes === 0);
-  if (idle.length > 0) return `fio moved no bytes in the ${idle.join(' and ')} direction${idle.length > 1 ? 's' : ''} that rw=${rw ?? 'read'} asks for`;
+  if (idle.length > 0)
+    return `fio moved no bytes in the ${idle.join(' and ')} direction${idle.length > 1 ? 's' : ''} that rw=${rw ?? 'read'} asks for`;
   return undefined;
 }

@@ -30,7 +30,11 @@ export function renderJob(template: string, file: string, t: JobTarget, allow?: 
   checkSafeId(t.testId, 'test id');
   const dataDir = testDataDir(t.mountPoint, t.vm, t.testId);
   const root = vmDataDir(t.mountPoint, t.vm);
-  const text = renderTemplate(template, placeholderValues(t.testId, t.params, { MOUNT_POINT: t.mountPoint, TEST_DATA_DIR: dataDir, VM_NAME: t.vm }), file);
+  const text = renderTemplate(
+    template,
+    placeholderValues(t.testId, t.params, { MOUNT_POINT: t.mountPoint, TEST_DATA_DIR: dataDir, VM_NAME: t.vm }),
+    file,
+  );
   const options = checkFioJob(text, { file, allowedRoot: root, cwd: dataDir, allow });
   return { text, testDataDir: dataDir, vmDataDir: root, options };
 }

@@ -21,7 +21,8 @@ export function splitMountArgs(text: string, loc: InputLocation = {}): string[] 
   return words.map((w) => {
     if (typeof w !== 'string') {
       // shell-quote returns a glob as { op: 'glob', pattern }, so test for it before other operators.
-      const what = 'comment' in w ? 'a comment' : w.op === 'glob' ? `a glob ${JSON.stringify(w.pattern)}` : `shell operator ${JSON.stringify(w.op)}`;
+      const what =
+        'comment' in w ? 'a comment' : w.op === 'glob' ? `a glob ${JSON.stringify(w.pattern)}` : `shell operator ${JSON.stringify(w.op)}`;
       throw new InputError(`mount args ${JSON.stringify(text)} contain ${what}: only plain flags and values are allowed`, loc);
     }
     return w;
@@ -71,7 +72,8 @@ function bucketNameProblem(b: string): string | undefined {
   if (b.length < 3) return 'it must have at least 3 characters';
   if (b.length > 222 || (!b.includes('.') && b.length > 63)) return 'it is too long (63 characters, or 222 with dots)';
   if (!/^[a-z0-9]/.test(b) || !/[a-z0-9]$/.test(b)) return 'it must start and end with a letter or digit';
-  if (b.includes('..') || b.split('.').some((part) => part.length === 0 || part.length > 63)) return 'each dot-separated part must have 1-63 characters';
+  if (b.includes('..') || b.split('.').some((part) => part.length === 0 || part.length > 63))
+    return 'each dot-separated part must have 1-63 characters';
   if (/^\d+\.\d+\.\d+\.\d+$/.test(b)) return 'it must not be an IP address';
   if (b.startsWith('goog') || /g[o0]{2}g[l1]e/.test(b)) return 'it must not start with "goog" or contain "google"';
   return undefined;
@@ -84,8 +86,13 @@ function bucketNameProblem(b: string): string | undefined {
  * API domain receives the VM's OAuth token unless gcsfuse mounts without credentials, so it
  * needs anonymous access.
  */
-export function checkEndpoint(endpoint: string, anonymousAccess: boolean, loc: InputLocation = { flag: '--gcsfuse-custom-endpoint' }): string {
-  if (hasSpaceOrControlChars(endpoint)) throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} contains white space or a control character`, loc);
+export function checkEndpoint(
+  endpoint: string,
+  anonymousAccess: boolean,
+  loc: InputLocation = { flag: '--gcsfuse-custom-endpoint' },
+): string {
+  if (hasSpaceOrControlChars(endpoint))
+    throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} contains white space or a control character`, loc);
   let host: string;
   if (/^[A-Za-z0-9.-]+:\d{1,5}$/.test(endpoint)) {
     host = endpoint.slice(0, endpoint.lastIndexOf(':'));
@@ -96,9 +103,13 @@ export function checkEndpoint(endpoint: string, anonymousAccess: boolean, loc: I
     } catch {
       throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} is neither an http(s) URL nor host:port`, loc);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} is neither an http(s) URL nor host:port`, loc);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} is neither an http(s) URL nor host:port`, loc);
     if (url.username || url.password) {
-      throw new InputError('custom endpoint has credentials in its URL (user:password@): they would be stored with the benchmark; give the agents credentials instead', loc);
+      throw new InputError(
+        'custom endpoint has credentials in its URL (user:password@): they would be stored with the benchmark; give the agents credentials instead',
+        loc,
+      );
     }
     if (url.search || url.hash) throw new InputError(`custom endpoint ${JSON.stringify(endpoint)} must not have a query or fragment`, loc);
     host = url.hostname;
@@ -188,7 +199,8 @@ export function checkGcsfuseMountArgv(
   let valueOf: string | undefined; // the flag whose value the next word may be
   for (const word of argv) {
     if (hasControlChars(word)) fail(`${JSON.stringify(word)} contains a control character`);
-    if (word === '--' || word === '-') fail(`a bare ${JSON.stringify(word)} is not allowed: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
+    if (word === '--' || word === '-')
+      fail(`a bare ${JSON.stringify(word)} is not allowed: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
     const flag = FLAG_WORD.exec(word);
     if (word.startsWith('-') && !flag) fail(`${JSON.stringify(word)} is not a flag (--name or --name=value)`);
     if (flag) {
@@ -198,13 +210,16 @@ export function checkGcsfuseMountArgv(
       if (name === 'custom-endpoint' && spec.customEndpoint !== undefined) {
         fail(`--custom-endpoint is given twice: the benchmark's mount spec sets it to ${spec.customEndpoint}`);
       }
-      if (name === 'anonymous-access' && spec.anonymousAccess) fail("--anonymous-access is given twice: the benchmark's mount spec sets it");
+      if (name === 'anonymous-access' && spec.anonymousAccess)
+        fail("--anonymous-access is given twice: the benchmark's mount spec sets it");
       if (flag[2] !== undefined) checkFlagValue(name, flag[2].slice(1), anonymous, fail);
       valueOf = flag[2] === undefined ? name : undefined;
       continue;
     }
     if (valueOf === undefined) {
-      fail(`${JSON.stringify(word)} is neither a flag nor the value of the flag before it: gcsfuse-bench gives gcsfuse the bucket and mount point itself`);
+      fail(
+        `${JSON.stringify(word)} is neither a flag nor the value of the flag before it: gcsfuse-bench gives gcsfuse the bucket and mount point itself`,
+      );
     }
     checkFlagValue(valueOf!, word, anonymous, fail);
     valueOf = undefined;

@@ -24,7 +24,8 @@ export function parseDuration(text: string, loc: InputLocation, bounds: { minMs:
   const t = text.trim();
   if (bounds.allowZero && /^0+(us|ms|s|m|h|d)?$/.test(t)) return 0;
   const ms = parseDurationMs(t);
-  if (ms === undefined) throw new InputError(`${JSON.stringify(text)} is not a duration (a whole number with a unit us, ms, s, m, h, d: 90s, 30m, 2h)`, loc);
+  if (ms === undefined)
+    throw new InputError(`${JSON.stringify(text)} is not a duration (a whole number with a unit us, ms, s, m, h, d: 90s, 30m, 2h)`, loc);
   if (ms < bounds.minMs || ms > bounds.maxMs) {
     throw new InputError(`${t} is out of range: give a duration from ${formatMs(bounds.minMs)} to ${formatMs(bounds.maxMs)}`, loc);
   }

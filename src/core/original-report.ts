@@ -22,12 +22,39 @@ import type { EntryReport } from './report';
 
 /** The original's header, exactly as compat.md lists it. */
 export const ORIGINAL_REPORT_COLUMNS = [
-  'Matrix ID', 'Test ID', 'Config', 'Commit', 'IOType|Jobs|FSize|BS|IOD|NrFiles|Direct',
-  'Read BW (MB/s)', 'Write BW (MB/s)',
-  'Read Min (ms)', 'Read Max (ms)', 'Read Avg (ms)', 'Read StdDev (ms)', 'Read P50 (ms)', 'Read P90 (ms)', 'Read P99 (ms)',
-  'Write Min (ms)', 'Write Max (ms)', 'Write Avg (ms)', 'Write StdDev (ms)', 'Write P50 (ms)', 'Write P90 (ms)', 'Write P99 (ms)',
-  'Avg CPU (%)', 'Peak CPU (%)', 'Avg Mem (MB)', 'Peak Mem (MB)', 'Avg PgCache (GB)', 'Peak PgCache (GB)',
-  'Avg Sys CPU (%)', 'Peak Sys CPU (%)', 'Avg Net RX (MB/s)', 'Peak Net RX (MB/s)', 'Avg Net TX (MB/s)', 'Peak Net TX (MB/s)',
+  'Matrix ID',
+  'Test ID',
+  'Config',
+  'Commit',
+  'IOType|Jobs|FSize|BS|IOD|NrFiles|Direct',
+  'Read BW (MB/s)',
+  'Write BW (MB/s)',
+  'Read Min (ms)',
+  'Read Max (ms)',
+  'Read Avg (ms)',
+  'Read StdDev (ms)',
+  'Read P50 (ms)',
+  'Read P90 (ms)',
+  'Read P99 (ms)',
+  'Write Min (ms)',
+  'Write Max (ms)',
+  'Write Avg (ms)',
+  'Write StdDev (ms)',
+  'Write P50 (ms)',
+  'Write P90 (ms)',
+  'Write P99 (ms)',
+  'Avg CPU (%)',
+  'Peak CPU (%)',
+  'Avg Mem (MB)',
+  'Peak Mem (MB)',
+  'Avg PgCache (GB)',
+  'Peak PgCache (GB)',
+  'Avg Sys CPU (%)',
+  'Peak Sys CPU (%)',
+  'Avg Net RX (MB/s)',
+  'Peak Net RX (MB/s)',
+  'Avg Net TX (MB/s)',
+  'Peak Net TX (MB/s)',
   'Iter',
 ] as const;
 
@@ -97,7 +124,7 @@ export function originalRowValues(r: EntryReport): Record<OriginalReportColumn, 
   const res = r.resources;
   const mib = (key: string, factor: number) => {
     const v = avgPeak(res, key);
-    return { avg: scale(v?.avg, (BYTES_PER_MIB / factor)), peak: scale(v?.peak, BYTES_PER_MIB / factor) };
+    return { avg: scale(v?.avg, BYTES_PER_MIB / factor), peak: scale(v?.peak, BYTES_PER_MIB / factor) };
   };
   const cpu = avgPeak(res, 'gcsfuse_cpu_percent');
   const sysCpu = avgPeak(res, 'system_cpu_percent');
@@ -212,30 +239,60 @@ export interface OriginalBigQueryColumn {
   readonly from?: OriginalReportColumn;
 }
 
-const f = (name: string, type: OriginalBigQueryType, from?: OriginalReportColumn): OriginalBigQueryColumn => ({ name, type, ...(from ? { from } : {}) });
+const f = (name: string, type: OriginalBigQueryType, from?: OriginalReportColumn): OriginalBigQueryColumn => ({
+  name,
+  type,
+  ...(from ? { from } : {}),
+});
 
 /**
  * The original's table, one row per report row: field names, types and order as compat.md lists
  * them. Every field is NULLABLE, as in the original's table ("-" numbers are loaded as NULL).
  */
 export const ORIGINAL_BIGQUERY_COLUMNS: readonly OriginalBigQueryColumn[] = [
-  f('run_timestamp', 'TIMESTAMP'), f('benchmark_id', 'STRING'), f('matrix_id', 'INTEGER', 'Matrix ID'), f('test_id', 'STRING', 'Test ID'),
-  f('config', 'STRING', 'Config'), f('commit', 'STRING', 'Commit'), f('mount_args', 'STRING'), f('iter', 'INTEGER', 'Iter'),
-  f('io_type', 'STRING'), f('num_jobs', 'INTEGER'), f('file_size', 'STRING'), f('block_size', 'STRING'), f('io_depth', 'INTEGER'),
-  f('num_files', 'INTEGER'), f('direct', 'INTEGER'),
-  f('read_bw_mbs', 'FLOAT', 'Read BW (MB/s)'), f('write_bw_mbs', 'FLOAT', 'Write BW (MB/s)'),
-  f('read_min_ms', 'FLOAT', 'Read Min (ms)'), f('read_max_ms', 'FLOAT', 'Read Max (ms)'), f('read_avg_ms', 'FLOAT', 'Read Avg (ms)'),
-  f('read_stddev_ms', 'FLOAT', 'Read StdDev (ms)'), f('read_p50_ms', 'FLOAT', 'Read P50 (ms)'), f('read_p90_ms', 'FLOAT', 'Read P90 (ms)'),
+  f('run_timestamp', 'TIMESTAMP'),
+  f('benchmark_id', 'STRING'),
+  f('matrix_id', 'INTEGER', 'Matrix ID'),
+  f('test_id', 'STRING', 'Test ID'),
+  f('config', 'STRING', 'Config'),
+  f('commit', 'STRING', 'Commit'),
+  f('mount_args', 'STRING'),
+  f('iter', 'INTEGER', 'Iter'),
+  f('io_type', 'STRING'),
+  f('num_jobs', 'INTEGER'),
+  f('file_size', 'STRING'),
+  f('block_size', 'STRING'),
+  f('io_depth', 'INTEGER'),
+  f('num_files', 'INTEGER'),
+  f('direct', 'INTEGER'),
+  f('read_bw_mbs', 'FLOAT', 'Read BW (MB/s)'),
+  f('write_bw_mbs', 'FLOAT', 'Write BW (MB/s)'),
+  f('read_min_ms', 'FLOAT', 'Read Min (ms)'),
+  f('read_max_ms', 'FLOAT', 'Read Max (ms)'),
+  f('read_avg_ms', 'FLOAT', 'Read Avg (ms)'),
+  f('read_stddev_ms', 'FLOAT', 'Read StdDev (ms)'),
+  f('read_p50_ms', 'FLOAT', 'Read P50 (ms)'),
+  f('read_p90_ms', 'FLOAT', 'Read P90 (ms)'),
   f('read_p99_ms', 'FLOAT', 'Read P99 (ms)'),
-  f('write_min_ms', 'FLOAT', 'Write Min (ms)'), f('write_max_ms', 'FLOAT', 'Write Max (ms)'), f('write_avg_ms', 'FLOAT', 'Write Avg (ms)'),
-  f('write_stddev_ms', 'FLOAT', 'Write StdDev (ms)'), f('write_p50_ms', 'FLOAT', 'Write P50 (ms)'), f('write_p90_ms', 'FLOAT', 'Write P90 (ms)'),
+  f('write_min_ms', 'FLOAT', 'Write Min (ms)'),
+  f('write_max_ms', 'FLOAT', 'Write Max (ms)'),
+  f('write_avg_ms', 'FLOAT', 'Write Avg (ms)'),
+  f('write_stddev_ms', 'FLOAT', 'Write StdDev (ms)'),
+  f('write_p50_ms', 'FLOAT', 'Write P50 (ms)'),
+  f('write_p90_ms', 'FLOAT', 'Write P90 (ms)'),
   f('write_p99_ms', 'FLOAT', 'Write P99 (ms)'),
-  f('avg_cpu_percent', 'FLOAT', 'Avg CPU (%)'), f('peak_cpu_percent', 'FLOAT', 'Peak CPU (%)'),
-  f('avg_mem_mb', 'FLOAT', 'Avg Mem (MB)'), f('peak_mem_mb', 'FLOAT', 'Peak Mem (MB)'),
-  f('avg_pgcache_gb', 'FLOAT', 'Avg PgCache (GB)'), f('peak_pgcache_gb', 'FLOAT', 'Peak PgCache (GB)'),
-  f('avg_sys_cpu_percent', 'FLOAT', 'Avg Sys CPU (%)'), f('peak_sys_cpu_percent', 'FLOAT', 'Peak Sys CPU (%)'),
-  f('avg_net_rx_mbs', 'FLOAT', 'Avg Net RX (MB/s)'), f('peak_net_rx_mbs', 'FLOAT', 'Peak Net RX (MB/s)'),
-  f('avg_net_tx_mbs', 'FLOAT', 'Avg Net TX (MB/s)'), f('peak_net_tx_mbs', 'FLOAT', 'Peak Net TX (MB/s)'),
+  f('avg_cpu_percent', 'FLOAT', 'Avg CPU (%)'),
+  f('peak_cpu_percent', 'FLOAT', 'Peak CPU (%)'),
+  f('avg_mem_mb', 'FLOAT', 'Avg Mem (MB)'),
+  f('peak_mem_mb', 'FLOAT', 'Peak Mem (MB)'),
+  f('avg_pgcache_gb', 'FLOAT', 'Avg PgCache (GB)'),
+  f('peak_pgcache_gb', 'FLOAT', 'Peak PgCache (GB)'),
+  f('avg_sys_cpu_percent', 'FLOAT', 'Avg Sys CPU (%)'),
+  f('peak_sys_cpu_percent', 'FLOAT', 'Peak Sys CPU (%)'),
+  f('avg_net_rx_mbs', 'FLOAT', 'Avg Net RX (MB/s)'),
+  f('peak_net_rx_mbs', 'FLOAT', 'Peak Net RX (MB/s)'),
+  f('avg_net_tx_mbs', 'FLOAT', 'Avg Net TX (MB/s)'),
+  f('peak_net_tx_mbs', 'FLOAT', 'Peak Net TX (MB/s)'),
 ];
 
 export type OriginalBigQueryRow = Record<string, string | number | null>;
@@ -247,7 +304,11 @@ const intOrNull = (v: string | undefined): number | null => (v !== undefined && 
  * units), with `run_timestamp` the time its first iteration's result was written (fio's own time
  * stamp, so a re-export writes the same row) and integers as integers.
  */
-export function originalBigQueryRows(benchmarkId: string, reports: readonly EntryReport[], runTimestamps: ReadonlyMap<number, string | null>): OriginalBigQueryRow[] {
+export function originalBigQueryRows(
+  benchmarkId: string,
+  reports: readonly EntryReport[],
+  runTimestamps: ReadonlyMap<number, string | null>,
+): OriginalBigQueryRow[] {
   return reports
     .filter((r) => r.status === 'passed')
     .map((r) => {
@@ -276,7 +337,9 @@ export function originalBigQueryRows(benchmarkId: string, reports: readonly Entr
 
 /** Rows as NDJSON, keys in the table's order. */
 export function originalBigQueryNdjson(rows: readonly OriginalBigQueryRow[]): string {
-  return rows.map((r) => JSON.stringify(Object.fromEntries(ORIGINAL_BIGQUERY_COLUMNS.map((c) => [c.name, r[c.name] ?? null]))) + '\n').join('');
+  return rows
+    .map((r) => JSON.stringify(Object.fromEntries(ORIGINAL_BIGQUERY_COLUMNS.map((c) => [c.name, r[c.name] ?? null]))) + '\n')
+    .join('');
 }
 
 /** The table's schema for tables.insert and `bq mk --schema`. */

@@ -28,11 +28,37 @@ export interface ColumnSpec {
 
 export const COLUMNS: readonly ColumnSpec[] = [
   { column: 'test_id', kind: 'id', placeholders: ['TEST_ID'], description: 'identifier of the test case' },
-  { column: 'io_type', kind: 'rwMode', placeholders: ['IO_TYPE'], dollarPlaceholders: ['READ_TYPE'], description: 'fio rw mode (read, randread, write, ...)' },
+  {
+    column: 'io_type',
+    kind: 'rwMode',
+    placeholders: ['IO_TYPE'],
+    dollarPlaceholders: ['READ_TYPE'],
+    description: 'fio rw mode (read, randread, write, ...)',
+  },
   { column: 'block_size', kind: 'size', placeholders: ['BLOCK_SIZE', 'BS'], description: 'fio bs, e.g. 4k, 1m' },
-  { column: 'io_depth', kind: 'positiveInt', placeholders: ['IO_DEPTH'], dollarPlaceholders: ['IODEPTH'], description: 'fio iodepth', max: 65_536 },
-  { column: 'num_jobs', kind: 'positiveInt', placeholders: ['NUM_JOBS', 'THREADS'], dollarPlaceholders: ['NUMJOBS'], description: 'fio numjobs', max: 4_096 },
-  { column: 'file_size', kind: 'size', placeholders: ['FILE_SIZE'], dollarPlaceholders: ['FILESIZE'], description: 'fio size per file, e.g. 1g' },
+  {
+    column: 'io_depth',
+    kind: 'positiveInt',
+    placeholders: ['IO_DEPTH'],
+    dollarPlaceholders: ['IODEPTH'],
+    description: 'fio iodepth',
+    max: 65_536,
+  },
+  {
+    column: 'num_jobs',
+    kind: 'positiveInt',
+    placeholders: ['NUM_JOBS', 'THREADS'],
+    dollarPlaceholders: ['NUMJOBS'],
+    description: 'fio numjobs',
+    max: 4_096,
+  },
+  {
+    column: 'file_size',
+    kind: 'size',
+    placeholders: ['FILE_SIZE'],
+    dollarPlaceholders: ['FILESIZE'],
+    description: 'fio size per file, e.g. 1g',
+  },
   { column: 'nr_files', kind: 'positiveInt', placeholders: ['NR_FILES', 'NRFILES'], description: 'fio nrfiles', max: 1_000_000 },
   { column: 'direct', kind: 'bool01', placeholders: ['DIRECT'], description: 'fio direct (0 or 1)' },
   { column: 'runtime', kind: 'duration', placeholders: ['RUNTIME'], description: 'fio runtime, e.g. 60s' },
@@ -68,7 +94,16 @@ export const ALL_PLACEHOLDERS: readonly string[] = [
  * The names the original tool substitutes (`envsubst '$BS $FILE_SIZE $IO_DEPTH $IO_TYPE $THREADS
  * $NRFILES $DIRECT $TEST_DATA_DIR'`, see compat.md); all are placeholders here too.
  */
-export const ORIGINAL_TOOL_PLACEHOLDERS = ['BS', 'FILE_SIZE', 'IO_DEPTH', 'IO_TYPE', 'THREADS', 'NRFILES', 'DIRECT', 'TEST_DATA_DIR'] as const;
+export const ORIGINAL_TOOL_PLACEHOLDERS = [
+  'BS',
+  'FILE_SIZE',
+  'IO_DEPTH',
+  'IO_TYPE',
+  'THREADS',
+  'NRFILES',
+  'DIRECT',
+  'TEST_DATA_DIR',
+] as const;
 
 /**
  * fio's own `$` keywords, left for fio: file name formats (`$jobname.$jobnum.$filenum`,
@@ -76,10 +111,7 @@ export const ORIGINAL_TOOL_PLACEHOLDERS = ['BS', 'FILE_SIZE', 'IO_DEPTH', 'IO_TY
  */
 export const FIO_DOLLAR_KEYWORDS = ['jobname', 'jobnum', 'filenum', 'clientuid', 'pagesize', 'mb_memory', 'ncpus'] as const;
 
-export const RW_MODES = [
-  'read', 'write', 'trim', 'randread', 'randwrite', 'randtrim',
-  'rw', 'readwrite', 'randrw', 'trimwrite',
-] as const;
+export const RW_MODES = ['read', 'write', 'trim', 'randread', 'randwrite', 'randtrim', 'rw', 'readwrite', 'randrw', 'trimwrite'] as const;
 
 const SIZE_RE = /^([0-9]+)([kmgtp](i?b)?|b)?$/i;
 const SIZE_FACTORS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };

@@ -159,7 +159,8 @@ function momentsOf(jobs: readonly RawJob[]): DirectionMoments {
   for (const dir of REPORTED_DIRECTIONS) {
     const parts = jobs.map((j) => j[dir]?.clat_ns).filter((l): l is RawLat => !!l && (l.N ?? 0) > 0);
     // Without fio's stddev for every part the pooled one cannot be computed: leave it unknown.
-    if (parts.every((l) => typeof l.stddev === 'number')) out[dir] = parts.map((l) => ({ count: l.N!, mean: l.mean ?? 0, stddev: l.stddev! }));
+    if (parts.every((l) => typeof l.stddev === 'number'))
+      out[dir] = parts.map((l) => ({ count: l.N!, mean: l.mean ?? 0, stddev: l.stddev! }));
   }
   return out;
 }
@@ -182,7 +183,13 @@ export function iterationOfGroup(r: IterationResult, groupId: number): Iteration
   const g = r.groups?.find((x) => x.groupId === groupId);
   if (!g) return undefined;
   const { groupId: _, ...figures } = g;
-  return { ...r, ...figures, groups: [g], clatMoments: r.groupMoments?.[groupId], groupMoments: r.groupMoments ? { [groupId]: r.groupMoments[groupId] ?? {} } : undefined };
+  return {
+    ...r,
+    ...figures,
+    groups: [g],
+    clatMoments: r.groupMoments?.[groupId],
+    groupMoments: r.groupMoments ? { [groupId]: r.groupMoments[groupId] ?? {} } : undefined,
+  };
 }
 
 // ---------------------------------------------------------------- per-entry statistics
@@ -210,8 +217,16 @@ function directionStats(results: readonly IterationResult[], dir: ReportedDirect
   const lat = mergeLatency(parts.map((p) => p.clat));
   const withSamples = parts.filter((p) => p.clat.count > 0);
   return {
-    bwBytesPerSec: sampleStats(parts.map((p) => p.bwBytesPerSec), {}, interval),
-    iops: sampleStats(parts.map((p) => p.iops), {}, interval),
+    bwBytesPerSec: sampleStats(
+      parts.map((p) => p.bwBytesPerSec),
+      {},
+      interval,
+    ),
+    iops: sampleStats(
+      parts.map((p) => p.iops),
+      {},
+      interval,
+    ),
     clatMeanNs: lat.meanNs,
     clatMinNs: lat.minNs,
     clatMaxNs: lat.maxNs,
@@ -221,9 +236,20 @@ function directionStats(results: readonly IterationResult[], dir: ReportedDirect
     clatHistogramNs: histogram(lat.bins),
     clatPerIteration: {
       // Iterations without latency samples have no latency to compare: left out.
-      meanNs: sampleStats(withSamples.map((p) => p.clat.meanNs), {}, interval),
+      meanNs: sampleStats(
+        withSamples.map((p) => p.clat.meanNs),
+        {},
+        interval,
+      ),
       percentilesNs: Object.fromEntries(
-        PERCENTILES.map((p) => [percentileKey(p), sampleStats(withSamples.map((x) => percentileFromBins(x.clat.bins, p)!), {}, interval)]),
+        PERCENTILES.map((p) => [
+          percentileKey(p),
+          sampleStats(
+            withSamples.map((x) => percentileFromBins(x.clat.bins, p)!),
+            {},
+            interval,
+          ),
+        ]),
       ),
     },
     iterationTotals: {
@@ -331,7 +357,9 @@ const identityColumns: ColumnGroup = (reports) => {
     col('matrix_id', (r) => String(r.matrixId)),
     col('test_id', (r) => r.testId),
     // Only when some job file has several fio groups: which group the row is.
-    ...(reports.some((r) => r.fioGroup !== undefined) ? [col('fio_group', (r) => (r.fioGroup === undefined ? '' : String(r.fioGroup)))] : []),
+    ...(reports.some((r) => r.fioGroup !== undefined)
+      ? [col('fio_group', (r) => (r.fioGroup === undefined ? '' : String(r.fioGroup)))]
+      : []),
     col('config', (r) => r.configLabel),
     col('commit', (r) => r.commit),
     col('mount_args', (r) => r.mountArgs),
@@ -345,16 +373,38 @@ const identityColumns: ColumnGroup = (reports) => {
 /** Columns of one direction: bandwidth MiB/s (2^20 B/s) statistics over iterations, IOPS, pooled latency in ms. */
 export function directionColumns(dir: ReportedDirection): Column[] {
   const d = (r: EntryReport): DirectionStats | null | undefined => r[dir];
-  const bw = (f: (s: SampleStats) => number | null | undefined) => (r: EntryReport) => fixed(toMiB(d(r) ? f(d(r)!.bwBytesPerSec) : null), 2);
+  const bw = (f: (s: SampleStats) => number | null | undefined) => (r: EntryReport) =>
+    fixed(toMiB(d(r) ? f(d(r)!.bwBytesPerSec) : null), 2);
   return [
-    col(`${dir}_bw_MiBps_mean`, bw((s) => s.mean)),
-    col(`${dir}_bw_MiBps_median`, bw((s) => s.median)),
-    col(`${dir}_bw_MiBps_stddev`, bw((s) => s.stddev)),
+    col(
+      `${dir}_bw_MiBps_mean`,
+      bw((s) => s.mean),
+    ),
+    col(
+      `${dir}_bw_MiBps_median`,
+      bw((s) => s.median),
+    ),
+    col(
+      `${dir}_bw_MiBps_stddev`,
+      bw((s) => s.stddev),
+    ),
     col(`${dir}_bw_cv_pct`, (r) => fixed(d(r) && isNum(d(r)!.bwBytesPerSec.cv) ? d(r)!.bwBytesPerSec.cv * 100 : null, 2)),
-    col(`${dir}_bw_MiBps_ci95_low`, bw((s) => s.ci95Low)),
-    col(`${dir}_bw_MiBps_ci95_high`, bw((s) => s.ci95High)),
-    col(`${dir}_bw_MiBps_min`, bw((s) => s.min)),
-    col(`${dir}_bw_MiBps_max`, bw((s) => s.max)),
+    col(
+      `${dir}_bw_MiBps_ci95_low`,
+      bw((s) => s.ci95Low),
+    ),
+    col(
+      `${dir}_bw_MiBps_ci95_high`,
+      bw((s) => s.ci95High),
+    ),
+    col(
+      `${dir}_bw_MiBps_min`,
+      bw((s) => s.min),
+    ),
+    col(
+      `${dir}_bw_MiBps_max`,
+      bw((s) => s.max),
+    ),
     col(`${dir}_bw_outlier_iterations`, (r) => (d(r)?.bwBytesPerSec.outlierIterations ?? []).join(';')),
     col(`${dir}_iops_mean`, (r) => fixed(d(r)?.iops.mean, 1)),
     col(`${dir}_iops_stddev`, (r) => fixed(d(r)?.iops.stddev, 1)),
@@ -371,7 +421,8 @@ function leaves(value: unknown, path: string[] = [], out: [string[], string][] =
   if (value === null || value === undefined) return out;
   if (Array.isArray(value)) out.push([path, value.map(String).join(';')]);
   else if (typeof value === 'object') for (const [k, v] of Object.entries(value)) leaves(v, [...path, k], out);
-  else if (typeof value === 'number') out.push([path, Number.isNaN(value) ? '' : Number.isInteger(value) ? String(value) : value.toFixed(3)]);
+  else if (typeof value === 'number')
+    out.push([path, Number.isNaN(value) ? '' : Number.isInteger(value) ? String(value) : value.toFixed(3)]);
   else out.push([path, String(value)]);
   return out;
 }
@@ -405,9 +456,13 @@ const mean = (v: readonly number[] | undefined): number | null => (v?.length ? v
 /** Steady-state bandwidth and warm-up/throttling findings (core/timeseries.ts), per direction with logs. */
 const timeSeriesColumns: ColumnGroup = (reports) =>
   REPORTED_DIRECTIONS.filter((d) => d !== 'mixed' && reports.some((r) => r.timeSeries?.summary[d])).flatMap((d) => [
-    col(`${d}_steady_bw_MiBps`, (r) => fixed(toMiB(r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.steadyBwBytesPerSec), 2)),
+    col(`${d}_steady_bw_MiBps`, (r) =>
+      fixed(toMiB(r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.steadyBwBytesPerSec), 2),
+    ),
     col(`${d}_timeseries_findings`, (r) =>
-      (r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.findings ?? []).map((f) => `${f.finding} (iter ${f.iterations.join(',')})`).join('; '),
+      (r.timeSeries?.summary[d as Exclude<ReportedDirection, 'mixed'>]?.findings ?? [])
+        .map((f) => `${f.finding} (iter ${f.iterations.join(',')})`)
+        .join('; '),
     ),
   ]);
 
@@ -529,7 +584,10 @@ export interface ReportSummaryJson {
     /** Wall time of the metadata prefetch before each iteration, ms, and their mean; files listed (the most of any iteration). */
     metadataPrefetch?: { elapsedMsAvg: number | null; elapsedMs: number[]; files: number };
     /** Per direction with fio logs: steady-state bandwidth (MiB/s) and what the steady-state rule found, by iteration. */
-    timeSeries?: Record<string, { steadyBwMiBps: number | null; judgedIterations: number; findings: { finding: string; iterations: number[] }[] }>;
+    timeSeries?: Record<
+      string,
+      { steadyBwMiBps: number | null; judgedIterations: number; findings: { finding: string; iterations: number[] }[] }
+    >;
   }[];
 }
 
@@ -575,12 +633,15 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
     ...(incompleteReason ? { incompleteReason } : missing ? { incompleteReason: `${missing} entries have no result` } : {}),
     units: { ...UNIT_DESCRIPTIONS },
     method: {
-      iterations: 'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
+      iterations:
+        'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
       confidenceInterval: INTERVAL_METHOD,
-      latency: "pooled over all jobs and iterations: percentiles from fio's json+ histograms summed (never averaged), stddev pooled exactly from each job's N, mean and stddev",
+      latency:
+        "pooled over all jobs and iterations: percentiles from fio's json+ histograms summed (never averaged), stddev pooled exactly from each job's N, mean and stddev",
       outliers: OUTLIER_RULE,
       groups: GROUPS_METHOD,
-      mixed: "mixed: fio's own pooling of all directions of each job (unified_rw_reporting=1 or both), summed over jobs like the directions",
+      mixed:
+        "mixed: fio's own pooling of all directions of each job (unified_rw_reporting=1 or both), summed over jobs like the directions",
       timeSeries: STEADY_STATE_RULE,
     },
     counts: {
@@ -610,12 +671,21 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
       ...(r.resources ? { resources: r.resources } : {}),
       ...(r.environment ? { environment: r.environment } : {}),
       ...(r.metadataPrefetch
-        ? { metadataPrefetch: { elapsedMsAvg: mean(r.metadataPrefetch.elapsedMs), elapsedMs: r.metadataPrefetch.elapsedMs, files: Math.max(...r.metadataPrefetch.files) } }
+        ? {
+            metadataPrefetch: {
+              elapsedMsAvg: mean(r.metadataPrefetch.elapsedMs),
+              elapsedMs: r.metadataPrefetch.elapsedMs,
+              files: Math.max(...r.metadataPrefetch.files),
+            },
+          }
         : {}),
       ...(r.timeSeries
         ? {
             timeSeries: Object.fromEntries(
-              Object.entries(r.timeSeries.summary).map(([d, v]) => [d, { steadyBwMiBps: toMiB(v.steadyBwBytesPerSec), judgedIterations: v.judged, findings: v.findings }]),
+              Object.entries(r.timeSeries.summary).map(([d, v]) => [
+                d,
+                { steadyBwMiBps: toMiB(v.steadyBwBytesPerSec), judgedIterations: v.judged, findings: v.findings },
+              ]),
             ),
           }
         : {}),

@@ -236,7 +236,11 @@ export function parseNetDev(text: string): NetCounters {
     const name = line.slice(0, colon).trim();
     // The two header lines have a '|' and no counters.
     if (!name || name.includes('|')) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     const rx = f[0];
     const tx = f[8];
     if (rx === undefined || tx === undefined || !Number.isFinite(rx) || !Number.isFinite(tx)) continue;
@@ -280,7 +284,10 @@ export function parseProcPidStat(text: string): ProcStat | null {
   const pid = Number(text.slice(0, open).trim());
   const comm = text.slice(open + 1, close);
   // rest[0] is field 3 (state), so field n is rest[n - 3].
-  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const num = (field: number) => Number(rest[field - 3]);
   const ppid = num(4);
   const utime = num(14);

@@ -27,7 +27,10 @@ export function routeEntries(entries: readonly RoutableEntry[], vms: readonly Fl
     const pool = vms.filter((v) => v.instanceTemplate?.includes(c.template)).map((v) => v.name);
     if (pool.length === 0) {
       const seen = [...new Set(vms.map((v) => v.instanceTemplate ?? '(none)'))].join(', ');
-      throw new InputError(`no VM whose instance template name contains "${c.template}" for ${c.entries.length} entries (the fleet's templates: ${seen})`, { flag: c.flag });
+      throw new InputError(
+        `no VM whose instance template name contains "${c.template}" for ${c.entries.length} entries (the fleet's templates: ${seen})`,
+        { flag: c.flag },
+      );
     }
     for (const [vm, ids] of assignByCost(c.entries, pool)) assignment.get(vm)!.push(...ids);
   }

@@ -42,9 +42,7 @@ export interface TemplateRouting {
 }
 
 /** What the agent mounts at MOUNT_POINT. */
-export type MountSpec =
-  | { kind: 'local-dir' }
-  | { kind: 'gcsfuse'; bucket: string; customEndpoint?: string; anonymousAccess?: boolean };
+export type MountSpec = { kind: 'local-dir' } | { kind: 'gcsfuse'; bucket: string; customEndpoint?: string; anonymousAccess?: boolean };
 
 export interface BenchmarkTimeouts {
   /** Longest one fio iteration may run before it is killed. */
@@ -174,7 +172,9 @@ export function prepareBenchmark(req: BenchmarkRequest, opts: PrepareOptions = {
     const g = req.stability;
     if (!(g.maxCvPercent > 0)) throw new InputError(`must be a percentage above 0, got ${g.maxCvPercent}`, { flag: '--stability-cv' });
     if (!Number.isInteger(g.maxIterations) || g.maxIterations < req.iterations) {
-      throw new InputError(`must be a whole number of at least --iterations (${req.iterations}), got ${g.maxIterations}`, { flag: '--stability-max-iterations' });
+      throw new InputError(`must be a whole number of at least --iterations (${req.iterations}), got ${g.maxIterations}`, {
+        flag: '--stability-max-iterations',
+      });
     }
   }
   if (req.fleet.kind === 'static') {
@@ -197,7 +197,12 @@ export function prepareBenchmark(req: BenchmarkRequest, opts: PrepareOptions = {
     // The rendered job depends on the test case only: check each once, on a stand-in mount and VM.
     const vm = req.fleet.kind === 'static' ? req.fleet.vms[0]! : req.fleet.kind === 'vm' ? req.fleet.name : 'vm';
     for (const t of tests) {
-      renderJob(req.jobFile.content, req.jobFile.name, { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm: isSafeId(vm) ? vm : 'vm' }, opts.fioPolicy.allow);
+      renderJob(
+        req.jobFile.content,
+        req.jobFile.name,
+        { testId: t.testId, params: t.params, mountPoint: STAND_IN_MOUNT_POINT, vm: isSafeId(vm) ? vm : 'vm' },
+        opts.fioPolicy.allow,
+      );
     }
   }
   const matrix = buildMatrix(configs, tests);
@@ -212,7 +217,12 @@ function checkMount(mount: MountSpec, configs: readonly MountConfig[], configsFi
   checkBucketName(mount.bucket);
   if (mount.customEndpoint !== undefined) checkEndpoint(mount.customEndpoint, mount.anonymousAccess === true);
   configs.forEach((c, i) => {
-    checkGcsfuseMountArgv(c.mountArgv, mount, c.label, configsFile ? { file: configsFile, row: i + 1, column: 'mount_args' } : { flag: '--gcsfuse-mount-args' });
+    checkGcsfuseMountArgv(
+      c.mountArgv,
+      mount,
+      c.label,
+      configsFile ? { file: configsFile, row: i + 1, column: 'mount_args' } : { flag: '--gcsfuse-mount-args' },
+    );
   });
 }
 

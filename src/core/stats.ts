@@ -89,8 +89,19 @@ export function sampleStats(values: readonly number[], outliers: OutlierOptions 
   const n = values.length;
   if (n === 0) {
     return {
-      values: [], n: 0, mean: NaN, median: NaN, stddev: NaN, cv: NaN, min: NaN, max: NaN,
-      ci95Low: null, ci95High: null, ciUnavailable: 'no values', geoMean: null, outlierIterations: [],
+      values: [],
+      n: 0,
+      mean: NaN,
+      median: NaN,
+      stddev: NaN,
+      cv: NaN,
+      min: NaN,
+      max: NaN,
+      ci95Low: null,
+      ci95High: null,
+      ciUnavailable: 'no values',
+      geoMean: null,
+      outlierIterations: [],
     };
   }
   const m = mean(values);
@@ -116,8 +127,8 @@ export function sampleStats(values: readonly number[], outliers: OutlierOptions 
 // ---------------------------------------------------------------- Student t distribution
 
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7: about 15 significant digits). */
@@ -207,7 +218,10 @@ export function studentTQuantile(p: number, df: number): number {
 }
 
 /** Confidence interval of the mean (Student t, n - 1 df) on the values' own scale; undefined with fewer than 2 values. */
-export function confidenceInterval(values: readonly number[], level = CONFIDENCE_LEVEL): { low: number; high: number; halfWidth: number } | undefined {
+export function confidenceInterval(
+  values: readonly number[],
+  level = CONFIDENCE_LEVEL,
+): { low: number; high: number; halfWidth: number } | undefined {
   const n = values.length;
   if (n < 2) return undefined;
   const m = mean(values);
@@ -346,7 +360,9 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
   const vb = sampleStddev(b) ** 2 / b.length;
   const se2 = va + vb;
   if (se2 === 0) {
-    return ma === mb ? { t: 0, df: a.length + b.length - 2, p: 1 } : { t: ma > mb ? Infinity : -Infinity, df: a.length + b.length - 2, p: 0 };
+    return ma === mb
+      ? { t: 0, df: a.length + b.length - 2, p: 1 }
+      : { t: ma > mb ? Infinity : -Infinity, df: a.length + b.length - 2, p: 0 };
   }
   const t = (ma - mb) / Math.sqrt(se2);
   const df = se2 ** 2 / ((va > 0 ? va ** 2 / (a.length - 1) : 0) + (vb > 0 ? vb ** 2 / (b.length - 1) : 0));

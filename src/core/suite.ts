@@ -15,10 +15,7 @@ export const MAX_SUITE_NAME_LENGTH = 60;
 export const DEFAULT_SUITE_GATE = { maxRegression: 'bw=10%,p99_lat=25%', alpha: 0.05 } as const;
 
 /** Which gcsfuse commit a run benchmarks, resolved when the run starts. */
-export type RefSpec =
-  | { kind: 'tag'; pattern: string }
-  | { kind: 'branch'; name: string }
-  | { kind: 'commit'; sha: string };
+export type RefSpec = { kind: 'tag'; pattern: string } | { kind: 'branch'; name: string } | { kind: 'commit'; sha: string };
 
 /** Everything a suite's runs need, stored once under its content hash; the schedule carries only the hash. */
 export interface SuiteSpec {
@@ -54,7 +51,10 @@ export interface VerdictRecord {
   verdict: SuiteVerdict;
   reason: string;
   /** The metrics beyond their thresholds (regression) with their change. */
-  regressions: Pick<MetricComparison, 'testId' | 'baselineConfig' | 'metric' | 'unit' | 'baseline' | 'candidate' | 'deltaPct' | 'p' | 'thresholdPct'>[];
+  regressions: Pick<
+    MetricComparison,
+    'testId' | 'baselineConfig' | 'metric' | 'unit' | 'baseline' | 'candidate' | 'deltaPct' | 'p' | 'thresholdPct'
+  >[];
   comparison: Comparison | null;
 }
 
@@ -91,7 +91,8 @@ export const suiteLayout = {
 
 export function checkSuiteName(name: string, loc: InputLocation = { flag: '<suite>' }): string {
   checkSafeId(name, 'suite name', loc);
-  if (name.length > MAX_SUITE_NAME_LENGTH) throw new InputError(`suite name "${name}" is longer than ${MAX_SUITE_NAME_LENGTH} characters`, loc);
+  if (name.length > MAX_SUITE_NAME_LENGTH)
+    throw new InputError(`suite name "${name}" is longer than ${MAX_SUITE_NAME_LENGTH} characters`, loc);
   return name;
 }
 
@@ -114,7 +115,8 @@ export function parseRefSpec(text: string, loc: InputLocation = { flag: '--gcsfu
     return { kind, sha: value };
   }
   if (kind === 'tag') {
-    if (!TAG_PATTERN.test(value) || value.includes('..')) throw new InputError(`"${value}" is not a tag pattern (letters, digits, . _ / + -, and * or ? as wildcards)`, loc);
+    if (!TAG_PATTERN.test(value) || value.includes('..'))
+      throw new InputError(`"${value}" is not a tag pattern (letters, digits, . _ / + -, and * or ? as wildcards)`, loc);
     return { kind, pattern: value };
   }
   if (!REF_NAME.test(value) || value.includes('..')) throw new InputError(`"${value}" is not a branch name`, loc);
@@ -127,7 +129,10 @@ export function refSpecText(r: RefSpec): string {
 
 /** A tag pattern as a regular expression over the whole name: `*` any run of characters, `?` one. */
 export function tagPatternRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -193,17 +198,32 @@ export function resolveRefFromLsRemote(output: string, spec: RefSpec, repo: stri
  */
 export function suiteVerdictOf(c: Comparison, candidateFailedEntries: number): { verdict: SuiteVerdict; reason: string } {
   if (c.regressions > 0) {
-    const worst = c.rows.filter((r) => r.verdict === 'regression').map((r) => `${r.testId} ${r.metric} ${r.deltaPct! > 0 ? '+' : ''}${r.deltaPct!.toFixed(1)}%`);
-    return { verdict: 'regression', reason: `${c.regressions} metric(s) beyond their thresholds: ${worst.slice(0, 5).join(', ')}${worst.length > 5 ? ', ...' : ''}` };
+    const worst = c.rows
+      .filter((r) => r.verdict === 'regression')
+      .map((r) => `${r.testId} ${r.metric} ${r.deltaPct! > 0 ? '+' : ''}${r.deltaPct!.toFixed(1)}%`);
+    return {
+      verdict: 'regression',
+      reason: `${c.regressions} metric(s) beyond their thresholds: ${worst.slice(0, 5).join(', ')}${worst.length > 5 ? ', ...' : ''}`,
+    };
   }
   if (c.rows.length === 0) return { verdict: 'inconclusive', reason: 'no test and metric matched between the baseline and this run' };
   // What compare itself says keeps the gate from vouching for the run (newer compare versions say so).
   const own = c as Comparison & { gateIncomplete?: string[]; inconclusiveGated?: number };
   if (own.gateIncomplete?.length) return { verdict: 'inconclusive', reason: own.gateIncomplete.join('; ') };
-  if (own.inconclusiveGated) return { verdict: 'inconclusive', reason: `${own.inconclusiveGated} gated metric(s) are inconclusive: too few iterations to tell a change of the threshold's size from noise` };
-  if (c.untestedGated > 0) return { verdict: 'inconclusive', reason: `${c.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)` };
-  if (candidateFailedEntries > 0) return { verdict: 'inconclusive', reason: `${candidateFailedEntries} entries of this run failed and were not compared` };
-  if (c.skipped.length > 0) return { verdict: 'inconclusive', reason: `${c.skipped.length} entries were not compared (${c.skipped[0]!.reason})` };
+  if (own.inconclusiveGated)
+    return {
+      verdict: 'inconclusive',
+      reason: `${own.inconclusiveGated} gated metric(s) are inconclusive: too few iterations to tell a change of the threshold's size from noise`,
+    };
+  if (c.untestedGated > 0)
+    return {
+      verdict: 'inconclusive',
+      reason: `${c.untestedGated} gated metric(s) could not be tested (fewer than 2 iterations on a side)`,
+    };
+  if (candidateFailedEntries > 0)
+    return { verdict: 'inconclusive', reason: `${candidateFailedEntries} entries of this run failed and were not compared` };
+  if (c.skipped.length > 0)
+    return { verdict: 'inconclusive', reason: `${c.skipped.length} entries were not compared (${c.skipped[0]!.reason})` };
   return { verdict: 'pass', reason: `no gated metric worse than its threshold (alpha ${c.alpha})` };
 }
 
@@ -218,7 +238,8 @@ export function suiteBenchmarkId(suite: string, startedAt: Date, runId: string):
 const WEBHOOK_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
 export function checkWebhookName(name: string, loc: InputLocation = { flag: '--webhook' }): string {
-  if (!WEBHOOK_NAME.test(name)) throw new InputError(`webhook name "${name}" is not allowed: 1-40 lower-case letters, digits or '-', starting with a letter`, loc);
+  if (!WEBHOOK_NAME.test(name))
+    throw new InputError(`webhook name "${name}" is not allowed: 1-40 lower-case letters, digits or '-', starting with a letter`, loc);
   return name;
 }
 

@@ -70,7 +70,9 @@ function scanLine(text: string, file: string, line: number): Piece[] {
       const written = braced !== undefined ? `\${${name}}` : `$${name}`;
       throw new InputError(
         `unknown placeholder ${written}; known placeholders are ${ALL_PLACEHOLDERS.join(', ')}` +
-          (braced !== undefined ? '' : `; fio's own $ keywords (${FIO_DOLLAR_KEYWORDS.map((k) => `$${k}`).join(', ')}) and $$ are left for fio`),
+          (braced !== undefined
+            ? ''
+            : `; fio's own $ keywords (${FIO_DOLLAR_KEYWORDS.map((k) => `$${k}`).join(', ')}) and $$ are left for fio`),
         { file, line },
       );
     }
@@ -110,10 +112,7 @@ export function checkTemplate(template: string, file: string, csvColumns: readon
     if ((BUILTIN_PLACEHOLDERS as readonly string[]).includes(use.name) || use.name in BUILTIN_ALIASES || use.name === 'TEST_ID') continue;
     const spec = COLUMN_BY_PLACEHOLDER.get(use.name)!;
     if (!csvColumns.includes(spec.column)) {
-      throw new InputError(
-        `placeholder ${use.name} has no value: ${csvFile} has no column "${spec.column}"`,
-        { file, line: use.line },
-      );
+      throw new InputError(`placeholder ${use.name} has no value: ${csvFile} has no column "${spec.column}"`, { file, line: use.line });
     }
   }
   return uses;
@@ -138,7 +137,8 @@ export function placeholderValues(
       continue;
     }
     // Paths go into `directory=`/`filename=`; fio splits those on ':' and a newline would start a new option.
-    if (!/^\/[A-Za-z0-9_./-]*$/.test(value)) throw new InputError(`${name} ${JSON.stringify(value)} must be an absolute path of letters, digits, '_', '-', '.' and '/'`);
+    if (!/^\/[A-Za-z0-9_./-]*$/.test(value))
+      throw new InputError(`${name} ${JSON.stringify(value)} must be an absolute path of letters, digits, '_', '-', '.' and '/'`);
     values[name] = value;
   }
   for (const [alias, of] of Object.entries(BUILTIN_ALIASES)) if (values[of] !== undefined) values[alias] = values[of];

@@ -14,10 +14,11 @@ export function parseTestCasesCsv(text: string, file: string): TestCase[] {
   const { header, headerLine, records } = parseCsvTable(text, file);
   for (const column of header) {
     if (!COLUMN_BY_NAME.has(column)) {
-      throw new InputError(
-        `unknown column "${column}"; known columns are ${COLUMNS.map((c) => c.column).join(', ')}`,
-        { file, line: headerLine, column },
-      );
+      throw new InputError(`unknown column "${column}"; known columns are ${COLUMNS.map((c) => c.column).join(', ')}`, {
+        file,
+        line: headerLine,
+        column,
+      });
     }
   }
   const seenIds = new Map<string, number>();

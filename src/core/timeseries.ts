@@ -343,7 +343,9 @@ export function entryTimeSeries(inputs: readonly IterationSeriesInput[], keepSer
       };
     });
   const summary: EntryTimeSeries['summary'] = {};
-  const kept = keepSeries ? iterations : iterations.map(({ iteration, intervalMs, steady }) => ({ iteration, intervalMs, directions: {}, steady }));
+  const kept = keepSeries
+    ? iterations
+    : iterations.map(({ iteration, intervalMs, steady }) => ({ iteration, intervalMs, directions: {}, steady }));
   for (const dir of LOG_DIRECTIONS) {
     const judged = iterations
       .map((it) => [it.iteration, it.steady[dir]] as const)

@@ -101,7 +101,12 @@ export class GceFleetResolver implements FleetResolver {
   }
 
   /** The group's RUNNING members, sorted by name; none running is an InputError naming `flag`. */
-  private runningMembers(spec: Extract<FleetSpec, { kind: 'instance-group' }>, all: IManagedInstance[], where: string, flag: string): FleetVm[] {
+  private runningMembers(
+    spec: Extract<FleetSpec, { kind: 'instance-group' }>,
+    all: IManagedInstance[],
+    where: string,
+    flag: string,
+  ): FleetVm[] {
     const { group } = spec;
     const running: FleetVm[] = [];
     const others = new Map<string, number>();
@@ -117,7 +122,9 @@ export class GceFleetResolver implements FleetResolver {
           ...(zone ? { zone } : {}),
         });
       } else {
-        const status = mi.instanceStatus || (mi.currentAction && mi.currentAction !== 'NONE' ? `${mi.currentAction} (no status yet)` : 'without a status');
+        const status =
+          mi.instanceStatus ||
+          (mi.currentAction && mi.currentAction !== 'NONE' ? `${mi.currentAction} (no status yet)` : 'without a status');
         others.set(status, (others.get(status) ?? 0) + 1);
       }
     }
@@ -125,7 +132,10 @@ export class GceFleetResolver implements FleetResolver {
       const detail =
         others.size === 0
           ? 'it has no instances'
-          : [...others].sort(([a], [b]) => a.localeCompare(b)).map(([status, n]) => `${n} ${n === 1 ? 'is' : 'are'} ${status}`).join(', ');
+          : [...others]
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([status, n]) => `${n} ${n === 1 ? 'is' : 'are'} ${status}`)
+              .join(', ');
       throw new InputError(`instance group "${group}" has no ${RUNNING} instances in ${where} (${detail})`, { flag });
     }
     return running.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -154,7 +164,10 @@ export class GceFleetResolver implements FleetResolver {
           next = raw?.nextPageToken;
         } else {
           this.regionalGroups ??= new RegionInstanceGroupManagersClient(this.clientOpts());
-          const [resources, , raw] = await this.regionalGroups.listManagedInstances({ ...common, region: spec.region! }, { autoPaginate: false });
+          const [resources, , raw] = await this.regionalGroups.listManagedInstances(
+            { ...common, region: spec.region! },
+            { autoPaginate: false },
+          );
           items = resources;
           next = raw?.nextPageToken;
         }
@@ -164,7 +177,8 @@ export class GceFleetResolver implements FleetResolver {
       }
       all.push(...items);
       if (!next) return all;
-      if (seenTokens.has(next)) throw new Error(`listing instance group "${group}" in ${where} returned page token ${JSON.stringify(next)} twice`);
+      if (seenTokens.has(next))
+        throw new Error(`listing instance group "${group}" in ${where} returned page token ${JSON.stringify(next)} twice`);
       seenTokens.add(next);
       pageToken = next;
     }
@@ -186,7 +200,9 @@ export class GceFleetResolver implements FleetResolver {
         return [await this.describeVm(spec)];
       } catch (vmErr) {
         if (vmErr instanceof InputError && /not found/.test(vmErr.message)) {
-          throw new InputError(`neither a managed instance group nor a VM named "${spec.name}" was found in ${where}`, { flag: '--executor-vm' });
+          throw new InputError(`neither a managed instance group nor a VM named "${spec.name}" was found in ${where}`, {
+            flag: '--executor-vm',
+          });
         }
         throw vmErr;
       }
@@ -206,7 +222,9 @@ export class GceFleetResolver implements FleetResolver {
       throw new Error(`could not look up VM "${name}" in ${where}: ${apiMessage(err)}`, { cause: err });
     }
     if (instance.status !== RUNNING) {
-      throw new InputError(`VM "${name}" is not ${RUNNING} in ${where} (it is ${instance.status || 'without a status'})`, { flag: '--executor-vm' });
+      throw new InputError(`VM "${name}" is not ${RUNNING} in ${where} (it is ${instance.status || 'without a status'})`, {
+        flag: '--executor-vm',
+      });
     }
     const templateUrl = instance.metadata?.items?.find((item) => item.key === 'instance-template')?.value || undefined;
     return {

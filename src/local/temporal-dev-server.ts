@@ -41,7 +41,17 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   mkdirSync(o.dir, { recursive: true });
   const port = o.port ?? (await freePort());
   const uiPort = o.headless ? undefined : (o.uiPort ?? (await freePort()));
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn', ...devServerSearchAttributeArgs()];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
+    ...devServerSearchAttributeArgs(),
+  ];
   // The dev server reads its transfer queue at most 20 times a second by default, which adds
   // tens of ms to every child start and task dispatch once a few VMs run (bench/README.md).
   args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=2000');
@@ -63,7 +73,10 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     } catch (err) {
       if (Date.now() > deadline) {
         await proc.stop();
-        throw new Error(`the Temporal dev server did not answer on ${address} within 60 s (${(err as Error).message}); see ${proc.logFile}`, { cause: err });
+        throw new Error(
+          `the Temporal dev server did not answer on ${address} within 60 s (${(err as Error).message}); see ${proc.logFile}`,
+          { cause: err },
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }

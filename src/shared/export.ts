@@ -114,7 +114,10 @@ export async function buildExportRows(
 ): Promise<{ rows: ExportRow[]; entries: number; skipped: number; reports: EntryReport[]; runTimestamps: Map<number, string | null> }> {
   const resultsKey = layout.report(benchmarkId, 'results.json');
   const reports = await getJson<EntryReport[]>(store, resultsKey);
-  if (!reports) throw new InputError(`no results for benchmark "${benchmarkId}": ${store.urlOf(resultsKey)} is missing (the benchmark has not been aggregated)`);
+  if (!reports)
+    throw new InputError(
+      `no results for benchmark "${benchmarkId}": ${store.urlOf(resultsKey)} is missing (the benchmark has not been aggregated)`,
+    );
   const specs = await readJobSpecs(store, benchmarkId);
   const entries = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, { entry: e, iterations: s.iterations }] as const)));
   const rows: ExportRow[] = [];
@@ -133,10 +136,17 @@ export async function buildExportRows(
       if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
       const it = parseExportIteration(i, buf.toString('utf8'), store.urlOf(key));
       it.resources = (await getJson<ResourceSamples>(store, layout.resources(benchmarkId, owner.vm, owner.matrixId, i)))?.summary ?? null;
-      it.prefetch = (await getJson<IterationMetadata>(store, iterationMetadataKey(benchmarkId, owner.vm, owner.matrixId, i)))?.metadataPrefetch ?? null;
+      it.prefetch =
+        (await getJson<IterationMetadata>(store, iterationMetadataKey(benchmarkId, owner.vm, owner.matrixId, i)))?.metadataPrefetch ?? null;
       iterations.push(it);
     }
-    runTimestamps.set(owner.matrixId, iterations.map((it) => it.recordedAt).filter((t): t is string => t !== null).sort()[0] ?? null);
+    runTimestamps.set(
+      owner.matrixId,
+      iterations
+        .map((it) => it.recordedAt)
+        .filter((t): t is string => t !== null)
+        .sort()[0] ?? null,
+    );
     const metadata = (await getJson<EntryMetadata>(store, layout.entryMetadata(benchmarkId, owner.vm, owner.matrixId))) ?? null;
     rows.push(...entryRows({ benchmarkId, entry: found.entry, vm: owner.vm, iterations, metadata }));
     exported++;
@@ -165,7 +175,13 @@ export async function exportResults(store: ArtifactStore, deps: ExportDeps, inpu
   if (input.bigquery) {
     summary.bigquery = await uploadToBigQuery(deps, input.bigquery, benchmarkId, ndjson, OWN_TABLE);
     // The original's table second: ours is the record; a dashboard table that does not fit must not hold it back.
-    summary.bigqueryOriginal = await uploadToBigQuery(deps, { ...input.bigquery, table: originalTableName(input.bigquery.table) }, benchmarkId, originalNdjson, ORIGINAL_TABLE);
+    summary.bigqueryOriginal = await uploadToBigQuery(
+      deps,
+      { ...input.bigquery, table: originalTableName(input.bigquery.table) },
+      benchmarkId,
+      originalNdjson,
+      ORIGINAL_TABLE,
+    );
   }
   return summary;
 }
@@ -260,7 +276,8 @@ const ORIGINAL_TABLE: TableKind = {
   columns: ORIGINAL_BIGQUERY_COLUMNS,
   schema: originalBigQuerySchema,
   schemaFile: EXPORT_FILES.originalSchema,
-  description: "gcsfuse-bench: fio results in the original tool's table schema, one row per report row (see report/original-bigquery-schema.json)",
+  description:
+    "gcsfuse-bench: fio results in the original tool's table schema, one row per report row (see report/original-bigquery-schema.json)",
   partitionField: 'run_timestamp',
   clustering: ['benchmark_id', 'config', 'test_id'],
 };
@@ -299,7 +316,13 @@ async function ensureTable(dataset: Dataset, name: string, kind: TableKind): Pro
   return { table, created };
 }
 
-async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchmarkId: string, ndjson: string, kind: TableKind): Promise<BigQueryExportSummary> {
+async function uploadToBigQuery(
+  deps: ExportDeps,
+  target: BigQueryTarget,
+  benchmarkId: string,
+  ndjson: string,
+  kind: TableKind,
+): Promise<BigQueryExportSummary> {
   // Imported when a table is given: the orchestrator worker stays lean otherwise.
   const { BigQuery } = await import('@google-cloud/bigquery');
   const client = new BigQuery({ ...deps.bigqueryOptions, projectId: deps.bigqueryOptions?.projectId ?? target.project });
@@ -334,13 +357,18 @@ async function uploadToBigQuery(deps: ExportDeps, target: BigQueryTarget, benchm
     // No rows (no entry passed): the empty staging table makes the MERGE remove the run's old rows.
     const loadJob = ndjson ? await loadNdjson(staging, ndjson) : null;
     const [mergeJob] = await client.createQueryJob({
-      query: replaceStatement(quoted(target.project, target.dataset, target.table), quoted(target.project, target.dataset, stagingName), kind.columns),
+      query: replaceStatement(
+        quoted(target.project, target.dataset, target.table),
+        quoted(target.project, target.dataset, stagingName),
+        kind.columns,
+      ),
       params: { benchmark_id: benchmarkId },
       location,
       jobPrefix: JOB_PREFIX,
     });
     const done = await awaitJob(mergeJob);
-    const dml = ((done.statistics as { query?: { dmlStats?: Record<string, string | number> } } | undefined)?.query?.dmlStats ?? {}) as Record<string, string | number>;
+    const dml = ((done.statistics as { query?: { dmlStats?: Record<string, string | number> } } | undefined)?.query?.dmlStats ??
+      {}) as Record<string, string | number>;
     return {
       table: `${target.project}.${target.dataset}.${target.table}`,
       location,

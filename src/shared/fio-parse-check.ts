@@ -24,7 +24,10 @@ export type FioParseCheck = { checked: number } | { skipped: string };
  * Runs only after the policy check of our own parser, which refuses what could run code while
  * fio merely parses (an external ioengine is loaded when its job is added).
  */
-export async function checkJobsWithFio(jobs: readonly { label: string; job: RenderedJob; file: string }[], o: FioParseCheckOptions): Promise<FioParseCheck> {
+export async function checkJobsWithFio(
+  jobs: readonly { label: string; job: RenderedJob; file: string }[],
+  o: FioParseCheckOptions,
+): Promise<FioParseCheck> {
   const distinct = new Map<string, (typeof jobs)[number]>();
   for (const j of jobs) if (!distinct.has(j.job.text)) distinct.set(j.job.text, j);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-fio-check-'));
@@ -41,11 +44,16 @@ export async function checkJobsWithFio(jobs: readonly { label: string; job: Rend
         }
         const output = r.stdout + r.stderr;
         if (r.code !== 0) {
-          const why = output.split('\n').filter((l) => l.trim() && !/^parse\s/.test(l) && !/set debug option/.test(l)).slice(0, 3).join(' | ');
+          const why = output
+            .split('\n')
+            .filter((l) => l.trim() && !/^parse\s/.test(l) && !/set debug option/.test(l))
+            .slice(0, 3)
+            .join(' | ');
           throw new InputError(`fio rejects the rendered job of ${j.label}: ${why || `exit ${r.code}`}`, { file: j.file });
         }
         const parsed = optionsFromFioDebug(output);
-        if (parsed.filesParsed > 1) throw new InputError(`the rendered job of ${j.label} makes fio read another file (include)`, { file: j.file });
+        if (parsed.filesParsed > 1)
+          throw new InputError(`the rendered job of ${j.label} makes fio read another file (include)`, { file: j.file });
         try {
           checkFioOptions(parsed.options, { file: j.file, allowedRoot: j.job.vmDataDir, cwd: j.job.testDataDir, allow: o.allow });
         } catch (err) {
@@ -60,7 +68,11 @@ export async function checkJobsWithFio(jobs: readonly { label: string; job: Rend
   }
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string; notFound?: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string; notFound?: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { env, timeout: 60_000, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;

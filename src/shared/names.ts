@@ -8,7 +8,12 @@ export function agentTaskQueue(vm: string): string {
   return `gcsfuse-bench-agent-${vm}`;
 }
 
-export const WORKFLOW_TYPES = { benchmark: 'benchmarkWorkflow', vm: 'vmWorkflow', suiteRun: 'suiteRunWorkflow', bisect: 'bisectWorkflow' } as const;
+export const WORKFLOW_TYPES = {
+  benchmark: 'benchmarkWorkflow',
+  vm: 'vmWorkflow',
+  suiteRun: 'suiteRunWorkflow',
+  bisect: 'bisectWorkflow',
+} as const;
 
 /** Child workflow ids: readable in the Web UI next to their benchmark. */
 export function vmWorkflowId(benchmarkId: string, vm: string, retry: number): string {

@@ -15,7 +15,10 @@ export async function pinBaseline(store: ArtifactStore, suite: string, benchmark
     return unpinned;
   }
   if (!(await store.get(layout.report(benchmarkId, 'results.json')))) {
-    throw new InputError(`benchmark "${benchmarkId}" has no report in ${store.urlOf(layout.benchmark(benchmarkId))}: only a finished run can be a baseline`, { flag: '<benchmark-id>' });
+    throw new InputError(
+      `benchmark "${benchmarkId}" has no report in ${store.urlOf(layout.benchmark(benchmarkId))}: only a finished run can be a baseline`,
+      { flag: '<benchmark-id>' },
+    );
   }
   const pointer: BaselinePointer = { benchmarkId, pinned: true };
   await store.put(key, toJson(pointer));

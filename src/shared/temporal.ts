@@ -24,9 +24,7 @@ export function temporalOptionsFromEnv(env: NodeJS.ProcessEnv = process.env, fla
 /** Options for Connection.connect / NativeConnection.connect. */
 export function connectionOptions(o: TemporalOptions) {
   const mtls =
-    o.tlsCertPath && o.tlsKeyPath
-      ? { clientCertPair: { crt: readFileSync(o.tlsCertPath), key: readFileSync(o.tlsKeyPath) } }
-      : undefined;
+    o.tlsCertPath && o.tlsKeyPath ? { clientCertPair: { crt: readFileSync(o.tlsCertPath), key: readFileSync(o.tlsKeyPath) } } : undefined;
   const tls = mtls ?? (o.apiKey ? true : undefined);
   return { address: o.address, ...(tls ? { tls } : {}), ...(o.apiKey ? { apiKey: o.apiKey } : {}) };
 }

@@ -21,7 +21,18 @@ import type { BenchmarkRequest } from '../core/spec';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
 import { entryOutcomeSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
 import { benchmarkDetails, describeRetry, formatSeconds, timedOutReason, vmRunDetails, vmRunSummary } from './details';
-import type { BenchmarkPhase, BenchmarkProgress, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryRecord, RetryVmRequest, RetryVmResult, VmRunState } from './types';
+import type {
+  BenchmarkPhase,
+  BenchmarkProgress,
+  BenchmarkResult,
+  EntryOutcome,
+  EntryOutcomeReport,
+  EntryRef,
+  RetryRecord,
+  RetryVmRequest,
+  RetryVmResult,
+  VmRunState,
+} from './types';
 import { vmWorkflow } from './vm';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
@@ -273,12 +284,14 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     if (typeof input !== 'object' || input === null || Array.isArray(input)) return expected;
     // A misspelt field is named (`{"VM": ...}`), rather than the missing one.
     const unknown = Object.keys(input).filter((k) => !RETRY_FIELDS.includes(k));
-    if (unknown.length) return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "vm" and optionally "onto")`;
+    if (unknown.length)
+      return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "vm" and optionally "onto")`;
     if (typeof (input as RetryVmRequest).vm !== 'string') return expected;
     const { vm, onto } = input as RetryVmRequest;
     if (deadlinePassed) return `the whole-run deadline passed (${timedOutReason(req.runTimeoutMs ?? 0)})`;
     if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') return 'the benchmark has not been distributed yet';
-    if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done') return 'the benchmark is already aggregating its results';
+    if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done')
+      return 'the benchmark is already aggregating its results';
     if (!RUNNING_PHASES.includes(progress.phase)) return `the benchmark is ${progress.phase}`;
     if (!progress.runs.some((r) => r.vm === vm)) return `VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`;
     if (onto !== undefined && (typeof onto !== 'string' || !isSafeId(onto))) return `${JSON.stringify(onto)} is not a valid VM name`;
@@ -298,7 +311,14 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     enqueue(target, entries);
     const run = (runCount.get(target) ?? 0) - (wasBusy ? 0 : 1);
     if (progress.phase === 'awaiting-retry') progress.phase = 'running';
-    progress.lastRetry = { via, at: new Date().toISOString(), vm, ...(onto !== undefined ? { onto } : {}), accepted: true, retried: entries.length };
+    progress.lastRetry = {
+      via,
+      at: new Date().toISOString(),
+      vm,
+      ...(onto !== undefined ? { onto } : {}),
+      accepted: true,
+      retried: entries.length,
+    };
     log.info('retrying a VM', { via, vm, onto: target, entries: entries.length });
     refresh();
     return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, run) };
@@ -312,17 +332,28 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     },
   });
   // Same semantics as the update; a signal has no answer, so a refusal is recorded where people look.
-  setHandler(retryVmSignal, (r: RetryVmRequest) => {
-    const reason = retryRefusal(r);
-    if (!reason) {
-      retry(r, 'signal');
-      return;
-    }
-    const shown = typeof r === 'object' && r !== null && typeof r.vm === 'string' ? r : { vm: JSON.stringify(r ?? null) };
-    progress.lastRetry = { via: 'signal', at: new Date().toISOString(), vm: shown.vm, ...(typeof shown.onto === 'string' ? { onto: shown.onto } : {}), accepted: false, reason };
-    log.warn(describeRetry(progress.lastRetry), { request: r as unknown });
-    refresh();
-  }, { description: `${RETRY_DESCRIPTION}. A refusal shows in the current details.` });
+  setHandler(
+    retryVmSignal,
+    (r: RetryVmRequest) => {
+      const reason = retryRefusal(r);
+      if (!reason) {
+        retry(r, 'signal');
+        return;
+      }
+      const shown = typeof r === 'object' && r !== null && typeof r.vm === 'string' ? r : { vm: JSON.stringify(r ?? null) };
+      progress.lastRetry = {
+        via: 'signal',
+        at: new Date().toISOString(),
+        vm: shown.vm,
+        ...(typeof shown.onto === 'string' ? { onto: shown.onto } : {}),
+        accepted: false,
+        reason,
+      };
+      log.warn(describeRetry(progress.lastRetry), { request: r as unknown });
+      refresh();
+    },
+    { description: `${RETRY_DESCRIPTION}. A refusal shows in the current details.` },
+  );
 
   const aggregateAndReport = async (incompleteReason?: string) => {
     aggregationStarted = true;
@@ -371,7 +402,11 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     progress.totalEntries = distribution.totalEntries;
     progress.phase = 'running';
     if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
-    for (const share of distribution.vms) enqueue(share.vm, share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })));
+    for (const share of distribution.vms)
+      enqueue(
+        share.vm,
+        share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })),
+      );
     refresh();
 
     // Wait for every queue to drain, including retries requested meanwhile.

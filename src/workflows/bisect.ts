@@ -1,4 +1,12 @@
-import { executeChild, isCancellation, ParentClosePolicy, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import type { CommitJudgement } from '../activities/bisect';
 import {
@@ -19,7 +27,12 @@ import { bisectQuery, type BisectPhase, type BisectState } from './bisect-defini
 const activities = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict] },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
+  },
 });
 
 const short = (sha: string) => sha.slice(0, 12);
@@ -28,13 +41,20 @@ const pct = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.to
 /** The bisect as the Web UI shows it in the workflow's current details (Markdown). */
 function details(s: BisectState, headline: string): string {
   const lines = [headline, ''];
-  lines.push(`test \`${s.testId}\`, good ${s.good ? short(s.good) : '?'}, bad ${s.bad ? short(s.bad) : '?'}${s.commits !== undefined ? `, ${s.commits} commits` : ''}`);
-  if (s.range) lines.push(`range: last good ${short(s.range.lastGood)}, first bad ${short(s.range.firstBad)}, ${s.range.remaining} commit(s) between; probes ${s.steps.filter((x) => x.kind === 'probe').length} of at most ${s.maxProbes}`);
+  lines.push(
+    `test \`${s.testId}\`, good ${s.good ? short(s.good) : '?'}, bad ${s.bad ? short(s.bad) : '?'}${s.commits !== undefined ? `, ${s.commits} commits` : ''}`,
+  );
+  if (s.range)
+    lines.push(
+      `range: last good ${short(s.range.lastGood)}, first bad ${short(s.range.firstBad)}, ${s.range.remaining} commit(s) between; probes ${s.steps.filter((x) => x.kind === 'probe').length} of at most ${s.maxProbes}`,
+    );
   if (s.current) lines.push(`now: ${short(s.current.commit)} round ${s.current.round} (benchmark \`${s.current.benchmarkId}\`)`);
   if (s.steps.length) {
     lines.push('', '| # | commit | verdict | iterations (good/commit) | change | reason |', '| --- | --- | --- | --- | --- | --- |');
     for (const [i, st] of s.steps.entries()) {
-      lines.push(`| ${i + 1} | ${short(st.commit)} | ${st.verdict} | ${st.iterations.good}/${st.iterations.candidate} | ${st.metrics.map((m) => `${m.metric} ${pct(m.deltaPct)}`).join(', ') || '-'} | ${st.reason.replace(/\|/g, '/')} |`);
+      lines.push(
+        `| ${i + 1} | ${short(st.commit)} | ${st.verdict} | ${st.iterations.good}/${st.iterations.candidate} | ${st.metrics.map((m) => `${m.metric} ${pct(m.deltaPct)}`).join(', ') || '-'} | ${st.reason.replace(/\|/g, '/')} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -111,7 +131,16 @@ export async function bisectWorkflow(input: BisectInput): Promise<BisectRecord> 
       }
       await runRound(more.side === 'good' ? path.good : commit, more.add);
     }
-    const step: BisectStep = { kind, commit, index, verdict: j.verdict, reason: j.reason, iterations: j.iterations, benchmarkIds: rounds.get(commit)!.ids, metrics: j.metrics };
+    const step: BisectStep = {
+      kind,
+      commit,
+      index,
+      verdict: j.verdict,
+      reason: j.reason,
+      iterations: j.iterations,
+      benchmarkIds: rounds.get(commit)!.ids,
+      metrics: j.metrics,
+    };
     state.steps.push(step);
     return step;
   };
@@ -162,18 +191,23 @@ export async function bisectWorkflow(input: BisectInput): Promise<BisectRecord> 
 
     phase('verifying-bad', `**checking the bad commit** ${short(path.bad)} against the good one`);
     const bad = await judge(path.bad, badIndex, 'verify-bad');
-    if (bad.verdict === 'good') return await finish('not-reproduced', `the bad commit is within the thresholds of the good one (${bad.reason}): nothing to bisect`);
+    if (bad.verdict === 'good')
+      return await finish('not-reproduced', `the bad commit is within the thresholds of the good one (${bad.reason}): nothing to bisect`);
     if (bad.verdict === 'inconclusive') return await finish('undecided', `cannot tell whether the bad commit is worse: ${bad.reason}`);
 
     for (let probe = nextProbe(goodIndex, badIndex); probe !== null; probe = nextProbe(goodIndex, badIndex)) {
       phase('bisecting', `**bisecting**: probing ${short(path.commits[probe]!)}`);
       const step = await judge(path.commits[probe]!, probe, 'probe');
-      if (step.verdict === 'inconclusive') return await finish('undecided', `commit ${path.commits[probe]} could not be judged: ${step.reason}`);
+      if (step.verdict === 'inconclusive')
+        return await finish('undecided', `commit ${path.commits[probe]} could not be judged: ${step.reason}`);
       if (step.verdict === 'good') goodIndex = probe;
       else badIndex = probe;
       state.range = rangeNow();
     }
-    return await finish('found', `${path.commits[badIndex]} is the first commit worse than the good one beyond ${input.gate.maxRegression}; its parent on the path is within`);
+    return await finish(
+      'found',
+      `${path.commits[badIndex]} is the first commit worse than the good one beyond ${input.gate.maxRegression}; its parent on the path is within`,
+    );
   } catch (err) {
     if (!isCancellation(err)) phase('failed', `**failed**: ${(err as Error).message}`);
     throw err;

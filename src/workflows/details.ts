@@ -64,6 +64,7 @@ export function vmRunDetails(matrixIds: number[]): string {
 
 /** A VM run's current details: the entry running now and the counts. */
 export function vmDetails(p: { total: number; passed: number; failed: number; runningMatrixId: number | null }): string {
-  const head = p.runningMatrixId !== null ? `**running** entry ${p.runningMatrixId}` : p.passed + p.failed === p.total ? '**done**' : '**waiting**';
+  const head =
+    p.runningMatrixId !== null ? `**running** entry ${p.runningMatrixId}` : p.passed + p.failed === p.total ? '**done**' : '**waiting**';
   return `${head}: ${p.passed} passed, ${p.failed} failed of ${p.total} entries`;
 }

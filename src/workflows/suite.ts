@@ -18,13 +18,24 @@ import { suiteRunQuery, type SuiteRunPhase, type SuiteRunState } from './suite-d
 const activities = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict] },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
+  },
 });
 
 // A chat or paging endpoint may be down for a while: keep trying for about an hour.
 const alerts = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12, nonRetryableErrorTypes: [FAILURE_TYPES.input] },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    maximumAttempts: 12,
+    nonRetryableErrorTypes: [FAILURE_TYPES.input],
+  },
 });
 
 export interface SuiteRunResult {
@@ -52,7 +63,9 @@ function verdictDetails(v: VerdictRecord): string {
   if (v.regressions.length > 0) {
     lines.push('', '| test | metric | baseline | candidate | change | p | threshold |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of v.regressions) {
-      lines.push(`| ${r.testId} | ${r.metric} (${r.unit}) | ${fmt(r.baseline)} | ${fmt(r.candidate)} | ${r.deltaPct === null ? '-' : `${r.deltaPct.toFixed(1)}%`} | ${r.p === null ? '-' : r.p.toPrecision(2)} | ${r.thresholdPct ?? '-'}% |`);
+      lines.push(
+        `| ${r.testId} | ${r.metric} (${r.unit}) | ${fmt(r.baseline)} | ${fmt(r.candidate)} | ${r.deltaPct === null ? '-' : `${r.deltaPct.toFixed(1)}%`} | ${r.p === null ? '-' : r.p.toPrecision(2)} | ${r.thresholdPct ?? '-'}% |`,
+      );
     }
   }
   return lines.join('\n');
@@ -79,7 +92,12 @@ export async function suiteRunWorkflow(input: SuiteRunInput): Promise<SuiteRunRe
   const resolved = await activities.resolveSuiteRef({ suite: input.suite, specSha256: input.specSha256 });
   state.ref = resolved.ref;
   state.commit = resolved.commit;
-  const prepared = await activities.prepareSuiteRun({ suite: input.suite, specSha256: input.specSha256, benchmarkId, commit: resolved.commit });
+  const prepared = await activities.prepareSuiteRun({
+    suite: input.suite,
+    specSha256: input.specSha256,
+    benchmarkId,
+    commit: resolved.commit,
+  });
 
   phase('benchmarking', `**benchmarking** gcsfuse ${resolved.ref} (${resolved.commit.slice(0, 12)}): benchmark \`${benchmarkId}\``);
   const searchable = input.searchable && info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.suite) !== undefined;
@@ -132,6 +150,23 @@ export async function suiteRunWorkflow(input: SuiteRunInput): Promise<SuiteRunRe
     }
   }
   state.alert = alert;
-  phase('done', verdictDetails(verdict) + (alert === 'sent' ? `\n\nwebhook \`${prepared.webhook}\` notified` : typeof alert === 'object' ? `\n\nwebhook \`${prepared.webhook}\` failed: ${alert.failed}` : ''));
-  return { suite: input.suite, benchmarkId, ref: resolved.ref, commit: resolved.commit, verdict: verdict.verdict, reason: verdict.reason, baselineId: verdict.baselineId, alert };
+  phase(
+    'done',
+    verdictDetails(verdict) +
+      (alert === 'sent'
+        ? `\n\nwebhook \`${prepared.webhook}\` notified`
+        : typeof alert === 'object'
+          ? `\n\nwebhook \`${prepared.webhook}\` failed: ${alert.failed}`
+          : ''),
+  );
+  return {
+    suite: input.suite,
+    benchmarkId,
+    ref: resolved.ref,
+    commit: resolved.commit,
+    verdict: verdict.verdict,
+    reason: verdict.reason,
+    baselineId: verdict.baselineId,
+    alert,
+  };
 }

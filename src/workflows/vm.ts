@@ -74,7 +74,15 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
 
-  const progress: VmProgress = { vm: input.vm, total: input.entries.length, passed: 0, failed: 0, runningMatrixId: null, iterations: input.iterations, outcomes: [] };
+  const progress: VmProgress = {
+    vm: input.vm,
+    total: input.entries.length,
+    passed: 0,
+    failed: 0,
+    runningMatrixId: null,
+    iterations: input.iterations,
+    outcomes: [],
+  };
   setHandler(vmProgressQuery, () => progress);
   // The Web UI's current details; not a command, so histories replay unchanged.
   const showDetails = (): void => setCurrentDetails(vmDetails(progress));
@@ -93,7 +101,9 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     const token = ++tokens;
     const scope = new CancellationScope();
     const d: Dispatch = { ref, token, scope, settled: false, promise: Promise.resolve(undefined as never) };
-    d.promise = scope.run(() => agent.runEntry({ benchmarkId: input.benchmarkId, matrixId: ref.matrixId, specVm: ref.specVm, startedSignal: { workflowId, token } }));
+    d.promise = scope.run(() =>
+      agent.runEntry({ benchmarkId: input.benchmarkId, matrixId: ref.matrixId, specVm: ref.specVm, startedSignal: { workflowId, token } }),
+    );
     pending.add(d);
     const settle = () => {
       d.settled = true;
@@ -116,7 +126,9 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     if (parentHandle && o.failure !== 'agent-unavailable') {
       // Not cancellable: an outcome the agent finished must reach the parent even while this run is cancelled.
       const sent = CancellationScope.nonCancellable(() => parentHandle.signal(entryOutcomeSignal, { workflowId, outcome: o }));
-      reports.push(sent.catch((err: Error) => log.warn('could not report an outcome to the parent', { matrixId: o.matrixId, error: err.message })));
+      reports.push(
+        sent.catch((err: Error) => log.warn('could not report an outcome to the parent', { matrixId: o.matrixId, error: err.message })),
+      );
     }
   };
   /** Did the agent poll for work after `sinceMs` (workflow time)? undefined when that cannot be known. */
@@ -219,7 +231,9 @@ function failed(matrixId: number, vm: string, error: string, failure: FailureKin
 function failureKind(err: unknown): FailureKind {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
   if (cause instanceof TimeoutFailure) {
-    return cause.timeoutType === TimeoutType.SCHEDULE_TO_START || cause.timeoutType === TimeoutType.HEARTBEAT ? 'agent-unavailable' : 'other';
+    return cause.timeoutType === TimeoutType.SCHEDULE_TO_START || cause.timeoutType === TimeoutType.HEARTBEAT
+      ? 'agent-unavailable'
+      : 'other';
   }
   if (cause instanceof ApplicationFailure) {
     if (cause.type === FAILURE_TYPES.fio) return 'fio';

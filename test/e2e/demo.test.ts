@@ -34,16 +34,24 @@ describe('npm run demo: real processes, real Temporal, real fio', () => {
     const specs = vms.map((vm) => JSON.parse(readFileSync(path.join(root, 'jobs', `${vm}.json`), 'utf8')) as JobSpec);
     expect(specs.flatMap((s) => s.entries.map((e) => e.matrixId)).sort()).toEqual([1, 2, 3, 4]);
 
-    const rows = parse(readFileSync(path.join(root, 'report', 'combined_report.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    const rows = parse(readFileSync(path.join(root, 'report', 'combined_report.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
     expect(rows.map((row) => row.matrix_id)).toEqual(['1', '2', '3', '4']);
     for (const spec of specs) {
       const manifest = JSON.parse(readFileSync(path.join(root, 'results', spec.vm, 'manifest.json'), 'utf8')) as Manifest;
       for (const entry of spec.entries) {
         expect(manifest.entries[String(entry.matrixId)]).toMatchObject({ status: 'passed', iterationsDone: 2 });
         const dir = path.join(root, 'results', spec.vm, `test-${entry.matrixId}`);
-        expect(readdirSync(dir).filter((f) => f.endsWith('.fio.json')).sort()).toEqual(['iteration-1.fio.json', 'iteration-2.fio.json']);
+        expect(
+          readdirSync(dir)
+            .filter((f) => f.endsWith('.fio.json'))
+            .sort(),
+        ).toEqual(['iteration-1.fio.json', 'iteration-2.fio.json']);
         const direction = entry.params.io_type!.includes('read') ? 'read' : 'write';
-        const meanMiBps = [1, 2].map((i) => fioBwBytesPerSec(path.join(dir, `iteration-${i}.fio.json`), direction)).reduce((a, b) => a + b) / 2 / 2 ** 20;
+        const meanMiBps =
+          [1, 2].map((i) => fioBwBytesPerSec(path.join(dir, `iteration-${i}.fio.json`), direction)).reduce((a, b) => a + b) / 2 / 2 ** 20;
         const row = rows.find((x) => x.matrix_id === String(entry.matrixId))!;
         expect(row.vm).toBe(spec.vm);
         expect(row.status).toBe('passed');
@@ -93,7 +101,10 @@ describe('npm run demo: real processes, real Temporal, real fio', () => {
     );
     expect(statuses).not.toContain('running');
     // What finished before the cancel is reported, marked partial.
-    const summary = JSON.parse(readFileSync(path.join(home, 'artifacts', 'e2e-interrupt', 'report', 'summary.json'), 'utf8')) as { complete: boolean; incompleteReason?: string };
+    const summary = JSON.parse(readFileSync(path.join(home, 'artifacts', 'e2e-interrupt', 'report', 'summary.json'), 'utf8')) as {
+      complete: boolean;
+      incompleteReason?: string;
+    };
     expect(summary).toMatchObject({ complete: false, incompleteReason: 'cancelled' });
   });
 });
@@ -121,7 +132,7 @@ describe('npm run demo: stopping and reaching it', () => {
     expect(processesMentioning(home)).toEqual([]);
   }, 240_000);
 
-  it('a closed terminal (SIGHUP) mid-run cancels and stops everything, and removes the agents\' scratch folders', async () => {
+  it("a closed terminal (SIGHUP) mid-run cancels and stops everything, and removes the agents' scratch folders", async () => {
     const home = tempDir('demo-hup');
     homes.push(home);
     let sent = false;

@@ -27,17 +27,20 @@ function request(id: string, vms: string[]): BenchmarkRequest {
   const req = smallRequest(id, vms, { timeouts: TIMEOUTS });
   req.testCases = {
     name: 'test-cases.csv',
-    content: 'test_id,io_type,block_size,file_size,num_jobs\n' + [1, 2, 3, 4, 5, 6].map((i) => `t${i},${i % 2 ? 'read' : 'randwrite'},64k,4m,1`).join('\n') + '\n',
+    content:
+      'test_id,io_type,block_size,file_size,num_jobs\n' +
+      [1, 2, 3, 4, 5, 6].map((i) => `t${i},${i % 2 ? 'read' : 'randwrite'},64k,4m,1`).join('\n') +
+      '\n',
   };
   req.jobFile = { ...req.jobFile, content: req.jobFile.content.replace('runtime=1s', 'runtime=2s') };
   return req;
 }
 
-
 const fioOf = (home: string, vm: string) => processesMentioning(path.join(home, 'agents', vm)).filter((p) => p.argv[0]?.endsWith('fio'));
 /** The matrix id of the entry whose fio runs on a VM (its job file is .../test-<id>/job.fio), if one runs. */
 const fioEntryOf = (home: string, vm: string): number | undefined => {
-  for (const p of fioOf(home, vm)) for (const a of p.argv) if (/test-(\d+)\/job\.fio$/.test(a)) return Number(/test-(\d+)\/job\.fio$/.exec(a)![1]);
+  for (const p of fioOf(home, vm))
+    for (const a of p.argv) if (/test-(\d+)\/job\.fio$/.test(a)) return Number(/test-(\d+)\/job\.fio$/.exec(a)![1]);
   return undefined;
 };
 
@@ -64,7 +67,8 @@ function expectCompleteResults(home: string, id: string, entries: number, iterat
   expect(reports.map((r) => r.matrixId)).toEqual(Array.from({ length: entries }, (_, i) => i + 1));
   for (const r of reports) {
     expect(r).toMatchObject({ status: 'passed', iterations });
-    for (let i = 1; i <= iterations; i++) expect(existsSync(path.join(root, 'results', r.vm!, `test-${r.matrixId}`, `iteration-${i}.fio.json`))).toBe(true);
+    for (let i = 1; i <= iterations; i++)
+      expect(existsSync(path.join(root, 'results', r.vm!, `test-${r.matrixId}`, `iteration-${i}.fio.json`))).toBe(true);
   }
   return reports;
 }
@@ -97,10 +101,13 @@ describe('fault tolerance with real processes', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ totalEntries: 6, passed: 6, failed: 0 });
     const reports = expectCompleteResults(home, 'dead-agent', 6, 2);
-    const spec = JSON.parse(readFileSync(path.join(home, 'artifacts', 'dead-agent', 'jobs', 'vm-2.json'), 'utf8')) as { entries: { matrixId: number }[] };
+    const spec = JSON.parse(readFileSync(path.join(home, 'artifacts', 'dead-agent', 'jobs', 'vm-2.json'), 'utf8')) as {
+      entries: { matrixId: number }[];
+    };
     const finishedOnVm2 = reports.filter((r) => r.vm === 'vm-2').map((r) => r.matrixId);
     // Whatever vm-2 had not finished when it died was run by vm-1.
-    for (const e of spec.entries) if (!finishedOnVm2.includes(e.matrixId)) expect(reports.find((r) => r.matrixId === e.matrixId)!.vm).toBe('vm-1');
+    for (const e of spec.entries)
+      if (!finishedOnVm2.includes(e.matrixId)) expect(reports.find((r) => r.matrixId === e.matrixId)!.vm).toBe('vm-1');
     expect(finishedOnVm2.length).toBeLessThan(spec.entries.length);
     const progress = await handle.query(progressQuery);
     expect(progress.lostVms).toEqual(['vm-2']);
@@ -149,23 +156,38 @@ describe('fault tolerance with real processes', () => {
     const { client } = await startRun(home, request('watch-outage', ['vm-1', 'vm-2']));
     await until(() => fioOf(home, 'vm-1').length > 0, 'fio on vm-1');
     let outage: Promise<void> | undefined;
-    const watching = run(path.join(REPO, 'bin', 'gcsfuse-bench'), ['--temporal-address', embedded!.server.address, 'watch', 'watch-outage', '--reconnect-timeout', '3m', '--artifacts', embedded!.artifacts], {
-      cwd: REPO,
-      timeoutMs: 150_000,
-      onStderr: (text) => {
-        // Following it: take the server away for longer than the client's own ~21 s of retries, then back on its database.
-        if (outage || !/running: \d+\/6 entries done/.test(text)) return;
-        outage = (async () => {
-          await embedded!.server.stop();
-          await new Promise((r) => setTimeout(r, 25_000));
-          await embedded!.restartServer();
-        })();
+    const watching = run(
+      path.join(REPO, 'bin', 'gcsfuse-bench'),
+      [
+        '--temporal-address',
+        embedded!.server.address,
+        'watch',
+        'watch-outage',
+        '--reconnect-timeout',
+        '3m',
+        '--artifacts',
+        embedded!.artifacts,
+      ],
+      {
+        cwd: REPO,
+        timeoutMs: 150_000,
+        onStderr: (text) => {
+          // Following it: take the server away for longer than the client's own ~21 s of retries, then back on its database.
+          if (outage || !/running: \d+\/6 entries done/.test(text)) return;
+          outage = (async () => {
+            await embedded!.server.stop();
+            await new Promise((r) => setTimeout(r, 25_000));
+            await embedded!.restartServer();
+          })();
+        },
       },
-    });
+    );
     const r = await watching;
     await outage;
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr.match(/lost the connection to Temporal .*; waiting up to 3 min for it to come back \(--reconnect-timeout\)/g)).toHaveLength(1);
+    expect(
+      r.stderr.match(/lost the connection to Temporal .*; waiting up to 3 min for it to come back \(--reconnect-timeout\)/g),
+    ).toHaveLength(1);
     expect(r.stderr).toMatch(/reconnected to Temporal/);
     expect(r.stderr).toMatch(/done: 6\/6 entries done \(6 passed, 0 failed\)/);
     // Before, the watch ended here with "error: Failed to get Workflow execution history".

@@ -38,7 +38,10 @@ describe('the demo on a terminal (tmux)', () => {
     const all = tmux('capture-pane', '-p', '-J', '-S', '-1000', '-t', 'demo');
     expect(readFileSync(exitFile, 'utf8').trim(), all).toBe('0');
 
-    const barLines = screens.flatMap((s) => s.split('\n')).map((l) => l.trimEnd()).filter((l) => /\| ETA /.test(l));
+    const barLines = screens
+      .flatMap((s) => s.split('\n'))
+      .map((l) => l.trimEnd())
+      .filter((l) => /\| ETA /.test(l));
     expect(barLines.length).toBeGreaterThan(0);
     // cli-progress's own ETA printed "NFs"/"LLs" before any progress; ours says "--" until an entry ended.
     for (const l of barLines) expect(l).toMatch(/\| ETA (--|\d+s|\d+m\d\ds|\d+h\d\dm) \|/);
@@ -46,7 +49,10 @@ describe('the demo on a terminal (tmux)', () => {
     for (const l of barLines) expect(l.length).toBeLessThanOrEqual(COLUMNS);
 
     // The last frame of the bars is the final state: all done, no VM still "running".
-    const finalBars = all.split('\n').map((l) => l.trimEnd()).filter((l) => /\| ETA /.test(l));
+    const finalBars = all
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter((l) => /\| ETA /.test(l));
     const lastAll = finalBars.filter((l) => l.startsWith('all')).at(-1)!;
     expect(lastAll).toMatch(/ 4\/4 \| 4 passed 0 failed \| ETA 0s \| done$/);
     const lastFrame = finalBars.slice(finalBars.lastIndexOf(lastAll));

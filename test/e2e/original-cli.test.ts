@@ -58,7 +58,14 @@ beforeAll(async () => {
   const logDir = path.join(home, 'logs');
   procs.push(startProcess({ name: 'orchestrator-worker', ...tsxCommand(ORCHESTRATOR_ENTRY, []), env, logDir }));
   for (const vm of Object.values(VMS)) {
-    procs.push(startProcess({ name: `agent-${vm}`, ...tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', path.join(home, 'agents', vm)]), env, logDir }));
+    procs.push(
+      startProcess({
+        name: `agent-${vm}`,
+        ...tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', path.join(home, 'agents', vm)]),
+        env,
+        logDir,
+      }),
+    );
   }
 }, 120_000);
 
@@ -76,21 +83,36 @@ describe("the original tool's nightly command line", () => {
     const jobFile = path.join(home, 'kokoro_fio_job.fio');
     // The original's column names and placeholders; one single-job and one multi-job test.
     writeFileSync(testCsv, 'io_type,num_jobs,file_size,block_size,io_depth,nr_files,direct\nread,1,1m,64k,1,1,0\nrandread,2,1m,4k,4,1,0\n');
-    writeFileSync(jobFile, '[global]\nioengine=psync\ntime_based=1\nruntime=1s\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BS}\nsize=${FILE_SIZE}\nnumjobs=${THREADS}\niodepth=${IO_DEPTH}\nnrfiles=${NRFILES}\ndirect=${DIRECT}\n');
+    writeFileSync(
+      jobFile,
+      '[global]\nioengine=psync\ntime_based=1\nruntime=1s\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BS}\nsize=${FILE_SIZE}\nnumjobs=${THREADS}\niodepth=${IO_DEPTH}\nnrfiles=${NRFILES}\ndirect=${DIRECT}\n',
+    );
     // kokoro_run.sh's ORCHESTRATOR_CMD, with its values.
     const argv = [
-      '--benchmark-id', BENCHMARK_ID,
-      '--executor-vm', MIG,
-      '--zone', ZONE,
-      '--project', PROJECT,
-      '--artifacts-bucket', ARTIFACTS_BUCKET,
-      '--test-csv', testCsv,
-      '--fio-job-file', jobFile,
-      '--test-data-bucket', TEST_DATA_BUCKET,
-      '--iterations', '2',
-      '--poll-interval', '1',
-      '--timeout', '14400',
-      '--report-name', REPORT_NAME,
+      '--benchmark-id',
+      BENCHMARK_ID,
+      '--executor-vm',
+      MIG,
+      '--zone',
+      ZONE,
+      '--project',
+      PROJECT,
+      '--artifacts-bucket',
+      ARTIFACTS_BUCKET,
+      '--test-csv',
+      testCsv,
+      '--fio-job-file',
+      jobFile,
+      '--test-data-bucket',
+      TEST_DATA_BUCKET,
+      '--iterations',
+      '2',
+      '--poll-interval',
+      '1',
+      '--timeout',
+      '14400',
+      '--report-name',
+      REPORT_NAME,
       '--single-thread-vm-type=single-thread',
       '--multi-thread-vm-type=multi-thread',
     ];
@@ -103,7 +125,10 @@ describe("the original tool's nightly command line", () => {
     expect(r.stderr).toContain(`note: --mount local-dir: the agents use local folders; bucket ${TEST_DATA_BUCKET} is not mounted`);
 
     // The group was resolved on the Compute API (not taken as a VM), by the orchestrator worker.
-    expect(compute.requests.map((q) => [q.method, q.path])).toContainEqual(['POST', `/compute/v1/projects/${PROJECT}/zones/${ZONE}/instanceGroupManagers/${MIG}/listManagedInstances`]);
+    expect(compute.requests.map((q) => [q.method, q.path])).toContainEqual([
+      'POST',
+      `/compute/v1/projects/${PROJECT}/zones/${ZONE}/instanceGroupManagers/${MIG}/listManagedInstances`,
+    ]);
     expect(compute.requests.some((q) => q.path.includes('/instances/'))).toBe(false);
 
     // What reached the workflow: the whole-run deadline, the report name, the original's report format.
@@ -123,7 +148,12 @@ describe("the original tool's nightly command line", () => {
 
     // Single-job tests ran on the single-thread template's VM, the others on the multi-thread one.
     const folder = path.join(cwd, 'results', BENCHMARK_ID);
-    const results = JSON.parse(readFileSync(path.join(folder, 'results.json'), 'utf8')) as { numJobs?: number; params?: Record<string, unknown>; vm: string; status: string }[];
+    const results = JSON.parse(readFileSync(path.join(folder, 'results.json'), 'utf8')) as {
+      numJobs?: number;
+      params?: Record<string, unknown>;
+      vm: string;
+      status: string;
+    }[];
     expect(results.map((e) => [e.vm, e.status])).toEqual([
       [VMS.single, 'passed'],
       [VMS.multi, 'passed'],
@@ -146,7 +176,9 @@ describe("the original tool's nightly command line", () => {
     });
     for (const f of ['summary.json', 'report.csv', 'test-cases.csv', 'jobfile.fio']) expect(existsSync(path.join(folder, f)), f).toBe(true);
     // The combined report under --report-name, in the original's columns (--report-format original is the entry point's default).
-    expect(readFileSync(path.join(folder, REPORT_NAME), 'utf8')).toMatch(/^Matrix ID,Test ID,Config,Commit,IOType\|Jobs\|FSize\|BS\|IOD\|NrFiles\|Direct,Read BW \(MB\/s\)/);
+    expect(readFileSync(path.join(folder, REPORT_NAME), 'utf8')).toMatch(
+      /^Matrix ID,Test ID,Config,Commit,IOType\|Jobs\|FSize\|BS\|IOD\|NrFiles\|Direct,Read BW \(MB\/s\)/,
+    );
     expect(readFileSync(path.join(folder, 'test-cases.csv'), 'utf8')).toBe(readFileSync(testCsv, 'utf8'));
     expect(readlinkSync(path.join(cwd, 'results', 'latest'))).toBe(BENCHMARK_ID);
     // Nothing half-written is left beside it.
@@ -162,7 +194,13 @@ describe("the original tool's nightly command line", () => {
     const env = { TEMPORAL_ADDRESS: '' };
     const status = await run(bin, ['status', BENCHMARK_ID, '--address', server.address, '-n', 'default', '-o', 'json'], { env });
     expect(status.code, status.stderr).toBe(0);
-    const parsed = JSON.parse(status.stdout) as { benchmarkId: string; runName: string; status: string; progress: Record<string, unknown>; live: { workflowId: string; vm: string; passed: number; total: number }[] };
+    const parsed = JSON.parse(status.stdout) as {
+      benchmarkId: string;
+      runName: string;
+      status: string;
+      progress: Record<string, unknown>;
+      live: { workflowId: string; vm: string; passed: number; total: number }[];
+    };
     expect(Object.keys(parsed)).toEqual(['benchmarkId', 'live', 'progress', 'runName', 'status']);
     expect(Object.keys(parsed.progress)).toEqual([...Object.keys(parsed.progress)].sort());
     expect(parsed).toMatchObject({ benchmarkId: BENCHMARK_ID, runName: BENCHMARK_ID, status: 'COMPLETED' });

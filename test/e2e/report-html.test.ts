@@ -203,14 +203,12 @@ describe('report.html on real fio outputs with logs, in headless Chromium', () =
       for (const kind of ['timeseries', 'gcsfuse-cpu', 'gcsfuse-memory'])
         expect(await section.locator(`figure[data-chart="${kind}"]`).count(), `${tests[s]!.testId} ${kind}`).toBe(configs.length);
       // Every chart rendered: its widest SVG (the plot, beside legend swatches) has a drawn size and marks.
-      const charts = await section
-        .locator('figure[data-chart]')
-        .evaluateAll((figs) =>
-          figs.map((f) => ({
-            width: Math.max(...[...f.querySelectorAll('svg')].map((e) => e.getBoundingClientRect().width)),
-            marks: f.querySelectorAll('svg rect, svg path, svg circle').length,
-          })),
-        );
+      const charts = await section.locator('figure[data-chart]').evaluateAll((figs) =>
+        figs.map((f) => ({
+          width: Math.max(...[...f.querySelectorAll('svg')].map((e) => e.getBoundingClientRect().width)),
+          marks: f.querySelectorAll('svg rect, svg path, svg circle').length,
+        })),
+      );
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(300);
         expect(c.marks).toBeGreaterThan(3);

@@ -14,7 +14,16 @@ import { progressQuery } from '../../src/workflows/definitions';
 import type { BenchmarkProgress } from '../../src/workflows/types';
 import { createAgentWorker } from '../../vm-agent/src/main';
 import { LocalDirMounter } from '../../vm-agent/src/mounter';
-import { bodyMatches, launchChromium, newPage, openUserMetadata, screenshot, sendSignalInUi, workflowListUrl, workflowPageUrl } from '../support/chromium';
+import {
+  bodyMatches,
+  launchChromium,
+  newPage,
+  openUserMetadata,
+  screenshot,
+  sendSignalInUi,
+  workflowListUrl,
+  workflowPageUrl,
+} from '../support/chromium';
 import { REPO, smallRequest, tempDir, until } from '../support/harness';
 import { quietWorkers, temporalCliPath } from '../support/temporal';
 
@@ -43,10 +52,22 @@ beforeAll(async () => {
   const temporal = { address: server.address, namespace: 'default' };
   client = await connectClient(temporal);
   workers.push({ worker: await createOrchestratorWorker({ temporal, artifacts }), done: Promise.resolve() });
-  workers.push({ worker: await createAgentWorker({ vm: 'vm-ok', temporal, artifacts, workDir: path.join(home, 'agent-ok') }), done: Promise.resolve() });
+  workers.push({
+    worker: await createAgentWorker({ vm: 'vm-ok', temporal, artifacts, workDir: path.join(home, 'agent-ok') }),
+    done: Promise.resolve(),
+  });
   for (const vm of ['vm-cli', 'vm-ui']) {
     writeFileSync(blocked(vm), 'not a directory');
-    workers.push({ worker: await createAgentWorker({ vm, temporal, artifacts, workDir: path.join(home, `agent-${vm}`), mounter: new LocalDirMounter(blocked(vm)) }), done: Promise.resolve() });
+    workers.push({
+      worker: await createAgentWorker({
+        vm,
+        temporal,
+        artifacts,
+        workDir: path.join(home, `agent-${vm}`),
+        mounter: new LocalDirMounter(blocked(vm)),
+      }),
+      done: Promise.resolve(),
+    });
   }
   for (const w of workers) w.done = w.worker.run();
   browser = await launchChromium();
@@ -62,14 +83,31 @@ afterAll(async () => {
 
 /** Starts a benchmark on a healthy VM and a blocked one; returns once the blocked VM's entries failed. */
 async function startWithFailedVm(benchmarkId: string, failing: string) {
-  const handle = await startBenchmark(client, smallRequest(benchmarkId, ['vm-ok', failing], { iterations: 1, retryWindowMs: 30 * 60_000, runName: `${benchmarkId} run` }), artifacts);
+  const handle = await startBenchmark(
+    client,
+    smallRequest(benchmarkId, ['vm-ok', failing], { iterations: 1, retryWindowMs: 30 * 60_000, runName: `${benchmarkId} run` }),
+    artifacts,
+  );
   await until(async () => (await handle.query(progressQuery)).phase === 'awaiting-retry', `${failing}'s entries to fail`, 120_000);
   return handle;
 }
 
 /** `temporal workflow signal ...` exactly as the README gives it; resolves to its exit code and output. */
 async function temporalSignal(workflowId: string, input: string): Promise<{ code: number; out: string }> {
-  const args = ['workflow', 'signal', '--address', server.address, '--namespace', 'default', '--workflow-id', workflowId, '--name', 'retryVm', '--input', input];
+  const args = [
+    'workflow',
+    'signal',
+    '--address',
+    server.address,
+    '--namespace',
+    'default',
+    '--workflow-id',
+    workflowId,
+    '--name',
+    'retryVm',
+    '--input',
+    input,
+  ];
   try {
     const { stdout, stderr } = await run(temporalCliPath(), args);
     return { code: 0, out: stdout + stderr };
@@ -100,19 +138,33 @@ describe('retryVm signal', () => {
     expect((await temporalSignal('sig-cli', '{"vm":"vm-nope"}')).code).toBe(0);
     await until(async () => (await handle.query(progressQuery)).lastRetry !== undefined, 'the refusal to be recorded');
     const refused = (await handle.query(progressQuery)).lastRetry!;
-    expect(refused).toMatchObject({ via: 'signal', vm: 'vm-nope', accepted: false, reason: 'VM "vm-nope" has no run in this benchmark (VMs: vm-ok, vm-cli)' });
+    expect(refused).toMatchObject({
+      via: 'signal',
+      vm: 'vm-nope',
+      accepted: false,
+      reason: 'VM "vm-nope" has no run in this benchmark (VMs: vm-ok, vm-cli)',
+    });
     expect(await currentDetails('sig-cli')).toContain('retryVm signal refused');
     expect(await currentDetails('sig-cli')).toContain('VM "vm-nope" has no run in this benchmark');
     expect(await statusText('sig-cli')).toMatch(/retryVm signal refused \([^)]+\): VM "vm-nope" has no run in this benchmark/);
 
     // Malformed inputs name what is expected.
     await temporalSignal('sig-cli', '"vm-cli"');
-    await until(async () => (await handle.query(progressQuery)).lastRetry?.reason?.startsWith('expected {"vm"') === true, 'a bare string refused');
+    await until(
+      async () => (await handle.query(progressQuery)).lastRetry?.reason?.startsWith('expected {"vm"') === true,
+      'a bare string refused',
+    );
     await temporalSignal('sig-cli', '{"VM":"vm-cli"}');
-    await until(async () => /unknown field "VM"/.test((await handle.query(progressQuery)).lastRetry?.reason ?? ''), 'a misspelt field refused');
+    await until(
+      async () => /unknown field "VM"/.test((await handle.query(progressQuery)).lastRetry?.reason ?? ''),
+      'a misspelt field refused',
+    );
     // A VM with nothing failed: the same reason the update gives.
     await temporalSignal('sig-cli', '{"vm":"vm-ok"}');
-    await until(async () => (await handle.query(progressQuery)).lastRetry?.reason === 'VM "vm-ok" has no failed entries to retry', 'a VM without failures refused');
+    await until(
+      async () => (await handle.query(progressQuery)).lastRetry?.reason === 'VM "vm-ok" has no failed entries to retry',
+      'a VM without failures refused',
+    );
     expect((await handle.query(progressQuery)).phase).toBe('awaiting-retry');
 
     unblock('vm-cli');
@@ -135,7 +187,9 @@ describe('retryVm signal', () => {
     await until(async () => (await handle.query(progressQuery)).lastRetry !== undefined, 'the signal to arrive');
     await openUserMetadata(page);
     // The UI reads current details when the page loads (and on "R"): reload to see the latest. Its markdown curls quotes.
-    await bodyMatches(page, /retryVm signal refused \([^)]+\): VM .vm-typo. has no run in this benchmark/, 30_000, () => page.reload().then(() => openUserMetadata(page)));
+    await bodyMatches(page, /retryVm signal refused \([^)]+\): VM .vm-typo. has no run in this benchmark/, 30_000, () =>
+      page.reload().then(() => openUserMetadata(page)),
+    );
     await screenshot(page, 'retry-signal-refused');
 
     unblock('vm-ui');
@@ -147,7 +201,9 @@ describe('retryVm signal', () => {
     await bodyMatches(page, /\bdone\b: 3 passed, 0 failed of 3 entries on 2 VMs/);
     await bodyMatches(page, /retryVm signal \([^)]+\): \d+ failed entries of vm-ui queued again/);
     // Its event history has both signals, as sent.
-    expect((await handle.fetchHistory()).events?.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'retryVm')).toHaveLength(2);
+    expect(
+      (await handle.fetchHistory()).events?.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'retryVm'),
+    ).toHaveLength(2);
     await screenshot(page, 'retry-signal-accepted');
     expect(consoleErrors).toEqual([]);
     await page.close();
@@ -174,9 +230,15 @@ describe('retryVm signal', () => {
 
     // Unfiltered, the list holds the VM runs beside the benchmarks; the documented filter leaves the benchmarks.
     await page.goto(workflowListUrl(server.uiUrl!, 'WorkflowId STARTS_WITH "sig-"'));
-    await page.getByRole('link', { name: /^\s*sig-ui-vm-vm-ok\s*$/ }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('link', { name: /^\s*sig-ui-vm-vm-ok\s*$/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await page.goto(workflowListUrl(server.uiUrl!, `WorkflowType = "${WORKFLOW_TYPES.benchmark}"`));
-    await page.getByRole('link', { name: /^\s*sig-ui\s*$/ }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('link', { name: /^\s*sig-ui\s*$/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await expect(page.getByRole('link', { name: /^\s*sig-cli\s*$/ }).count()).resolves.toBe(1);
     await expect(page.getByRole('link', { name: /-vm-/ }).count()).resolves.toBe(0);
     await screenshot(page, 'benchmarks-only-list');

@@ -29,10 +29,20 @@ beforeAll(async () => {
   for (const w of [
     await createOrchestratorWorker({ temporal, artifacts: path.join(home, 'artifacts') }),
     await createAgentWorker({ vm: 'ui-vm', temporal, artifacts: path.join(home, 'artifacts'), workDir: path.join(home, 'agent') }),
-  ]) workers.push({ worker: w, done: w.run() });
+  ])
+    workers.push({ worker: w, done: w.run() });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -49,7 +59,14 @@ async function bodyMatches(page: Page, re: RegExp, timeoutMs = 15_000): Promise<
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // Markdown (current details) is rendered in sandboxed iframes: read every frame.
-    const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+    const texts = await Promise.all(
+      page.frames().map((f) =>
+        f
+          .locator('body')
+          .innerText()
+          .catch(() => ''),
+      ),
+    );
     const text = texts.join(' ').replace(/\s+/g, ' ');
     if (re.test(text)) return;
     if (Date.now() > deadline) throw new Error(`the page never showed ${re}; it shows: ${text.slice(0, 2500)}`);

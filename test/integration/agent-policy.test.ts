@@ -67,15 +67,27 @@ const manifestOf = (id: string) => JSON.parse(readFileSync(path.join(artifacts, 
 describe('the agent enforces the fio job policy on jobs the CLI never saw', () => {
   const marker = path.join(outside, 'pwned');
   const attacks: [string, string, RegExp][] = [
-    ['exec_prerun', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\nexec_prerun=touch ${marker}\n`, /option "exec_prerun=touch .*" is refused: it runs a program/],
+    [
+      'exec_prerun',
+      `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\nexec_prerun=touch ${marker}\n`,
+      /option "exec_prerun=touch .*" is refused: it runs a program/,
+    ],
     ['an external ioengine', `[j]\nrw=read\nioengine=external:${outside}/evil.so\ndirectory=TEST_DATA_DIR\n`, /loads a shared library/],
     ['a file outside the mount', `[j]\nrw=write\nsize=4k\nfilename=${marker}\n`, /is outside the VM's test-data folder/],
-    ['another VM\'s folder', `[j]\nrw=write\nsize=4k\ndirectory=${vmDataDir(mount, 'vm-2')}\n`, /gcsfuse-bench-data\/vm-2 is outside/],
+    ["another VM's folder", `[j]\nrw=write\nsize=4k\ndirectory=${vmDataDir(mount, 'vm-2')}\n`, /gcsfuse-bench-data\/vm-2 is outside/],
     ['include of a file', `[j]\ninclude ${outside}/agent.env\nrw=read\n`, /"include" is refused/],
-    ['a job name that leaves the folder', `[global]\ndirectory=TEST_DATA_DIR\n[../../../../outside/pwned]\nrw=write\nsize=4k\n`, /'\/' in a job name/],
+    [
+      'a job name that leaves the folder',
+      `[global]\ndirectory=TEST_DATA_DIR\n[../../../../outside/pwned]\nrw=write\nsize=4k\n`,
+      /'\/' in a job name/,
+    ],
     ['write_iolog', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\nwrite_iolog=${marker}\n`, /writes an I\/O log/],
     ['a cgroup', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ncgroup=pwned\n`, /cgroups/],
-    ['an environment variable', `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ndescription=\${TEMPORAL_API_KEY}\n`, /unknown placeholder \$\{TEMPORAL_API_KEY\}|placeholder TEMPORAL_API_KEY has no value|environment variable/],
+    [
+      'an environment variable',
+      `[j]\nrw=read\nsize=64k\ndirectory=TEST_DATA_DIR\ndescription=\${TEMPORAL_API_KEY}\n`,
+      /unknown placeholder \$\{TEMPORAL_API_KEY\}|placeholder TEMPORAL_API_KEY has no value|environment variable/,
+    ],
   ];
   for (const [what, template, message] of attacks) {
     it(`refuses ${what}: the entry fails with the reason, nothing runs`, async () => {
@@ -99,7 +111,7 @@ describe('the agent enforces the fio job policy on jobs the CLI never saw', () =
     rmSync(path.join(dataDir, 'link'));
   });
 
-  it('runs a good job, under the VM\'s own folder', async () => {
+  it("runs a good job, under the VM's own folder", async () => {
     const id = await plant('[j]\nrw=write\nbs=4k\nsize=64k\ndirectory=TEST_DATA_DIR\n');
     await expect(runEntry(id)).resolves.toMatchObject({ status: 'passed' });
     expect(readdirSync(path.join(vmDataDir(mount, VM), 't1')).length).toBeGreaterThan(0);
@@ -126,7 +138,10 @@ describe("the agent's secrets stay out of children and of what it stores", () =>
       expect(env).toMatch(/^PATH=/m);
       expect(env).not.toContain(SECRET);
       expect(env).not.toMatch(/TEMPORAL|GCSFUSE_BENCH/);
-      expect(Object.keys(childEnv('fio', { PATH: '/bin', TEMPORAL_API_KEY: 'x', AWS_SECRET: 'y', LC_ALL: 'C' }))).toEqual(['PATH', 'LC_ALL']);
+      expect(Object.keys(childEnv('fio', { PATH: '/bin', TEMPORAL_API_KEY: 'x', AWS_SECRET: 'y', LC_ALL: 'C' }))).toEqual([
+        'PATH',
+        'LC_ALL',
+      ]);
       expect(secretValues({ TEMPORAL_API_KEY: SECRET, GOOGLE_APPLICATION_CREDENTIALS: '/etc/key.json', HOME: '/root' })).toEqual([SECRET]);
     } finally {
       delete process.env.GCSFUSE_BENCH_TEST_API_KEY;
@@ -135,7 +150,14 @@ describe("the agent's secrets stay out of children and of what it stores", () =>
 
   it('redacts a secret that fio printed from the stored stderr, the manifest and the error', async () => {
     const id = await plant('[j]\nrw=read\nsize=4k\ndirectory=TEST_DATA_DIR\n');
-    const leaky: FioRunner = async () => ({ exitCode: 1, signal: null, timedOut: false, aborted: false, durationMs: 1, stderr: `fio: bad option <TEMPORAL_API_KEY=${SECRET}>\n` });
+    const leaky: FioRunner = async () => ({
+      exitCode: 1,
+      signal: null,
+      timedOut: false,
+      aborted: false,
+      durationMs: 1,
+      stderr: `fio: bad option <TEMPORAL_API_KEY=${SECRET}>\n`,
+    });
     const err = (await runEntry(id, leaky).catch((e: Error) => e)) as Error;
     expect(err.message).toContain(REDACTED);
     expect(err.message + (err.stack ?? '')).not.toContain(SECRET);

@@ -35,7 +35,8 @@ const ORIGINAL = 'iterations_original';
 const target = (over: Partial<BigQueryTarget> = {}): BigQueryTarget => ({ project: PROJECT, dataset: DATASET, table: TABLE, ...over });
 
 const CONFIGS_CSV = 'commit,mount_args,label\nv3.4.0,--implicit-dirs,baseline\nv3.5.0,--implicit-dirs --enable-kernel-reader,candidate\n';
-const TESTS_CSV = 'test_id,io_type,block_size,io_depth,num_jobs,file_size,nr_files,direct\nmixed,randrw,4k,1,1,128k,1,0\nseq,read,8k,1,1,128k,1,0\n';
+const TESTS_CSV =
+  'test_id,io_type,block_size,io_depth,num_jobs,file_size,nr_files,direct\nmixed,randrw,4k,1,1,128k,1,0\nseq,read,8k,1,1,128k,1,0\n';
 const ITERATIONS = 2;
 
 let dir: string;
@@ -55,11 +56,25 @@ function metadataFor(benchmarkId: string, vm: string, e: MatrixEntry): EntryMeta
     testId: e.testId,
     collectedAt: '2026-01-01T00:00:00.000Z',
     host: {
-      hostname: vm, machineType: 'n2-standard-8', kernelRelease: '6.1.0-31-cloud-amd64', arch: 'x64', cpuCount: 8, cpuModel: 'x',
-      memoryTotalBytes: 32 * 2 ** 30, nodeVersion: 'v20.19.0', fioVersion: 'fio-3.33',
+      hostname: vm,
+      machineType: 'n2-standard-8',
+      kernelRelease: '6.1.0-31-cloud-amd64',
+      arch: 'x64',
+      cpuCount: 8,
+      cpuModel: 'x',
+      memoryTotalBytes: 32 * 2 ** 30,
+      nodeVersion: 'v20.19.0',
+      fioVersion: 'fio-3.33',
     },
     gcsfuse: null,
-    mount: { kind: 'local-dir', configLabel: e.config.label, configCommit: e.config.commit, mountArgs: e.config.mountArgs, mountArgv: e.config.mountArgv, mountPoint: '/tmp/m' },
+    mount: {
+      kind: 'local-dir',
+      configLabel: e.config.label,
+      configCommit: e.config.commit,
+      mountArgs: e.config.mountArgs,
+      mountArgv: e.config.mountArgv,
+      mountPoint: '/tmp/m',
+    },
     job: { sha256: String(e.matrixId).repeat(64).slice(0, 64), bytes: 100 },
   };
 }
@@ -73,9 +88,15 @@ async function makeBenchmark(benchmarkId: string, failedMatrixId: number): Promi
   const entries = buildMatrix(parseMountConfigsCsv(CONFIGS_CSV, 'configs.csv'), parseTestCasesCsv(TESTS_CSV, 'tests.csv'));
   const vms = ['vm-1', 'vm-2'];
   const owners: EntryOwner[] = [];
-  const specs = vms.map(
-    (vm): JobSpec => ({ benchmarkId, vm, iterations: ITERATIONS, mount: { kind: 'local-dir' }, fioIterationMs: 60_000, jobTemplatePath: 'jobfile.fio', entries: [] }),
-  );
+  const specs = vms.map((vm): JobSpec => ({
+    benchmarkId,
+    vm,
+    iterations: ITERATIONS,
+    mount: { kind: 'local-dir' },
+    fioIterationMs: 60_000,
+    jobTemplatePath: 'jobfile.fio',
+    entries: [],
+  }));
   const runs: Promise<void>[] = [];
   for (const e of entries) {
     const vm = vms[e.matrixId % 2]!;
@@ -90,8 +111,14 @@ async function makeBenchmark(benchmarkId: string, failedMatrixId: number): Promi
         mkdir(work, { recursive: true })
           .then(() =>
             runFio(work, 'out.json', [
-              '--name=t', `--directory=${work}`, `--size=${e.params.file_size}`, `--bs=${e.params.block_size}`, `--rw=${e.params.io_type}`,
-              '--ioengine=psync', '--group_reporting', '--output-format=json+',
+              '--name=t',
+              `--directory=${work}`,
+              `--size=${e.params.file_size}`,
+              `--bs=${e.params.block_size}`,
+              `--rw=${e.params.io_type}`,
+              '--ioengine=psync',
+              '--group_reporting',
+              '--output-format=json+',
             ]),
           )
           .then((run) => store.putOnce(layout.fioOutput(benchmarkId, vm, e.matrixId, i), run.output))
@@ -113,7 +140,8 @@ beforeAll(async () => {
   fake = await FakeBigQuery.start();
   // Safety net: were google-auth-library to probe the metadata server, the probe lands on the
   // fake (and fails the outbound check below) instead of leaving the machine.
-  for (const key of ['GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS', 'BIGQUERY_EMULATOR_HOST']) savedEnv[key] = process.env[key];
+  for (const key of ['GCE_METADATA_HOST', 'GCE_METADATA_IP', 'GOOGLE_APPLICATION_CREDENTIALS', 'BIGQUERY_EMULATOR_HOST'])
+    savedEnv[key] = process.env[key];
   process.env.GCE_METADATA_HOST = fake.host;
   process.env.GCE_METADATA_IP = fake.host;
   delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
@@ -141,7 +169,9 @@ beforeEach(() => {
 
 afterEach(() => {
   // Every connection and request went to the fake, and only to its BigQuery API paths.
-  const elsewhere = outbound.attempts.filter((a) => a !== `http http://${fake.host}` && a !== `tcp ${fake.host}` && a !== `fetch http://${fake.host}`);
+  const elsewhere = outbound.attempts.filter(
+    (a) => a !== `http http://${fake.host}` && a !== `tcp ${fake.host}` && a !== `fetch http://${fake.host}`,
+  );
   expect(elsewhere).toEqual([]);
   expect(fake.nonApiRequests()).toEqual([]);
 });
@@ -149,7 +179,8 @@ afterEach(() => {
 const deps = () => ({ bigqueryOptions: fake.clientOptions() });
 const tableRows = (table = TABLE) => fake.rows(PROJECT, DATASET, table) ?? [];
 const rowsOf = (benchmarkId: string, table = TABLE) => tableRows(table).filter((r) => r.benchmark_id === benchmarkId);
-const brief = (r: RecordedRequest) => `${r.method} ${r.path.replace(/_staging_[0-9a-f]{32}/, '_staging_*').replace(/jobs\/gcsfuse_bench_export_[0-9a-f-]+/, 'jobs/*')}`;
+const brief = (r: RecordedRequest) =>
+  `${r.method} ${r.path.replace(/_staging_[0-9a-f]{32}/, '_staging_*').replace(/jobs\/gcsfuse_bench_export_[0-9a-f-]+/, 'jobs/*')}`;
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -165,20 +196,41 @@ describe('export files in the artifact store', () => {
     const summary = await exportResults(store, {}, { benchmarkId: 'bench-1' });
     expect(summary).toMatchObject({ rows: expectedRows['bench-1'], entries: 3, skippedEntries: 1 });
     expect(summary.bigquery).toBeUndefined();
-    expect(summary.urls).toEqual([EXPORT_FILES.rows, EXPORT_FILES.schema, EXPORT_FILES.originalRows, EXPORT_FILES.originalSchema].map((f) => path.join(dir, 'artifacts', 'bench-1', 'report', f)));
+    expect(summary.urls).toEqual(
+      [EXPORT_FILES.rows, EXPORT_FILES.schema, EXPORT_FILES.originalRows, EXPORT_FILES.originalSchema].map((f) =>
+        path.join(dir, 'artifacts', 'bench-1', 'report', f),
+      ),
+    );
     const ndjson = await readFile(summary.urls[0]!, 'utf8');
-    const lines = ndjson.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = ndjson
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(expectedRows['bench-1']!);
     // The rows of every passed entry, each iteration, with the metadata of the VM that ran it; none of the failed entry.
     expect(new Set(lines.map((l) => l.matrix_id))).toEqual(new Set([1, 2, 4]));
-    expect(lines.every((l) => l.benchmark_id === 'bench-1' && l.machine_type === 'n2-standard-8' && typeof l.job_sha256 === 'string')).toBe(true);
-    expect(lines.find((l) => l.matrix_id === 4)).toMatchObject({ config_label: 'candidate', test_id: 'seq', vm: 'vm-1', direction: 'read', io_type: 'read', block_size: '8k' });
+    expect(lines.every((l) => l.benchmark_id === 'bench-1' && l.machine_type === 'n2-standard-8' && typeof l.job_sha256 === 'string')).toBe(
+      true,
+    );
+    expect(lines.find((l) => l.matrix_id === 4)).toMatchObject({
+      config_label: 'candidate',
+      test_id: 'seq',
+      vm: 'vm-1',
+      direction: 'read',
+      io_type: 'read',
+      block_size: '8k',
+    });
     // Same bytes as the rows built from the store: nothing else goes into the file.
     expect(ndjson).toBe(toNdjson((await buildExportRows(store, 'bench-1')).rows));
     // The rows agree with results.json's per-iteration values.
-    const results = JSON.parse(await readFile(path.join(dir, 'artifacts', 'bench-1', 'report', 'results.json'), 'utf8')) as { matrixId: number; read: { bwBytesPerSec: { values: number[] } } }[];
+    const results = JSON.parse(await readFile(path.join(dir, 'artifacts', 'bench-1', 'report', 'results.json'), 'utf8')) as {
+      matrixId: number;
+      read: { bwBytesPerSec: { values: number[] } };
+    }[];
     for (const r of results.filter((x) => x.read)) {
-      expect(lines.filter((l) => l.matrix_id === r.matrixId && l.direction === 'read').map((l) => l.bw_bytes_per_sec)).toEqual(r.read.bwBytesPerSec.values);
+      expect(lines.filter((l) => l.matrix_id === r.matrixId && l.direction === 'read').map((l) => l.bw_bytes_per_sec)).toEqual(
+        r.read.bwBytesPerSec.values,
+      );
     }
     expect(JSON.parse(await readFile(summary.urls[1]!, 'utf8'))).toEqual(bigQuerySchema());
     expect(fake.requests).toEqual([]);
@@ -200,11 +252,22 @@ describe('BigQuery upload with the real client against the fake', () => {
     fake.pollsBeforeDone = 2; // the client polls jobs.get until DONE
     const summary = await exportResults(store, deps(), { benchmarkId: 'bench-1', bigquery: target() });
     const n = expectedRows['bench-1']!;
-    expect(summary.bigquery).toMatchObject({ table: `${PROJECT}.${DATASET}.${TABLE}`, location: 'US', tableCreated: true, deletedRows: 0, insertedRows: n });
+    expect(summary.bigquery).toMatchObject({
+      table: `${PROJECT}.${DATASET}.${TABLE}`,
+      location: 'US',
+      tableCreated: true,
+      deletedRows: 0,
+      insertedRows: n,
+    });
     expect(rowsOf('bench-1')).toHaveLength(n);
     // The table holds exactly the NDJSON rows.
     const ndjson = await readFile(summary.urls[0]!, 'utf8');
-    expect(tableRows()).toEqual(ndjson.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown));
+    expect(tableRows()).toEqual(
+      ndjson
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    );
 
     // The calls, in order; the staging table is gone afterwards. The client's project (here the
     // fake's, as a billing project would be) runs the query job; the client library puts a load
@@ -253,13 +316,25 @@ describe('BigQuery upload with the real client against the fake', () => {
     expect(upload.query).toEqual({ uploadType: 'multipart' });
     expect(upload.headers['content-type']).toMatch(/^multipart\/related; boundary=/);
     expect(upload.body).toContain(ndjson);
-    const jobMeta = JSON.parse(upload.body.split('\r\n')[3]!) as { configuration: { load: Record<string, unknown> }; jobReference: { location?: string } };
-    expect(jobMeta.configuration.load).toMatchObject({ sourceFormat: 'NEWLINE_DELIMITED_JSON', writeDisposition: 'WRITE_EMPTY', createDisposition: 'CREATE_NEVER' });
+    const jobMeta = JSON.parse(upload.body.split('\r\n')[3]!) as {
+      configuration: { load: Record<string, unknown> };
+      jobReference: { location?: string };
+    };
+    expect(jobMeta.configuration.load).toMatchObject({
+      sourceFormat: 'NEWLINE_DELIMITED_JSON',
+      writeDisposition: 'WRITE_EMPTY',
+      createDisposition: 'CREATE_NEVER',
+    });
     expect(jobMeta.jobReference.location).toBe('US');
 
     // The query job: the MERGE with the benchmark id as a parameter, never spliced into the SQL.
-    const query = (JSON.parse(fake.requests[7]!.body) as { configuration: { query: Record<string, unknown> }; jobReference: { location: string } });
-    expect(query.configuration.query.query).toMatch(/^MERGE `bench-project\.gcsfuse_bench\.iterations` T USING `bench-project\.gcsfuse_bench\.iterations_staging_[0-9a-f]{32}` S ON FALSE\n/);
+    const query = JSON.parse(fake.requests[7]!.body) as {
+      configuration: { query: Record<string, unknown> };
+      jobReference: { location: string };
+    };
+    expect(query.configuration.query.query).toMatch(
+      /^MERGE `bench-project\.gcsfuse_bench\.iterations` T USING `bench-project\.gcsfuse_bench\.iterations_staging_[0-9a-f]{32}` S ON FALSE\n/,
+    );
     expect(query.configuration.query.query).not.toContain('bench-1');
     expect(query.configuration.query).toMatchObject({
       useLegacySql: false,
@@ -307,13 +382,28 @@ describe('BigQuery upload with the real client against the fake', () => {
     const before = rowsOfRun('bench-1');
     expect(before.map((r) => r.matrix_id).sort()).toEqual([1, 2, 4]);
     const summary = await exportResults(store, deps(), { benchmarkId: 'bench-1', bigquery: target() });
-    expect(summary.bigqueryOriginal).toMatchObject({ table: `${PROJECT}.${DATASET}.${ORIGINAL}`, tableCreated: false, deletedRows: 3, insertedRows: 3 });
+    expect(summary.bigqueryOriginal).toMatchObject({
+      table: `${PROJECT}.${DATASET}.${ORIGINAL}`,
+      tableCreated: false,
+      deletedRows: 3,
+      insertedRows: 3,
+    });
     expect(rowsOfRun('bench-1')).toEqual(before);
     // The values: the report's, in the header's units (MB/s = 10^6 bytes/s), integers as integers.
     const results = JSON.parse(await readFile(path.join(dir, 'artifacts', 'bench-1', 'report', 'results.json'), 'utf8')) as EntryReport[];
     for (const row of before) {
       const report = results.find((r) => r.matrixId === row.matrix_id)!;
-      expect(row).toMatchObject({ test_id: report.testId, config: report.configLabel, commit: report.commit, mount_args: report.mountArgs, iter: ITERATIONS, io_depth: 1, num_jobs: 1, num_files: 1, direct: 0 });
+      expect(row).toMatchObject({
+        test_id: report.testId,
+        config: report.configLabel,
+        commit: report.commit,
+        mount_args: report.mountArgs,
+        iter: ITERATIONS,
+        io_depth: 1,
+        num_jobs: 1,
+        num_files: 1,
+        direct: 0,
+      });
       expect(row.read_bw_mbs).toBeCloseTo(report.read!.bwBytesPerSec.mean / 1e6, 3);
       expect(row.read_p99_ms).toBeCloseTo(report.read!.clatPercentilesNs.p99! / 1e6, 3);
       expect(typeof row.run_timestamp).toBe('string');
@@ -361,7 +451,9 @@ describe('BigQuery upload with the real client against the fake', () => {
     expect(fake.rows(PROJECT, 'eu_results', TABLE)).toHaveLength(expectedRows['bench-2']!);
 
     fake.clearRequests();
-    const err = await rejection(exportResults(store, deps(), { benchmarkId: 'bench-2', bigquery: target({ dataset: 'eu_results', location: 'US' }) }));
+    const err = await rejection(
+      exportResults(store, deps(), { benchmarkId: 'bench-2', bigquery: target({ dataset: 'eu_results', location: 'US' }) }),
+    );
     expect(err.message).toContain(`Dataset ${PROJECT}:eu_results was not found in location US`);
     expect(fake.tables(PROJECT, 'eu_results')).toEqual([TABLE, ORIGINAL]);
   });
@@ -410,7 +502,11 @@ describe('the fake refuses what the export does not send', () => {
     const { BigQuery } = await import('@google-cloud/bigquery');
     const client = new BigQuery(fake.clientOptions());
     const err = await rejection(
-      client.createQueryJob({ query: `DELETE FROM \`${PROJECT}.${DATASET}.${TABLE}\` WHERE benchmark_id = @benchmark_id`, params: { benchmark_id: 'bench-1' }, location: 'US' }),
+      client.createQueryJob({
+        query: `DELETE FROM \`${PROJECT}.${DATASET}.${TABLE}\` WHERE benchmark_id = @benchmark_id`,
+        params: { benchmark_id: 'bench-1' },
+        location: 'US',
+      }),
     );
     expect((err as Error & { code?: number }).code).toBe(400);
     expect(err.message).toContain("only runs the export's MERGE statement");
@@ -424,7 +520,15 @@ describe('export command', () => {
     const out: string[] = [];
     const err: string[] = [];
     // As a user runs it: no project in the client options, so everything runs in the table's project.
-    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t), bigqueryOptions: { ...fake.clientOptions(), projectId: undefined } } };
+    return {
+      out,
+      err,
+      io: {
+        out: (t: string) => out.push(t),
+        err: (t: string) => err.push(t),
+        bigqueryOptions: { ...fake.clientOptions(), projectId: undefined },
+      },
+    };
   };
 
   it('exports and uploads, printing where things went', async () => {
@@ -436,7 +540,9 @@ describe('export command', () => {
     const text = out.join('\n');
     expect(text).toContain(`exported ${expectedRows['bench-2']} row(s) of 4 entries of bench-2`);
     expect(text).toContain(path.join(artifacts, 'bench-2', 'report', EXPORT_FILES.rows));
-    expect(text).toContain(`BigQuery ${PROJECT}.${DATASET}.${TABLE} (US): ${expectedRows['bench-2']} earlier row(s) of bench-2 replaced by ${expectedRows['bench-2']}`);
+    expect(text).toContain(
+      `BigQuery ${PROJECT}.${DATASET}.${TABLE} (US): ${expectedRows['bench-2']} earlier row(s) of bench-2 replaced by ${expectedRows['bench-2']}`,
+    );
     expect(rowsOf('bench-2')).toHaveLength(expectedRows['bench-2']!);
     expect(fake.requests.length).toBeGreaterThan(5);
     expect(fake.requests.every((r) => r.path.includes(`/projects/${PROJECT}/`))).toBe(true);
@@ -452,7 +558,10 @@ describe('export command', () => {
       [['bench-1', '--artifacts', artifacts, '--bigquery', 'not-a-table'], /--bigquery: "not-a-table" is not a BigQuery table/],
       [['bench-1', '--artifacts', artifacts, '--bigquery', 'proj.ds.t;drop'], /--bigquery: /],
       [['bench-1', '--artifacts', artifacts, '--bigquery-location', 'US'], /--bigquery-location: is only meaningful with --bigquery/],
-      [['bench-1', '--artifacts', artifacts, '--bigquery', `${PROJECT}.${DATASET}.${TABLE}`, '--bigquery-location', 'u s'], /--bigquery-location: /],
+      [
+        ['bench-1', '--artifacts', artifacts, '--bigquery', `${PROJECT}.${DATASET}.${TABLE}`, '--bigquery-location', 'u s'],
+        /--bigquery-location: /,
+      ],
       [['../etc', '--artifacts', artifacts], /<benchmark-id>: benchmark id "..\/etc" is not allowed/],
       [['bench-1'], /--artifacts: the artifact store is required/],
       [['no-such-run', '--artifacts', artifacts], /no results for benchmark "no-such-run"/],

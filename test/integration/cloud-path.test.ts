@@ -31,7 +31,12 @@ const home = tempDir('cloud');
 const ARTIFACTS = 'gs://bench-artifacts/runs';
 
 beforeAll(async () => {
-  [env, gcs, compute, bigquery] = await Promise.all([startLocalTemporal(), startFakeGcs({ buckets: ['bench-artifacts'] }), FakeCompute.start(), FakeBigQuery.start()]);
+  [env, gcs, compute, bigquery] = await Promise.all([
+    startLocalTemporal(),
+    startFakeGcs({ buckets: ['bench-artifacts'] }),
+    FakeCompute.start(),
+    FakeBigQuery.start(),
+  ]);
   bigquery.addDataset('bench-proj', 'perf');
   compute.addZonalGroup('proj', 'us-west4-a', 'bench-mig', [
     { name: 'vm-single-1', status: 'RUNNING', template: 'tpl-single' },
@@ -45,7 +50,16 @@ beforeAll(async () => {
   start(await createOrchestratorWorker({ temporal, artifacts: ARTIFACTS, cloud, bigqueryOptions: bigquery.clientOptions() }));
   for (const vm of ['vm-single-1', 'vm-multi-1', 'vm-multi-2']) {
     // Agents mount what the job asks: a local folder, or the bucket with real gcsfuse (the pinned build).
-    start(await createAgentWorker({ vm, temporal, artifacts: ARTIFACTS, cloud, workDir: `${home}/${vm}`, gcsfuse: { seeded: seededGcsfuse() } }));
+    start(
+      await createAgentWorker({
+        vm,
+        temporal,
+        artifacts: ARTIFACTS,
+        cloud,
+        workDir: `${home}/${vm}`,
+        gcsfuse: { seeded: seededGcsfuse() },
+      }),
+    );
   }
 });
 
@@ -64,7 +78,8 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     });
     req.testCases = {
       name: 'tests.csv',
-      content: 'test_id,io_type,block_size,file_size,num_jobs\ns1,read,64k,4m,1\ns2,randread,4k,4m,1\nm1,read,64k,4m,2\nm2,randwrite,4k,4m,3\nm3,write,64k,4m,2\n',
+      content:
+        'test_id,io_type,block_size,file_size,num_jobs\ns1,read,64k,4m,1\ns2,randread,4k,4m,1\nm1,read,64k,4m,2\nm2,randwrite,4k,4m,3\nm3,write,64k,4m,2\n',
     };
     process.env.GCSFUSE_BENCH_STORAGE_ENDPOINT = gcs.endpoint; // the CLI side reads the same store
     try {
@@ -90,12 +105,23 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
       expect(spec.entries.every((e) => Number(e.params.num_jobs) > 1)).toBe(true);
     }
     const reports = (await getJson<EntryReport[]>(store, layout.report('cloud-1', 'results.json')))!;
-    expect(reports.map((r) => [r.testId, r.status])).toEqual([['s1', 'passed'], ['s2', 'passed'], ['m1', 'passed'], ['m2', 'passed'], ['m3', 'passed']]);
+    expect(reports.map((r) => [r.testId, r.status])).toEqual([
+      ['s1', 'passed'],
+      ['s2', 'passed'],
+      ['m1', 'passed'],
+      ['m2', 'passed'],
+      ['m3', 'passed'],
+    ]);
     expect(await store.get(layout.fioOutput('cloud-1', 'vm-single-1', 1, 2))).toBeDefined();
     expect(await store.get(layout.report('cloud-1', 'combined_report.csv'))).toBeDefined();
 
     // The orchestrator asked the Compute API for the group, in the right project and zone.
-    expect(compute.requests.some((r) => r.method === 'POST' && r.path.includes('/projects/proj/zones/us-west4-a/instanceGroupManagers/bench-mig/listManagedInstances'))).toBe(true);
+    expect(
+      compute.requests.some(
+        (r) =>
+          r.method === 'POST' && r.path.includes('/projects/proj/zones/us-west4-a/instanceGroupManagers/bench-mig/listManagedInstances'),
+      ),
+    ).toBe(true);
   });
 
   it('benchmarks through a real gcsfuse mount of an emulator bucket', async (ctx) => {
@@ -105,7 +131,10 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     const req = smallRequest('cloud-fuse', ['vm-multi-1', 'vm-multi-2'], {
       iterations: 2,
       mount: { kind: 'gcsfuse', bucket: 'bench-data', customEndpoint: gcs.jsonApi, anonymousAccess: true },
-      configs: { name: 'configs.csv', content: `commit,mount_args,label\n${GCSFUSE_TEST_REF},--implicit-dirs --enable-hns=false,implicit\n` },
+      configs: {
+        name: 'configs.csv',
+        content: `commit,mount_args,label\n${GCSFUSE_TEST_REF},--implicit-dirs --enable-hns=false,implicit\n`,
+      },
     });
     req.testCases = { name: 'tests.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nw,write,256k,2m,1\nr,read,256k,2m,1\n' };
     // Time based (2 s) so the resource monitor samples gcsfuse while fio runs.
@@ -144,7 +173,11 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
       configs: { name: 'configs.csv', content: `commit,mount_args,label\n${configs}\n` },
       testCases: { name: 'tests.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nw,write,1m,4m,2\nr,read,256k,2m,2\n' },
       // Write-heavy: two jobs per VM writing whole files and fsyncing them; the read test lays its files out first.
-      jobFile: { name: 'jobfile.fio', content: '[global]\nioengine=psync\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\nend_fsync=1\n' },
+      jobFile: {
+        name: 'jobfile.fio',
+        content:
+          '[global]\nioengine=psync\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\nend_fsync=1\n',
+      },
     });
     const client = await connectClient({ address: env.address, namespace: 'default' });
     const result = await (await startBenchmark(client, req, undefined)).result();
@@ -159,15 +192,23 @@ describe('cloud path: GCS artifacts, a managed instance group, routing by templa
     const objects = await data.list('gcsfuse-bench-data/');
     const owners = new Set(reports.map((r) => r.vm));
     for (const vm of owners) {
-      expect(objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/w/`)), `${vm}`).toBe(true);
-      expect(objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/r/`)), `${vm}`).toBe(true);
+      expect(
+        objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/w/`)),
+        `${vm}`,
+      ).toBe(true);
+      expect(
+        objects.some((k) => k.startsWith(`gcsfuse-bench-data/${vm}/r/`)),
+        `${vm}`,
+      ).toBe(true);
     }
     // Nothing outside the VMs' own folders.
     expect(objects.filter((k) => !k.endsWith('/')).filter((k) => !vms.some((vm) => k.startsWith(`gcsfuse-bench-data/${vm}/`)))).toEqual([]);
   });
 
   it('a group that does not exist fails the benchmark with a message naming it', async () => {
-    const req = smallRequest('cloud-2', [], { fleet: { kind: 'instance-group', project: 'proj', zone: 'us-west4-a', group: 'no-such-mig' } });
+    const req = smallRequest('cloud-2', [], {
+      fleet: { kind: 'instance-group', project: 'proj', zone: 'us-west4-a', group: 'no-such-mig' },
+    });
     const client = await connectClient({ address: env.address, namespace: 'default' });
     const err = await (await startBenchmark(client, req, undefined)).result().catch((e: unknown) => e as Error);
     const messages: string[] = [];

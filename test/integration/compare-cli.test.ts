@@ -45,14 +45,27 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 /** Writes a benchmark's job spec and runs fio for each entry and iteration into the store's layout. */
 async function layoutBenchmark(id: string, limited: Record<string, boolean>): Promise<void> {
   const spec: JobSpec = {
-    benchmarkId: id, vm: VM, iterations: ITERATIONS, mount: { kind: 'local-dir' }, fioIterationMs: 60_000, jobTemplatePath: `${id}/jobfile.fio`,
+    benchmarkId: id,
+    vm: VM,
+    iterations: ITERATIONS,
+    mount: { kind: 'local-dir' },
+    fioIterationMs: 60_000,
+    jobTemplatePath: `${id}/jobfile.fio`,
     entries: matrix.map((e) => ({ ...e, estimatedIterationMs: 300 })),
   };
   await store.putOnce(layout.jobSpec(id, VM), toJson(spec));
   const data = path.join(root, 'data');
   const job = (extra: string[]) => [
-    '--name=rr', `--directory=${data}`, '--size=4m', '--bs=4k', '--rw=randread', '--ioengine=psync', '--invalidate=0',
-    '--time_based', '--output-format=json+', ...extra,
+    '--name=rr',
+    `--directory=${data}`,
+    '--size=4m',
+    '--bs=4k',
+    '--rw=randread',
+    '--ioengine=psync',
+    '--invalidate=0',
+    '--time_based',
+    '--output-format=json+',
+    ...extra,
   ];
   for (const e of matrix) {
     await mkdir(store.urlOf(layout.testDir(id, VM, e.matrixId)), { recursive: true });
@@ -74,7 +87,18 @@ beforeAll(async () => {
   store = new LocalArtifactStore(root);
   await mkdir(path.join(root, 'data'));
   // A first run lays out the file, so that every measured run reads it from the page cache.
-  await runFio(root, 'layout.json', ['--name=rr', `--directory=${path.join(root, 'data')}`, '--size=4m', '--bs=4k', '--rw=randread', '--ioengine=psync', '--invalidate=0', '--time_based', '--runtime=100ms', '--output-format=json']);
+  await runFio(root, 'layout.json', [
+    '--name=rr',
+    `--directory=${path.join(root, 'data')}`,
+    '--size=4m',
+    '--bs=4k',
+    '--rw=randread',
+    '--ioengine=psync',
+    '--invalidate=0',
+    '--time_based',
+    '--runtime=100ms',
+    '--output-format=json',
+  ]);
   await layoutBenchmark('run-x', { fast: false, slow: true });
   await layoutBenchmark('run-y', { fast: true, slow: false });
   // run-y also on its own in another store, for --candidate-artifacts.
@@ -88,12 +112,33 @@ afterAll(async () => {
 describe('report activity on an artifact store', () => {
   it('writes the combined CSV, results, summary, HTML and, when asked, one CSV per config', async () => {
     const r = await writeReport(store, { benchmarkId: 'run-x', separateConfigs: true });
-    expect(r.keys).toEqual(['combined_report.csv', 'results.json', 'summary.json', 'report.html', 'fast.csv', 'slow.csv'].map((n) => `run-x/report/${n}`));
+    expect(r.keys).toEqual(
+      ['combined_report.csv', 'results.json', 'summary.json', 'report.html', 'fast.csv', 'slow.csv'].map((n) => `run-x/report/${n}`),
+    );
     expect(r.urls).toEqual(r.keys.map((k) => path.join(root, k)));
-    const rows = parse(await readFile(path.join(root, 'run-x/report/combined_report.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
-    expect(rows.map((x) => [x.matrix_id, x.config, x.vm, x.status, x.iterations])).toEqual([['1', 'fast', VM, 'passed', '6'], ['2', 'slow', VM, 'passed', '6']]);
+    const rows = parse(await readFile(path.join(root, 'run-x/report/combined_report.csv'), 'utf8'), { columns: true }) as Record<
+      string,
+      string
+    >[];
+    expect(rows.map((x) => [x.matrix_id, x.config, x.vm, x.status, x.iterations])).toEqual([
+      ['1', 'fast', VM, 'passed', '6'],
+      ['2', 'slow', VM, 'passed', '6'],
+    ]);
     // The columns the end-to-end test and users of the original tool read.
-    for (const c of ['matrix_id', 'test_id', 'config', 'commit', 'io_type', 'block_size', 'vm', 'status', 'read_bw_MiBps_mean', 'write_bw_MiBps_mean', 'read_lat_p99_ms', 'write_lat_p99_ms']) {
+    for (const c of [
+      'matrix_id',
+      'test_id',
+      'config',
+      'commit',
+      'io_type',
+      'block_size',
+      'vm',
+      'status',
+      'read_bw_MiBps_mean',
+      'write_bw_MiBps_mean',
+      'read_lat_p99_ms',
+      'write_lat_p99_ms',
+    ]) {
       expect(Object.keys(rows[0]!), c).toContain(c);
     }
     expect(Number(rows[1]!.read_bw_MiBps_mean)).toBeLessThan(4.5);
@@ -130,10 +175,27 @@ describe('gcsfuse-bench compare', () => {
   });
 
   it('exits 4 comparing two configs of one run, and prints JSON with --json', async () => {
-    const r = await run(['run-x', '--baseline-config', 'fast', '--candidate-config', 'slow', '--artifacts', root, '--max-regression', 'bw=5%', '--json']);
+    const r = await run([
+      'run-x',
+      '--baseline-config',
+      'fast',
+      '--candidate-config',
+      'slow',
+      '--artifacts',
+      root,
+      '--max-regression',
+      'bw=5%',
+      '--json',
+    ]);
     expect(r.code, r.err).toBe(COMPARE_EXIT.regression);
     const c = JSON.parse(r.out) as Comparison;
-    expect(c).toMatchObject({ matchedBy: 'test_id', baseline: { benchmarkId: 'run-x', config: 'fast' }, candidate: { benchmarkId: 'run-x', config: 'slow' }, regressions: 1, alpha: 0.05 });
+    expect(c).toMatchObject({
+      matchedBy: 'test_id',
+      baseline: { benchmarkId: 'run-x', config: 'fast' },
+      candidate: { benchmarkId: 'run-x', config: 'slow' },
+      regressions: 1,
+      alpha: 0.05,
+    });
     const bw = c.rows.find((x) => x.metric === 'read_bw')!;
     expect(bw).toMatchObject({ verdict: 'regression', baselineN: 6, candidateN: 6, thresholdPct: 5 });
     expect(bw.p!).toBeLessThan(0.05);
@@ -141,10 +203,31 @@ describe('gcsfuse-bench compare', () => {
   });
 
   it('exits 0 between similar runs, for an improvement, and without thresholds', async () => {
-    const similar = await run(['run-x', 'run-y', '--baseline-config', 'slow', '--candidate-config', 'fast', '--artifacts', root, '--max-regression', 'read_bw=5%,read_iops=5%']);
+    const similar = await run([
+      'run-x',
+      'run-y',
+      '--baseline-config',
+      'slow',
+      '--candidate-config',
+      'fast',
+      '--artifacts',
+      root,
+      '--max-regression',
+      'read_bw=5%,read_iops=5%',
+    ]);
     expect(similar.code, similar.out).toBe(COMPARE_EXIT.ok);
     expect(similar.out).toContain('no regression beyond the thresholds');
-    const better = await run(['run-x', '--baseline-config', 'slow', '--candidate-config', 'fast', '--artifacts', root, '--max-regression', 'bw=5%']);
+    const better = await run([
+      'run-x',
+      '--baseline-config',
+      'slow',
+      '--candidate-config',
+      'fast',
+      '--artifacts',
+      root,
+      '--max-regression',
+      'bw=5%',
+    ]);
     expect(better.code).toBe(COMPARE_EXIT.ok);
     expect(better.out).toMatch(/read_bw.*better/);
     const ungated = await run(['run-x', 'run-y', '--artifacts', root]);
@@ -156,13 +239,21 @@ describe('gcsfuse-bench compare', () => {
   it('exits 6 when the gate cannot judge: a renamed config matched nothing, or only part matched', async () => {
     // run-renamed: run-y's results with its configs renamed, as after a rename in the configs CSV.
     const results = JSON.parse(await readFile(store.urlOf(layout.report('run-y', 'results.json')), 'utf8')) as EntryReport[];
-    await store.put(layout.report('run-renamed', 'results.json'), JSON.stringify(results.map((r) => ({ ...r, configLabel: `${r.configLabel}-v2` }))));
+    await store.put(
+      layout.report('run-renamed', 'results.json'),
+      JSON.stringify(results.map((r) => ({ ...r, configLabel: `${r.configLabel}-v2` }))),
+    );
     const none = await run(['run-x', 'run-renamed', '--artifacts', root, '--max-regression', 'read_bw=5%']);
     expect(none.code, none.out).toBe(COMPARE_EXIT.gateIncomplete);
     expect(none.out).toContain('no regression beyond the thresholds');
-    expect(none.out).toContain('the gate cannot vouch for the candidate: no gated metric was compared: nothing matched between the two runs');
+    expect(none.out).toContain(
+      'the gate cannot vouch for the candidate: no gated metric was compared: nothing matched between the two runs',
+    );
     // Half renamed: the fast entry matches, the slow one does not.
-    await store.put(layout.report('run-half', 'results.json'), JSON.stringify(results.map((r) => (r.configLabel === 'slow' ? { ...r, configLabel: 'slow-v2' } : r))));
+    await store.put(
+      layout.report('run-half', 'results.json'),
+      JSON.stringify(results.map((r) => (r.configLabel === 'slow' ? { ...r, configLabel: 'slow-v2' } : r))),
+    );
     const part = await run(['run-y', 'run-half', '--artifacts', root, '--max-regression', 'read_bw=50%', '--json']);
     expect(part.code, part.out).toBe(COMPARE_EXIT.gateIncomplete);
     const c = JSON.parse(part.out) as Comparison;
@@ -173,7 +264,17 @@ describe('gcsfuse-bench compare', () => {
   });
 
   it('reads the candidate from another store, and the store from GCSFUSE_BENCH_ARTIFACTS', async () => {
-    const r = await run(['run-x', 'run-y', '--artifacts', root, '--candidate-artifacts', otherRoot, '--max-regression', 'read_bw=5%', '--json']);
+    const r = await run([
+      'run-x',
+      'run-y',
+      '--artifacts',
+      root,
+      '--candidate-artifacts',
+      otherRoot,
+      '--max-regression',
+      'read_bw=5%',
+      '--json',
+    ]);
     expect(r.code, r.err).toBe(COMPARE_EXIT.regression);
     const saved = process.env.GCSFUSE_BENCH_ARTIFACTS;
     process.env.GCSFUSE_BENCH_ARTIFACTS = root;
@@ -203,7 +304,11 @@ describe('gcsfuse-bench compare', () => {
     ['an unsafe benchmark id', ['run-x', '../etc', '--artifacts', ROOT], '<candidate-id>: benchmark id "../etc" is not allowed'],
     ['one run and no configs', ['run-x', '--artifacts', ROOT], '<candidate-id>: give a second benchmark id'],
     ['one config flag only', ['run-x', '--baseline-config', 'fast', '--artifacts', ROOT], '--candidate-config: give both'],
-    ['a config the run does not have', ['run-x', '--baseline-config', 'fast', '--candidate-config', 'tuned', '--artifacts', ROOT], '--candidate-config: benchmark "run-x" has no config "tuned" (its configs: fast, slow)'],
+    [
+      'a config the run does not have',
+      ['run-x', '--baseline-config', 'fast', '--candidate-config', 'tuned', '--artifacts', ROOT],
+      '--candidate-config: benchmark "run-x" has no config "tuned" (its configs: fast, slow)',
+    ],
     ['no artifact store', ['run-x', 'run-y'], '--artifacts: the artifact store is required'],
   ])('exits 2 for %s', async (_what, args, message) => {
     const saved = process.env.GCSFUSE_BENCH_ARTIFACTS;
@@ -238,7 +343,9 @@ describe('gcsfuse-bench compare', () => {
       expect((JSON.parse(out.join('\n')) as Comparison).regressions).toBe(1);
     }
     // Errors throw, for the CLI's runCli to turn into exit 2.
-    await expect(program().parseAsync(['compare', 'run-x', '--bogus'], { from: 'user' })).rejects.toMatchObject({ code: 'commander.unknownOption' });
+    await expect(program().parseAsync(['compare', 'run-x', '--bogus'], { from: 'user' })).rejects.toMatchObject({
+      code: 'commander.unknownOption',
+    });
     await expect(program().parseAsync(['compare', 'run-x', '--artifacts', root], { from: 'user' })).rejects.toBeInstanceOf(InputError);
     expect(err.join('\n')).toContain("unknown option '--bogus'");
   });

@@ -68,7 +68,17 @@ const serverTag = versions.TEMPORAL_SERVER_VERSION!.replace(/^v/, '');
 describe('docker-compose.yml', () => {
   it('has Temporal with a database, its setup steps and UI, the GCS emulator and its buckets, the orchestrator and agents', () => {
     const names = Object.keys(compose.services);
-    for (const s of ['postgresql', 'temporal-schema', 'temporal', 'temporal-namespace', 'temporal-ui', 'gcs', 'gcs-buckets', 'orchestrator']) expect(names).toContain(s);
+    for (const s of [
+      'postgresql',
+      'temporal-schema',
+      'temporal',
+      'temporal-namespace',
+      'temporal-ui',
+      'gcs',
+      'gcs-buckets',
+      'orchestrator',
+    ])
+      expect(names).toContain(s);
     expect(names.filter((n) => n.startsWith('agent-')).length).toBeGreaterThanOrEqual(2);
     expect(svc('temporal').ports).toContain(`${DEFAULT_TEMPORAL_ADDRESS.split(':')[1]}:7233`);
     expect(svc('gcs').image).toMatch(/fake-gcs-server:1\.56\.1$/);
@@ -85,7 +95,10 @@ describe('docker-compose.yml', () => {
   });
 
   it("gives the server only variables its config template reads, and its healthcheck asks the frontend's HTTP API", () => {
-    const template = path.join(REPO, `.gcsfuse-bench/share/temporal-server-${versions.TEMPORAL_SERVER_VERSION}/config_template_embedded.yaml`);
+    const template = path.join(
+      REPO,
+      `.gcsfuse-bench/share/temporal-server-${versions.TEMPORAL_SERVER_VERSION}/config_template_embedded.yaml`,
+    );
     expect(existsSync(template), `${template}: run scripts/temporal-server.sh install`).toBe(true);
     const read = new Set([...readFileSync(template, 'utf8').matchAll(/env "([A-Z0-9_]+)"/g)].map((m) => m[1]!));
     const env = svc('temporal').environment!;
@@ -96,16 +109,21 @@ describe('docker-compose.yml', () => {
     expect(svc('temporal').volumes).toContain('./deploy/compose:/gcsfuse-bench:ro');
     expect(existsSync(path.join(REPO, 'deploy/compose/temporal-dynamicconfig.yaml'))).toBe(true);
     // Same database settings for the schema step as for the server.
-    for (const key of ['POSTGRES_SEEDS', 'DB_PORT', 'POSTGRES_USER', 'POSTGRES_PWD']) expect(svc('temporal-schema').environment![key]).toBe(env[key]);
+    for (const key of ['POSTGRES_SEEDS', 'DB_PORT', 'POSTGRES_USER', 'POSTGRES_PWD'])
+      expect(svc('temporal-schema').environment![key]).toBe(env[key]);
     expect(svc('postgresql').environment).toMatchObject({ POSTGRES_USER: env.POSTGRES_USER, POSTGRES_PASSWORD: env.POSTGRES_PWD });
     expect(svc('temporal').healthcheck!.test).toEqual(['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:7243/api/v1/system-info']);
   });
 
   it('runs the one-shot steps from scripts in the repo, with the variables those scripts read', () => {
     const setup = readFileSync(path.join(REPO, 'deploy/compose/temporal-setup.sh'), 'utf8');
-    for (const [name, step] of [['temporal-schema', 'schema'], ['temporal-namespace', 'namespace']] as const) {
+    for (const [name, step] of [
+      ['temporal-schema', 'schema'],
+      ['temporal-namespace', 'namespace'],
+    ] as const) {
       expect(svc(name).command).toEqual(['sh', '/gcsfuse-bench/temporal-setup.sh', step]);
-      for (const key of Object.keys(svc(name).environment ?? {})) expect(setup, `${name} sets ${key}`).toMatch(new RegExp(`\\$\\{?${key}\\b`));
+      for (const key of Object.keys(svc(name).environment ?? {}))
+        expect(setup, `${name} sets ${key}`).toMatch(new RegExp(`\\$\\{?${key}\\b`));
     }
     expect(svc('temporal-schema').environment!.SCHEMA_DIR).toBe('/etc/temporal/schema');
     expect(svc('gcs-buckets').command!.slice(0, 3)).toEqual(['sh', 'deploy/compose/create-buckets.sh', 'http://gcs:4443']);
@@ -163,7 +181,10 @@ describe('Dockerfile and .dockerignore', () => {
     const npm = lines.findIndex((l) => /^RUN npm ci /.test(l));
     expect(lines[npm]).toMatch(/--omit=dev/);
     expect(lines[npm]).toMatch(/--ignore-scripts/);
-    const lastUser = lines.slice(0, npm).filter((l) => l.startsWith('USER ')).pop();
+    const lastUser = lines
+      .slice(0, npm)
+      .filter((l) => l.startsWith('USER '))
+      .pop();
     expect(lastUser).toBe('USER node');
   });
 
@@ -183,7 +204,10 @@ describe('Dockerfile and .dockerignore', () => {
     const modCache = execFileSync('go', ['env', 'GOMODCACHE'], { encoding: 'utf8' }).trim();
     const mod = path.join(modCache, 'cache/download/github.com/googlecloudplatform/gcsfuse/v3/@v', `${versions.GCSFUSE_VERSION}.mod`);
     expect(existsSync(mod), `${mod}: scripts/setup.sh builds gcsfuse ${versions.GCSFUSE_VERSION}`).toBe(true);
-    const needed = /^go (\d+)\.(\d+)(?:\.(\d+))?$/m.exec(readFileSync(mod, 'utf8'))!.slice(1).map((n) => Number(n ?? 0));
+    const needed = /^go (\d+)\.(\d+)(?:\.(\d+))?$/m
+      .exec(readFileSync(mod, 'utf8'))!
+      .slice(1)
+      .map((n) => Number(n ?? 0));
     const pinned = versions.DEPLOY_GO_VERSION!.split('.').map(Number);
     const cmp = pinned[0]! - needed[0]! || pinned[1]! - needed[1]! || pinned[2]! - needed[2]!;
     expect(cmp, `Go ${versions.DEPLOY_GO_VERSION} vs gcsfuse's go ${needed.join('.')}`).toBeGreaterThanOrEqual(0);

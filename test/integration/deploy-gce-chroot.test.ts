@@ -37,13 +37,27 @@ let metadataUrl = '';
 const sha256 = (file: string) => execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
 /** Async: the mirror and metadata servers answer from this process while the chroot runs. */
 const chroot = async (args: string[], env: Record<string, string> = {}) => {
-  const r = await run('chroot', [root, 'env', '-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...args], { timeoutMs: 900_000 });
+  const r = await run(
+    'chroot',
+    [
+      root,
+      'env',
+      '-i',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'LANG=C.UTF-8',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      ...args,
+    ],
+    { timeoutMs: 900_000 },
+  );
   return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 };
 
 function serve(handler: http.RequestListener): Promise<[http.Server, string]> {
   return new Promise((resolve) => {
-    const s = http.createServer(handler).listen(0, '127.0.0.1', () => resolve([s, `http://127.0.0.1:${(s.address() as AddressInfo).port}`]));
+    const s = http
+      .createServer(handler)
+      .listen(0, '127.0.0.1', () => resolve([s, `http://127.0.0.1:${(s.address() as AddressInfo).port}`]));
   });
 }
 
@@ -67,7 +81,13 @@ beforeAll(async () => {
   const nodeStage = path.join(home, 'node-stage', `node-v${NODE_VERSION}-linux-x64`);
   mkdirSync(path.join(nodeStage, 'bin'), { recursive: true });
   cpSync(process.execPath, path.join(nodeStage, 'bin/node'));
-  execFileSync('tar', ['-C', path.join(home, 'node-stage'), '-cJf', path.join(mirrorDir, `node-v${NODE_VERSION}-linux-x64.tar.xz`), `node-v${NODE_VERSION}-linux-x64`]);
+  execFileSync('tar', [
+    '-C',
+    path.join(home, 'node-stage'),
+    '-cJf',
+    path.join(mirrorDir, `node-v${NODE_VERSION}-linux-x64.tar.xz`),
+    `node-v${NODE_VERSION}-linux-x64`,
+  ]);
   [mirror, mirrorUrl] = await serve((req, res) => {
     const file = path.join(mirrorDir, path.basename(req.url ?? ''));
     if (!existsSync(file)) return void res.writeHead(404).end();
@@ -82,14 +102,21 @@ beforeAll(async () => {
   // The rootfs: debootstrap from Debian's mirror, or a copy of one made before.
   const base = process.env.GCSFUSE_BENCH_CHROOT_BASE;
   if (base) execFileSync('cp', ['-a', base, root]);
-  else execFileSync('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], { stdio: 'ignore', timeout: 900_000 });
+  else
+    execFileSync('debootstrap', ['--variant=minbase', 'bookworm', root, 'http://deb.debian.org/debian'], {
+      stdio: 'ignore',
+      timeout: 900_000,
+    });
   cpSync('/etc/resolv.conf', path.join(root, 'etc/resolv.conf'));
   mkdirSync(path.join(root, 'opt/test'), { recursive: true });
   cpSync(SCRIPT, path.join(root, 'opt/test/startup-script.sh'));
   // The same script with the pins of the stand-ins (and nothing else changed).
   const pinned = readFileSync(SCRIPT, 'utf8')
     .replace(/^readonly GO_SHA256=.*$/m, `readonly GO_SHA256=${sha256(path.join(mirrorDir, `go${GO_VERSION}.linux-amd64.tar.gz`))}`)
-    .replace(/^readonly NODE_SHA256=.*$/m, `readonly NODE_SHA256=${sha256(path.join(mirrorDir, `node-v${NODE_VERSION}-linux-x64.tar.xz`))}`);
+    .replace(
+      /^readonly NODE_SHA256=.*$/m,
+      `readonly NODE_SHA256=${sha256(path.join(mirrorDir, `node-v${NODE_VERSION}-linux-x64.tar.xz`))}`,
+    );
   writeFileSync(path.join(root, 'opt/test/startup-script-standins.sh'), pinned, { mode: 0o755 });
 }, 1_200_000);
 
@@ -100,31 +127,39 @@ afterAll(async () => {
 });
 
 describe.skipIf(!enabled)('startup script in a Debian 12 chroot (GCSFUSE_BENCH_CHROOT_TEST=1)', () => {
-  it('refuses the mirror\'s tarballs with the real pins (their SHA-256 is not go.dev\'s or nodejs.org\'s)', async () => {
+  it("refuses the mirror's tarballs with the real pins (their SHA-256 is not go.dev's or nodejs.org's)", async () => {
     const r = await chroot(['bash', '/opt/test/startup-script.sh', 'install-tools'], { GCSFUSE_BENCH_DIST_MIRROR: mirrorUrl });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/SHA-256 of http:\/\/127\.0\.0\.1:\d+\/node-v[\d.]+-linux-x64\.tar\.xz is not the pinned [0-9a-f]{64}: not installing it/);
+    expect(r.stderr).toMatch(
+      /SHA-256 of http:\/\/127\.0\.0\.1:\d+\/node-v[\d.]+-linux-x64\.tar\.xz is not the pinned [0-9a-f]{64}: not installing it/,
+    );
     expect(existsSync(path.join(root, `usr/local/lib/nodejs/node-v${NODE_VERSION}-linux-x64`))).toBe(false);
   }, 900_000);
 
   it('installs the packages, Node and the pinned Go, and that Go builds a program without fetching a toolchain', async () => {
     const r = await chroot(['bash', '/opt/test/startup-script-standins.sh', 'install-tools'], { GCSFUSE_BENCH_DIST_MIRROR: mirrorUrl });
     expect(r.status, r.stderr).toBe(0);
-    for (const tool of ['fio', 'fusermount3', 'git', 'curl']) expect((await chroot(['sh', '-c', `command -v ${tool}`])).status, tool).toBe(0);
+    for (const tool of ['fio', 'fusermount3', 'git', 'curl'])
+      expect((await chroot(['sh', '-c', `command -v ${tool}`])).status, tool).toBe(0);
     expect((await chroot(['go', 'version'])).stdout).toMatch(new RegExp(`^go version go${GO_VERSION.replace(/\./g, '\\.')} linux/amd64`));
     expect((await chroot(['readlink', '/usr/local/bin/go'])).stdout.trim()).toBe(`/usr/local/lib/go${GO_VERSION}/bin/go`);
     expect((await chroot(['node', '-e', 'console.log(process.platform)'])).stdout.trim()).toBe('linux');
     // GOTOOLCHAIN=local: the installed release itself compiles (gcsfuse v3.13.0 asks for exactly this Go).
     mkdirSync(path.join(root, 'tmp/hello'), { recursive: true });
     writeFileSync(path.join(root, 'tmp/hello/go.mod'), `module hello\n\ngo ${GO_VERSION}\n`);
-    writeFileSync(path.join(root, 'tmp/hello/main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("built by the pinned go") }\n');
+    writeFileSync(
+      path.join(root, 'tmp/hello/main.go'),
+      'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("built by the pinned go") }\n',
+    );
     const build = await chroot(['sh', '-c', 'cd /tmp/hello && HOME=/root GOTOOLCHAIN=local GOFLAGS=-mod=mod go run .']);
     expect(build.stderr).toBe('');
     expect(build.stdout.trim()).toBe('built by the pinned go');
   }, 900_000);
 
   it('writes agent.env (0600) from the stand-in metadata server', async () => {
-    const r = await chroot(['bash', '/opt/test/startup-script.sh', 'write-env', '/etc/gcsfuse-bench/agent.env'], { GCSFUSE_BENCH_METADATA_URL: metadataUrl });
+    const r = await chroot(['bash', '/opt/test/startup-script.sh', 'write-env', '/etc/gcsfuse-bench/agent.env'], {
+      GCSFUSE_BENCH_METADATA_URL: metadataUrl,
+    });
     expect(r.status, r.stderr).toBe(0);
     const file = path.join(root, 'etc/gcsfuse-bench/agent.env');
     expect(readFileSync(file, 'utf8')).toBe(

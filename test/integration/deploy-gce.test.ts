@@ -64,7 +64,9 @@ describe('systemd unit', () => {
     // The work dir and HOME live in the state directory the unit may write.
     const workDir = exec[exec.indexOf('--work-dir') + 1]!;
     expect(workDir.startsWith('/var/lib/gcsfuse-bench/')).toBe(true);
-    expect(setting('StateDirectory')[0]!.split(' ')).toEqual(expect.arrayContaining(['gcsfuse-bench', 'gcsfuse-bench/work', 'gcsfuse-bench/home']));
+    expect(setting('StateDirectory')[0]!.split(' ')).toEqual(
+      expect.arrayContaining(['gcsfuse-bench', 'gcsfuse-bench/work', 'gcsfuse-bench/home']),
+    );
     expect(setting('Restart')).toEqual(['always']);
   });
 
@@ -139,7 +141,10 @@ describe('systemd unit', () => {
     it('verify catches a broken unit (the check is not vacuous)', () => {
       const broken = path.join(root, 'etc/systemd/system', 'broken-agent.service');
       writeFileSync(broken, unit.replace('ProtectSystem=strict', 'ProtectSystem=stricter'));
-      const res = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', 'broken-agent.service'], { encoding: 'utf8', timeout: 60_000 });
+      const res = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', 'broken-agent.service'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect(res.stderr).toMatch(/ProtectSystem|protect system/i);
     });
 
@@ -192,7 +197,9 @@ describe('startup script: static checks', () => {
   });
 
   it('--ignore-scripts is safe: the only production packages with install scripts are the three the script explains', () => {
-    const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean; dev?: boolean }> };
+    const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean; dev?: boolean }>;
+    };
     const withScripts = Object.entries(lock.packages)
       .filter(([, p]) => p.hasInstallScript && !p.dev)
       .map(([name]) => name.replace(/^.*node_modules\//, ''))
@@ -261,7 +268,11 @@ describe('startup script: metadata -> agent.env', () => {
 
   let n = 0;
   /** Runs `startup-script.sh write-env <dir>/agent.env` (the script's own code) with these attributes. */
-  async function writeEnv(values: Record<string, string | Buffer>, secret?: { id: string; value: string | Buffer }, before?: string): Promise<RunResult & { dir: string; file: string }> {
+  async function writeEnv(
+    values: Record<string, string | Buffer>,
+    secret?: { id: string; value: string | Buffer },
+    before?: string,
+  ): Promise<RunResult & { dir: string; file: string }> {
     attrs = values;
     const dir = path.join(home, `run-${++n}`);
     mkdirSync(dir);
@@ -290,7 +301,10 @@ describe('startup script: metadata -> agent.env', () => {
   }
 
   it('writes exactly the expected agent.env (0600) from good values, and only agent.env', async () => {
-    const r = await writeEnv({ ...GOOD, 'temporal-namespace': 'bench-ns.a1b2c', 'temporal-api-key-secret': 'temporal-api-key' }, { id: 'temporal-api-key', value: `${API_KEY}\n` });
+    const r = await writeEnv(
+      { ...GOOD, 'temporal-namespace': 'bench-ns.a1b2c', 'temporal-api-key-secret': 'temporal-api-key' },
+      { id: 'temporal-api-key', value: `${API_KEY}\n` },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(readFileSync(r.file, 'utf8')).toBe(
@@ -312,7 +326,11 @@ describe('startup script: metadata -> agent.env', () => {
   });
 
   it('defaults the namespace, writes no API key without a secret, takes an IPv6 address, replaces an old file', async () => {
-    const r = await writeEnv({ ...GOOD, 'temporal-address': '[fd00::7]:7233', 'gcsfuse-bench-artifacts': 'gs://my-artifacts' }, undefined, 'OLD=1\n');
+    const r = await writeEnv(
+      { ...GOOD, 'temporal-address': '[fd00::7]:7233', 'gcsfuse-bench-artifacts': 'gs://my-artifacts' },
+      undefined,
+      'OLD=1\n',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(readFileSync(r.file, 'utf8')).toBe(
@@ -335,18 +353,37 @@ describe('startup script: metadata -> agent.env', () => {
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.slice(0, l.indexOf('=')));
-    expect(written.sort()).toEqual(['GCSFUSE_BENCH_ARTIFACTS', 'GCSFUSE_GO_TOOLCHAIN', 'TEMPORAL_ADDRESS', 'TEMPORAL_API_KEY', 'TEMPORAL_NAMESPACE']);
+    expect(written.sort()).toEqual([
+      'GCSFUSE_BENCH_ARTIFACTS',
+      'GCSFUSE_GO_TOOLCHAIN',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_NAMESPACE',
+    ]);
     for (const v of written) expect(envVarsRead, v).toContain(v);
     // main.ts documents these variables for the agent's options.
     const main = readFileSync(path.join(REPO, 'vm-agent/src/main.ts'), 'utf8');
-    for (const v of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'GCSFUSE_BENCH_ARTIFACTS', 'GCSFUSE_GO_TOOLCHAIN']) expect(main).toContain(v);
+    for (const v of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'GCSFUSE_BENCH_ARTIFACTS', 'GCSFUSE_GO_TOOLCHAIN'])
+      expect(main).toContain(v);
   });
 
   const PREVIOUS = 'TEMPORAL_ADDRESS=previous:7233\n';
   const hostile: [string, Record<string, string | Buffer>, RegExp, { id: string; value: string | Buffer }?][] = [
-    ['a newline plus EVIL=1 in the address', { ...GOOD, 'temporal-address': 'temporal:7233\nEVIL=1' }, /temporal-address refused: .*newline/],
-    ['a trailing newline (would survive `$(...)` trimming silently)', { ...GOOD, 'temporal-address': 'temporal:7233\n' }, /temporal-address refused: .*newline/],
-    ['a carriage return', { ...GOOD, 'gcsfuse-bench-artifacts': 'gs://my-artifacts\rEVIL=1' }, /gcsfuse-bench-artifacts refused: .*control character/],
+    [
+      'a newline plus EVIL=1 in the address',
+      { ...GOOD, 'temporal-address': 'temporal:7233\nEVIL=1' },
+      /temporal-address refused: .*newline/,
+    ],
+    [
+      'a trailing newline (would survive `$(...)` trimming silently)',
+      { ...GOOD, 'temporal-address': 'temporal:7233\n' },
+      /temporal-address refused: .*newline/,
+    ],
+    [
+      'a carriage return',
+      { ...GOOD, 'gcsfuse-bench-artifacts': 'gs://my-artifacts\rEVIL=1' },
+      /gcsfuse-bench-artifacts refused: .*control character/,
+    ],
     ['double quotes', { ...GOOD, 'gcsfuse-bench-artifacts': 'gs://my-artifacts" EVIL="1' }, /gcsfuse-bench-artifacts refused: .*quote/],
     ['single quotes', { ...GOOD, 'temporal-namespace': "ns'EVIL=1'" }, /temporal-namespace refused: .*quote/],
     ['a command substitution', { ...GOOD, 'temporal-namespace': '$(touch PWNED)' }, /temporal-namespace refused: .*'\$'/],
@@ -354,14 +391,27 @@ describe('startup script: metadata -> agent.env', () => {
     ['a NUL byte', { ...GOOD, 'temporal-address': Buffer.from('temporal:7233\0EVIL=1') }, /temporal-address refused: .*NUL/],
     ['non-ASCII', { ...GOOD, 'temporal-namespace': 'naméspace' }, /temporal-namespace refused: .*non-ASCII/],
     ['a newline in the secret name', { ...GOOD, 'temporal-api-key-secret': 'key\nEVIL=1' }, /temporal-api-key-secret refused: .*newline/],
-    ['a newline plus EVIL=1 in the API key', { ...GOOD, 'temporal-api-key-secret': 'k' }, /secret k refused: .*newline/, { id: 'k', value: `${API_KEY}\nEVIL=1\n` }],
+    [
+      'a newline plus EVIL=1 in the API key',
+      { ...GOOD, 'temporal-api-key-secret': 'k' },
+      /secret k refused: .*newline/,
+      { id: 'k', value: `${API_KEY}\nEVIL=1\n` },
+    ],
     ['a quote in the API key', { ...GOOD, 'temporal-api-key-secret': 'k' }, /secret k refused: .*quote/, { id: 'k', value: `${API_KEY}"` }],
-    ['a source that is not a gs:// tarball', { ...GOOD, 'gcsfuse-bench-source': 'https://evil.example/x.tgz' }, /gcsfuse-bench-source refused: not a valid gs-tarball/],
+    [
+      'a source that is not a gs:// tarball',
+      { ...GOOD, 'gcsfuse-bench-source': 'https://evil.example/x.tgz' },
+      /gcsfuse-bench-source refused: not a valid gs-tarball/,
+    ],
     ['.. in the artifacts prefix', { ...GOOD, 'gcsfuse-bench-artifacts': 'gs://my-artifacts/../other' }, /gcsfuse-bench-artifacts refused/],
     ['a port out of range', { ...GOOD, 'temporal-address': 'temporal:70000' }, /temporal-address refused: not a valid address/],
     ['an address without a port', { ...GOOD, 'temporal-address': 'temporal' }, /temporal-address refused: not a valid address/],
     ['a bad source checksum', { ...GOOD, 'gcsfuse-bench-source-sha256': 'abc' }, /gcsfuse-bench-source-sha256 refused/],
-    ['a missing required value', { 'gcsfuse-bench-source': GOOD['gcsfuse-bench-source'], 'temporal-address': GOOD['temporal-address'] }, /gcsfuse-bench-artifacts is missing/],
+    [
+      'a missing required value',
+      { 'gcsfuse-bench-source': GOOD['gcsfuse-bench-source'], 'temporal-address': GOOD['temporal-address'] },
+      /gcsfuse-bench-artifacts is missing/,
+    ],
   ];
 
   it.each(hostile)('refuses %s with a clear message and writes nothing', async (_name, values, message, secret) => {
@@ -412,11 +462,19 @@ describe('startup script: metadata -> agent.env', () => {
 // fio without capabilities
 // ---------------------------------------------------------------------------------------------
 
-describe.skipIf(!isRoot || !has('setpriv'))('fio wrapper under the unit\'s capability settings (emulated with setpriv)', () => {
-  const capsOf = (status: string) => Object.fromEntries([...status.matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [m[1]!, BigInt(`0x${m[2]}`)]));
+describe.skipIf(!isRoot || !has('setpriv'))("fio wrapper under the unit's capability settings (emulated with setpriv)", () => {
+  const capsOf = (status: string) =>
+    Object.fromEntries([...status.matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [m[1]!, BigInt(`0x${m[2]}`)]));
   const CAP_SYS_ADMIN = 1n << 21n;
   // What the unit sets up for the agent: uid 0, SecureBits=noroot, CAP_SYS_ADMIN bounding + ambient, NoNewPrivileges.
-  const asAgent = ['--securebits=+noroot,+noroot_locked', '--bounding-set=-all,+sys_admin', '--inh-caps=-all,+sys_admin', '--ambient-caps=+sys_admin', '--no-new-privs', '--'];
+  const asAgent = [
+    '--securebits=+noroot,+noroot_locked',
+    '--bounding-set=-all,+sys_admin',
+    '--inh-caps=-all,+sys_admin',
+    '--ambient-caps=+sys_admin',
+    '--no-new-privs',
+    '--',
+  ];
 
   it('the agent keeps CAP_SYS_ADMIN; fio started through FIO_BIN has no capability at all', () => {
     const dir = tempDir('fio-wrapper');
@@ -430,7 +488,9 @@ describe.skipIf(!isRoot || !has('setpriv'))('fio wrapper under the unit\'s capab
     expect(agent.CapEff).toBe(CAP_SYS_ADMIN);
     expect(agent.CapAmb).toBe(CAP_SYS_ADMIN);
     // As the agent runs fio: setpriv --pdeathsig ... -- $FIO_BIN args.
-    const fio = capsOf(execFileSync('setpriv', [...asAgent, 'setpriv', '--pdeathsig', 'SIGKILL', '--', wrapper, '--version'], { encoding: 'utf8' }));
+    const fio = capsOf(
+      execFileSync('setpriv', [...asAgent, 'setpriv', '--pdeathsig', 'SIGKILL', '--', wrapper, '--version'], { encoding: 'utf8' }),
+    );
     expect(fio.CapEff).toBe(0n);
     expect(fio.CapPrm).toBe(0n);
     expect(fio.CapAmb).toBe(0n);

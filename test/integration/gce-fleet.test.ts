@@ -126,7 +126,9 @@ describe('zonal managed instance group', () => {
 
   it('omits the template of a VM whose managed instance has no version', async () => {
     fake.addZonalGroup(PROJECT, ZONE, 'no-version', [{ name: 'vm-1', status: 'RUNNING' }]);
-    expect(await resolver.describe({ kind: 'instance-group', project: PROJECT, zone: ZONE, group: 'no-version' })).toEqual([{ name: 'vm-1', zone: ZONE }]);
+    expect(await resolver.describe({ kind: 'instance-group', project: PROJECT, zone: ZONE, group: 'no-version' })).toEqual([
+      { name: 'vm-1', zone: ZONE },
+    ]);
   });
 
   it('says which group was not found, and where (a non-retryable InputError)', async () => {
@@ -151,7 +153,9 @@ describe('zonal managed instance group', () => {
     fake.addZonalGroup(PROJECT, ZONE, 'empty-mig', []);
     const err = await rejection(resolver.resolve({ kind: 'instance-group', project: PROJECT, zone: ZONE, group: 'empty-mig' }));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toContain(`instance group "empty-mig" has no RUNNING instances in project ${PROJECT} zone ${ZONE} (it has no instances)`);
+    expect(err.message).toContain(
+      `instance group "empty-mig" has no RUNNING instances in project ${PROJECT} zone ${ZONE} (it has no instances)`,
+    );
     // The API sends an empty page as {} (no managedInstances field), and the client copes.
     expect(fake.requests.map((r) => r.response)).toEqual([{}]);
   });
@@ -305,8 +309,18 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     fake.addVm(PROJECT, ZONE, { name: 'kokoro-mig', status: 'RUNNING' });
     const spec = { kind: 'vm', project: PROJECT, zone: ZONE, name: 'kokoro-mig' } as const;
     expect(await resolver.describe(spec)).toEqual([
-      { name: 'mig-a', instanceTemplate: 'tpl-single-thread', instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-single-thread`, zone: ZONE },
-      { name: 'mig-b', instanceTemplate: 'tpl-multi-thread', instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-multi-thread`, zone: ZONE },
+      {
+        name: 'mig-a',
+        instanceTemplate: 'tpl-single-thread',
+        instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-single-thread`,
+        zone: ZONE,
+      },
+      {
+        name: 'mig-b',
+        instanceTemplate: 'tpl-multi-thread',
+        instanceTemplateUrl: `https://www.googleapis.com/compute/v1/projects/${PROJECT}/global/instanceTemplates/tpl-multi-thread`,
+        zone: ZONE,
+      },
     ]);
     expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([['POST', zonalPath('kokoro-mig'), 200]]);
     expectApiRequest(fake.requests[0]!, 'POST', zonalPath('kokoro-mig'));
@@ -316,7 +330,9 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     fake.addZonalGroup(PROJECT, ZONE, 'idle-mig', [{ name: 'x-1', status: 'TERMINATED' }]);
     const err = await rejection(resolver.describe({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'idle-mig' }));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe(`--executor-vm: instance group "idle-mig" has no RUNNING instances in project ${PROJECT} zone ${ZONE} (1 is TERMINATED)`);
+    expect(err.message).toBe(
+      `--executor-vm: instance group "idle-mig" has no RUNNING instances in project ${PROJECT} zone ${ZONE} (1 is TERMINATED)`,
+    );
   });
 
   it('falls back to a RUNNING VM of that name, with the template from its metadata', async () => {
@@ -324,7 +340,12 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     const spec = { kind: 'vm', project: PROJECT, zone: ZONE, name: 'executor-1' } as const;
     expect(await resolver.resolve(spec)).toEqual(['executor-1']);
     expect(await resolver.describe(spec)).toEqual([
-      { name: 'executor-1', instanceTemplate: 'tmpl-numjobs-1', instanceTemplateUrl: 'projects/123456789012/global/instanceTemplates/tmpl-numjobs-1', zone: ZONE },
+      {
+        name: 'executor-1',
+        instanceTemplate: 'tmpl-numjobs-1',
+        instanceTemplateUrl: 'projects/123456789012/global/instanceTemplates/tmpl-numjobs-1',
+        zone: ZONE,
+      },
     ]);
     // Each lookup: the group (404), then the VM.
     expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
@@ -346,7 +367,10 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     expect(await resolver.describe({ kind: 'vm', project: PROJECT, zone: 'europe-west1-b', name: 'hand-made' })).toEqual([
       { name: 'hand-made', zone: 'europe-west1-b' },
     ]);
-    expect(fake.requests.map((r) => r.path)).toEqual([zonalPath('hand-made', 'europe-west1-b'), instancePath('hand-made', 'europe-west1-b')]);
+    expect(fake.requests.map((r) => r.path)).toEqual([
+      zonalPath('hand-made', 'europe-west1-b'),
+      instancePath('hand-made', 'europe-west1-b'),
+    ]);
   });
 
   it('refuses a stopped VM, saying what state it is in', async () => {
@@ -363,7 +387,9 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     fake.addVm(PROJECT, ZONE, { name: 'other-zone-vm', status: 'RUNNING' });
     const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: 'us-west4-b', name: 'other-zone-vm' }));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe(`--executor-vm: neither a managed instance group nor a VM named "other-zone-vm" was found in project ${PROJECT} zone us-west4-b`);
+    expect(err.message).toBe(
+      `--executor-vm: neither a managed instance group nor a VM named "other-zone-vm" was found in project ${PROJECT} zone us-west4-b`,
+    );
     expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
       ['POST', zonalPath('other-zone-vm', 'us-west4-b'), 404],
       ['GET', instancePath('other-zone-vm', 'us-west4-b'), 404],
@@ -372,14 +398,26 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
       error: {
         code: 404,
         message: `The resource 'projects/${PROJECT}/zones/us-west4-b/instances/other-zone-vm' was not found`,
-        errors: [{ message: `The resource 'projects/${PROJECT}/zones/us-west4-b/instances/other-zone-vm' was not found`, domain: 'global', reason: 'notFound' }],
+        errors: [
+          {
+            message: `The resource 'projects/${PROJECT}/zones/us-west4-b/instances/other-zone-vm' was not found`,
+            domain: 'global',
+            reason: 'notFound',
+          },
+        ],
       },
     });
   });
 
   it('passes a server error of the group lookup on as retryable, without guessing a VM', async () => {
     fake.addVm(PROJECT, ZONE, { name: 'flaky-mig', status: 'RUNNING' });
-    fake.failRequests('/instanceGroupManagers/flaky-mig/', 503, 'backendError', 'Internal error. Please try again or contact Google Support.', { times: 1 });
+    fake.failRequests(
+      '/instanceGroupManagers/flaky-mig/',
+      503,
+      'backendError',
+      'Internal error. Please try again or contact Google Support.',
+      { times: 1 },
+    );
     const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'flaky-mig' }));
     expect(err).not.toBeInstanceOf(InputError);
     expect(err.message).toMatch(/could not list the instances of instance group "flaky-mig" .*HTTP 503/);
@@ -391,7 +429,9 @@ describe('--executor-vm: a managed instance group of that name first, else a sin
     fake.failRequests('/instances/flaky', 503, 'backendError', 'Internal error. Please try again or contact Google Support.', { times: 1 });
     const err = await rejection(resolver.resolve({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'flaky' }));
     expect(err).not.toBeInstanceOf(InputError);
-    expect(err.message).toBe(`could not look up VM "flaky" in project ${PROJECT} zone ${ZONE}: HTTP 503: Internal error. Please try again or contact Google Support.`);
+    expect(err.message).toBe(
+      `could not look up VM "flaky" in project ${PROJECT} zone ${ZONE}: HTTP 503: Internal error. Please try again or contact Google Support.`,
+    );
     expect(await resolver.resolve({ kind: 'vm', project: PROJECT, zone: ZONE, name: 'flaky' })).toEqual(['flaky']);
   });
 });
@@ -420,7 +460,10 @@ describe('the fake speaks what the real client expects', () => {
     fake.addZonalGroup(PROJECT, ZONE, 'direct', [{ name: 'd-1', status: 'RUNNING', template: 't' }]);
     const client = new InstanceGroupManagersClient(fake.clientOptions());
     try {
-      const [items, , raw] = await client.listManagedInstances({ project: PROJECT, zone: ZONE, instanceGroupManager: 'direct' }, { autoPaginate: false });
+      const [items, , raw] = await client.listManagedInstances(
+        { project: PROJECT, zone: ZONE, instanceGroupManager: 'direct' },
+        { autoPaginate: false },
+      );
       expect(items).toHaveLength(1);
       expect(items[0]).toMatchObject({
         name: 'd-1',

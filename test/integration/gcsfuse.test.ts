@@ -37,7 +37,10 @@ describe('gcsfuse mount args and names', () => {
 
   it('accepts flags, flag values and -o options', () => {
     expect(() =>
-      checkGcsfuseMountArgv(splitMountArgs('--implicit-dirs --temp-dir tmp/x --stat-cache-ttl=1h -o ro,noatime --log-severity trace'), spec),
+      checkGcsfuseMountArgv(
+        splitMountArgs('--implicit-dirs --temp-dir tmp/x --stat-cache-ttl=1h -o ro,noatime --log-severity trace'),
+        spec,
+      ),
     ).not.toThrow();
     expect(() => checkGcsfuseMountArgv(['--custom-endpoint', 'http://h:1/storage/v1/', '--anonymous-access'], spec)).not.toThrow();
   });
@@ -115,7 +118,10 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
   const objects = async (bucket: string, prefix = '') => {
     const res = await fetch(`${gcs.jsonApi}b/${bucket}/o?prefix=${encodeURIComponent(prefix)}`);
     expect(res.ok).toBe(true);
-    return (((await res.json()) as { items?: { name: string; size: string }[] }).items ?? []).map((o) => ({ name: o.name, size: Number(o.size) }));
+    return (((await res.json()) as { items?: { name: string; size: string }[] }).items ?? []).map((o) => ({
+      name: o.name,
+      size: Number(o.size),
+    }));
   };
   const expectNothingLeft = async (mountPoint: string) => {
     expect(await fuseMountAt(mountPoint)).toBeUndefined();
@@ -132,7 +138,9 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     binaries = testGcsfuseBinaries();
     // Seeded from scripts/setup.sh, cached from an earlier run, or built now (minutes, once).
     const build = await binaries.build(GCSFUSE_TEST_REF);
-    console.log(`gcsfuse ${build.version}: ${build.source} ${build.binary}${build.buildMs ? ` (built in ${Math.round(build.buildMs / 1000)} s)` : ''}`);
+    console.log(
+      `gcsfuse ${build.version}: ${build.source} ${build.binary}${build.buildMs ? ` (built in ${Math.round(build.buildMs / 1000)} s)` : ''}`,
+    );
   }, 30 * 60_000);
 
   afterEach(async () => {
@@ -178,7 +186,22 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     const outputFile = path.join(logDir, 'iteration-1.fio.json');
     await fs.writeFile(
       jobFile,
-      ['[global]', 'ioengine=psync', 'bs=1m', 'size=4m', 'filename=data.bin', `directory=${dataDir}`, '', '[write]', 'rw=write', '', '[read]', 'stonewall', 'rw=read', ''].join('\n'),
+      [
+        '[global]',
+        'ioengine=psync',
+        'bs=1m',
+        'size=4m',
+        'filename=data.bin',
+        `directory=${dataDir}`,
+        '',
+        '[write]',
+        'rw=write',
+        '',
+        '[read]',
+        'stonewall',
+        'rw=read',
+        '',
+      ].join('\n'),
     );
     const fio = await runFio({ jobFile, outputFile, timeoutMs: 90_000 });
     expect(fio.stderr).toBe('');
@@ -189,7 +212,10 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     expect(result.read.ioBytes).toBe(4 * MiB);
 
     // What fio wrote is in the bucket.
-    expect(await objects(spec.bucket, 'gcsfuse-bench-data/vm-1/seq-1/')).toContainEqual({ name: 'gcsfuse-bench-data/vm-1/seq-1/data.bin', size: 4 * MiB });
+    expect(await objects(spec.bucket, 'gcsfuse-bench-data/vm-1/seq-1/')).toContainEqual({
+      name: 'gcsfuse-bench-data/vm-1/seq-1/data.bin',
+      size: 4 * MiB,
+    });
 
     await handle.unmount();
     expect(handle.unmountResult).toBe('unmounted');
@@ -248,7 +274,9 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
 
   it('fails clearly for a gcsfuse ref that does not exist, mounting nothing', async () => {
     const mounter = newMounter('noref');
-    const err = (await mounter.mount(config(EMULATOR_ARGS, 'no-such-ref'), spec, path.join(work, 'noref', 'logs')).catch((e: unknown) => e)) as Error;
+    const err = (await mounter
+      .mount(config(EMULATOR_ARGS, 'no-such-ref'), spec, path.join(work, 'noref', 'logs'))
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/^gcsfuse ref "no-such-ref" cannot be built: /);
     expect(await fuseMountAt(path.join(work, 'noref', 'mnt'))).toBeUndefined();
@@ -256,7 +284,9 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
 
   it('refuses mount args with flags it owns before starting anything', async () => {
     const mounter = newMounter('owned');
-    await expect(mounter.mount(config('--foreground'), spec, path.join(work, 'owned', 'logs'))).rejects.toThrow(/--foreground cannot be given/);
+    await expect(mounter.mount(config('--foreground'), spec, path.join(work, 'owned', 'logs'))).rejects.toThrow(
+      /--foreground cannot be given/,
+    );
     expect(existsSync(path.join(work, 'owned'))).toBe(false);
   });
 
@@ -295,32 +325,38 @@ describe.skipIf(!fuse.ok)(`real gcsfuse ${GCSFUSE_TEST_REF} on fake-gcs-server${
     await expectNothingLeft(fresh.mountPoint);
   });
 
-  it('builds a ref once for concurrent requests and reuses the build', async () => {
-    const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gcsfuse-builds-'));
-    try {
-      const builder = new GoInstallGcsfuseBinaries({ cacheDir, goToolchain: GCSFUSE_GO_TOOLCHAIN });
-      const [a, b] = await Promise.all([builder.build(GCSFUSE_TEST_REF), builder.build(GCSFUSE_TEST_REF)]);
-      expect(builder.buildsStarted).toBe(1);
-      expect(a).toBe(b);
-      expect(a.source).toBe('built');
-      expect(a.binary).toBe(path.join(cacheDir, GCSFUSE_TEST_REF, 'gcsfuse'));
-      expect(JSON.parse(await fs.readFile(path.join(cacheDir, GCSFUSE_TEST_REF, 'build.json'), 'utf8'))).toMatchObject({
-        ref: GCSFUSE_TEST_REF,
-        version: GCSFUSE_TEST_REF,
-        goVersion: expect.stringMatching(/^go1\./),
-      });
-      // The version is stamped into the binary, as gcsfuse's release build does.
-      expect((await run(a.binary, ['--version'])).stdout).toContain(`gcsfuse version ${GCSFUSE_TEST_REF} `);
-      console.log(`built gcsfuse ${GCSFUSE_TEST_REF} with ${a.goVersion} in ${Math.round(a.buildMs! / 1000)} s (Go build cache warm or not)`);
-      expect(await builder.binaryFor(GCSFUSE_TEST_REF)).toBe(a.binary);
-      expect(builder.buildsStarted).toBe(1);
-      // Another agent process on the same VM finds it built.
-      const later = new GoInstallGcsfuseBinaries({ cacheDir });
-      expect(await later.build(GCSFUSE_TEST_REF)).toMatchObject({ source: 'cached', binary: a.binary });
-      expect(later.buildsStarted).toBe(0);
-      expect((await fs.readdir(cacheDir)).sort()).toEqual([GCSFUSE_TEST_REF]); // no temporary build folders left
-    } finally {
-      await fs.rm(cacheDir, { recursive: true, force: true });
-    }
-  }, 30 * 60_000);
+  it(
+    'builds a ref once for concurrent requests and reuses the build',
+    async () => {
+      const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'gcsfuse-builds-'));
+      try {
+        const builder = new GoInstallGcsfuseBinaries({ cacheDir, goToolchain: GCSFUSE_GO_TOOLCHAIN });
+        const [a, b] = await Promise.all([builder.build(GCSFUSE_TEST_REF), builder.build(GCSFUSE_TEST_REF)]);
+        expect(builder.buildsStarted).toBe(1);
+        expect(a).toBe(b);
+        expect(a.source).toBe('built');
+        expect(a.binary).toBe(path.join(cacheDir, GCSFUSE_TEST_REF, 'gcsfuse'));
+        expect(JSON.parse(await fs.readFile(path.join(cacheDir, GCSFUSE_TEST_REF, 'build.json'), 'utf8'))).toMatchObject({
+          ref: GCSFUSE_TEST_REF,
+          version: GCSFUSE_TEST_REF,
+          goVersion: expect.stringMatching(/^go1\./),
+        });
+        // The version is stamped into the binary, as gcsfuse's release build does.
+        expect((await run(a.binary, ['--version'])).stdout).toContain(`gcsfuse version ${GCSFUSE_TEST_REF} `);
+        console.log(
+          `built gcsfuse ${GCSFUSE_TEST_REF} with ${a.goVersion} in ${Math.round(a.buildMs! / 1000)} s (Go build cache warm or not)`,
+        );
+        expect(await builder.binaryFor(GCSFUSE_TEST_REF)).toBe(a.binary);
+        expect(builder.buildsStarted).toBe(1);
+        // Another agent process on the same VM finds it built.
+        const later = new GoInstallGcsfuseBinaries({ cacheDir });
+        expect(await later.build(GCSFUSE_TEST_REF)).toMatchObject({ source: 'cached', binary: a.binary });
+        expect(later.buildsStarted).toBe(0);
+        expect((await fs.readdir(cacheDir)).sort()).toEqual([GCSFUSE_TEST_REF]); // no temporary build folders left
+      } finally {
+        await fs.rm(cacheDir, { recursive: true, force: true });
+      }
+    },
+    30 * 60_000,
+  );
 });

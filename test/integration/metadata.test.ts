@@ -57,7 +57,12 @@ function failingFetch(calls: { url: string; headers: Record<string, string> }[])
   };
 }
 
-const config: MountConfig = { label: 'fast', commit: 'v3.13.0', mountArgs: '--implicit-dirs --stat-cache-ttl 1m', mountArgv: ['--implicit-dirs', '--stat-cache-ttl', '1m'] };
+const config: MountConfig = {
+  label: 'fast',
+  commit: 'v3.13.0',
+  mountArgs: '--implicit-dirs --stat-cache-ttl 1m',
+  mountArgv: ['--implicit-dirs', '--stat-cache-ttl', '1m'],
+};
 
 let dir: string;
 beforeAll(async () => {
@@ -193,41 +198,44 @@ describe('entry metadata', () => {
     expect(JSON.parse(JSON.stringify(a1))).toEqual(a1);
   });
 
-  it.skipIf(!existsSync(SETUP_GCSFUSE))('records gcsfuse from a gcsfuse mount handle: version output, module version, Go version, binary hash, argv', async () => {
-    const collector = createMetadataCollector({ gce: { fetch: failingFetch([]) } });
-    const argv = ['--implicit-dirs', '--foreground', '--log-file', '/tmp/x.log', 'bucket-1', '/mnt/gcs'];
-    // The fields a GcsfuseMountHandle has beyond MountHandle; metadata reads them structurally.
-    const handle = { mountPoint: '/mnt/gcs', unmount: async () => {}, binary: SETUP_GCSFUSE, argv, pid: 1, bucket: 'bucket-1' };
-    const meta = await collector.forEntry({
-      benchmarkId: 'b-1',
-      vm: 'vm-1',
-      matrixId: 1,
-      testId: 'seq',
-      config,
-      mountSpec: { kind: 'gcsfuse', bucket: 'bucket-1' },
-      handle,
-      renderedJob: jobA,
-    });
-    const g = meta.gcsfuse!;
-    const printed = execFileSync(SETUP_GCSFUSE, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0];
-    expect(g.versionOutput).toBe(printed);
-    expect(g.version).toBe(parseGcsfuseVersion(printed!).version);
-    expect(g.binary).toBe(SETUP_GCSFUSE);
-    expect(g.binarySha256).toBe(sha256sum(SETUP_GCSFUSE));
-    expect(g.goVersion).toMatch(/^go1\.\d+/);
-    expect(g.moduleVersion).toMatch(/^v\d+\.\d+\.\d+/);
-    if (hasGo) {
-      const m = goVersionM(SETUP_GCSFUSE);
-      expect(g.goVersion).toBe(m.goVersion);
-      expect(m.mod[0]).toMatch(/^github\.com\/googlecloudplatform\/gcsfuse/);
-      expect(g.moduleVersion).toBe(m.mod[1]);
-    }
-    // A tagged build names no commit by itself; a pseudo-version does.
-    expect(g.commit).toBe(commitOfPseudoVersion(g.moduleVersion!));
-    expect(meta.mount).toMatchObject({ kind: 'gcsfuse', bucket: 'bucket-1', gcsfuseArgv: argv, mountPoint: '/mnt/gcs' });
-    // Cached per binary.
-    expect(await collector.gcsfuse(SETUP_GCSFUSE)).toBe(await collector.gcsfuse(SETUP_GCSFUSE));
-  });
+  it.skipIf(!existsSync(SETUP_GCSFUSE))(
+    'records gcsfuse from a gcsfuse mount handle: version output, module version, Go version, binary hash, argv',
+    async () => {
+      const collector = createMetadataCollector({ gce: { fetch: failingFetch([]) } });
+      const argv = ['--implicit-dirs', '--foreground', '--log-file', '/tmp/x.log', 'bucket-1', '/mnt/gcs'];
+      // The fields a GcsfuseMountHandle has beyond MountHandle; metadata reads them structurally.
+      const handle = { mountPoint: '/mnt/gcs', unmount: async () => {}, binary: SETUP_GCSFUSE, argv, pid: 1, bucket: 'bucket-1' };
+      const meta = await collector.forEntry({
+        benchmarkId: 'b-1',
+        vm: 'vm-1',
+        matrixId: 1,
+        testId: 'seq',
+        config,
+        mountSpec: { kind: 'gcsfuse', bucket: 'bucket-1' },
+        handle,
+        renderedJob: jobA,
+      });
+      const g = meta.gcsfuse!;
+      const printed = execFileSync(SETUP_GCSFUSE, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0];
+      expect(g.versionOutput).toBe(printed);
+      expect(g.version).toBe(parseGcsfuseVersion(printed!).version);
+      expect(g.binary).toBe(SETUP_GCSFUSE);
+      expect(g.binarySha256).toBe(sha256sum(SETUP_GCSFUSE));
+      expect(g.goVersion).toMatch(/^go1\.\d+/);
+      expect(g.moduleVersion).toMatch(/^v\d+\.\d+\.\d+/);
+      if (hasGo) {
+        const m = goVersionM(SETUP_GCSFUSE);
+        expect(g.goVersion).toBe(m.goVersion);
+        expect(m.mod[0]).toMatch(/^github\.com\/googlecloudplatform\/gcsfuse/);
+        expect(g.moduleVersion).toBe(m.mod[1]);
+      }
+      // A tagged build names no commit by itself; a pseudo-version does.
+      expect(g.commit).toBe(commitOfPseudoVersion(g.moduleVersion!));
+      expect(meta.mount).toMatchObject({ kind: 'gcsfuse', bucket: 'bucket-1', gcsfuseArgv: argv, mountPoint: '/mnt/gcs' });
+      // Cached per binary.
+      expect(await collector.gcsfuse(SETUP_GCSFUSE)).toBe(await collector.gcsfuse(SETUP_GCSFUSE));
+    },
+  );
 
   it('a gcsfuse binary that cannot be run or read gives nulls, not an error', async () => {
     const g = await gcsfuseMetadata(path.join(dir, 'no-such-gcsfuse'));
@@ -298,7 +306,13 @@ describe('gcsfuse versions and Go build info', () => {
       settings: { '-ldflags': '-X main.version=1', 'vcs.revision': '0123456789abcdef0123456789abcdef01234567', 'vcs.modified': 'true' },
     });
     const g = await gcsfuseMetadata(file);
-    expect(g).toMatchObject({ versionOutput: null, goVersion: 'go1.22.9', moduleVersion: '(devel)', commit: '0123456789abcdef0123456789abcdef01234567', modified: true });
+    expect(g).toMatchObject({
+      versionOutput: null,
+      goVersion: 'go1.22.9',
+      moduleVersion: '(devel)',
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      modified: true,
+    });
   });
 
   it('a file that is not a Go binary has no build info', async () => {

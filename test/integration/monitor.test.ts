@@ -108,7 +108,10 @@ describe('resource monitor', () => {
     expect(r.samples.length).toBeLessThanOrEqual(8);
     expect(seen).toEqual(r.samples);
     for (let i = 1; i < r.samples.length; i++) expect(r.samples[i]!.t).toBeGreaterThan(r.samples[i - 1]!.t);
-    const scheduled = r.samples.slice(0, -1).map((s) => s.intervalMs).sort((a, b) => a - b);
+    const scheduled = r.samples
+      .slice(0, -1)
+      .map((s) => s.intervalMs)
+      .sort((a, b) => a - b);
     const median = scheduled[Math.floor(scheduled.length / 2)]!;
     expect(median).toBeGreaterThanOrEqual(INTERVAL_MS * 0.8);
     expect(median).toBeLessThan(INTERVAL_MS * 2);
@@ -154,7 +157,7 @@ describe('resource monitor', () => {
     expect(r.summary.systemCpuPercent.peak!).toBeGreaterThan(0);
   });
 
-  it("a process that allocates: its RSS grows by what it touched, VSZ stays above RSS", async () => {
+  it('a process that allocates: its RSS grows by what it touched, VSZ stays above RSS', async () => {
     const child = node(`
       console.log('ready');
       process.stdin.once('data', () => { globalThis.keep = Buffer.alloc(${256 * MiB}, 1); console.log('allocated'); });
@@ -188,7 +191,9 @@ describe('resource monitor', () => {
     const mine = startMonitor({ intervalMs: INTERVAL_MS });
     const all = startMonitor({ intervalMs: INTERVAL_MS, fio: 'all' });
     // A fio whose parent is a shell, not this process: like another agent's fio on the same machine.
-    const foreign = spawn('sh', ['-c', `fio --output=${path.join(dir, 'foreign.json')} ${path.join(dir, 'foreign.fio')}; exit 0`], { stdio: 'ignore' });
+    const foreign = spawn('sh', ['-c', `fio --output=${path.join(dir, 'foreign.json')} ${path.join(dir, 'foreign.fio')}; exit 0`], {
+      stdio: 'ignore',
+    });
     children.push(foreign);
     const foreignClosed = new Promise((resolve) => foreign.once('close', resolve));
     const foreignFio = await waitFor('the foreign fio to start', () => {

@@ -59,8 +59,11 @@ beforeAll(async () => {
   const base = (basePort = await freePortRange());
   const started = await run('bash', [SCRIPT, 'start', serverDir, String(base)], { timeoutMs: 150_000 });
   if (started.code !== 0) {
-    const log = (f: string) => (existsSync(path.join(serverDir, f)) ? readFileSync(path.join(serverDir, f), 'utf8').slice(-3000) : '(none)');
-    throw new Error(`scripts/temporal-server.sh start failed (${started.code}): ${started.stderr}\nserver log:\n${log('temporal-server.log')}\nschema log:\n${log('schema.log')}`);
+    const log = (f: string) =>
+      existsSync(path.join(serverDir, f)) ? readFileSync(path.join(serverDir, f), 'utf8').slice(-3000) : '(none)';
+    throw new Error(
+      `scripts/temporal-server.sh start failed (${started.code}): ${started.stderr}\nserver log:\n${log('temporal-server.log')}\nschema log:\n${log('schema.log')}`,
+    );
   }
   address = started.stdout.trim();
   expect(address).toBe(`127.0.0.1:${base}`);
@@ -68,7 +71,14 @@ beforeAll(async () => {
   const env = { TEMPORAL_ADDRESS: address, GCSFUSE_BENCH_ARTIFACTS: artifacts };
   workers.push(startProcess({ name: 'orchestrator', ...tsxCommand(ORCHESTRATOR_ENTRY, []), env, logDir }));
   for (const vm of ['vm-1', 'vm-2']) {
-    workers.push(startProcess({ name: `agent-${vm}`, ...tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', path.join(home, 'agents', vm)]), env, logDir }));
+    workers.push(
+      startProcess({
+        name: `agent-${vm}`,
+        ...tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', path.join(home, 'agents', vm)]),
+        env,
+        logDir,
+      }),
+    );
   }
 }, 180_000);
 
@@ -82,7 +92,9 @@ afterAll(async () => {
 describe('a real Temporal server on PostgreSQL', () => {
   it('is the built server with SQL visibility, and starts without our search attributes (fresh)', async () => {
     const info = await client!.workflowService.getSystemInfo({});
-    expect(info.serverVersion).toBe(/^TEMPORAL_SERVER_VERSION=v(.+)$/m.exec(readFileSync(path.join(REPO, 'scripts/versions.env'), 'utf8'))![1]);
+    expect(info.serverVersion).toBe(
+      /^TEMPORAL_SERVER_VERSION=v(.+)$/m.exec(readFileSync(path.join(REPO, 'scripts/versions.env'), 'utf8'))![1],
+    );
     const { customAttributes } = await client!.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     for (const k of Object.values(SEARCH_ATTRIBUTES)) expect(Object.keys(customAttributes ?? {})).not.toContain(k.name);
     // Histories and visibility both in PostgreSQL (the dev server says sqlite).
@@ -91,12 +103,25 @@ describe('a real Temporal server on PostgreSQL', () => {
     expect(cluster.visibilityStore).toBe('postgres12');
   });
 
-  it("runs the first benchmark on the fresh server through the CLI, with searchable attributes", async () => {
+  it('runs the first benchmark on the fresh server through the CLI, with searchable attributes', async () => {
     const id = 'real-server-first-run';
     const r = await run(
       CLI,
-      ['run', '--benchmark-id', id, '--test-csv', path.join(REPO, 'examples/quick/test-cases.csv'), '--fio-job-file', path.join(REPO, 'examples/quick/jobfile.fio'),
-        '--vms', 'vm-1,vm-2', '--iterations', '1', '--artifacts', artifacts],
+      [
+        'run',
+        '--benchmark-id',
+        id,
+        '--test-csv',
+        path.join(REPO, 'examples/quick/test-cases.csv'),
+        '--fio-job-file',
+        path.join(REPO, 'examples/quick/jobfile.fio'),
+        '--vms',
+        'vm-1,vm-2',
+        '--iterations',
+        '1',
+        '--artifacts',
+        artifacts,
+      ],
       { env: { TEMPORAL_ADDRESS: address }, timeoutMs: 300_000 },
     );
     expect(r.stderr).not.toMatch(/Failed to start Workflow/);
@@ -104,7 +129,10 @@ describe('a real Temporal server on PostgreSQL', () => {
 
     const result = await client!.workflow.getHandle(id).result();
     expect(result).toMatchObject({ totalEntries: 4, passed: 4, failed: 0 });
-    const reports = JSON.parse(readFileSync(path.join(artifacts, id, 'report', 'results.json'), 'utf8')) as { status: string; vm: string }[];
+    const reports = JSON.parse(readFileSync(path.join(artifacts, id, 'report', 'results.json'), 'utf8')) as {
+      status: string;
+      vm: string;
+    }[];
     expect(reports.map((e) => e.status)).toEqual(['passed', 'passed', 'passed', 'passed']);
     expect(new Set(reports.map((e) => e.vm))).toEqual(new Set(['vm-1', 'vm-2']));
 
@@ -116,7 +144,11 @@ describe('a real Temporal server on PostgreSQL', () => {
       for await (const w of client!.workflow.list({ query })) ids.push(w.workflowId);
       return ids;
     };
-    await until(async () => (await found(`BenchmarkId = '${id}' AND BenchmarkStatus = 'done'`)).includes(id), 'the benchmark to be found by BenchmarkId with status done', 30_000);
+    await until(
+      async () => (await found(`BenchmarkId = '${id}' AND BenchmarkStatus = 'done'`)).includes(id),
+      'the benchmark to be found by BenchmarkId with status done',
+      30_000,
+    );
     expect(await found(`Fleet = 'vm-1,vm-2' AND BenchmarkId = '${id}'`)).toEqual([id]);
     expect(await found(`GcsfuseCommit = 'master' AND BenchmarkId = '${id}'`)).toEqual([id]);
   }, 330_000);
@@ -124,12 +156,26 @@ describe('a real Temporal server on PostgreSQL', () => {
 
 /** What docker-compose.yml runs, run here against the same server (its ports differ: PORT+4 is the frontend's HTTP port). */
 describe("docker-compose.yml's commands against this server", () => {
-  interface Service { command?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] } }
-  const compose = parse(readFileSync(path.join(REPO, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+  interface Service {
+    command?: string[];
+    environment?: Record<string, string>;
+    healthcheck?: { test: string[] };
+  }
+  const compose = parse(readFileSync(path.join(REPO, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, Service>;
+  };
   const setupEnv = () => ({
-    POSTGRES_SEEDS: '127.0.0.1', DB_PORT: String(basePort + 10), POSTGRES_USER: 'temporal', POSTGRES_PWD: 'temporal',
-    SCHEMA_DIR: path.join(REPO, `.gcsfuse-bench/share/temporal-server-${/^TEMPORAL_SERVER_VERSION=(.+)$/m.exec(readFileSync(path.join(REPO, 'scripts/versions.env'), 'utf8'))![1]}/schema`),
-    SQL_TOOL: path.join(REPO, '.gcsfuse-bench/bin/temporal-sql-tool'), TEMPORAL_ADDRESS: address, NAMESPACE: 'default',
+    POSTGRES_SEEDS: '127.0.0.1',
+    DB_PORT: String(basePort + 10),
+    POSTGRES_USER: 'temporal',
+    POSTGRES_PWD: 'temporal',
+    SCHEMA_DIR: path.join(
+      REPO,
+      `.gcsfuse-bench/share/temporal-server-${/^TEMPORAL_SERVER_VERSION=(.+)$/m.exec(readFileSync(path.join(REPO, 'scripts/versions.env'), 'utf8'))![1]}/schema`,
+    ),
+    SQL_TOOL: path.join(REPO, '.gcsfuse-bench/bin/temporal-sql-tool'),
+    TEMPORAL_ADDRESS: address,
+    NAMESPACE: 'default',
   });
   /** A compose command whose script lives in deploy/compose (mounted at /gcsfuse-bench), run from the repo. */
   const local = (argv: string[]) => argv.map((a) => a.replace('/gcsfuse-bench/', path.join(REPO, 'deploy/compose') + '/'));
@@ -137,7 +183,10 @@ describe("docker-compose.yml's commands against this server", () => {
   it("the server's healthcheck passes", async () => {
     const [kind, cmd, ...args] = compose.services.temporal!.healthcheck!.test;
     expect(kind).toBe('CMD');
-    const r = await run(cmd!, args.map((a) => a.replace(':7243/', `:${basePort + 4}/`)));
+    const r = await run(
+      cmd!,
+      args.map((a) => a.replace(':7243/', `:${basePort + 4}/`)),
+    );
     expect(r.code, r.stderr).toBe(0);
   });
 

@@ -12,7 +12,16 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run npm run setup`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -43,7 +52,14 @@ export async function newPage(browser: Browser): Promise<{ page: Page; consoleEr
 
 /** The text of the page and every frame (the Web UI renders markdown in sandboxed iframes), whitespace collapsed. */
 export async function pageText(page: Page): Promise<string> {
-  const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+  const texts = await Promise.all(
+    page.frames().map((f) =>
+      f
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    ),
+  );
   return texts.join(' ').replace(/\s+/g, ' ');
 }
 
@@ -87,7 +103,10 @@ export async function sendSignalInUi(page: Page, name: string, inputJson: string
   const select = dialog.getByTestId('signal-select-button');
   if (await select.isVisible()) {
     await select.click();
-    await dialog.getByRole('option').filter({ has: page.getByText(name, { exact: true }) }).click();
+    await dialog
+      .getByRole('option')
+      .filter({ has: page.getByText(name, { exact: true }) })
+      .click();
   } else {
     await dialog.getByTestId('signal-name').fill(name);
   }

@@ -32,16 +32,22 @@ export function originalTemplateNames(text = compatText()): string[] {
 export function originalReportColumns(text = compatText()): string[] {
   const m = /`([^`]*)`/.exec(section(text, 'combined_report.csv'));
   if (!m) throw new Error('compat.md lists no combined_report.csv columns');
-  return m[1]!.replace(/\s*\n\s*/g, ' ').split(', ').map((c) => c.trim());
+  return m[1]!
+    .replace(/\s*\n\s*/g, ' ')
+    .split(', ')
+    .map((c) => c.trim());
 }
 
 /** The BigQuery table's fields, in order, with their types. */
 export function originalBigQueryFields(text = compatText()): { name: string; type: string }[] {
   const m = /`([^`]*)`/.exec(section(text, 'BigQuery table'));
   if (!m) throw new Error('compat.md lists no BigQuery fields');
-  return m[1]!.replace(/\s*\n\s*/g, ' ').split(', ').map((f) => {
-    const [name, type, ...rest] = f.trim().split(/\s+/);
-    if (!name || !type || rest.length) throw new Error(`compat.md: cannot read BigQuery field "${f}"`);
-    return { name, type };
-  });
+  return m[1]!
+    .replace(/\s*\n\s*/g, ' ')
+    .split(', ')
+    .map((f) => {
+      const [name, type, ...rest] = f.trim().split(/\s+/);
+      if (!name || !type || rest.length) throw new Error(`compat.md: cannot read BigQuery field "${f}"`);
+      return { name, type };
+    });
 }

@@ -192,26 +192,35 @@ export class FakeBigQuery {
   // ------------------------------------------------------------------------------ HTTP
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    recordingJsonHandler(this.requests, (r) => this.route(r), (err) => apiError(500, 'backendError', `fake-bigquery: ${err.message}`))(req, res);
+    recordingJsonHandler(
+      this.requests,
+      (r) => this.route(r),
+      (err) => apiError(500, 'backendError', `fake-bigquery: ${err.message}`),
+    )(req, res);
   }
-
 
   private route(r: RecordedRequest): [number, unknown] {
     if (r.path.startsWith('/computeMetadata/')) return [404, { error: { code: 404, message: 'fake-bigquery is not a metadata server' } }];
     const upload = r.path.startsWith('/upload/');
-    const parts = r.path.split('/').filter(Boolean).slice(upload ? 1 : 0);
-    if (parts[0] !== 'bigquery' || parts[1] !== 'v2' || parts[2] !== 'projects' || !parts[3]) return notFound(`no such API method: ${r.method} ${r.path}`);
+    const parts = r.path
+      .split('/')
+      .filter(Boolean)
+      .slice(upload ? 1 : 0);
+    if (parts[0] !== 'bigquery' || parts[1] !== 'v2' || parts[2] !== 'projects' || !parts[3])
+      return notFound(`no such API method: ${r.method} ${r.path}`);
     const project = parts[3];
     const rest = parts.slice(4);
     if (upload) {
       if (rest.length !== 1 || rest[0] !== 'jobs' || r.method !== 'POST') return notFound(`no such upload method: ${r.method} ${r.path}`);
-      if (r.query.uploadType !== 'multipart') return apiError(400, 'invalid', `fake-bigquery: uploadType ${r.query.uploadType} is not supported (multipart only)`);
+      if (r.query.uploadType !== 'multipart')
+        return apiError(400, 'invalid', `fake-bigquery: uploadType ${r.query.uploadType} is not supported (multipart only)`);
       return this.insertUploadJob(project, r);
     }
     if (rest[0] === 'datasets' && rest[1]) {
       const dataset = rest[1];
       if (rest.length === 2) return r.method === 'GET' ? this.getDataset(project, dataset) : methodNotAllowed(r);
-      if (rest[2] === 'tables' && rest.length === 3) return r.method === 'POST' ? this.insertTable(project, dataset, r) : methodNotAllowed(r);
+      if (rest[2] === 'tables' && rest.length === 3)
+        return r.method === 'POST' ? this.insertTable(project, dataset, r) : methodNotAllowed(r);
       if (rest[2] === 'tables' && rest.length === 4) {
         if (r.method === 'GET') return this.getTable(project, dataset, rest[3]!);
         if (r.method === 'DELETE') return this.deleteTable(project, dataset, rest[3]!);
@@ -219,7 +228,8 @@ export class FakeBigQuery {
       }
     }
     if (rest[0] === 'jobs' && rest.length === 1) return r.method === 'POST' ? this.insertQueryJob(project, r) : methodNotAllowed(r);
-    if (rest[0] === 'jobs' && rest.length === 2) return r.method === 'GET' ? this.getJob(project, rest[1]!, r.query.location) : methodNotAllowed(r);
+    if (rest[0] === 'jobs' && rest.length === 2)
+      return r.method === 'GET' ? this.getJob(project, rest[1]!, r.query.location) : methodNotAllowed(r);
     return notFound(`no such API method: ${r.method} ${r.path}`);
   }
 
@@ -232,7 +242,16 @@ export class FakeBigQuery {
   private getDataset(project: string, id: string): [number, unknown] {
     const ds = this.dataset(project, id);
     if (!ds) return notFound(`Not found: Dataset ${project}:${id}`);
-    return [200, { kind: 'bigquery#dataset', id: `${project}:${id}`, datasetReference: { projectId: project, datasetId: id }, location: ds.location, type: 'DEFAULT' }];
+    return [
+      200,
+      {
+        kind: 'bigquery#dataset',
+        id: `${project}:${id}`,
+        datasetReference: { projectId: project, datasetId: id },
+        location: ds.location,
+        type: 'DEFAULT',
+      },
+    ];
   }
 
   private getTable(project: string, dataset: string, id: string): [number, unknown] {
@@ -245,27 +264,41 @@ export class FakeBigQuery {
   private insertTable(project: string, dataset: string, r: RecordedRequest): [number, unknown] {
     const body = JSON.parse(r.body) as Record<string, unknown>;
     const ref = body.tableReference as { projectId?: string; datasetId?: string; tableId?: string } | undefined;
-    if (!ref?.tableId || ref.projectId !== project || ref.datasetId !== dataset) return apiError(400, 'invalid', 'fake-bigquery: tableReference does not match the URL');
+    if (!ref?.tableId || ref.projectId !== project || ref.datasetId !== dataset)
+      return apiError(400, 'invalid', 'fake-bigquery: tableReference does not match the URL');
     if (!this.dataset(project, dataset)) return notFound(`Not found: Dataset ${project}:${dataset}`);
-    if (this.tablesByKey.has(`${project}:${dataset}.${ref.tableId}`)) return apiError(409, 'duplicate', `Already Exists: Table ${project}:${dataset}.${ref.tableId}`);
+    if (this.tablesByKey.has(`${project}:${dataset}.${ref.tableId}`))
+      return apiError(409, 'duplicate', `Already Exists: Table ${project}:${dataset}.${ref.tableId}`);
     const fields = (body.schema as { fields?: FakeField[] } | undefined)?.fields;
     if (!fields?.length) return apiError(400, 'invalid', 'fake-bigquery: a table needs a schema');
     for (const f of fields) {
-      if (!['STRING', 'INTEGER', 'FLOAT', 'TIMESTAMP', 'BOOLEAN'].includes(apiType(f.type))) return apiError(400, 'invalid', `fake-bigquery: type ${f.type} of ${f.name} is not supported`);
-      if (f.mode && !['REQUIRED', 'NULLABLE'].includes(f.mode)) return apiError(400, 'invalid', `fake-bigquery: mode ${f.mode} of ${f.name} is not supported`);
+      if (!['STRING', 'INTEGER', 'FLOAT', 'TIMESTAMP', 'BOOLEAN'].includes(apiType(f.type)))
+        return apiError(400, 'invalid', `fake-bigquery: type ${f.type} of ${f.name} is not supported`);
+      if (f.mode && !['REQUIRED', 'NULLABLE'].includes(f.mode))
+        return apiError(400, 'invalid', `fake-bigquery: mode ${f.mode} of ${f.name} is not supported`);
     }
     const partitioning = body.timePartitioning as { field?: string } | undefined;
     if (partitioning?.field && !fields.some((f) => f.name === partitioning.field && apiType(f.type) === 'TIMESTAMP')) {
-      return apiError(400, 'invalid', `The field specified for time partitioning can only be of type TIMESTAMP, DATE or DATETIME. The type found is: ${partitioning.field}.`);
+      return apiError(
+        400,
+        'invalid',
+        `The field specified for time partitioning can only be of type TIMESTAMP, DATE or DATETIME. The type found is: ${partitioning.field}.`,
+      );
     }
     const clustering = (body.clustering as { fields?: string[] } | undefined)?.fields ?? [];
-    for (const c of clustering) if (!fields.some((f) => f.name === c)) return apiError(400, 'invalid', `The field specified for clustering cannot be found in the schema. Invalid field: ${c}.`);
+    for (const c of clustering)
+      if (!fields.some((f) => f.name === c))
+        return apiError(400, 'invalid', `The field specified for clustering cannot be found in the schema. Invalid field: ${c}.`);
     return [200, this.createTable(project, dataset, body)];
   }
 
   private createTable(project: string, dataset: string, body: Record<string, unknown>): Record<string, unknown> {
     const ref = body.tableReference as { tableId: string };
-    const fields = ((body.schema as { fields: FakeField[] }).fields ?? []).map((f) => ({ ...f, type: apiType(f.type), mode: f.mode ?? 'NULLABLE' }));
+    const fields = ((body.schema as { fields: FakeField[] }).fields ?? []).map((f) => ({
+      ...f,
+      type: apiType(f.type),
+      mode: f.mode ?? 'NULLABLE',
+    }));
     const now = String(this.clock++);
     const resource: Record<string, unknown> = {
       ...body,
@@ -295,7 +328,8 @@ export class FakeBigQuery {
     const ref = (body.jobReference ?? {}) as { projectId?: string; jobId?: string; location?: string };
     if (!ref.jobId) return apiError(400, 'invalid', 'fake-bigquery: jobReference.jobId is required');
     if (ref.projectId !== project) return apiError(400, 'invalid', 'fake-bigquery: jobReference.projectId does not match the URL');
-    if (this.jobs.has(`${project}:${ref.jobId}`)) return apiError(409, 'duplicate', `Already Exists: Job ${project}:${ref.location ?? 'US'}.${ref.jobId}`);
+    if (this.jobs.has(`${project}:${ref.jobId}`))
+      return apiError(409, 'duplicate', `Already Exists: Job ${project}:${ref.location ?? 'US'}.${ref.jobId}`);
     const location = ref.location ?? 'US';
     const failure = this.failures.findIndex((f) => f.kind === kind.toLowerCase());
     const injected = failure >= 0 ? this.failures.splice(failure, 1)[0] : undefined;
@@ -357,7 +391,8 @@ export class FakeBigQuery {
   private datasetForJob(project: string, dataset: string, location: string): FakeDataset | [number, unknown] {
     const ds = this.dataset(project, dataset);
     if (!ds) return notFound(`Not found: Dataset ${project}:${dataset}`);
-    if (ds.location.toUpperCase() !== location.toUpperCase()) return notFound(`Not found: Dataset ${project}:${dataset} was not found in location ${location}`);
+    if (ds.location.toUpperCase() !== location.toUpperCase())
+      return notFound(`Not found: Dataset ${project}:${dataset} was not found in location ${location}`);
     return ds;
   }
 
@@ -374,45 +409,68 @@ export class FakeBigQuery {
     const data = parts[1]!.body;
     const load = (body.configuration as { load?: Record<string, unknown> } | undefined)?.load;
     if (!load) return apiError(400, 'invalid', 'fake-bigquery: an upload must be a load job');
-    if (load.sourceFormat !== 'NEWLINE_DELIMITED_JSON') return apiError(400, 'invalid', `fake-bigquery: sourceFormat ${String(load.sourceFormat)} is not supported`);
+    if (load.sourceFormat !== 'NEWLINE_DELIMITED_JSON')
+      return apiError(400, 'invalid', `fake-bigquery: sourceFormat ${String(load.sourceFormat)} is not supported`);
     const dest = load.destinationTable as { projectId?: string; datasetId?: string; tableId?: string } | undefined;
-    if (!dest?.projectId || !dest.datasetId || !dest.tableId) return apiError(400, 'invalid', 'fake-bigquery: load.destinationTable is required');
+    if (!dest?.projectId || !dest.datasetId || !dest.tableId)
+      return apiError(400, 'invalid', 'fake-bigquery: load.destinationTable is required');
     const location = (body.jobReference as { location?: string } | undefined)?.location ?? 'US';
     const ds = this.datasetForJob(dest.projectId, dest.datasetId, location);
     if (Array.isArray(ds)) return ds;
     const tableKey = `${dest.projectId}:${dest.datasetId}.${dest.tableId}`;
     const write = (load.writeDisposition as string | undefined) ?? 'WRITE_APPEND';
     const create = (load.createDisposition as string | undefined) ?? 'CREATE_IF_NEEDED';
-    if (!['WRITE_APPEND', 'WRITE_EMPTY', 'WRITE_TRUNCATE'].includes(write)) return apiError(400, 'invalid', `fake-bigquery: writeDisposition ${write}`);
+    if (!['WRITE_APPEND', 'WRITE_EMPTY', 'WRITE_TRUNCATE'].includes(write))
+      return apiError(400, 'invalid', `fake-bigquery: writeDisposition ${write}`);
     if (create !== 'CREATE_NEVER') return apiError(400, 'invalid', 'fake-bigquery: only createDisposition CREATE_NEVER is supported');
     return this.newJob(project, body, 'LOAD', () => {
       const table = this.tablesByKey.get(tableKey);
       if (!table) return { error: { reason: 'notFound', message: `Not found: Table ${tableKey}` } };
-      if (write === 'WRITE_EMPTY' && table.rows.length) return { error: { reason: 'duplicate', message: `Already Exists: Table ${tableKey}` } };
+      if (write === 'WRITE_EMPTY' && table.rows.length)
+        return { error: { reason: 'duplicate', message: `Already Exists: Table ${tableKey}` } };
       const parsed = parseNdjson(data, table.fields);
       if ('error' in parsed) return { error: { reason: 'invalid', message: parsed.error } };
       if (write === 'WRITE_TRUNCATE') table.rows.length = 0;
       table.rows.push(...parsed.rows);
-      return { statistics: { load: { inputFiles: '1', inputFileBytes: String(Buffer.byteLength(data)), outputRows: String(parsed.rows.length), badRecords: '0' } } };
+      return {
+        statistics: {
+          load: {
+            inputFiles: '1',
+            inputFileBytes: String(Buffer.byteLength(data)),
+            outputRows: String(parsed.rows.length),
+            badRecords: '0',
+          },
+        },
+      };
     });
   }
 
   private insertQueryJob(project: string, r: RecordedRequest): [number, unknown] {
     const body = JSON.parse(r.body) as Record<string, unknown>;
     const q = (body.configuration as { query?: Record<string, unknown> } | undefined)?.query;
-    if (!q || typeof q.query !== 'string') return apiError(400, 'invalid', 'fake-bigquery: only query jobs are inserted here (loads go to /upload)');
+    if (!q || typeof q.query !== 'string')
+      return apiError(400, 'invalid', 'fake-bigquery: only query jobs are inserted here (loads go to /upload)');
     if (q.useLegacySql !== false) return apiError(400, 'invalid', 'fake-bigquery: only GoogleSQL (useLegacySql: false) is supported');
     const m = MERGE_RE.exec(q.query);
     if (!m) return invalidQuery(`fake-bigquery only runs the export's MERGE statement; got: ${q.query}`);
     const [, tProject, tDataset, tTable, sProject, sDataset, sTable, insertList, valuesList] = m as unknown as string[];
     const params = (q.queryParameters ?? []) as { name?: string; parameterType?: { type?: string }; parameterValue?: { value?: string } }[];
-    if (q.parameterMode !== 'NAMED' && q.parameterMode !== 'named') return invalidQuery('fake-bigquery: the MERGE takes a named parameter @benchmark_id');
-    if (params.length !== 1 || params[0]!.name !== 'benchmark_id' || params[0]!.parameterType?.type !== 'STRING' || typeof params[0]!.parameterValue?.value !== 'string') {
+    if (q.parameterMode !== 'NAMED' && q.parameterMode !== 'named')
+      return invalidQuery('fake-bigquery: the MERGE takes a named parameter @benchmark_id');
+    if (
+      params.length !== 1 ||
+      params[0]!.name !== 'benchmark_id' ||
+      params[0]!.parameterType?.type !== 'STRING' ||
+      typeof params[0]!.parameterValue?.value !== 'string'
+    ) {
       return invalidQuery(`fake-bigquery: expected exactly one STRING parameter benchmark_id, got ${JSON.stringify(params)}`);
     }
     const benchmarkId = params[0]!.parameterValue.value;
     const location = (body.jobReference as { location?: string } | undefined)?.location ?? 'US';
-    for (const [p, d] of [[tProject!, tDataset!], [sProject!, sDataset!]] as const) {
+    for (const [p, d] of [
+      [tProject!, tDataset!],
+      [sProject!, sDataset!],
+    ] as const) {
       const ds = this.datasetForJob(p, d, location);
       if (Array.isArray(ds)) return ds;
     }
@@ -426,8 +484,12 @@ export class FakeBigQuery {
     const values = splitList(valuesList!);
     if (columns.length !== values.length) return invalidQuery('Inserted row has wrong column count');
     for (let i = 0; i < columns.length; i++) {
-      if (values[i] !== `S.${columns[i]}`) return invalidQuery(`fake-bigquery: VALUES must list S.<column> in the order of the INSERT list; position ${i + 1} is ${values[i]}`);
-      if (!target.fields.some((f) => f.name === columns[i])) return invalidQuery(`Column ${columns[i]} is not present in table ${targetKey}`);
+      if (values[i] !== `S.${columns[i]}`)
+        return invalidQuery(
+          `fake-bigquery: VALUES must list S.<column> in the order of the INSERT list; position ${i + 1} is ${values[i]}`,
+        );
+      if (!target.fields.some((f) => f.name === columns[i]))
+        return invalidQuery(`Column ${columns[i]} is not present in table ${targetKey}`);
       if (!source.fields.some((f) => f.name === columns[i])) return invalidQuery(`Unrecognized name: ${columns[i]}`);
     }
     if (new Set(columns).size !== columns.length) return invalidQuery('fake-bigquery: a column is listed twice');
@@ -441,7 +503,9 @@ export class FakeBigQuery {
       if (!t || !s) return { error: { reason: 'notFound', message: `Not found: Table ${!t ? targetKey : sourceKey}` } };
       const kept = t.rows.filter((row) => row.benchmark_id !== benchmarkId);
       const deleted = t.rows.length - kept.length;
-      const inserted = s.rows.map((row) => Object.fromEntries(t.fields.map((f) => [f.name, columns.includes(f.name) ? (row[f.name] ?? null) : null])));
+      const inserted = s.rows.map((row) =>
+        Object.fromEntries(t.fields.map((f) => [f.name, columns.includes(f.name) ? (row[f.name] ?? null) : null])),
+      );
       t.rows.splice(0, t.rows.length, ...kept, ...inserted);
       const affected = String(deleted + inserted.length);
       return {
@@ -461,7 +525,11 @@ export class FakeBigQuery {
 /** The export's replace statement; identifiers are backquoted project.dataset.table paths. */
 const TABLE_PATH = '`([a-z0-9.:-]+)\\.([A-Za-z0-9_]+)\\.([A-Za-z0-9_-]+)`';
 const MERGE_RE = new RegExp(
-  '^\\s*MERGE\\s+' + TABLE_PATH + '\\s+T\\s+USING\\s+' + TABLE_PATH + '\\s+S\\s+ON\\s+FALSE\\s+' +
+  '^\\s*MERGE\\s+' +
+    TABLE_PATH +
+    '\\s+T\\s+USING\\s+' +
+    TABLE_PATH +
+    '\\s+S\\s+ON\\s+FALSE\\s+' +
     'WHEN\\s+NOT\\s+MATCHED\\s+BY\\s+SOURCE\\s+AND\\s+T\\.benchmark_id\\s*=\\s*@benchmark_id\\s+THEN\\s+DELETE\\s+' +
     'WHEN\\s+NOT\\s+MATCHED\\s+BY\\s+TARGET\\s+THEN\\s+INSERT\\s*\\(([^()]*)\\)\\s*VALUES\\s*\\(([^()]*)\\)\\s*;?\\s*$',
 );
@@ -499,21 +567,30 @@ function parseNdjson(data: string, fields: FakeField[]): { rows: Record<string, 
     try {
       obj = JSON.parse(line);
     } catch {
-      return { error: `Error while reading data, error message: JSON table encountered too many errors, giving up. Rows: ${rows.length + 1}; errors: 1. JSON parsing error in row starting at position ${start}: Parser terminated before end of string` };
+      return {
+        error: `Error while reading data, error message: JSON table encountered too many errors, giving up. Rows: ${rows.length + 1}; errors: 1. JSON parsing error in row starting at position ${start}: Parser terminated before end of string`,
+      };
     }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { error: `JSON parsing error in row starting at position ${start}: not an object` };
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      return { error: `JSON parsing error in row starting at position ${start}: not an object` };
     const row: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) {
       const f = byName.get(k);
-      if (!f) return { error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: No such field: ${k}.` };
+      if (!f)
+        return {
+          error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: No such field: ${k}.`,
+        };
       const problem = typeProblem(f, v);
-      if (problem) return { error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: ${problem}` };
+      if (problem)
+        return { error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: ${problem}` };
       row[k] = v;
     }
     for (const f of fields) {
       if (!(f.name in row)) row[f.name] = null;
       if (f.mode === 'REQUIRED' && row[f.name] === null) {
-        return { error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: Only optional fields can be set to NULL. Field: ${f.name}; Value: NULL` };
+        return {
+          error: `Error while reading data, error message: JSON parsing error in row starting at position ${start}: Only optional fields can be set to NULL. Field: ${f.name}; Value: NULL`,
+        };
       }
     }
     rows.push(row);
@@ -532,7 +609,9 @@ function typeProblem(f: FakeField, v: unknown): string | undefined {
     case 'FLOAT':
       return typeof v === 'number' && Number.isFinite(v) ? undefined : bad;
     case 'TIMESTAMP':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[ Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2}| UTC)?$/.test(v) ? undefined : bad;
+      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[ Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2}| UTC)?$/.test(v)
+        ? undefined
+        : bad;
     default:
       return `fake-bigquery: type ${f.type} is not supported`;
   }
@@ -540,10 +619,12 @@ function typeProblem(f: FakeField, v: unknown): string | undefined {
 
 /** BigQuery's error body: code, message, an `errors` list with domain and reason, and a status. */
 function apiError(code: number, reason: string, message: string): [number, unknown] {
-  const status = { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'ALREADY_EXISTS', 500: 'INTERNAL' }[code] ?? 'UNKNOWN';
+  const status =
+    { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'ALREADY_EXISTS', 500: 'INTERNAL' }[code] ?? 'UNKNOWN';
   return [code, { error: { code, message, errors: [{ message, domain: 'global', reason }], status } }];
 }
 
 const notFound = (message: string) => apiError(404, 'notFound', message);
 const invalidQuery = (message: string) => apiError(400, 'invalidQuery', message);
-const methodNotAllowed = (r: RecordedRequest) => apiError(405, 'httpMethodNotAllowed', `HTTP method ${r.method} is not supported by this URL`);
+const methodNotAllowed = (r: RecordedRequest) =>
+  apiError(405, 'httpMethodNotAllowed', `HTTP method ${r.method} is not supported by this URL`);

@@ -117,7 +117,14 @@ export class FakeCompute {
 
   /** Constructor options for @google-cloud/compute clients (and GceFleetResolver). */
   clientOptions(): FakeComputeClientOptions {
-    return { apiEndpoint: '127.0.0.1', port: this.port, protocol: 'http', fallback: true, apiKey: FAKE_API_KEY, projectId: FAKE_AUTH_PROJECT };
+    return {
+      apiEndpoint: '127.0.0.1',
+      port: this.port,
+      protocol: 'http',
+      fallback: true,
+      apiKey: FAKE_API_KEY,
+      projectId: FAKE_AUTH_PROJECT,
+    };
   }
 
   addZonalGroup(project: string, zone: string, name: string, instances: FakeManagedInstance[]): void {
@@ -133,7 +140,13 @@ export class FakeCompute {
   }
 
   /** The next `times` requests whose path contains `pathIncludes` fail with this status. */
-  failRequests(pathIncludes: string, status: number, reason: string, message: string, opts: { method?: string; times?: number } = {}): void {
+  failRequests(
+    pathIncludes: string,
+    status: number,
+    reason: string,
+    message: string,
+    opts: { method?: string; times?: number } = {},
+  ): void {
     this.injected.push({ pathIncludes, status, reason, message, method: opts.method, remaining: opts.times ?? Number.POSITIVE_INFINITY });
   }
 
@@ -161,9 +174,12 @@ export class FakeCompute {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    recordingJsonHandler(this.requests, (r) => this.route(r), (err) => googleError(500, 'backendError', `fake-compute: ${err.message}`))(req, res);
+    recordingJsonHandler(
+      this.requests,
+      (r) => this.route(r),
+      (err) => googleError(500, 'backendError', `fake-compute: ${err.message}`),
+    )(req, res);
   }
-
 
   private route(r: RecordedRequest): [number, unknown] {
     const injected = this.injected.find((e) => e.remaining > 0 && r.path.includes(e.pathIncludes) && (!e.method || e.method === r.method));
@@ -186,10 +202,26 @@ export class FakeCompute {
       parts[8] === 'listManagedInstances'
     ) {
       if (r.method !== 'POST') return methodNotAllowed(r);
-      const [, , , project, scopeKind, scopeName, , group] = parts as [string, string, string, string, 'zones' | 'regions', string, string, string];
+      const [, , , project, scopeKind, scopeName, , group] = parts as [
+        string,
+        string,
+        string,
+        string,
+        'zones' | 'regions',
+        string,
+        string,
+        string,
+      ];
       return this.listManagedInstances(r, project, scopeKind, scopeName, group);
     }
-    if (parts.length === 8 && parts[0] === 'compute' && parts[1] === 'v1' && parts[2] === 'projects' && parts[4] === 'zones' && parts[6] === 'instances') {
+    if (
+      parts.length === 8 &&
+      parts[0] === 'compute' &&
+      parts[1] === 'v1' &&
+      parts[2] === 'projects' &&
+      parts[4] === 'zones' &&
+      parts[6] === 'instances'
+    ) {
       if (r.method !== 'GET') return methodNotAllowed(r);
       const [, , , project, , zone, , name] = parts as [string, string, string, string, string, string, string, string];
       return this.getInstance(project, zone, name);
@@ -197,7 +229,13 @@ export class FakeCompute {
     return googleError(404, 'notFound', `fake-compute: no such API method: ${r.method} ${r.path}`);
   }
 
-  private listManagedInstances(r: RecordedRequest, project: string, scopeKind: 'zones' | 'regions', scopeName: string, name: string): [number, unknown] {
+  private listManagedInstances(
+    r: RecordedRequest,
+    project: string,
+    scopeKind: 'zones' | 'regions',
+    scopeName: string,
+    name: string,
+  ): [number, unknown] {
     const resource = `projects/${project}/${scopeKind}/${scopeName}/instanceGroupManagers/${name}`;
     const group = this.groups.get(groupKey(project, scopeKind, scopeName, name));
     if (!group) return googleError(404, 'notFound', `The resource '${resource}' was not found`);
@@ -206,7 +244,11 @@ export class FakeCompute {
     if (r.query.maxResults !== undefined) {
       maxResults = Number(r.query.maxResults);
       if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > API_MAX_RESULTS) {
-        return googleError(400, 'invalid', `Invalid value for field 'maxResults': '${r.query.maxResults}'. Must be less than or equal to ${API_MAX_RESULTS}`);
+        return googleError(
+          400,
+          'invalid',
+          `Invalid value for field 'maxResults': '${r.query.maxResults}'. Must be less than or equal to ${API_MAX_RESULTS}`,
+        );
       }
       if (maxResults === 0) maxResults = API_MAX_RESULTS;
     }

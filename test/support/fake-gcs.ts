@@ -89,7 +89,10 @@ export async function startFakeGcs(options: FakeGcsOptions = {}): Promise<FakeGc
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
   for (;;) {
-    const ok = await fetch(`${endpoint}/storage/v1/b`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${endpoint}/storage/v1/b`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (!running || Date.now() > deadline) {
       const why = running ? 'did not answer in time' : await exited;

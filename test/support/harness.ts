@@ -59,7 +59,10 @@ export class Harness {
 
   async startAgent(vm: string, mounter?: Mounter): Promise<void> {
     const temporal = { address: this.env.address, namespace: 'default' };
-    this.track(`agent-${vm}`, await createAgentWorker({ vm, temporal, artifacts: this.artifacts, workDir: this.agentWorkDir(vm), mounter }));
+    this.track(
+      `agent-${vm}`,
+      await createAgentWorker({ vm, temporal, artifacts: this.artifacts, workDir: this.agentWorkDir(vm), mounter }),
+    );
   }
 
   async stopAgent(vm: string): Promise<void> {
@@ -82,10 +85,15 @@ export class Harness {
 export function smallRequest(benchmarkId: string, vms: string[], overrides: Partial<BenchmarkRequest> = {}): BenchmarkRequest {
   return {
     benchmarkId,
-    testCases: { name: 'test-cases.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nseq-read,read,64k,4m,1\nrand-write,randwrite,4k,4m,2\nrand-read,randread,4k,4m,1\n' },
+    testCases: {
+      name: 'test-cases.csv',
+      content:
+        'test_id,io_type,block_size,file_size,num_jobs\nseq-read,read,64k,4m,1\nrand-write,randwrite,4k,4m,2\nrand-read,randread,4k,4m,1\n',
+    },
     jobFile: {
       name: 'jobfile.fio',
-      content: '[global]\nioengine=psync\ntime_based=1\nruntime=1s\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
+      content:
+        '[global]\nioengine=psync\ntime_based=1\nruntime=1s\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
     },
     iterations: 2,
     fleet: { kind: 'static', vms },

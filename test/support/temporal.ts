@@ -16,7 +16,10 @@ export function temporalCliPath(): string {
 export function startLocalTemporal(): Promise<TestWorkflowEnvironment> {
   quietWorkers();
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCliPath() }, extraArgs: ['--log-level', 'error', ...devServerSearchAttributeArgs()] },
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      extraArgs: ['--log-level', 'error', ...devServerSearchAttributeArgs()],
+    },
   });
 }
 

@@ -44,10 +44,13 @@ export async function startThrottledProxy(target: string, bytesPerSec: number): 
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     // The target's own Host: fake-gcs-server routes object reads (/<bucket>/<object>) by it and 404s any other.
-    const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(paced()).pipe(res);
-    });
+    const upstream = http.request(
+      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(paced()).pipe(res);
+      },
+    );
     upstream.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502).end(`proxy: ${err.message}`);
       else res.destroy(err);

@@ -13,12 +13,20 @@ import { layout } from '../../src/core/layout';
 import type { EntryMetadata } from '../../src/core/metadata';
 import { mapAhead } from '../../src/core/read-ahead';
 import { entryEnvironment, entryReports, type EntryReport, type IterationResult } from '../../src/core/report';
-import { reportResources, RESOURCE_SAMPLES_SCHEMA, summariseSamples, type ResourceSample, type ResourceSamples } from '../../src/core/resources';
+import {
+  reportResources,
+  RESOURCE_SAMPLES_SCHEMA,
+  summariseSamples,
+  type ResourceSample,
+  type ResourceSamples,
+} from '../../src/core/resources';
 import type { JobSpec, Manifest } from '../../src/core/spec';
 
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/fio');
 /** Real fio outputs: one group, --status-interval snapshots, two groups, unified_rw_reporting. */
-const OUTPUTS = ['number-ios-1000.json', 'status-interval.json', 'two-groups.json', 'unified-rw.json'].map((f) => readFileSync(path.join(FIXTURES, f), 'utf8'));
+const OUTPUTS = ['number-ios-1000.json', 'status-interval.json', 'two-groups.json', 'unified-rw.json'].map((f) =>
+  readFileSync(path.join(FIXTURES, f), 'utf8'),
+);
 const ID = 'agg-fixture';
 const VMS = ['vm-a', 'vm-b', 'vm-c'];
 const ITERATIONS = 3;
@@ -26,9 +34,22 @@ const ENTRIES = 30;
 
 function sample(t: number, cpu: number | null): ResourceSample {
   return {
-    t, intervalMs: 500, systemCpuPercent: cpu, systemIowaitPercent: 1.5, gcsfuseCpuPercent: null, gcsfuseRssBytes: null, gcsfuseVszBytes: null,
-    fioCpuPercent: cpu === null ? null : cpu / 3, fioRssBytes: 12_345_678, fioProcesses: 2, pageCacheBytes: 1e9 + t, memAvailableBytes: 2e9,
-    netRxBytesPerSec: null, netTxBytesPerSec: 0, loopbackRxBytesPerSec: 10.5, loopbackTxBytesPerSec: 3,
+    t,
+    intervalMs: 500,
+    systemCpuPercent: cpu,
+    systemIowaitPercent: 1.5,
+    gcsfuseCpuPercent: null,
+    gcsfuseRssBytes: null,
+    gcsfuseVszBytes: null,
+    fioCpuPercent: cpu === null ? null : cpu / 3,
+    fioRssBytes: 12_345_678,
+    fioProcesses: 2,
+    pageCacheBytes: 1e9 + t,
+    memAvailableBytes: 2e9,
+    netRxBytesPerSec: null,
+    netTxBytesPerSec: 0,
+    loopbackRxBytesPerSec: 10.5,
+    loopbackTxBytesPerSec: 3,
   };
 }
 
@@ -39,12 +60,34 @@ function sample(t: number, cpu: number | null): ResourceSample {
  */
 async function layOutFixture(store: ArtifactStore): Promise<EntryOwner[]> {
   const config = defaultMountConfig('master', '');
-  const specs = new Map<string, JobSpec>(VMS.map((vm) => [vm, { benchmarkId: ID, vm, iterations: ITERATIONS, mount: { kind: 'local-dir' }, fioIterationMs: 1000, jobTemplatePath: 'jobfile.fio', entries: [] }]));
-  const manifests = new Map<string, Manifest>(VMS.map((vm) => [vm, { benchmarkId: ID, vm, updatedAt: '2025-01-01T00:00:00Z', entries: {} }]));
+  const specs = new Map<string, JobSpec>(
+    VMS.map((vm) => [
+      vm,
+      {
+        benchmarkId: ID,
+        vm,
+        iterations: ITERATIONS,
+        mount: { kind: 'local-dir' },
+        fioIterationMs: 1000,
+        jobTemplatePath: 'jobfile.fio',
+        entries: [],
+      },
+    ]),
+  );
+  const manifests = new Map<string, Manifest>(
+    VMS.map((vm) => [vm, { benchmarkId: ID, vm, updatedAt: '2025-01-01T00:00:00Z', entries: {} }]),
+  );
   const owners: EntryOwner[] = [];
   for (let m = 1; m <= ENTRIES; m++) {
     const specVm = VMS[m % VMS.length]!;
-    specs.get(specVm)!.entries.push({ matrixId: m, testId: `t${m}`, testRow: m, config, params: { test_id: `t${m}`, io_type: 'read', block_size: '4k' }, estimatedIterationMs: 1000 });
+    specs.get(specVm)!.entries.push({
+      matrixId: m,
+      testId: `t${m}`,
+      testRow: m,
+      config,
+      params: { test_id: `t${m}`, io_type: 'read', block_size: '4k' },
+      estimatedIterationMs: 1000,
+    });
     const status: EntryOwner['status'] = m % 11 === 0 ? 'failed' : m % 13 === 0 ? 'missing' : 'passed';
     // Every 7th entry was retried on the next VM: results there; a stale iteration on the spec's VM.
     const vm = status === 'missing' ? null : m % 7 === 0 ? VMS[(m + 1) % VMS.length]! : specVm;
@@ -52,16 +95,29 @@ async function layOutFixture(store: ArtifactStore): Promise<EntryOwner[]> {
     owners.push({ matrixId: m, vm, status });
     if (!vm || status !== 'passed') continue;
     const extra = m % 5 === 0 ? 1 : 0; // a stability gate ran one more iteration
-    manifests.get(vm)!.entries[String(m)] = { matrixId: m, specVm, status: 'passed', iterations: ITERATIONS, iterationsDone: ITERATIONS + extra, ...(extra ? { stable: m % 10 === 0, bwCvPercent: 3.25 } : {}) };
+    manifests.get(vm)!.entries[String(m)] = {
+      matrixId: m,
+      specVm,
+      status: 'passed',
+      iterations: ITERATIONS,
+      iterationsDone: ITERATIONS + extra,
+      ...(extra ? { stable: m % 10 === 0, bwCvPercent: 3.25 } : {}),
+    };
     for (let i = 1; i <= ITERATIONS + extra; i++) {
       await store.put(layout.fioOutput(ID, vm, m, i), OUTPUTS[(m + i) % OUTPUTS.length]!);
       if (m % 3 === 0) {
         const samples = [sample(m * 1000 + i, 10 + i), sample(m * 1000 + i + 500, m % 2 ? null : 40)];
-        const r: Partial<ResourceSamples> = { schema: RESOURCE_SAMPLES_SCHEMA, intervalMs: 500, samples, summary: summariseSamples(samples) };
+        const r: Partial<ResourceSamples> = {
+          schema: RESOURCE_SAMPLES_SCHEMA,
+          intervalMs: 500,
+          samples,
+          summary: summariseSamples(samples),
+        };
         await store.put(layout.resources(ID, vm, m, i), JSON.stringify(r));
       }
     }
-    if (m % 4 !== 0) await store.put(layout.entryMetadata(ID, vm, m), JSON.stringify({ host: { machineType: m % 2 ? 'n2-standard-4' : 'local' } }));
+    if (m % 4 !== 0)
+      await store.put(layout.entryMetadata(ID, vm, m), JSON.stringify({ host: { machineType: m % 2 ? 'n2-standard-4' : 'local' } }));
   }
   for (const [vm, spec] of specs) await store.put(layout.jobSpec(ID, vm), JSON.stringify(spec));
   for (const [vm, manifest] of manifests) await store.put(layout.manifest(ID, vm), JSON.stringify(manifest));
@@ -95,12 +151,19 @@ async function referenceResultsJson(store: ArtifactStore, owners: EntryOwner[]):
         const moments = (js: typeof jobs) => {
           const out: Record<string, { count: number; mean: number; stddev: number }[]> = {};
           for (const dir of ['read', 'write', 'trim', 'mixed'] as const) {
-            const parts = js.map((j) => (j as Record<string, { clat_ns?: { N?: number; mean?: number; stddev?: number } }>)[dir]?.clat_ns).filter((l) => !!l && (l.N ?? 0) > 0);
-            if (parts.every((l) => typeof l!.stddev === 'number')) out[dir] = parts.map((l) => ({ count: l!.N!, mean: l!.mean ?? 0, stddev: l!.stddev! }));
+            const parts = js
+              .map((j) => (j as Record<string, { clat_ns?: { N?: number; mean?: number; stddev?: number } }>)[dir]?.clat_ns)
+              .filter((l) => !!l && (l.N ?? 0) > 0);
+            if (parts.every((l) => typeof l!.stddev === 'number'))
+              out[dir] = parts.map((l) => ({ count: l!.N!, mean: l!.mean ?? 0, stddev: l!.stddev! }));
           }
           return out;
         };
-        results.push({ ...parseFioOutput(text), clatMoments: moments(jobs), groupMoments: Object.fromEntries([...jobsByGroup(jobs)].map(([g, js]) => [g, moments(js)])) });
+        results.push({
+          ...parseFioOutput(text),
+          clatMoments: moments(jobs),
+          groupMoments: Object.fromEntries([...jobsByGroup(jobs)].map(([g, js]) => [g, moments(js)])),
+        });
       }
     }
     const resources = samples.length ? reportResources(summariseSamples(samples)) : null;
@@ -143,10 +206,22 @@ describe('aggregate', () => {
 
   it('renders the same report files from the reports in memory as from results.json', async () => {
     await aggregate(store, { benchmarkId: ID, owners });
-    const fromMemory = await writeReport(store, { benchmarkId: ID, separateConfigs: true, incompleteReason: 'cancelled', reportFormat: 'original', reportName: 'combined_report.csv' });
+    const fromMemory = await writeReport(store, {
+      benchmarkId: ID,
+      separateConfigs: true,
+      incompleteReason: 'cancelled',
+      reportFormat: 'original',
+      reportName: 'combined_report.csv',
+    });
     const first = new Map(await Promise.all(fromMemory.keys.map(async (k) => [k, (await store.get(k))!.toString('utf8')] as const)));
     // The memory was taken: this one parses results.json.
-    const fromFile = await writeReport(store, { benchmarkId: ID, separateConfigs: true, incompleteReason: 'cancelled', reportFormat: 'original', reportName: 'combined_report.csv' });
+    const fromFile = await writeReport(store, {
+      benchmarkId: ID,
+      separateConfigs: true,
+      incompleteReason: 'cancelled',
+      reportFormat: 'original',
+      reportName: 'combined_report.csv',
+    });
     expect(fromFile.keys).toEqual(fromMemory.keys);
     expect(fromMemory.keys.length).toBeGreaterThanOrEqual(5);
     for (const k of fromFile.keys) expect((await store.get(k))!.toString('utf8'), k).toBe(first.get(k));
@@ -167,7 +242,9 @@ describe('aggregate', () => {
     try {
       const o = await layOutFixture(other);
       rmSync(other.urlOf(layout.fioOutput(ID, 'vm-b', 1, 2)));
-      await expect(aggregate(other, { benchmarkId: ID, owners: o })).rejects.toThrow(`${other.urlOf(layout.fioOutput(ID, 'vm-b', 1, 2))} is missing although entry 1 passed`);
+      await expect(aggregate(other, { benchmarkId: ID, owners: o })).rejects.toThrow(
+        `${other.urlOf(layout.fioOutput(ID, 'vm-b', 1, 2))} is missing although entry 1 passed`,
+      );
     } finally {
       rmSync(other.root, { recursive: true, force: true });
     }
@@ -190,7 +267,15 @@ describe('results cache', () => {
 
 describe('asStored', () => {
   it('gives what a JSON round trip gives', () => {
-    const value = { a: NaN, b: [1, undefined, -Infinity, { c: undefined, d: -0, e: 'x' }], f: null, g: { h: Infinity, i: [[1, 2]] }, j: undefined, 10: 2, k: true };
+    const value = {
+      a: NaN,
+      b: [1, undefined, -Infinity, { c: undefined, d: -0, e: 'x' }],
+      f: null,
+      g: { h: Infinity, i: [[1, 2]] },
+      j: undefined,
+      10: 2,
+      k: true,
+    };
     const expected = JSON.parse(JSON.stringify(value)) as unknown;
     const got = asStored(structuredClone(value));
     expect(got).toStrictEqual(expected);
@@ -212,7 +297,8 @@ describe('mapAhead', () => {
       await new Promise((r) => setTimeout(r, (40 - i) % 5));
       inFlight--;
       return i * 2;
-    })) out.push(v);
+    }))
+      out.push(v);
     expect(out).toEqual(items.map((i) => i * 2));
     expect(maxInFlight).toBe(READ_AHEAD_ENTRIES);
   });
@@ -223,7 +309,8 @@ describe('mapAhead', () => {
       for await (const v of mapAhead([1, 2, 3, 4], 3, async (i) => {
         if (i === 3) throw new Error('item 3');
         return i;
-      })) seen.push(v);
+      }))
+        seen.push(v);
     };
     await expect(run()).rejects.toThrow('item 3');
     expect(seen).toEqual([1, 2]);

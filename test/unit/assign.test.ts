@@ -122,21 +122,87 @@ describe('assignByCost', () => {
 
 describe('assignmentQuality', () => {
   it('is the busiest VM against max(total / VMs, longest entry)', () => {
-    const costs = new Map([[1, 10], [2, 5], [3, 5], [4, 2]]);
-    expect(assignmentQuality(costs, new Map([['a', [1]], ['b', [2, 3, 4]]]))).toEqual({ makespanMs: 12, lowerBoundMs: 11 });
-    expect(assignmentQuality(costs, new Map([['a', [1, 4]], ['b', [2, 3]]]))).toEqual({ makespanMs: 12, lowerBoundMs: 11 });
-    expect(assignmentQuality(costs, new Map([['a', [1, 2]], ['b', [3, 4]]]))).toEqual({ makespanMs: 15, lowerBoundMs: 11 });
+    const costs = new Map([
+      [1, 10],
+      [2, 5],
+      [3, 5],
+      [4, 2],
+    ]);
+    expect(
+      assignmentQuality(
+        costs,
+        new Map([
+          ['a', [1]],
+          ['b', [2, 3, 4]],
+        ]),
+      ),
+    ).toEqual({ makespanMs: 12, lowerBoundMs: 11 });
+    expect(
+      assignmentQuality(
+        costs,
+        new Map([
+          ['a', [1, 4]],
+          ['b', [2, 3]],
+        ]),
+      ),
+    ).toEqual({ makespanMs: 12, lowerBoundMs: 11 });
+    expect(
+      assignmentQuality(
+        costs,
+        new Map([
+          ['a', [1, 2]],
+          ['b', [3, 4]],
+        ]),
+      ),
+    ).toEqual({ makespanMs: 15, lowerBoundMs: 11 });
   });
 
   it('is bounded by the longest entry when it dominates', () => {
-    const costs = new Map([[1, 100], [2, 1], [3, 1]]);
-    expect(assignmentQuality(costs, new Map([['a', [1]], ['b', [2]], ['c', [3]]]))).toEqual({ makespanMs: 100, lowerBoundMs: 100 });
+    const costs = new Map([
+      [1, 100],
+      [2, 1],
+      [3, 1],
+    ]);
+    expect(
+      assignmentQuality(
+        costs,
+        new Map([
+          ['a', [1]],
+          ['b', [2]],
+          ['c', [3]],
+        ]),
+      ),
+    ).toEqual({ makespanMs: 100, lowerBoundMs: 100 });
   });
 
   it('counts idle VMs in the average', () => {
-    const costs = new Map([[1, 6], [2, 6]]);
-    expect(assignmentQuality(costs, new Map([['a', [1, 2]], ['b', []], ['c', []]])).lowerBoundMs).toBe(6);
-    expect(assignmentQuality(new Map([[1, 3], [2, 3], [3, 3]]), new Map([['a', [1, 2, 3]], ['b', []]])).lowerBoundMs).toBe(4.5);
+    const costs = new Map([
+      [1, 6],
+      [2, 6],
+    ]);
+    expect(
+      assignmentQuality(
+        costs,
+        new Map([
+          ['a', [1, 2]],
+          ['b', []],
+          ['c', []],
+        ]),
+      ).lowerBoundMs,
+    ).toBe(6);
+    expect(
+      assignmentQuality(
+        new Map([
+          [1, 3],
+          [2, 3],
+          [3, 3],
+        ]),
+        new Map([
+          ['a', [1, 2, 3]],
+          ['b', []],
+        ]),
+      ).lowerBoundMs,
+    ).toBe(4.5);
   });
 
   it('handles no entries and no VMs', () => {

@@ -59,7 +59,8 @@ describe('inputs', () => {
 
   it('refuses refs an option parser or a range would read, ids too long for round ids, and iteration settings the test cannot use', () => {
     for (const ok of ['v3.1.0', 'master', 'feature/x', 'a'.repeat(40)]) expect(checkBisectRef(ok, { flag: '--good' })).toBe(ok);
-    for (const bad of ['--upload-pack=x', '-x', 'a..b', 'HEAD~1', 'x^{}', 'a b', '', 'x.lock']) expect(() => checkBisectRef(bad, { flag: '--bad' })).toThrow(InputError);
+    for (const bad of ['--upload-pack=x', '-x', 'a..b', 'HEAD~1', 'x^{}', 'a b', '', 'x.lock'])
+      expect(() => checkBisectRef(bad, { flag: '--bad' })).toThrow(InputError);
     expect(() => checkBisectId('b'.repeat(81))).toThrow(/longer than 80/);
     expect(bisectRoundId('b'.repeat(80), 'f'.repeat(40), 99).length).toBeLessThanOrEqual(100);
     expect(() => checkBisectIterations({ initial: 1, step: 1, max: 4 })).toThrow(/--iterations: must be at least 2/);
@@ -69,22 +70,55 @@ describe('inputs', () => {
   it('reads rev-list output and refuses an empty path as "not a descendant"', () => {
     const [a, b] = ['a'.repeat(40), 'b'.repeat(40)];
     expect(parseRevList(`${a}\n${b}\n`, 'g', 'b')).toEqual([a, b]);
-    expect(() => parseRevList('', 'v2', 'v1')).toThrow(/--bad: no commit leads from v2 to v1: the bad commit must be a descendant of the good one/);
+    expect(() => parseRevList('', 'v2', 'v1')).toThrow(
+      /--bad: no commit leads from v2 to v1: the bad commit must be a descendant of the good one/,
+    );
   });
 });
 
 describe('verdict of a commit against the good one', () => {
   const row = (r: Partial<MetricComparison>): MetricComparison =>
-    ({ testId: 't', baselineConfig: 'c', candidateConfig: 'c', metric: 'read_bw', unit: 'MiB/s', better: 'higher', baseline: 100, candidate: 50, baselineN: 3, candidateN: 3, deltaPct: -50, p: 0.001, t: 9, df: 4, significant: true, thresholdPct: 10, verdict: 'regression', ...r }) as MetricComparison;
+    ({
+      testId: 't',
+      baselineConfig: 'c',
+      candidateConfig: 'c',
+      metric: 'read_bw',
+      unit: 'MiB/s',
+      better: 'higher',
+      baseline: 100,
+      candidate: 50,
+      baselineN: 3,
+      candidateN: 3,
+      deltaPct: -50,
+      p: 0.001,
+      t: 9,
+      df: 4,
+      significant: true,
+      thresholdPct: 10,
+      verdict: 'regression',
+      ...r,
+    }) as MetricComparison;
   const comparison = (rows: MetricComparison[], extra: Partial<Comparison> = {}): Comparison =>
-    ({ rows, regressions: rows.filter((r) => r.verdict === 'regression').length, untestedGated: rows.filter((r) => r.thresholdPct !== null && r.p === null).length, inconclusiveGated: rows.filter((r) => r.verdict === 'inconclusive').length, gateIncomplete: [], skipped: [], ...extra }) as unknown as Comparison;
+    ({
+      rows,
+      regressions: rows.filter((r) => r.verdict === 'regression').length,
+      untestedGated: rows.filter((r) => r.thresholdPct !== null && r.p === null).length,
+      inconclusiveGated: rows.filter((r) => r.verdict === 'inconclusive').length,
+      gateIncomplete: [],
+      skipped: [],
+      ...extra,
+    }) as unknown as Comparison;
 
   it('is bad on a regression, good within the threshold, inconclusive when the gate cannot vouch', () => {
     expect(commitVerdictOf(comparison([row({})]))).toMatchObject({ verdict: 'bad', reason: expect.stringContaining('read_bw -50.0%') });
     expect(commitVerdictOf(comparison([row({ deltaPct: -3, p: 0.4, verdict: 'no significant change' })])).verdict).toBe('good');
     // Significantly worse but within the threshold is not the change looked for.
     expect(commitVerdictOf(comparison([row({ deltaPct: -5, verdict: 'worse' })])).verdict).toBe('good');
-    expect(commitVerdictOf(comparison([row({ deltaPct: -8, p: 0.2, verdict: 'inconclusive' })], { gateIncomplete: ['1 gated metric(s) inconclusive'] }))).toEqual({ verdict: 'inconclusive', reason: '1 gated metric(s) inconclusive' });
+    expect(
+      commitVerdictOf(
+        comparison([row({ deltaPct: -8, p: 0.2, verdict: 'inconclusive' })], { gateIncomplete: ['1 gated metric(s) inconclusive'] }),
+      ),
+    ).toEqual({ verdict: 'inconclusive', reason: '1 gated metric(s) inconclusive' });
     expect(commitVerdictOf(comparison([row({ thresholdPct: null, verdict: 'worse' })])).verdict).toBe('inconclusive');
   });
 });

@@ -19,7 +19,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(job, '[j]\nrw=read\nbs=${BS}\niodepth=${IO_DEPTH}\nnumjobs=${THREADS}\nsize=${FILE_SIZE}\ndirectory=${TEST_DATA_DIR}\n');
 
 /** Parses a command line through the real option definitions and returns the request `run` would start. */
-async function requestOf(command: 'run' | 'orchestrator' | 'start' | 'plan', args: string[]): Promise<{ request: BenchmarkRequest; opts: Record<string, unknown> }> {
+async function requestOf(
+  command: 'run' | 'orchestrator' | 'start' | 'plan',
+  args: string[],
+): Promise<{ request: BenchmarkRequest; opts: Record<string, unknown> }> {
   const program = buildCli();
   let out: { request: BenchmarkRequest; opts: Record<string, unknown> } | undefined;
   program.commands
@@ -31,7 +34,30 @@ async function requestOf(command: 'run' | 'orchestrator' | 'start' | 'plan', arg
   return out!;
 }
 
-const KOKORO = ['--benchmark-id', 'benchmark-1760000000', '--executor-vm', 'kokoro-perf-mig', '--zone', 'us-central1-c', '--project', 'gcs-fuse-test-ml', '--artifacts-bucket', 'kokoro-perf-artifacts-bucket', '--test-data-bucket', 'kokoro-regional-test-data-bucket', '--iterations', '2', '--poll-interval', '60', '--timeout', '14400', '--report-name', 'read_combined_report.csv', '--single-thread-vm-type=single-thread', '--multi-thread-vm-type=multi-thread'];
+const KOKORO = [
+  '--benchmark-id',
+  'benchmark-1760000000',
+  '--executor-vm',
+  'kokoro-perf-mig',
+  '--zone',
+  'us-central1-c',
+  '--project',
+  'gcs-fuse-test-ml',
+  '--artifacts-bucket',
+  'kokoro-perf-artifacts-bucket',
+  '--test-data-bucket',
+  'kokoro-regional-test-data-bucket',
+  '--iterations',
+  '2',
+  '--poll-interval',
+  '60',
+  '--timeout',
+  '14400',
+  '--report-name',
+  'read_combined_report.csv',
+  '--single-thread-vm-type=single-thread',
+  '--multi-thread-vm-type=multi-thread',
+];
 
 describe("the original tool's flags", () => {
   it('maps the nightly command line onto the request with the original meanings', async () => {
@@ -67,8 +93,25 @@ describe("the original tool's flags", () => {
   });
 
   it('takes --flag=value and --flag value alike, and durations as well as seconds', async () => {
-    const a = await requestOf('run', ['--vms=a', '--timeout=3600', '--run-name=nightly read', '--report-format=original', '--fio-timeout=10m']);
-    const b = await requestOf('run', ['--vms', 'a', '--timeout', '1h', '--run-name', 'nightly read', '--report-format', 'original', '--fio-timeout', '10m']);
+    const a = await requestOf('run', [
+      '--vms=a',
+      '--timeout=3600',
+      '--run-name=nightly read',
+      '--report-format=original',
+      '--fio-timeout=10m',
+    ]);
+    const b = await requestOf('run', [
+      '--vms',
+      'a',
+      '--timeout',
+      '1h',
+      '--run-name',
+      'nightly read',
+      '--report-format',
+      'original',
+      '--fio-timeout',
+      '10m',
+    ]);
     for (const r of [a.request, b.request]) {
       expect(r).toMatchObject({ runTimeoutMs: 3_600_000, runName: 'nightly read', reportFormat: 'original' });
       expect(r.timeouts.fioIterationMs).toBe(600_000);
@@ -89,7 +132,12 @@ describe("the original tool's flags", () => {
     const cfg = path.join(dir, 'bench.yaml');
     writeFileSync(cfg, 'timeout: 600\nrun-name: from file\nreport-name: file.csv\nreport-format: default\n');
     const fromFile = await requestOf('orchestrator', ['--vms', 'a', '--config', cfg]);
-    expect(fromFile.request).toMatchObject({ runTimeoutMs: 600_000, runName: 'from file', reportName: 'file.csv', reportFormat: 'default' });
+    expect(fromFile.request).toMatchObject({
+      runTimeoutMs: 600_000,
+      runName: 'from file',
+      reportName: 'file.csv',
+      reportFormat: 'default',
+    });
     const flagWins = await requestOf('orchestrator', ['--vms', 'a', '--config', cfg, '--timeout', '60']);
     expect(flagWins.request.runTimeoutMs).toBe(60_000);
   });

@@ -35,8 +35,16 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-compare-'));
   await mkdir(path.join(dir, 'rr'));
   const job = (extra: string[]) => [
-    '--name=rr', `--directory=${path.join(dir, 'rr')}`, '--size=4m', '--bs=4k', '--rw=randread', '--ioengine=psync',
-    '--invalidate=0', '--time_based', '--output-format=json+', ...extra,
+    '--name=rr',
+    `--directory=${path.join(dir, 'rr')}`,
+    '--size=4m',
+    '--bs=4k',
+    '--rw=randread',
+    '--ioengine=psync',
+    '--invalidate=0',
+    '--time_based',
+    '--output-format=json+',
+    ...extra,
   ];
   // Unlimited runs one at a time (they are CPU bound). On a busy machine their bandwidth spreads
   // widely, so six of them: Welch's test needs the spread of the mean to be small against the change.
@@ -68,7 +76,16 @@ describe('compareReports on real fio results', () => {
     const b = unlimited.map((r) => r.read.bwBytesPerSec / MIB);
     const l = limited.slice(0, 3).map((r) => r.read.bwBytesPerSec / MIB);
     const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-    expect(bw).toMatchObject({ testId: 'rr', baselineConfig: 'fast', candidateConfig: 'fast', unit: 'MiB/s', better: 'higher', baselineN: 6, candidateN: 3, thresholdPct: 5 });
+    expect(bw).toMatchObject({
+      testId: 'rr',
+      baselineConfig: 'fast',
+      candidateConfig: 'fast',
+      unit: 'MiB/s',
+      better: 'higher',
+      baselineN: 6,
+      candidateN: 3,
+      thresholdPct: 5,
+    });
     expect(bw.baseline).toBeCloseTo(mean(b), 9);
     expect(bw.candidate).toBeCloseTo(mean(l), 9);
     expect(bw.candidate!).toBeLessThan(4.5);
@@ -153,7 +170,11 @@ describe('compareReports on real fio results', () => {
     expect(c.baseline).toEqual({ benchmarkId: 'run', config: 'fast' });
     expect(c.candidate).toEqual({ benchmarkId: 'run', config: 'slow' });
     expect(new Set(c.rows.map((r) => r.testId))).toEqual(new Set(['rr']));
-    expect(c.rows.find((r) => r.metric === 'read_bw')).toMatchObject({ baselineConfig: 'fast', candidateConfig: 'slow', verdict: 'regression' });
+    expect(c.rows.find((r) => r.metric === 'read_bw')).toMatchObject({
+      baselineConfig: 'fast',
+      candidateConfig: 'slow',
+      verdict: 'regression',
+    });
     expect(c.skipped).toEqual([{ key: 'other', reason: 'baseline passed, candidate failed' }]);
     expect(c.regressions).toBe(1);
   });
@@ -187,9 +208,24 @@ describe('compareReports on real fio results', () => {
 
   it('refuses a config a run does not have, a config on one side only, and a bad alpha', () => {
     const run = [entryReport(fastRr!, 'vm-1', 'passed', unlimited)];
-    expectInputError(() => compareReports(side('run', run, 'nope'), side('run', run, 'fast')), { flag: '--baseline-config' }, '--baseline-config: ', 'benchmark "run" has no config "nope" (its configs: fast)');
-    expectInputError(() => compareReports(side('run', run, 'fast'), side('run', run)), { flag: '--candidate-config' }, '--candidate-config: ', 'give both');
-    expectInputError(() => compareReports(side('a', run), side('b', run), { alpha: 1.5 }), { flag: '--alpha' }, '--alpha: ', 'between 0 and 1');
+    expectInputError(
+      () => compareReports(side('run', run, 'nope'), side('run', run, 'fast')),
+      { flag: '--baseline-config' },
+      '--baseline-config: ',
+      'benchmark "run" has no config "nope" (its configs: fast)',
+    );
+    expectInputError(
+      () => compareReports(side('run', run, 'fast'), side('run', run)),
+      { flag: '--candidate-config' },
+      '--candidate-config: ',
+      'give both',
+    );
+    expectInputError(
+      () => compareReports(side('a', run), side('b', run), { alpha: 1.5 }),
+      { flag: '--alpha' },
+      '--alpha: ',
+      'between 0 and 1',
+    );
   });
 });
 
@@ -200,7 +236,9 @@ describe('the gate cannot silently pass', () => {
     const none = compareReports(side('x', base), side('y', renamed), { thresholds: gate });
     expect(none.regressions).toBe(0);
     expect(none.gateIncomplete![0]).toBe('no gated metric was compared: nothing matched between the two runs');
-    const part = compareReports(side('x', [...base, entryReport(fastOther!, 'vm-1', 'passed', unlimited)]), side('y', base), { thresholds: gate });
+    const part = compareReports(side('x', [...base, entryReport(fastOther!, 'vm-1', 'passed', unlimited)]), side('y', base), {
+      thresholds: gate,
+    });
     expect(part.gateIncomplete).toContain('only in the baseline: other @ fast');
     // Without a gate nothing is required.
     expect(compareReports(side('x', base), side('y', renamed)).gateIncomplete).toEqual([]);
@@ -211,7 +249,7 @@ describe('the gate cannot silently pass', () => {
     const cand = [{ ...entryReport(fastRr!, 'vm-2', 'passed', unlimited.slice(2, 4)), machineType: 'e2-standard-4' }];
     const c = compareReports(side('x', base), side('y', cand));
     expect(c.notes).toEqual([
-      '1 of 1 compared entries ran on different VMs (baseline vm-1; candidate vm-2): differences may be the machines\'',
+      "1 of 1 compared entries ran on different VMs (baseline vm-1; candidate vm-2): differences may be the machines'",
       'baseline and candidate ran on different machine types (baseline n2-standard-8; candidate e2-standard-4)',
       'some metrics have only 2 iteration(s) on a side: too few to show any but very large changes (see the change intervals)',
     ]);
@@ -227,8 +265,24 @@ describe('the gate cannot silently pass', () => {
 
 describe('verdictOf', () => {
   // An interval of the change of deltaPct ± 3 points unless given.
-  const v = (deltaPct: number | null, p: number | null, better: 'higher' | 'lower', thresholdPct: number | null, interval?: [number, number]) =>
-    verdictOf({ deltaPct, p, better, thresholdPct, changeLowPct: interval?.[0] ?? (deltaPct ?? 0) - 3, changeHighPct: interval?.[1] ?? (deltaPct ?? 0) + 3 }, 0.05).verdict;
+  const v = (
+    deltaPct: number | null,
+    p: number | null,
+    better: 'higher' | 'lower',
+    thresholdPct: number | null,
+    interval?: [number, number],
+  ) =>
+    verdictOf(
+      {
+        deltaPct,
+        p,
+        better,
+        thresholdPct,
+        changeLowPct: interval?.[0] ?? (deltaPct ?? 0) - 3,
+        changeHighPct: interval?.[1] ?? (deltaPct ?? 0) + 3,
+      },
+      0.05,
+    ).verdict;
 
   it('counts a regression only in the bad direction, beyond the threshold, and significant', () => {
     expect(v(-10, 0.01, 'higher', 5)).toBe('regression');
@@ -246,14 +300,22 @@ describe('verdictOf', () => {
     expect(v(-10, 0.01, 'lower', 5)).toBe('better');
     expect(v(-10, null, 'higher', 5)).toBe('not tested');
     expect(v(null, 0.01, 'higher', 5, [-1, 1])).toBe('no significant change');
-    expect(verdictOf({ deltaPct: -10, p: 0.03, better: 'higher', thresholdPct: 5, changeLowPct: -12, changeHighPct: -1 }, 0.01).verdict).toBe('inconclusive');
+    expect(
+      verdictOf({ deltaPct: -10, p: 0.03, better: 'higher', thresholdPct: 5, changeLowPct: -12, changeHighPct: -1 }, 0.01).verdict,
+    ).toBe('inconclusive');
   });
 });
 
 describe('parseThresholds and parseMetricList', () => {
   it('reads metric=N% lists; a name without direction sets both, all sets every metric, the most specific wins', () => {
     expect(parseThresholds('read_bw=5%,p99_lat=10%')).toEqual(
-      new Map([['read_bw', 5], ['read_p99_lat', 10], ['write_p99_lat', 10], ['trim_p99_lat', 10], ['mixed_p99_lat', 10]]),
+      new Map([
+        ['read_bw', 5],
+        ['read_p99_lat', 10],
+        ['write_p99_lat', 10],
+        ['trim_p99_lat', 10],
+        ['mixed_p99_lat', 10],
+      ]),
     );
     const m = parseThresholds('read_bw=2, bw = 7.5% ,all=20%');
     expect(m.get('read_bw')).toBe(2);

@@ -113,6 +113,11 @@ describe('defaultMountConfig', () => {
 
   it('names the flag a bad value came from', () => {
     expectInputError(() => defaultMountConfig('../x', ''), { flag: '--gcsfuse-commit' }, '--gcsfuse-commit: ');
-    expectInputError(() => defaultMountConfig('master', '--a | b'), { flag: '--gcsfuse-mount-args' }, '--gcsfuse-mount-args: ', 'shell operator "|"');
+    expectInputError(
+      () => defaultMountConfig('master', '--a | b'),
+      { flag: '--gcsfuse-mount-args' },
+      '--gcsfuse-mount-args: ',
+      'shell operator "|"',
+    );
   });
 });

@@ -77,7 +77,14 @@ describe('console tables', () => {
     expect(withOutlier.split('\n').slice(-2)).toEqual([REPORT_LEGEND, OUTLIER_LEGEND]);
     // On a terminal the legend wraps to its width too.
     const narrow = reportTable([entry(1, [100, 101, 99, 100, 100, 50], null)], 60);
-    expect(widthOf(narrow.split('\n').filter((l) => !/^[┌│├└]/.test(l)).join('\n'))).toBeLessThanOrEqual(60);
+    expect(
+      widthOf(
+        narrow
+          .split('\n')
+          .filter((l) => !/^[┌│├└]/.test(l))
+          .join('\n'),
+      ),
+    ).toBeLessThanOrEqual(60);
     expect(narrow.replace(/\n/g, ' ')).toContain(OUTLIER_LEGEND);
     expect(OUTLIER_LEGEND).toMatch(/^!n: iteration n is an outlier/);
     const without = reportTable([entry(1, [100, 101], null)], undefined);
@@ -101,7 +108,7 @@ describe('console tables', () => {
     const text = progressTable(progress, new Map(), 80);
     expect(widthOf(progressTable(progress, new Map(), undefined))).toBeGreaterThan(80);
     expect(widthOf(text)).toBeLessThanOrEqual(80);
-    
+
     expect(text.split('\n').filter((l) => l.startsWith('├'))).toHaveLength(1);
   });
 
@@ -109,7 +116,12 @@ describe('console tables', () => {
     const text = fittedTable(['a long header', 'x'], [['1', '2']], 30);
     expect(text.split('\n')[1]).toMatch(/│ a long header │ x │/);
     const narrow = fittedTable(['a long header', 'x'], [['1', '2']], 20);
-    expect(narrow.split('\n').slice(1, 3).map((l) => l.split('│')[1]!.trim())).toEqual(['a long', 'header']);
+    expect(
+      narrow
+        .split('\n')
+        .slice(1, 3)
+        .map((l) => l.split('│')[1]!.trim()),
+    ).toEqual(['a long', 'header']);
     expect(widthOf(narrow)).toBeLessThanOrEqual(20);
   });
 });

@@ -36,7 +36,10 @@ describe('parseCsvTable', () => {
   it('accepts a byte-order mark and CRLF line ends', () => {
     const t = parseCsvTable('\uFEFFa,b\r\n1,2\r\n3,4', 'f.csv');
     expect(t.header).toEqual(['a', 'b']);
-    expect(t.records.map((r) => r.values)).toEqual([{ a: '1', b: '2' }, { a: '3', b: '4' }]);
+    expect(t.records.map((r) => r.values)).toEqual([
+      { a: '1', b: '2' },
+      { a: '3', b: '4' },
+    ]);
   });
 
   describe('refuses', () => {
@@ -46,12 +49,27 @@ describe('parseCsvTable', () => {
     });
 
     it('a header without data rows', () => {
-      expectInputError(() => parseCsvTable('a,b\n# none yet\n', 'tests.csv'), { file: 'tests.csv' }, 'tests.csv: ', 'has a header but no data rows');
+      expectInputError(
+        () => parseCsvTable('a,b\n# none yet\n', 'tests.csv'),
+        { file: 'tests.csv' },
+        'tests.csv: ',
+        'has a header but no data rows',
+      );
     });
 
     it('an empty or repeated header field, naming the header line', () => {
-      expectInputError(() => parseCsvTable('a,,c\n1,2,3\n', 'f.csv'), { file: 'f.csv', line: 1 }, 'f.csv, line 1: ', 'header field 2 is empty');
-      expectInputError(() => parseCsvTable('# c\n\na,A\n1,2\n', 'f.csv'), { file: 'f.csv', line: 3 }, 'f.csv, line 3: ', 'column "a" appears twice in the header');
+      expectInputError(
+        () => parseCsvTable('a,,c\n1,2,3\n', 'f.csv'),
+        { file: 'f.csv', line: 1 },
+        'f.csv, line 1: ',
+        'header field 2 is empty',
+      );
+      expectInputError(
+        () => parseCsvTable('# c\n\na,A\n1,2\n', 'f.csv'),
+        { file: 'f.csv', line: 3 },
+        'f.csv, line 3: ',
+        'column "a" appears twice in the header',
+      );
     });
 
     it('a row with missing fields, naming the row, its line and the missing columns', () => {
@@ -64,7 +82,12 @@ describe('parseCsvTable', () => {
     });
 
     it('a row with extra fields', () => {
-      expectInputError(() => parseCsvTable('a,b\n1,2,3\n', 'f.csv'), { file: 'f.csv', row: 1, line: 2 }, 'f.csv, row 1 (line 2): ', 'has 3 fields but the header has 2');
+      expectInputError(
+        () => parseCsvTable('a,b\n1,2,3\n', 'f.csv'),
+        { file: 'f.csv', row: 1, line: 2 },
+        'f.csv, row 1 (line 2): ',
+        'has 3 fields but the header has 2',
+      );
     });
 
     it('malformed quoting, naming the line', () => {

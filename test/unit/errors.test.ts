@@ -7,7 +7,9 @@ describe('formatLocation', () => {
   });
 
   it('names file, row with its line, and column, in that order', () => {
-    expect(formatLocation({ file: 'tests.csv', row: 2, line: 3, column: 'io_depth' })).toBe('tests.csv, row 2 (line 3), column "io_depth": ');
+    expect(formatLocation({ file: 'tests.csv', row: 2, line: 3, column: 'io_depth' })).toBe(
+      'tests.csv, row 2 (line 3), column "io_depth": ',
+    );
   });
 
   it('shows a row or a line alone', () => {
@@ -17,7 +19,9 @@ describe('formatLocation', () => {
 
   it('puts a flag first', () => {
     expect(formatLocation({ flag: '--iterations' })).toBe('--iterations: ');
-    expect(formatLocation({ flag: '--test-csv', file: 'tests.csv', line: 1, column: 'x' })).toBe('--test-csv, tests.csv, line 1, column "x": ');
+    expect(formatLocation({ flag: '--test-csv', file: 'tests.csv', line: 1, column: 'x' })).toBe(
+      '--test-csv, tests.csv, line 1, column "x": ',
+    );
   });
 
   it('keeps row 0 and line 0 (numbers, not truthiness)', () => {

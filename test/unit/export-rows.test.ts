@@ -30,14 +30,40 @@ import { parseTestCasesCsv } from '../../src/core/testcases';
 import { expectInputError } from './helpers/input-error';
 import { runFio, type FioRun } from './helpers/fio';
 
-interface RawLat { N: number; min: number; max: number; mean: number; percentile?: Record<string, number> }
-interface RawDir { io_bytes: number; bw_bytes: number; iops: number; runtime: number; total_ios: number; clat_ns: RawLat }
-interface RawJob { read: RawDir; write: RawDir; trim: RawDir }
-interface RawOutput { 'fio version': string; timestamp_ms: number; jobs: RawJob[] }
+interface RawLat {
+  N: number;
+  min: number;
+  max: number;
+  mean: number;
+  percentile?: Record<string, number>;
+}
+interface RawDir {
+  io_bytes: number;
+  bw_bytes: number;
+  iops: number;
+  runtime: number;
+  total_ios: number;
+  clat_ns: RawLat;
+}
+interface RawJob {
+  read: RawDir;
+  write: RawDir;
+  trim: RawDir;
+}
+interface RawOutput {
+  'fio version': string;
+  timestamp_ms: number;
+  jobs: RawJob[];
+}
 
 const raw = (run: FioRun): RawOutput => JSON.parse(run.output) as RawOutput;
 
-const config: MountConfig = { label: 'tuned', commit: 'v3.4.0', mountArgs: '--implicit-dirs --o=ro', mountArgv: ['--implicit-dirs', '--o=ro'] };
+const config: MountConfig = {
+  label: 'tuned',
+  commit: 'v3.4.0',
+  mountArgs: '--implicit-dirs --o=ro',
+  mountArgv: ['--implicit-dirs', '--o=ro'],
+};
 const TESTS_CSV = 'test_id,io_type,block_size,io_depth,num_jobs,file_size,direct\nmixed,randrw,4k,1,2,256k,0\nseq,read,8k,1,1,128k,0\n';
 const [mixedEntry, readEntry] = buildMatrix([config], parseTestCasesCsv(TESTS_CSV, 'tests.csv')) as [MatrixEntry, MatrixEntry];
 
@@ -69,7 +95,14 @@ const metadata: EntryMetadata = {
     commit: '0123456789ab',
     binarySha256: 'f'.repeat(64),
   },
-  mount: { kind: 'gcsfuse', configLabel: 'tuned', configCommit: 'v3.4.0', mountArgs: '--implicit-dirs --o=ro', mountArgv: ['--implicit-dirs', '--o=ro'], mountPoint: '/mnt/gcs' },
+  mount: {
+    kind: 'gcsfuse',
+    configLabel: 'tuned',
+    configCommit: 'v3.4.0',
+    mountArgs: '--implicit-dirs --o=ro',
+    mountArgv: ['--implicit-dirs', '--o=ro'],
+    mountPoint: '/mnt/gcs',
+  },
   job: { sha256: 'a'.repeat(64), bytes: 321 },
 };
 
@@ -82,15 +115,30 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-export-'));
   for (const sub of ['g1', 'g2', 'g3', 'multi', 'plain']) await mkdir(path.join(dir, sub));
   const randrw = (sub: string, numjobs: number) => [
-    '--name=t', `--directory=${path.join(dir, sub)}`, '--size=256k', '--bs=4k', '--rw=randrw', '--ioengine=psync',
-    `--numjobs=${numjobs}`, '--randrepeat=1', '--output-format=json+',
+    '--name=t',
+    `--directory=${path.join(dir, sub)}`,
+    '--size=256k',
+    '--bs=4k',
+    '--rw=randrw',
+    '--ioengine=psync',
+    `--numjobs=${numjobs}`,
+    '--randrepeat=1',
+    '--output-format=json+',
   ];
   const runs = await Promise.all([
     runFio(dir, 'g1.json', [...randrw('g1', 1), '--group_reporting']),
     runFio(dir, 'g2.json', [...randrw('g2', 1), '--group_reporting']),
     runFio(dir, 'g3.json', [...randrw('g3', 1), '--group_reporting']),
     runFio(dir, 'multi.json', randrw('multi', 2)),
-    runFio(dir, 'plain.json', ['--name=s', `--directory=${path.join(dir, 'plain')}`, '--size=128k', '--bs=8k', '--rw=read', '--ioengine=psync', '--output-format=json']),
+    runFio(dir, 'plain.json', [
+      '--name=s',
+      `--directory=${path.join(dir, 'plain')}`,
+      '--size=128k',
+      '--bs=8k',
+      '--rw=read',
+      '--ioengine=psync',
+      '--output-format=json',
+    ]),
   ]);
   grouped = runs.slice(0, 3);
   multi = runs[3]!;
@@ -170,10 +218,15 @@ describe('entryRows from real fio outputs', () => {
     }
   });
 
-  it("equals the per-iteration values results.json keeps for the same outputs", () => {
+  it('equals the per-iteration values results.json keeps for the same outputs', () => {
     for (const runs of [grouped, [multi, ...grouped]]) {
       const rows = entryRows(input(mixedEntry, runs));
-      const report = entryReport(mixedEntry, 'vm-1', 'passed', runs.map((r) => parseIteration(r.output)));
+      const report = entryReport(
+        mixedEntry,
+        'vm-1',
+        'passed',
+        runs.map((r) => parseIteration(r.output)),
+      );
       for (const d of RW) {
         const stats = report[d]!;
         const dirRows = rows.filter((r) => r.direction === d);
@@ -205,8 +258,21 @@ describe('entryRows from real fio outputs', () => {
     const runs = [grouped[0]!, plain];
     const rows = entryRows(input(mixedEntry, runs));
     expect(rows.map((r) => `${r.iteration}/${r.direction}`)).toEqual(['1/read', '1/write', '2/read', '2/write']);
-    expect(rowOf(rows, 2, 'write')).toMatchObject({ bw_bytes_per_sec: 0, iops: 0, io_bytes: 0, runtime_ms: 0, lat_mean_ns: null, lat_max_ns: null, lat_p50_ns: null });
-    const report = entryReport(mixedEntry, 'vm-1', 'passed', runs.map((r) => parseIteration(r.output)));
+    expect(rowOf(rows, 2, 'write')).toMatchObject({
+      bw_bytes_per_sec: 0,
+      iops: 0,
+      io_bytes: 0,
+      runtime_ms: 0,
+      lat_mean_ns: null,
+      lat_max_ns: null,
+      lat_p50_ns: null,
+    });
+    const report = entryReport(
+      mixedEntry,
+      'vm-1',
+      'passed',
+      runs.map((r) => parseIteration(r.output)),
+    );
     expect(rows.filter((r) => r.direction === 'write').map((r) => r.bw_bytes_per_sec)).toEqual(report.write!.bwBytesPerSec.values);
   });
 
@@ -237,10 +303,17 @@ describe('entryRows from real fio outputs', () => {
   });
 
   it('names a go-install build by its module version, and leaves context null without metadata', () => {
-    const goInstall: EntryMetadata = { ...metadata, gcsfuse: { ...metadata.gcsfuse!, version: 'unknown', moduleVersion: 'v3.4.1-0.20250101000000-0123456789ab' } };
+    const goInstall: EntryMetadata = {
+      ...metadata,
+      gcsfuse: { ...metadata.gcsfuse!, version: 'unknown', moduleVersion: 'v3.4.1-0.20250101000000-0123456789ab' },
+    };
     expect(entryRows(input(mixedEntry, grouped, goInstall))[0]!.gcsfuse_version).toBe('v3.4.1-0.20250101000000-0123456789ab');
     const local: EntryMetadata = { ...metadata, gcsfuse: null };
-    expect(entryRows(input(mixedEntry, grouped, local))[0]).toMatchObject({ gcsfuse_version: null, gcsfuse_build_commit: null, machine_type: 'n2-standard-16' });
+    expect(entryRows(input(mixedEntry, grouped, local))[0]).toMatchObject({
+      gcsfuse_version: null,
+      gcsfuse_build_commit: null,
+      machine_type: 'n2-standard-16',
+    });
     const none = entryRows(input(mixedEntry, grouped, null))[0]!;
     expect(none).toMatchObject({ gcsfuse_version: null, kernel: null, machine_type: null, cpu_count: null, job_sha256: null });
     // What fio itself says is kept even without metadata.
@@ -257,7 +330,16 @@ describe('resource metrics, the metadata prefetch and integer parameters', () =>
   it('are columns of our rows, with the types the original uses for the integers', () => {
     const types = new Map<string, string>(EXPORT_COLUMNS.map((c) => [c.name, c.type]));
     for (const c of ['io_depth', 'num_jobs', 'nr_files', 'direct', 'metadata_prefetch_files']) expect(types.get(c), c).toBe('INT64');
-    for (const c of ['gcsfuse_cpu_percent_avg', 'gcsfuse_cpu_percent_peak', 'gcsfuse_rss_bytes_avg', 'page_cache_bytes_peak', 'net_rx_bytes_per_sec_avg', 'net_tx_bytes_per_sec_peak', 'system_cpu_percent_avg', 'metadata_prefetch_ms']) {
+    for (const c of [
+      'gcsfuse_cpu_percent_avg',
+      'gcsfuse_cpu_percent_peak',
+      'gcsfuse_rss_bytes_avg',
+      'page_cache_bytes_peak',
+      'net_rx_bytes_per_sec_avg',
+      'net_tx_bytes_per_sec_peak',
+      'system_cpu_percent_avg',
+      'metadata_prefetch_ms',
+    ]) {
       expect(types.get(c), c).toBe('FLOAT64');
     }
   });
@@ -266,11 +348,20 @@ describe('resource metrics, the metadata prefetch and integer parameters', () =>
     const metric = (avg: number, peak: number) => ({ avg, peak, samples: 3 });
     const summary = (k: number) =>
       ({
-        systemCpuPercent: metric(10 * k, 20 * k), systemIowaitPercent: metric(0, 0), gcsfuseCpuPercent: metric(k, 2 * k),
-        gcsfuseRssBytes: metric(1e6 * k, 2e6 * k), gcsfuseVszBytes: metric(0, 0), fioCpuPercent: metric(0, 0), fioRssBytes: metric(0, 0),
-        fioProcesses: metric(1, 1), pageCacheBytes: metric(3e9 * k, 4e9 * k), memAvailableBytes: metric(0, 0),
-        netRxBytesPerSec: metric(5e6 * k, 6e6 * k), netTxBytesPerSec: { avg: null, peak: null, samples: 0 },
-        loopbackRxBytesPerSec: metric(0, 0), loopbackTxBytesPerSec: metric(0, 0),
+        systemCpuPercent: metric(10 * k, 20 * k),
+        systemIowaitPercent: metric(0, 0),
+        gcsfuseCpuPercent: metric(k, 2 * k),
+        gcsfuseRssBytes: metric(1e6 * k, 2e6 * k),
+        gcsfuseVszBytes: metric(0, 0),
+        fioCpuPercent: metric(0, 0),
+        fioRssBytes: metric(0, 0),
+        fioProcesses: metric(1, 1),
+        pageCacheBytes: metric(3e9 * k, 4e9 * k),
+        memAvailableBytes: metric(0, 0),
+        netRxBytesPerSec: metric(5e6 * k, 6e6 * k),
+        netTxBytesPerSec: { avg: null, peak: null, samples: 0 },
+        loopbackRxBytesPerSec: metric(0, 0),
+        loopbackTxBytesPerSec: metric(0, 0),
       }) as NonNullable<ExportIteration['resources']>;
     const iterations = iterationsOf(grouped.slice(0, 2));
     iterations[0]!.resources = summary(1);
@@ -278,11 +369,22 @@ describe('resource metrics, the metadata prefetch and integer parameters', () =>
     iterations[1]!.resources = summary(2);
     const rows = entryRows({ ...input(mixedEntry, grouped), iterations });
     expect(rowOf(rows, 1, 'read')).toMatchObject({
-      gcsfuse_cpu_percent_avg: 1, gcsfuse_cpu_percent_peak: 2, gcsfuse_rss_bytes_avg: 1e6, system_cpu_percent_peak: 20,
-      page_cache_bytes_avg: 3e9, net_rx_bytes_per_sec_peak: 6e6, net_tx_bytes_per_sec_avg: null,
-      metadata_prefetch_ms: 12.5, metadata_prefetch_files: 7,
+      gcsfuse_cpu_percent_avg: 1,
+      gcsfuse_cpu_percent_peak: 2,
+      gcsfuse_rss_bytes_avg: 1e6,
+      system_cpu_percent_peak: 20,
+      page_cache_bytes_avg: 3e9,
+      net_rx_bytes_per_sec_peak: 6e6,
+      net_tx_bytes_per_sec_avg: null,
+      metadata_prefetch_ms: 12.5,
+      metadata_prefetch_files: 7,
     });
-    expect(rowOf(rows, 2, 'write')).toMatchObject({ gcsfuse_cpu_percent_avg: 2, page_cache_bytes_peak: 8e9, metadata_prefetch_ms: null, metadata_prefetch_files: null });
+    expect(rowOf(rows, 2, 'write')).toMatchObject({
+      gcsfuse_cpu_percent_avg: 2,
+      page_cache_bytes_peak: 8e9,
+      metadata_prefetch_ms: null,
+      metadata_prefetch_files: null,
+    });
   });
 });
 
@@ -343,19 +445,37 @@ describe('schema and rows agree', () => {
     // One percentile column per percentile the report reads.
     expect(names.filter((n) => /^lat_p\d+_ns$/.test(n))).toEqual(PERCENTILES.map((p) => `lat_p${String(p).replace('.', '')}_ns`));
     // What identifies a row can never be null.
-    for (const key of ['benchmark_id', 'matrix_id', 'iteration', 'direction']) expect(bigQuerySchema().find((f) => f.name === key)?.mode).toBe('REQUIRED');
+    for (const key of ['benchmark_id', 'matrix_id', 'iteration', 'direction'])
+      expect(bigQuerySchema().find((f) => f.name === key)?.mode).toBe('REQUIRED');
   });
 });
 
 describe('parseBigQueryTable', () => {
   it('reads project.dataset.table and bq-style project:dataset.table', () => {
-    expect(parseBigQueryTable('my-project.bench_results.iterations')).toEqual({ project: 'my-project', dataset: 'bench_results', table: 'iterations' });
-    expect(parseBigQueryTable('my-project:bench_results.iterations-v2')).toEqual({ project: 'my-project', dataset: 'bench_results', table: 'iterations-v2' });
+    expect(parseBigQueryTable('my-project.bench_results.iterations')).toEqual({
+      project: 'my-project',
+      dataset: 'bench_results',
+      table: 'iterations',
+    });
+    expect(parseBigQueryTable('my-project:bench_results.iterations-v2')).toEqual({
+      project: 'my-project',
+      dataset: 'bench_results',
+      table: 'iterations-v2',
+    });
     expect(parseBigQueryTable('example.com:my-project.ds.t')).toEqual({ project: 'example.com:my-project', dataset: 'ds', table: 't' });
   });
 
   it('refuses anything else with an InputError naming the flag', () => {
-    for (const bad of ['dataset.table', 'my-project.ds', 'My-Project.ds.t', 'my-project.ds.t.x', 'my-project.d-s.t', 'my-project.ds.t;DROP', '', 'my-project.ds.`t`']) {
+    for (const bad of [
+      'dataset.table',
+      'my-project.ds',
+      'My-Project.ds.t',
+      'my-project.ds.t.x',
+      'my-project.d-s.t',
+      'my-project.ds.t;DROP',
+      '',
+      'my-project.ds.`t`',
+    ]) {
       expectInputError(() => parseBigQueryTable(bad), { flag: '--bigquery' }, '--bigquery: ', 'project.dataset.table');
     }
   });
@@ -371,7 +491,7 @@ describe('entryRows: mixed, fio groups and errors (real fio outputs of test/fixt
     metadata,
   });
 
-  it('exports a unified_rw_reporting=1 run (only a mixed section) as mixed rows, with the report\'s values', () => {
+  it("exports a unified_rw_reporting=1 run (only a mixed section) as mixed rows, with the report's values", () => {
     const text = fixture('unified-rw.json');
     const rows = entryRows(fromTexts([text, text]));
     expect(rows.map((r) => `${r.iteration}/${r.direction}`)).toEqual(['1/mixed', '2/mixed']);
@@ -396,10 +516,14 @@ describe('entryRows: mixed, fio groups and errors (real fio outputs of test/fixt
 
   it('names the file of an output that is cut off', () => {
     const text = fixture('two-groups.json');
-    expect(() => parseExportIteration(1, text.slice(0, text.length / 2), 'gs://b/x/iteration-1.fio.json')).toThrow(/^gs:\/\/b\/x\/iteration-1\.fio\.json: /);
+    expect(() => parseExportIteration(1, text.slice(0, text.length / 2), 'gs://b/x/iteration-1.fio.json')).toThrow(
+      /^gs:\/\/b\/x\/iteration-1\.fio\.json: /,
+    );
   });
 
   it('has one latency percentile column per percentile of metrics.ts', () => {
-    expect(EXPORT_COLUMNS.map((c) => c.name).filter((n) => /^lat_p\d+_ns$/.test(n))).toEqual(PERCENTILES.map((p) => `lat_${percentileKey(p).replace('.', '')}_ns`));
+    expect(EXPORT_COLUMNS.map((c) => c.name).filter((n) => /^lat_p\d+_ns$/.test(n))).toEqual(
+      PERCENTILES.map((p) => `lat_${percentileKey(p).replace('.', '')}_ns`),
+    );
   });
 });

@@ -47,7 +47,9 @@ function parseTable(text: string): [string, number, bigint][] {
 }
 
 function mismatches(rows: readonly [string, number, bigint][]): string[] {
-  return rows.filter(([p, nr, count]) => fioPercentileMinCount(Number(p), nr) !== count).map(([p, nr, c]) => `p${p} of ${nr}: fio ${c}, ours ${fioPercentileMinCount(Number(p), nr)}`);
+  return rows
+    .filter(([p, nr, count]) => fioPercentileMinCount(Number(p), nr) !== count)
+    .map(([p, nr, c]) => `p${p} of ${nr}: fio ${c}, ours ${fioPercentileMinCount(Number(p), nr)}`);
 }
 
 describe("fio's percentile threshold, reproduced exactly", () => {
@@ -87,7 +89,11 @@ describe("fio's percentile threshold, reproduced exactly", () => {
   });
 });
 
-interface RawLat { N: number; bins: Record<string, number>; percentile: Record<string, number> }
+interface RawLat {
+  N: number;
+  bins: Record<string, number>;
+  percentile: Record<string, number>;
+}
 
 describe("percentiles of real fio outputs equal fio's own", () => {
   const percentiles = [...FIO_DEFAULT_PERCENTILES, 100];
@@ -96,8 +102,15 @@ describe("percentiles of real fio outputs equal fio's own", () => {
 
   it.each(counts)('number_ios=%i', async (n) => {
     const { output } = await runFio(dir, `ios-${n}.json`, [
-      `--name=n${n}`, `--filename=${path.join(dir, `data-${n}`)}`, '--size=16m', '--bs=512', '--rw=randwrite', '--ioengine=psync',
-      `--number_ios=${n}`, `--percentile_list=${percentiles.join(':')}`, '--output-format=json+',
+      `--name=n${n}`,
+      `--filename=${path.join(dir, `data-${n}`)}`,
+      '--size=16m',
+      '--bs=512',
+      '--rw=randwrite',
+      '--ioengine=psync',
+      `--number_ios=${n}`,
+      `--percentile_list=${percentiles.join(':')}`,
+      '--output-format=json+',
     ]);
     const clat = (JSON.parse(output) as { jobs: { write: { clat_ns: RawLat } }[] }).jobs[0]!.write.clat_ns;
     expect(clat.N).toBe(n);
@@ -107,8 +120,11 @@ describe("percentiles of real fio outputs equal fio's own", () => {
   });
 
   it('number_ios=1000 (committed output): p99.9 is the top sample, as fio says, not the 999th', async () => {
-    const clat = (JSON.parse(await readFile(path.join(__dirname, '../fixtures/fio/number-ios-1000.json'), 'utf8')) as { jobs: { write: { clat_ns: RawLat } }[] })
-      .jobs[0]!.write.clat_ns;
+    const clat = (
+      JSON.parse(await readFile(path.join(__dirname, '../fixtures/fio/number-ios-1000.json'), 'utf8')) as {
+        jobs: { write: { clat_ns: RawLat } }[];
+      }
+    ).jobs[0]!.write.clat_ns;
     const bins: LatencyBins = new Map(Object.entries(clat.bins).map(([k, v]) => [Number(k), v]));
     const sorted = [...bins.keys()].sort((a, b) => a - b);
     expect(percentileFromBins(bins, 99.9)).toBe(clat.percentile['99.900000']);

@@ -64,12 +64,16 @@ describe('the fio job policy refuses what is not I/O inside the test-data folder
   });
 
   it('refuses a section name that makes fio create files outside the folder', () => {
-    expect(catchInputError(() => checkFioJob(`[global]\ndirectory=${ctx.cwd}\n[../../../../escape]\nrw=write\n`, ctx)).message).toMatch(/line 3: job name \[..\/..\/..\/..\/escape\] is refused/);
+    expect(catchInputError(() => checkFioJob(`[global]\ndirectory=${ctx.cwd}\n[../../../../escape]\nrw=write\n`, ctx)).message).toMatch(
+      /line 3: job name \[..\/..\/..\/..\/escape\] is refused/,
+    );
   });
 
   it('reads the job as fio does: inline comments end a value, so a hidden path still counts', () => {
     // fio reads "filename=/etc/passwd ; fine" as /etc/passwd.
-    expect(catchInputError(() => checkFioJob(job('filename=/etc/passwd ; harmless comment'), ctx)).message).toMatch(/\/etc\/passwd is outside/);
+    expect(catchInputError(() => checkFioJob(job('filename=/etc/passwd ; harmless comment'), ctx)).message).toMatch(
+      /\/etc\/passwd is outside/,
+    );
     expect(parseFioJob('[j]\ndirectory=/a#b\nbs=4k;x\n', 'f').map((o) => [o.name, o.value])).toEqual([
       ['[section]', 'j'],
       ['directory', '/a'],
@@ -103,7 +107,12 @@ describe('the fio job policy refuses what is not I/O inside the test-data folder
   });
 
   it('renders every VM under its own folder, and VM_NAME is the VM', () => {
-    const r = renderJob('[j]\nrw=write\ndirectory=TEST_DATA_DIR\ndescription=${VM_NAME}\n', 'job.fio', { testId: 't1', params: {}, mountPoint: '/mnt/m', vm: 'vm-7' });
+    const r = renderJob('[j]\nrw=write\ndirectory=TEST_DATA_DIR\ndescription=${VM_NAME}\n', 'job.fio', {
+      testId: 't1',
+      params: {},
+      mountPoint: '/mnt/m',
+      vm: 'vm-7',
+    });
     expect(r.testDataDir).toBe('/mnt/m/gcsfuse-bench-data/vm-7/t1');
     expect(r.text).toContain('directory=/mnt/m/gcsfuse-bench-data/vm-7/t1\ndescription=vm-7');
   });
@@ -145,20 +154,36 @@ describe("fio's own parser as the second check", () => {
   it('refuses, as fio parses it, a job that got past our parser (here: built by hand)', async () => {
     const text = `[j]\nrw=read\nsize=1m\ndirectory=${ctx.cwd}\nexec_prerun=touch /tmp/gcsfuse-bench-should-not-exist\n`;
     const rendered = { text, testDataDir: ctx.cwd, vmDataDir: ctx.allowedRoot, options: [] };
-    await expect(checkJobsWithFio([{ label: 'entry 1', file: 'job.fio', job: rendered }], { env: { PATH: process.env.PATH } })).rejects.toThrow(
+    await expect(
+      checkJobsWithFio([{ label: 'entry 1', file: 'job.fio', job: rendered }], { env: { PATH: process.env.PATH } }),
+    ).rejects.toThrow(
       /entry 1, as fio parses it: option "exec_prerun=touch \/tmp\/gcsfuse-bench-should-not-exist" is refused: it runs a program/,
     );
   });
 
   it('passes what fio accepts, each distinct job once, and says when fio is missing', async () => {
-    const a = renderJob('[j]\nrw=read\nsize=1m\ndirectory=TEST_DATA_DIR\n', 'job.fio', { testId: 't1', params: {}, mountPoint: MOUNT, vm: VM });
+    const a = renderJob('[j]\nrw=read\nsize=1m\ndirectory=TEST_DATA_DIR\n', 'job.fio', {
+      testId: 't1',
+      params: {},
+      mountPoint: MOUNT,
+      vm: VM,
+    });
     const jobs = [1, 2, 3].map((n) => ({ label: `entry ${n}`, file: 'job.fio', job: a }));
     expect(await checkJobsWithFio(jobs, { env: { PATH: process.env.PATH } })).toEqual({ checked: 1 });
-    expect(await checkJobsWithFio(jobs, { env: { PATH: process.env.PATH }, fioBin: '/nonexistent/fio' })).toEqual({ skipped: '/nonexistent/fio is not installed' });
+    expect(await checkJobsWithFio(jobs, { env: { PATH: process.env.PATH }, fioBin: '/nonexistent/fio' })).toEqual({
+      skipped: '/nonexistent/fio is not installed',
+    });
   });
 
   it('reports what fio rejects, with its message', async () => {
-    const bad = renderJob('[j]\nrw=read\nno_such_option=1\ndirectory=TEST_DATA_DIR\n', 'job.fio', { testId: 't1', params: {}, mountPoint: MOUNT, vm: VM });
-    await expect(checkJobsWithFio([{ label: 'test "t1"', file: 'job.fio', job: bad }], { env: { PATH: process.env.PATH } })).rejects.toThrow(/job\.fio: fio rejects the rendered job of test "t1": Bad option <no_such_option=1>/);
+    const bad = renderJob('[j]\nrw=read\nno_such_option=1\ndirectory=TEST_DATA_DIR\n', 'job.fio', {
+      testId: 't1',
+      params: {},
+      mountPoint: MOUNT,
+      vm: VM,
+    });
+    await expect(
+      checkJobsWithFio([{ label: 'test "t1"', file: 'job.fio', job: bad }], { env: { PATH: process.env.PATH } }),
+    ).rejects.toThrow(/job\.fio: fio rejects the rendered job of test "t1": Bad option <no_such_option=1>/);
   });
 });

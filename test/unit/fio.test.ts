@@ -22,10 +22,35 @@ import { parseSizeBytes } from '../../src/core/params';
 import { FIO_BIN, runFio, type FioRun } from './helpers/fio';
 
 // Outputs of real fio runs, made once for this file. Jobs are tiny (a few MiB on a temp dir).
-interface RawLat { N: number; min: number; max: number; mean: number; bins?: Record<string, number>; percentile?: Record<string, number> }
-interface RawDir { io_bytes: number; bw_bytes: number; iops: number; runtime: number; total_ios: number; clat_ns: RawLat }
-interface RawJob { jobname: string; error: number; read: RawDir; write: RawDir; trim: RawDir; mixed?: RawDir; groupid?: number }
-interface RawOutput { 'fio version': string; jobs: RawJob[] }
+interface RawLat {
+  N: number;
+  min: number;
+  max: number;
+  mean: number;
+  bins?: Record<string, number>;
+  percentile?: Record<string, number>;
+}
+interface RawDir {
+  io_bytes: number;
+  bw_bytes: number;
+  iops: number;
+  runtime: number;
+  total_ios: number;
+  clat_ns: RawLat;
+}
+interface RawJob {
+  jobname: string;
+  error: number;
+  read: RawDir;
+  write: RawDir;
+  trim: RawDir;
+  mixed?: RawDir;
+  groupid?: number;
+}
+interface RawOutput {
+  'fio version': string;
+  jobs: RawJob[];
+}
 
 const SIZES: [string, string][] = [
   ['1k', '8'],
@@ -48,8 +73,14 @@ let failed: FioRun; // one good job and one failing job
 let sized: FioRun; // one job per entry of SIZES, each writing its size once
 
 const randrw = (sub: string, size: string) => [
-  '--name=t', `--directory=${path.join(dir, sub)}`, `--size=${size}`, '--bs=4k', '--rw=randrw',
-  '--ioengine=psync', '--numjobs=3', '--randrepeat=1',
+  '--name=t',
+  `--directory=${path.join(dir, sub)}`,
+  `--size=${size}`,
+  '--bs=4k',
+  '--rw=randrw',
+  '--ioengine=psync',
+  '--numjobs=3',
+  '--randrepeat=1',
 ];
 
 beforeAll(async () => {
@@ -62,17 +93,39 @@ beforeAll(async () => {
     runFio(dir, 'group.out', [...randrw('group', '4m'), '--group_reporting', '--output-format=json+']),
     runFio(dir, 'mixed.out', [...randrw('mixed', '2m'), '--unified_rw_reporting=both', '--output-format=json+']),
     runFio(dir, 'interval.out', [
-      '--name=t', `--directory=${path.join(dir, 'interval')}`, '--size=1m', '--bs=4k', '--rw=randread', '--ioengine=psync',
-      '--numjobs=2', '--time_based', '--runtime=500ms', '--status-interval=150ms', '--output-format=json+',
+      '--name=t',
+      `--directory=${path.join(dir, 'interval')}`,
+      '--size=1m',
+      '--bs=4k',
+      '--rw=randread',
+      '--ioengine=psync',
+      '--numjobs=2',
+      '--time_based',
+      '--runtime=500ms',
+      '--status-interval=150ms',
+      '--output-format=json+',
     ]),
-    runFio(dir, 'failed.out', [
-      '--ioengine=psync', '--bs=4k', '--size=8k', '--rw=write',
-      '--name=good', `--directory=${path.join(dir, 'failed')}`,
-      '--name=bad', '--filename=/dev/full',
-      '--output-format=json',
-    ], true),
+    runFio(
+      dir,
+      'failed.out',
+      [
+        '--ioengine=psync',
+        '--bs=4k',
+        '--size=8k',
+        '--rw=write',
+        '--name=good',
+        `--directory=${path.join(dir, 'failed')}`,
+        '--name=bad',
+        '--filename=/dev/full',
+        '--output-format=json',
+      ],
+      true,
+    ),
     runFio(dir, 'sized.out', [
-      '--rw=write', '--ioengine=psync', `--directory=${path.join(dir, 'sized')}`, '--output-format=json',
+      '--rw=write',
+      '--ioengine=psync',
+      `--directory=${path.join(dir, 'sized')}`,
+      '--output-format=json',
       ...SIZES.flatMap(([size, bs], i) => [`--name=s${i}`, `--size=${size}`, `--bs=${bs}`]),
     ]),
   ]);
@@ -311,7 +364,9 @@ describe('finding the JSON in an output file', () => {
   });
 
   it('names the file when there is no result at all', () => {
-    expect(() => parseFioOutput('', 'results/vm-1/test-3/fio-output-1.json')).toThrow('results/vm-1/test-3/fio-output-1.json: no complete fio JSON result found');
+    expect(() => parseFioOutput('', 'results/vm-1/test-3/fio-output-1.json')).toThrow(
+      'results/vm-1/test-3/fio-output-1.json: no complete fio JSON result found',
+    );
   });
 
   it("tolerates fio's text before and after the JSON", () => {
@@ -321,7 +376,8 @@ describe('finding the JSON in an output file', () => {
     expect(parseFioOutput(nogroup.output).jobCount).toBe(3);
 
     const expected = parseFioOutput(group.output);
-    const warnings = 'fio: this platform does not support process shared mutexes, forcing use of threads\n{not json\nnote: both iodepth >= 1 and synchronous I/O engine are selected\n';
+    const warnings =
+      'fio: this platform does not support process shared mutexes, forcing use of threads\n{not json\nnote: both iodepth >= 1 and synchronous I/O engine are selected\n';
     expect(parseFioOutput(warnings + group.output)).toEqual(expected);
     expect(parseFioOutput(group.output + '\nfio: file hash not empty on exit\n')).toEqual(expected);
     expect(parseFioOutput(warnings + group.output + '}\nmore text\n')).toEqual(expected);
@@ -359,7 +415,11 @@ describe('finding the JSON in an output file', () => {
 
 describe('mergeLatency', () => {
   const lat = (count: number, minNs: number, maxNs: number, meanNs: number, bins: [number, number][]): LatencySummary => ({
-    count, minNs, maxNs, meanNs, bins: new Map(bins),
+    count,
+    minNs,
+    maxNs,
+    meanNs,
+    bins: new Map(bins),
   });
 
   it('of nothing is empty', () => {
@@ -369,17 +429,43 @@ describe('mergeLatency', () => {
 
   it('pools counts, extremes, a count-weighted mean and summed bins', () => {
     const a = lat(1, 10, 10, 10, [[10, 1]]);
-    const b = lat(3, 20, 40, 30, [[20, 1], [30, 1], [40, 1]]);
-    const c = lat(2, 5, 30, 17.5, [[5, 1], [30, 1]]);
-    expect(mergeLatency([a, b, c])).toEqual(lat(6, 5, 40, (10 + 90 + 35) / 6, [[10, 1], [20, 1], [30, 2], [40, 1], [5, 1]]));
+    const b = lat(3, 20, 40, 30, [
+      [20, 1],
+      [30, 1],
+      [40, 1],
+    ]);
+    const c = lat(2, 5, 30, 17.5, [
+      [5, 1],
+      [30, 1],
+    ]);
+    expect(mergeLatency([a, b, c])).toEqual(
+      lat(6, 5, 40, (10 + 90 + 35) / 6, [
+        [10, 1],
+        [20, 1],
+        [30, 2],
+        [40, 1],
+        [5, 1],
+      ]),
+    );
   });
 
   it('ignores empty parts, whose zero minimum is not a sample', () => {
-    expect(mergeLatency([emptyLatency(), lat(2, 7, 9, 8, [[7, 1], [9, 1]])]).minNs).toBe(7);
+    expect(
+      mergeLatency([
+        emptyLatency(),
+        lat(2, 7, 9, 8, [
+          [7, 1],
+          [9, 1],
+        ]),
+      ]).minNs,
+    ).toBe(7);
   });
 
   it('does not change its inputs', () => {
-    const a = lat(2, 1, 2, 1.5, [[1, 1], [2, 1]]);
+    const a = lat(2, 1, 2, 1.5, [
+      [1, 1],
+      [2, 1],
+    ]);
     const copy = structuredClone(a);
     mergeLatency([a, a]);
     expect(a).toEqual(copy);
@@ -399,12 +485,35 @@ describe('percentileFromBins', () => {
   });
 
   it('at p=100 is the highest bucket that has samples', () => {
-    expect(percentileFromBins(bins([[10, 5], [20, 5], [30, 1]]), 100)).toBe(30);
-    expect(percentileFromBins(bins([[10, 5], [20, 5], [30, 0]]), 100)).toBe(20);
+    expect(
+      percentileFromBins(
+        bins([
+          [10, 5],
+          [20, 5],
+          [30, 1],
+        ]),
+        100,
+      ),
+    ).toBe(30);
+    expect(
+      percentileFromBins(
+        bins([
+          [10, 5],
+          [20, 5],
+          [30, 0],
+        ]),
+        100,
+      ),
+    ).toBe(20);
   });
 
   it('is the first bucket at which the running count reaches p% (as fio does)', () => {
-    const b = bins([[10, 50], [20, 40], [30, 9], [40, 1]]);
+    const b = bins([
+      [10, 50],
+      [20, 40],
+      [30, 9],
+      [40, 1],
+    ]);
     expect(percentileFromBins(b, 50)).toBe(10);
     expect(percentileFromBins(b, 50.01)).toBe(20);
     expect(percentileFromBins(b, 90)).toBe(20);
@@ -413,14 +522,48 @@ describe('percentileFromBins', () => {
   });
 
   it('does not depend on the order of the bins', () => {
-    expect(percentileFromBins(bins([[40, 1], [10, 50], [30, 9], [20, 40]]), 90)).toBe(20);
+    expect(
+      percentileFromBins(
+        bins([
+          [40, 1],
+          [10, 50],
+          [30, 9],
+          [20, 40],
+        ]),
+        90,
+      ),
+    ).toBe(20);
   });
 
   it('compares exactly at a boundary (p/100 is not exact in floating point)', () => {
     // 0.07 * 100 = 7.000000000000001: 7 samples of 100 are exactly 7%.
-    expect(percentileFromBins(bins([[1, 7], [2, 93]]), 7)).toBe(1);
-    expect(percentileFromBins(bins([[1, 27], [2, 3]]), 90)).toBe(1);
-    expect(percentileFromBins(bins([[1, 55], [2, 45]]), 55)).toBe(1);
+    expect(
+      percentileFromBins(
+        bins([
+          [1, 7],
+          [2, 93],
+        ]),
+        7,
+      ),
+    ).toBe(1);
+    expect(
+      percentileFromBins(
+        bins([
+          [1, 27],
+          [2, 3],
+        ]),
+        90,
+      ),
+    ).toBe(1);
+    expect(
+      percentileFromBins(
+        bins([
+          [1, 55],
+          [2, 45],
+        ]),
+        55,
+      ),
+    ).toBe(1);
   });
 });
 

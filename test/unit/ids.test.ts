@@ -8,8 +8,27 @@ describe('isSafeId', () => {
   });
 
   it.each([
-    '', '../x', 'a/b', '..', 'a..b', 'x..', '.hidden', '-x', '_x', 'x'.repeat(101),
-    'a b', 'a\n', '\na', 'a;b', 'a$b', 'a\\b', 'a:b', 'ä', 'a*', 'a?b', '%2e%2e',
+    '',
+    '../x',
+    'a/b',
+    '..',
+    'a..b',
+    'x..',
+    '.hidden',
+    '-x',
+    '_x',
+    'x'.repeat(101),
+    'a b',
+    'a\n',
+    '\na',
+    'a;b',
+    'a$b',
+    'a\\b',
+    'a:b',
+    'ä',
+    'a*',
+    'a?b',
+    '%2e%2e',
   ])('refuses %j', (id) => {
     expect(isSafeId(id)).toBe(false);
   });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { checkBucketName, checkEndpoint, checkGcsfuseMountArgv, checkGitRef, gcsfuseArgv, setsFlag, splitMountArgs } from '../../src/core/mount-args';
+import {
+  checkBucketName,
+  checkEndpoint,
+  checkGcsfuseMountArgv,
+  checkGitRef,
+  gcsfuseArgv,
+  setsFlag,
+  splitMountArgs,
+} from '../../src/core/mount-args';
 import { expectInputError } from './helpers/input-error';
 
 describe('splitMountArgs', () => {
@@ -40,19 +48,32 @@ describe('splitMountArgs', () => {
   });
 
   it.each(['--a\n--b', '--a\r', '--a\0'])('refuses more than one line: %j', (text) => {
-    expectInputError(() => splitMountArgs(text, { flag: '--gcsfuse-mount-args' }), { flag: '--gcsfuse-mount-args' }, '--gcsfuse-mount-args: ', 'must be on one line');
+    expectInputError(
+      () => splitMountArgs(text, { flag: '--gcsfuse-mount-args' }),
+      { flag: '--gcsfuse-mount-args' },
+      '--gcsfuse-mount-args: ',
+      'must be on one line',
+    );
   });
 });
 
 describe('checkGitRef', () => {
-  it.each(['master', 'v2.4.0', 'feature/faster-reads', 'release_1-2', '0123456789abcdef0123456789abcdef01234567', 'HEAD'])('accepts %j', (ref) => {
-    expect(checkGitRef(ref)).toBe(ref);
-  });
+  it.each(['master', 'v2.4.0', 'feature/faster-reads', 'release_1-2', '0123456789abcdef0123456789abcdef01234567', 'HEAD'])(
+    'accepts %j',
+    (ref) => {
+      expect(checkGitRef(ref)).toBe(ref);
+    },
+  );
 
   it.each(['', '-x', '--upload-pack=evil', '../x', 'a..b', 'a b', 'a;b', '$(id)', 'a\nb', '/abs', 'x'.repeat(201), 'a~1', 'a^', 'a:b'])(
     'refuses %j',
     (ref) => {
-      expectInputError(() => checkGitRef(ref, { flag: '--gcsfuse-commit' }), { flag: '--gcsfuse-commit' }, '--gcsfuse-commit: ', 'is not a git commit, tag or branch name');
+      expectInputError(
+        () => checkGitRef(ref, { flag: '--gcsfuse-commit' }),
+        { flag: '--gcsfuse-commit' },
+        '--gcsfuse-commit: ',
+        'is not a git commit, tag or branch name',
+      );
     },
   );
 });
@@ -77,7 +98,9 @@ describe('gcsfuse checks shared by the CLI and the agent', () => {
     ] as const) {
       expect(() => checkGcsfuseMountArgv(argv, {}, 'c1'), argv.join(' ')).toThrow(message);
     }
-    expect(() => checkGcsfuseMountArgv(['--cache-dir', 'cache', '--file-cache-max-size-mb=100', '--temp-dir=tmp/a'], {}, 'c1')).not.toThrow();
+    expect(() =>
+      checkGcsfuseMountArgv(['--cache-dir', 'cache', '--file-cache-max-size-mb=100', '--temp-dir=tmp/a'], {}, 'c1'),
+    ).not.toThrow();
   });
 
   it('keeps the VM credentials from endpoints outside googleapis.com', () => {
@@ -131,11 +154,14 @@ describe('gcsfuseArgv', () => {
     expect(argv.slice(0, 3)).toEqual(['--custom-endpoint', 'http://127.0.0.1:1/storage/v1/', '--anonymous-access']);
   });
 
-  it.each([['--log-severity', 'off'], ['--log-severity=off'], ['-log-severity=off']])('leaves the severity to mount args that set it (%s)', (...words) => {
-    const argv = gcsfuseArgv({ ...base, mountArgv: words, spec: {} });
-    expect(argv.filter((w) => w.includes('log-severity'))).toEqual([words[0]]);
-    expect(argv).not.toContain('info');
-  });
+  it.each([['--log-severity', 'off'], ['--log-severity=off'], ['-log-severity=off']])(
+    'leaves the severity to mount args that set it (%s)',
+    (...words) => {
+      const argv = gcsfuseArgv({ ...base, mountArgv: words, spec: {} });
+      expect(argv.filter((w) => w.includes('log-severity'))).toEqual([words[0]]);
+      expect(argv).not.toContain('info');
+    },
+  );
 
   it('setsFlag matches the flag name only', () => {
     expect(setsFlag(['--log-severity-x=1', '--other', 'log-severity'], 'log-severity')).toBe(false);

@@ -26,7 +26,10 @@ const configs: MountConfig[] = [
   { label: 'baseline', commit: 'v2.4.0', mountArgs: '', mountArgv: [] },
   { label: 'cached', commit: 'master', mountArgs: '--stat-cache-max-size-mb=32', mountArgv: ['--stat-cache-max-size-mb=32'] },
 ];
-const tests = parseTestCasesCsv('test_id,io_type,num_jobs,file_size,block_size,io_depth,nr_files,direct\nrw-1,randrw,2,1m,4k,1,1,0\n', 'tests.csv');
+const tests = parseTestCasesCsv(
+  'test_id,io_type,num_jobs,file_size,block_size,io_depth,nr_files,direct\nrw-1,randrw,2,1m,4k,1,1,0\n',
+  'tests.csv',
+);
 const entries = buildMatrix(configs, tests);
 /** Resource summary as the aggregation stores it (reportResources: MiB, MiB/s, %). */
 const RESOURCES = {
@@ -40,8 +43,14 @@ const RESOURCES = {
   net_tx_MiBps: { avg: 1, peak: null },
 };
 
-interface RawDir { io_bytes: number; runtime: number; clat_ns: { N: number; min: number; max: number; mean: number } }
-interface RawOutput { jobs: { read: RawDir; write: RawDir }[] }
+interface RawDir {
+  io_bytes: number;
+  runtime: number;
+  clat_ns: { N: number; min: number; max: number; mean: number };
+}
+interface RawOutput {
+  jobs: { read: RawDir; write: RawDir }[];
+}
 
 let dir: string;
 let outputs: string[];
@@ -52,10 +61,25 @@ beforeAll(async () => {
   // Two iterations of a 2-job random read/write, as the agent runs them (json+, jobs reported apart).
   outputs = [];
   for (const i of [1, 2]) {
-    const run = await runFio(dir, `it-${i}.json`, ['--name=rw', '--rw=randrw', '--bs=4k', '--size=1m', '--numjobs=2', '--ioengine=psync', `--filename_format=f.$jobnum`, '--output-format=json+']);
+    const run = await runFio(dir, `it-${i}.json`, [
+      '--name=rw',
+      '--rw=randrw',
+      '--bs=4k',
+      '--size=1m',
+      '--numjobs=2',
+      '--ioengine=psync',
+      `--filename_format=f.$jobnum`,
+      '--output-format=json+',
+    ]);
     outputs.push(run.output);
   }
-  passed = entryReport(entries[0]!, 'vm-1', 'passed', outputs.map((o) => parseIteration(o)), { resources: RESOURCES });
+  passed = entryReport(
+    entries[0]!,
+    'vm-1',
+    'passed',
+    outputs.map((o) => parseIteration(o)),
+    { resources: RESOURCES },
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -121,18 +145,28 @@ describe("the original tool's combined report", () => {
 
   it("has '-' for what an entry lacks (no writes, no resources) and leaves failed entries out", () => {
     const readOnly = parseIteration(outputs[0]!);
-    readOnly.write = { ...readOnly.write, ioBytes: 0, bwBytesPerSec: 0, iops: 0, totalIos: 0, clat: { ...readOnly.write.clat, count: 0, bins: new Map() } };
+    readOnly.write = {
+      ...readOnly.write,
+      ioBytes: 0,
+      bwBytesPerSec: 0,
+      iops: 0,
+      totalIos: 0,
+      clat: { ...readOnly.write.clat, count: 0, bins: new Map() },
+    };
     const noWrites = entryReport(entries[1]!, 'vm-2', 'passed', [readOnly]);
     const failed = entryReport(entries[0]!, 'vm-1', 'failed', []);
     const rows = rowsOf(originalReportCsv([failed, noWrites]));
     expect(rows.map((r) => r['Matrix ID'])).toEqual(['2']);
     const row = rows[0]!;
-    for (const c of ORIGINAL_REPORT_COLUMNS.filter((c) => c.startsWith('Write') || /CPU|Mem|PgCache|Net/.test(c))) expect(row[c], c).toBe('-');
+    for (const c of ORIGINAL_REPORT_COLUMNS.filter((c) => c.startsWith('Write') || /CPU|Mem|PgCache|Net/.test(c)))
+      expect(row[c], c).toBe('-');
     expect(Number(row['Read BW (MB/s)'])).toBeGreaterThan(0);
   });
 
   it('joins the seven parameters, with - for a column the CSV does not have', () => {
-    expect(paramsCell({ io_type: 'read', num_jobs: '4', file_size: '1g', block_size: '1m', io_depth: '8', nr_files: '2', direct: '1' })).toBe('read|4|1g|1m|8|2|1');
+    expect(
+      paramsCell({ io_type: 'read', num_jobs: '4', file_size: '1g', block_size: '1m', io_depth: '8', nr_files: '2', direct: '1' }),
+    ).toBe('read|4|1g|1m|8|2|1');
     expect(paramsCell({ block_size: '4k', io_depth: '32', num_jobs: '1', file_size: '1g' })).toBe('-|1|1g|4k|32|-|-');
   });
 
@@ -155,7 +189,7 @@ describe('report file names', () => {
     expect(reportFileNames('original', 'report.csv')).toEqual({ own: 'combined_report.csv', original: 'report.csv' });
   });
 
-  it("names per-config reports as the original does: <report name>_<label>.csv", () => {
+  it('names per-config reports as the original does: <report name>_<label>.csv', () => {
     expect(originalConfigReportName('combined_report.csv', 'baseline')).toBe('combined_report_baseline.csv');
     expect(originalConfigReportName('nightly', 'x-1')).toBe('nightly_x-1.csv');
     expect(originalConfigReportName('combined_report.csv', 'a/b c')).toBe('combined_report_a_2Fb_20c.csv');
@@ -168,9 +202,18 @@ describe('writeReport with the original format', () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-original-write-'));
     store = new LocalArtifactStore(root);
-    const second = entryReport(entries[1]!, 'vm-2', 'passed', outputs.map((o) => parseIteration(o)));
-    for (const id of ['b-orig', 'b-config', 'b-default', 'b-bad']) await store.put(layout.report(id, 'results.json'), JSON.stringify([passed, second]));
-    await store.put(layout.config('b-config'), JSON.stringify({ benchmarkId: 'b-config', reportFormat: 'original', reportName: 'nightly.csv' }));
+    const second = entryReport(
+      entries[1]!,
+      'vm-2',
+      'passed',
+      outputs.map((o) => parseIteration(o)),
+    );
+    for (const id of ['b-orig', 'b-config', 'b-default', 'b-bad'])
+      await store.put(layout.report(id, 'results.json'), JSON.stringify([passed, second]));
+    await store.put(
+      layout.config('b-config'),
+      JSON.stringify({ benchmarkId: 'b-config', reportFormat: 'original', reportName: 'nightly.csv' }),
+    );
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
@@ -178,11 +221,23 @@ describe('writeReport with the original format', () => {
   const file = (id: string, name: string) => readFile(path.join(root, id, 'report', name), 'utf8');
 
   it('writes the original combined report under the report name, ours beside it, and per-config reports of both', async () => {
-    const r = await writeReport(store, { benchmarkId: 'b-orig', reportFormat: 'original', reportName: 'combined_report.csv', separateConfigs: true });
+    const r = await writeReport(store, {
+      benchmarkId: 'b-orig',
+      reportFormat: 'original',
+      reportName: 'combined_report.csv',
+      separateConfigs: true,
+    });
     expect(r.files).toEqual({ own: 'report.csv', original: 'combined_report.csv' });
     expect(r.keys.map((k) => path.basename(k))).toEqual([
-      'report.csv', 'results.json', 'combined_report.csv', 'summary.json', 'report.html',
-      'baseline.csv', 'combined_report_baseline.csv', 'cached.csv', 'combined_report_cached.csv',
+      'report.csv',
+      'results.json',
+      'combined_report.csv',
+      'summary.json',
+      'report.html',
+      'baseline.csv',
+      'combined_report_baseline.csv',
+      'cached.csv',
+      'combined_report_cached.csv',
     ]);
     const original = await file('b-orig', 'combined_report.csv');
     expect(original.split('\n')[0]).toBe(originalReportCsv([]).trim());

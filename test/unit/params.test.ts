@@ -41,12 +41,28 @@ describe('parseSizeBytes', () => {
     expect(parseSizeBytes(text)).toBe(bytes);
   });
 
-  it.each(['10q', '', ' ', 'k', '4.5k', '-4k', '+4k', '0', '0k', '4kk', '4 k', '4k\nexec_prerun=x', '1e3', '4k=1', '[4k]', '0x10', '4x', '99999999999p'])(
-    'refuses %j',
-    (text) => {
-      expect(parseSizeBytes(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '10q',
+    '',
+    ' ',
+    'k',
+    '4.5k',
+    '-4k',
+    '+4k',
+    '0',
+    '0k',
+    '4kk',
+    '4 k',
+    '4k\nexec_prerun=x',
+    '1e3',
+    '4k=1',
+    '[4k]',
+    '0x10',
+    '4x',
+    '99999999999p',
+  ])('refuses %j', (text) => {
+    expect(parseSizeBytes(text)).toBeUndefined();
+  });
 });
 
 describe('parseDurationMs', () => {
@@ -134,10 +150,12 @@ describe('checkParamValue', () => {
   it('never returns a value that could break out of key=value, whatever it is given', () => {
     const pieces = ['4k', '1', 'read', '\n', '\r', '=', '[', ']', ' ', 'exec_prerun', ';', '#', '$', '{', '}', '/', '..', '0'];
     for (const kind of new Set(COLUMNS.map((c) => c.kind))) {
-      for (const a of pieces) for (const b of pieces) for (const c of pieces) {
-        const r = checkParamValue(kind, a + b + c);
-        if ('value' in r) expect(r.value, `${kind} ${JSON.stringify(a + b + c)}`).toMatch(/^[A-Za-z0-9_.-]+$/);
-      }
+      for (const a of pieces)
+        for (const b of pieces)
+          for (const c of pieces) {
+            const r = checkParamValue(kind, a + b + c);
+            if ('value' in r) expect(r.value, `${kind} ${JSON.stringify(a + b + c)}`).toMatch(/^[A-Za-z0-9_.-]+$/);
+          }
     }
   });
 });

@@ -21,7 +21,10 @@ describe('plan text', () => {
 
   it('says when the estimate comes from the bytes a job moves', () => {
     const request = smallRequest('plan-2', ['vm-a'], {
-      jobFile: { name: 'sized.fio', content: '[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\ndirectory=${TEST_DATA_DIR}\n' },
+      jobFile: {
+        name: 'sized.fio',
+        content: '[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\ndirectory=${TEST_DATA_DIR}\n',
+      },
       testCases: { name: 't.csv', content: 'test_id,io_type,block_size,file_size,num_jobs\nbig,read,1m,100m,1\n' },
     });
     const text = planText(planOf(request, prepareBenchmark(request)));
@@ -31,7 +34,10 @@ describe('plan text', () => {
 
   it('gives the basis with each entry when entries differ', () => {
     const request = smallRequest('plan-3', ['vm-a'], {
-      testCases: { name: 't.csv', content: 'test_id,io_type,block_size,file_size,num_jobs,runtime\nshort,read,1m,4m,1,3s\nlong,read,1m,4m,1,5s\n' },
+      testCases: {
+        name: 't.csv',
+        content: 'test_id,io_type,block_size,file_size,num_jobs,runtime\nshort,read,1m,4m,1,3s\nlong,read,1m,4m,1,5s\n',
+      },
     });
     const text = planText(planOf(request, prepareBenchmark(request)));
     expect(text).toContain("from each iteration's expected run time: given with each entry.");

@@ -59,7 +59,11 @@ const EVIL = '<script>alert("x")</script>';
 const baseline: MountConfig = { label: 'baseline', commit: 'v2.4.0', mountArgs: '--implicit-dirs', mountArgv: [] };
 const evil: MountConfig = { label: EVIL, commit: 'a&b"c', mountArgs: "--o='<x>'", mountArgv: [] };
 const entryOf = (matrixId: number, testId: string, config: MountConfig): MatrixEntry => ({
-  matrixId, testId, testRow: 1, config, params: { block_size: '4k', io_type: 'randrw', note: 'x<y' },
+  matrixId,
+  testId,
+  testRow: 1,
+  config,
+  params: { block_size: '4k', io_type: 'randrw', note: 'x<y' },
 });
 
 describe('report.html', () => {
@@ -70,8 +74,16 @@ describe('report.html', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gcsfuse-bench-html-'));
     const job = (sub: string, extra: string[] = []) => [
-      '--name=t', `--directory=${path.join(dir, sub)}`, '--size=1m', '--bs=4k', '--rw=randrw', '--ioengine=psync',
-      '--time_based', '--runtime=200ms', '--output-format=json+', ...extra,
+      '--name=t',
+      `--directory=${path.join(dir, sub)}`,
+      '--size=1m',
+      '--bs=4k',
+      '--rw=randrw',
+      '--ioengine=psync',
+      '--time_based',
+      '--runtime=200ms',
+      '--output-format=json+',
+      ...extra,
     ];
     for (const sub of ['a', 'b']) await mkdir(path.join(dir, sub));
     const runs = await Promise.all([
@@ -101,7 +113,10 @@ describe('report.html', () => {
 
   /** The HTML of each chart of a kind, in page order. */
   const figures = (kind: string): string[] =>
-    html.split(`<figure class="chart" data-chart="${kind}">`).slice(1).map((part) => part.slice(0, part.indexOf('<figcaption>')));
+    html
+      .split(`<figure class="chart" data-chart="${kind}">`)
+      .slice(1)
+      .map((part) => part.slice(0, part.indexOf('<figcaption>')));
 
   it('has a bandwidth chart and a latency CDF for each test with results, none for a test without', () => {
     expect(figures('bandwidth')).toHaveLength(1);
@@ -122,14 +137,19 @@ describe('report.html', () => {
     const bars = bandwidth.match(/<rect fill="#(1f77b4|ff7f0e)" [^>]*><title>/g) ?? [];
     expect(bars).toHaveLength(4);
     // Numbers on the bars: the means of the table, to the same digits.
-    const numbers = [...bandwidth.matchAll(/<g [^>]*class="value"[^>]*>(.*?)<\/g>/g)].flatMap((m) => [...m[1]!.matchAll(/>([0-9.]+)<\/text>/g)].map((x) => x[1]));
+    const numbers = [...bandwidth.matchAll(/<g [^>]*class="value"[^>]*>(.*?)<\/g>/g)].flatMap((m) =>
+      [...m[1]!.matchAll(/>([0-9.]+)<\/text>/g)].map((x) => x[1]),
+    );
     const means = [reports[0]!, reports[2]!].flatMap((r) => [r.read!, r.write!].map((d) => (d.bwBytesPerSec.mean / 2 ** 20).toFixed(2)));
     expect(numbers).toEqual(means);
     // Two iterations each: no interval (not available, with the reason in the table).
     expect(bandwidth).not.toContain('class="err"');
     expect(html).toContain('<td>n/a (2 iterations: an interval needs 3 or more)</td>');
     expect(bandwidth.match(/<circle /g)).toHaveLength(8);
-    const outliers = reports.reduce((s, r) => s + (r.read?.bwBytesPerSec.outlierIterations.length ?? 0) + (r.write?.bwBytesPerSec.outlierIterations.length ?? 0), 0);
+    const outliers = reports.reduce(
+      (s, r) => s + (r.read?.bwBytesPerSec.outlierIterations.length ?? 0) + (r.write?.bwBytesPerSec.outlierIterations.length ?? 0),
+      0,
+    );
     expect(bandwidth.match(/<circle fill="#d62728"/g) ?? []).toHaveLength(outliers);
     expect(html).toMatch(/95% confidence interval of the geometric mean \(log-scale Student t; none below 3 iterations\)/);
   });
@@ -175,7 +195,13 @@ describe('report.html', () => {
       ...reports[0]!,
       timeSeries: {
         iterations: [
-          { iteration: 1, intervalMs: 1000, directions: {}, steady: {}, resources: { tMs: [0, 1000], gcsfuseCpuPercent: [5, 7], gcsfuseRssBytes: [1 << 20, 2 << 20] } },
+          {
+            iteration: 1,
+            intervalMs: 1000,
+            directions: {},
+            steady: {},
+            resources: { tMs: [0, 1000], gcsfuseCpuPercent: [5, 7], gcsfuseRssBytes: [1 << 20, 2 << 20] },
+          },
         ],
         summary: {},
       },
@@ -199,7 +225,9 @@ describe('report.html of a large run', () => {
     const { MAX_CHARTED_TESTS, MAX_OVERVIEW_BARS } = await import('../../src/core/html-report');
     const out = parseIteration(readFileSync(path.join(import.meta.dirname, '../fixtures/fio/number-ios-1000.json'), 'utf8'));
     const tests = Math.max(MAX_CHARTED_TESTS + 5, MAX_OVERVIEW_BARS);
-    const reports = Array.from({ length: tests * 2 }, (_, i) => entryReport(entryOf(i + 1, `t${i >> 1}`, i % 2 ? baseline : evil), 'vm-1', 'passed', [out, out, out]));
+    const reports = Array.from({ length: tests * 2 }, (_, i) =>
+      entryReport(entryOf(i + 1, `t${i >> 1}`, i % 2 ? baseline : evil), 'vm-1', 'passed', [out, out, out]),
+    );
     const html = renderHtmlReport('large', reports);
     checkWellFormed(html);
     expect(html.match(/data-chart="bandwidth"/g)).toHaveLength(MAX_CHARTED_TESTS);

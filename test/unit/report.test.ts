@@ -4,9 +4,26 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountConfig } from '../../src/core/configs';
-import { emptyLatency, mergeLatency, parseFioOutput, percentileFromBins, type DirectionResult, type FioIterationResult } from '../../src/core/fio';
+import {
+  emptyLatency,
+  mergeLatency,
+  parseFioOutput,
+  percentileFromBins,
+  type DirectionResult,
+  type FioIterationResult,
+} from '../../src/core/fio';
 import { buildMatrix, type MatrixEntry } from '../../src/core/matrix';
-import { PERCENTILES, entryReport, entryReports, parseIteration, reportCsv, reportRows, reportSummary, reportsByConfig, type EntryReport } from '../../src/core/report';
+import {
+  PERCENTILES,
+  entryReport,
+  entryReports,
+  parseIteration,
+  reportCsv,
+  reportRows,
+  reportSummary,
+  reportsByConfig,
+  type EntryReport,
+} from '../../src/core/report';
 import { parseTestCasesCsv } from '../../src/core/testcases';
 import { runFio } from './helpers/fio';
 import { BRACED_TEST_CSV, SEED_TEST_CSV } from './helpers/inputs';
@@ -44,7 +61,10 @@ const iteration = (read: DirectionResult, write: DirectionResult = idle()): FioI
 };
 
 // Two read iterations: 100 MiB/s with every sample at 1 ms, 200 MiB/s with every sample at 9 ms.
-const twoIterations = [iteration(direction(100 * MIB, 1000, [[1_000_000, 100]])), iteration(direction(200 * MIB, 2000, [[9_000_000, 100]]))];
+const twoIterations = [
+  iteration(direction(100 * MIB, 1000, [[1_000_000, 100]])),
+  iteration(direction(200 * MIB, 2000, [[9_000_000, 100]])),
+];
 
 describe('entryReport', () => {
   it('carries the entry, its config and where it ran', () => {
@@ -100,7 +120,14 @@ describe('entryReport', () => {
   });
 
   it('has no stats at all for an entry with no results', () => {
-    expect(entryReport(seedEntry, null, 'missing', [])).toMatchObject({ vm: null, status: 'missing', iterations: 0, fioVersion: null, read: null, write: null });
+    expect(entryReport(seedEntry, null, 'missing', [])).toMatchObject({
+      vm: null,
+      status: 'missing',
+      iterations: 0,
+      fioVersion: null,
+      read: null,
+      write: null,
+    });
   });
 });
 
@@ -130,9 +157,18 @@ describe('reportRows and reportCsv', () => {
   it('has the identity, parameter, status and metric columns, with units in their names', () => {
     const rows = reportRows([entryReport(seedEntry, 'vm-1', 'passed', twoIterations)]);
     expect(Object.keys(rows[0]!)).toEqual([
-      'matrix_id', 'test_id', 'config', 'commit', 'mount_args',
-      'block_size', 'io_depth', 'num_jobs', 'file_size',
-      'vm', 'status', 'iterations',
+      'matrix_id',
+      'test_id',
+      'config',
+      'commit',
+      'mount_args',
+      'block_size',
+      'io_depth',
+      'num_jobs',
+      'file_size',
+      'vm',
+      'status',
+      'iterations',
       ...metricColumns('read'),
       ...metricColumns('write'),
     ]);
@@ -180,8 +216,24 @@ describe('reportRows and reportCsv', () => {
   });
 
   it('rounds sub-millisecond latencies to microseconds', () => {
-    const [row] = reportRows([entryReport(seedEntry, null, 'passed', [iteration(direction(1.5 * MIB, 3, [[123_456, 1], [1_234_567, 1]]))])]);
-    expect(row).toMatchObject({ read_bw_MiBps_mean: '1.50', read_bw_MiBps_stddev: '0.00', read_bw_MiBps_ci95_low: '', read_lat_p50_ms: '0.123', read_lat_p99_ms: '1.235', vm: '' });
+    const [row] = reportRows([
+      entryReport(seedEntry, null, 'passed', [
+        iteration(
+          direction(1.5 * MIB, 3, [
+            [123_456, 1],
+            [1_234_567, 1],
+          ]),
+        ),
+      ]),
+    ]);
+    expect(row).toMatchObject({
+      read_bw_MiBps_mean: '1.50',
+      read_bw_MiBps_stddev: '0.00',
+      read_bw_MiBps_ci95_low: '',
+      read_lat_p50_ms: '0.123',
+      read_lat_p99_ms: '1.235',
+      vm: '',
+    });
   });
 
   it('leaves metrics empty for failed or missing entries', () => {
@@ -200,7 +252,9 @@ describe('reportRows and reportCsv', () => {
   });
 
   it('writes a CSV that reads back to the same rows, quoting commas and quotes', () => {
-    const reports = seedEntries.map((e: MatrixEntry, i) => entryReport(e, `vm-${i}`, i === 2 ? 'failed' : 'passed', i === 2 ? [] : twoIterations));
+    const reports = seedEntries.map((e: MatrixEntry, i) =>
+      entryReport(e, `vm-${i}`, i === 2 ? 'failed' : 'passed', i === 2 ? [] : twoIterations),
+    );
     const csv = reportCsv(reports);
     expect(csv.split('\n')[0]).toBe(Object.keys(reportRows(reports)[0]!).join(','));
     const back = parse(csv, { columns: true }) as Record<string, string>[];
@@ -219,8 +273,15 @@ describe('report values from real fio results', () => {
     const group = (i: number) => [`--name=it${i}`, `--directory=${path.join(dir, `it${i}`)}`, '--new_group'];
     for (const i of [1, 2]) await mkdir(path.join(dir, `it${i}`));
     const run = await runFio(dir, 'iterations.json', [
-      '--size=1m', '--bs=4k', '--rw=randread', '--ioengine=psync', '--numjobs=2', '--group_reporting', '--output-format=json+',
-      ...group(1), ...group(2),
+      '--size=1m',
+      '--bs=4k',
+      '--rw=randread',
+      '--ioengine=psync',
+      '--numjobs=2',
+      '--group_reporting',
+      '--output-format=json+',
+      ...group(1),
+      ...group(2),
     ]);
     const json = JSON.parse(run.output) as { jobs: unknown[] };
     expect(json.jobs).toHaveLength(2);
@@ -231,7 +292,11 @@ describe('report values from real fio results', () => {
   });
 
   it("matches fio's own numbers for a single iteration", () => {
-    const job = (JSON.parse(runs[0]!.output) as { jobs: { read: { bw: number; bw_bytes: number; iops: number; clat_ns: { mean: number; percentile: Record<string, number> } } }[] }).jobs[0]!.read;
+    const job = (
+      JSON.parse(runs[0]!.output) as {
+        jobs: { read: { bw: number; bw_bytes: number; iops: number; clat_ns: { mean: number; percentile: Record<string, number> } } }[];
+      }
+    ).jobs[0]!.read;
     const [row] = reportRows([entryReport(seedEntry, 'vm-1', 'passed', [parseFioOutput(runs[0]!.output)])]);
     expect(row!.read_bw_MiBps_mean).toBe((job.bw_bytes / MIB).toFixed(2));
     // fio's `bw` is KiB/s: the MiB/s column times 1024 agrees with it to rounding.
@@ -261,8 +326,18 @@ describe('report values from real fio results', () => {
   });
 });
 
-interface GroupLat { N: number; min: number; max: number; mean: number; stddev: number; percentile: Record<string, number> }
-interface GroupJob { read: { bw_bytes: number; clat_ns: GroupLat }; write: { bw_bytes: number; clat_ns: GroupLat } }
+interface GroupLat {
+  N: number;
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  percentile: Record<string, number>;
+}
+interface GroupJob {
+  read: { bw_bytes: number; clat_ns: GroupLat };
+  write: { bw_bytes: number; clat_ns: GroupLat };
+}
 
 describe("report values against fio's group_reporting output", () => {
   let dir: string;
@@ -275,11 +350,24 @@ describe("report values against fio's group_reporting output", () => {
     for (const sub of ['g', 'it1', 'it2']) await mkdir(path.join(dir, sub));
     const [g, two] = await Promise.all([
       runFio(dir, 'group.json', [
-        '--name=g', `--directory=${path.join(dir, 'g')}`, '--size=2m', '--bs=4k', '--rw=randrw', '--ioengine=psync',
-        '--numjobs=3', '--group_reporting', '--output-format=json+',
+        '--name=g',
+        `--directory=${path.join(dir, 'g')}`,
+        '--size=2m',
+        '--bs=4k',
+        '--rw=randrw',
+        '--ioengine=psync',
+        '--numjobs=3',
+        '--group_reporting',
+        '--output-format=json+',
       ]),
       runFio(dir, 'two.json', [
-        '--size=1m', '--bs=4k', '--rw=randrw', '--ioengine=psync', '--numjobs=2', '--group_reporting', '--output-format=json+',
+        '--size=1m',
+        '--bs=4k',
+        '--rw=randrw',
+        '--ioengine=psync',
+        '--numjobs=2',
+        '--group_reporting',
+        '--output-format=json+',
         ...[1, 2].flatMap((i) => [`--name=it${i}`, `--directory=${path.join(dir, `it${i}`)}`, '--new_group']),
       ]),
     ]);
@@ -320,21 +408,40 @@ describe("report values against fio's group_reporting output", () => {
   });
 
   it("keeps each iteration's values: bandwidth, and latency percentiles equal to fio's per iteration", () => {
-    const report = entryReport(seedEntry, 'vm-1', 'passed', iterations.map((i) => parseIteration(i.output)));
+    const report = entryReport(
+      seedEntry,
+      'vm-1',
+      'passed',
+      iterations.map((i) => parseIteration(i.output)),
+    );
     for (const d of ['read', 'write'] as const) {
       const s = report[d]!;
       expect(s.bwBytesPerSec.values).toEqual(iterations.map((i) => i.job[d].bw_bytes));
-      expect(s.clatPerIteration.meanNs.values.map((v, i) => Math.abs(v - iterations[i]!.job[d].clat_ns.mean) / v).every((e) => e < 1e-9)).toBe(true);
-      for (const [key, fioKey] of [['p50', '50.000000'], ['p99', '99.000000'], ['p99.9', '99.900000']] as const) {
+      expect(
+        s.clatPerIteration.meanNs.values.map((v, i) => Math.abs(v - iterations[i]!.job[d].clat_ns.mean) / v).every((e) => e < 1e-9),
+      ).toBe(true);
+      for (const [key, fioKey] of [
+        ['p50', '50.000000'],
+        ['p99', '99.000000'],
+        ['p99.9', '99.900000'],
+      ] as const) {
         expect(s.clatPerIteration.percentilesNs[key]!.values).toEqual(iterations.map((i) => i.job[d].clat_ns.percentile[fioKey]));
       }
       expect(s.iterationTotals.clatSamples).toEqual(iterations.map((i) => i.job[d].clat_ns.N));
-      expect(s.iterationTotals.ioBytes.reduce((a, b) => a + b) + (d === 'read' ? report.write! : report.read!).iterationTotals.ioBytes.reduce((a, b) => a + b)).toBe(2 * 2 * MIB); // two iterations of two 1 MiB jobs
+      expect(
+        s.iterationTotals.ioBytes.reduce((a, b) => a + b) +
+          (d === 'read' ? report.write! : report.read!).iterationTotals.ioBytes.reduce((a, b) => a + b),
+      ).toBe(2 * 2 * MIB); // two iterations of two 1 MiB jobs
     }
   });
 
   it('keeps the pooled histogram, from which every percentile is recomputed, through results.json', () => {
-    const report = entryReport(seedEntry, 'vm-1', 'passed', iterations.map((i) => parseIteration(i.output)));
+    const report = entryReport(
+      seedEntry,
+      'vm-1',
+      'passed',
+      iterations.map((i) => parseIteration(i.output)),
+    );
     const back = JSON.parse(JSON.stringify(report)) as EntryReport;
     for (const d of ['read', 'write'] as const) {
       const s = back[d]!;
@@ -366,7 +473,11 @@ describe('optional column groups, per-config reports and the summary', () => {
   });
 
   it('adds resource columns when entries have resources, named by path in snake_case', () => {
-    const resources = { gcsfuseCpuPercent: { avg: 12.5, peak: 80 }, gcsfuseRssBytes: { avg: 1000.25, peak: 2048 }, fioProcesses: { avg: 1, peak: 3 } };
+    const resources = {
+      gcsfuseCpuPercent: { avg: 12.5, peak: 80 },
+      gcsfuseRssBytes: { avg: 1000.25, peak: 2048 },
+      fioProcesses: { avg: 1, peak: 3 },
+    };
     const reports = [
       entryReport(seedEntry, 'vm-1', 'passed', twoIterations, { resources }),
       entryReport(seedEntries[1]!, 'vm-1', 'failed', []),
@@ -374,7 +485,12 @@ describe('optional column groups, per-config reports and the summary', () => {
     const rows = reportRows(reports);
     const columns = Object.keys(rows[0]!);
     expect(columns.slice(-6)).toEqual([
-      'gcsfuse_cpu_percent_avg', 'gcsfuse_cpu_percent_peak', 'gcsfuse_rss_bytes_avg', 'gcsfuse_rss_bytes_peak', 'fio_processes_avg', 'fio_processes_peak',
+      'gcsfuse_cpu_percent_avg',
+      'gcsfuse_cpu_percent_peak',
+      'gcsfuse_rss_bytes_avg',
+      'gcsfuse_rss_bytes_peak',
+      'fio_processes_avg',
+      'fio_processes_peak',
     ]);
     expect(rows[0]).toMatchObject({ gcsfuse_cpu_percent_avg: '12.500', gcsfuse_cpu_percent_peak: '80', gcsfuse_rss_bytes_avg: '1000.250' });
     expect(rows[1]!.gcsfuse_cpu_percent_avg).toBe('');
@@ -398,8 +514,15 @@ describe('optional column groups, per-config reports and the summary', () => {
   it('summarises every entry in MiB/s and ms, with the method', () => {
     const reports = [entryReport(braced[0]!, 'vm-1', 'passed', twoIterations), entryReport(braced[3]!, null, 'missing', [])];
     const s = reportSummary('bench-1', reports);
-    expect(s).toMatchObject({ benchmarkId: 'bench-1', counts: { entries: 2, passed: 1, failed: 0, missing: 1 }, configs: ['baseline', 'tuned'], tests: ['1'] });
-    expect(s.method.confidenceInterval).toMatch(/95% confidence interval of the geometric mean.*Student t.*not computed below 3 iterations/);
+    expect(s).toMatchObject({
+      benchmarkId: 'bench-1',
+      counts: { entries: 2, passed: 1, failed: 0, missing: 1 },
+      configs: ['baseline', 'tuned'],
+      tests: ['1'],
+    });
+    expect(s.method.confidenceInterval).toMatch(
+      /95% confidence interval of the geometric mean.*Student t.*not computed below 3 iterations/,
+    );
     expect(s.method.outliers).toMatch(/modified z-score/);
     const read = s.entries[0]!.read!;
     expect(read.bwMiBps).toMatchObject({ mean: 150, median: 150, min: 100, max: 200, values: [100, 200], outlierIterations: [] });

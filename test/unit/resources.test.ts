@@ -134,7 +134,16 @@ describe('/proc parsers (text as read on a Linux 6.x machine)', () => {
 
   it('/proc/stat: the aggregate cpu line', () => {
     const text = 'cpu  227875 0 70807 159943 8316 0 4310 222 0 0\ncpu0 113000 0 35000 80000 4000 0 2000 100 0 0\nintr 1 2 3\n';
-    expect(parseProcStatCpu(text)).toEqual({ user: 227875, nice: 0, system: 70807, idle: 159943, iowait: 8316, irq: 0, softirq: 4310, steal: 222 });
+    expect(parseProcStatCpu(text)).toEqual({
+      user: 227875,
+      nice: 0,
+      system: 70807,
+      idle: 159943,
+      iowait: 8316,
+      irq: 0,
+      softirq: 4310,
+      steal: 222,
+    });
     expect(parseProcStatCpu('intr 1 2 3\n')).toBeNull();
   });
 

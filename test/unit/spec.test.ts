@@ -5,7 +5,8 @@ import { placeholderValues, renderTemplate } from '../../src/core/template';
 import { BRACED_JOB_FILE, BRACED_TEST_CSV, SEED_JOB_FILE, SEED_TEST_CSV } from './helpers/inputs';
 import { expectInputError } from './helpers/input-error';
 
-const CONFIGS_CSV = 'commit,mount_args,label\nmaster,--implicit-dirs,baseline\nv2.4.0,"--implicit-dirs --kernel-list-cache-ttl-secs=-1",list-cache\n';
+const CONFIGS_CSV =
+  'commit,mount_args,label\nmaster,--implicit-dirs,baseline\nv2.4.0,"--implicit-dirs --kernel-list-cache-ttl-secs=-1",list-cache\n';
 
 function request(over: Partial<BenchmarkRequest> = {}): BenchmarkRequest {
   return {
@@ -53,7 +54,12 @@ describe('prepareBenchmark', () => {
       ['baseline', 'master', ['--implicit-dirs']],
       ['list-cache', 'v2.4.0', ['--implicit-dirs', '--kernel-list-cache-ttl-secs=-1']],
     ]);
-    expect(p.matrix.map((e) => `${e.matrixId}:${e.config.label}/${e.testId}`)).toEqual(['1:baseline/1', '2:baseline/2', '3:list-cache/1', '4:list-cache/2']);
+    expect(p.matrix.map((e) => `${e.matrixId}:${e.config.label}/${e.testId}`)).toEqual([
+      '1:baseline/1',
+      '2:baseline/2',
+      '3:list-cache/1',
+      '4:list-cache/2',
+    ]);
     expect([...p.iterationMs.values()]).toEqual([30_000, 30_000, 30_000, 30_000]);
   });
 
@@ -81,11 +87,18 @@ describe('prepareBenchmark', () => {
   it('gives a matrix that can be assigned to the VMs and rendered for every entry', () => {
     const req = request({ configs: { name: 'configs.csv', content: CONFIGS_CSV } });
     const p = prepareBenchmark(req);
-    const assignment = assignByCost(p.matrix.map((e) => ({ matrixId: e.matrixId, costMs: p.iterationMs.get(e.matrixId)! * req.iterations })), ['vm-1', 'vm-2']);
+    const assignment = assignByCost(
+      p.matrix.map((e) => ({ matrixId: e.matrixId, costMs: p.iterationMs.get(e.matrixId)! * req.iterations })),
+      ['vm-1', 'vm-2'],
+    );
     expect([...assignment.values()].flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
     expect([...assignment.values()].map((ids) => ids.length)).toEqual([3, 3]);
     for (const e of p.matrix) {
-      const job = renderTemplate(req.jobFile.content, placeholderValues(e.testId, e.params, { MOUNT_POINT: '/mnt/gcs', TEST_DATA_DIR: '/mnt/gcs/d' }), req.jobFile.name);
+      const job = renderTemplate(
+        req.jobFile.content,
+        placeholderValues(e.testId, e.params, { MOUNT_POINT: '/mnt/gcs', TEST_DATA_DIR: '/mnt/gcs/d' }),
+        req.jobFile.name,
+      );
       expect(job).toContain(`\nbs=${e.params.block_size}\n`);
       expect(job).toContain(`\niodepth=${e.params.io_depth}\n`);
       expect(job).toContain('\ndirectory=/mnt/gcs\n');
@@ -100,23 +113,50 @@ describe('prepareBenchmark', () => {
   });
 
   it('does not check VM names of a fleet it resolves later', () => {
-    expect(prepareBenchmark(request({ fleet: { kind: 'instance-group', project: 'p', zone: 'us-west4-a', group: 'g' } })).matrix).toHaveLength(3);
+    expect(
+      prepareBenchmark(request({ fleet: { kind: 'instance-group', project: 'p', zone: 'us-west4-a', group: 'g' } })).matrix,
+    ).toHaveLength(3);
   });
 
   describe('refuses', () => {
     it.each(['../x', 'a/b', '', '.x'])('the unsafe benchmark id %j', (id) => {
-      expectInputError(() => prepareBenchmark(request({ benchmarkId: id })), { flag: '--benchmark-id' }, '--benchmark-id: ', `benchmark id ${JSON.stringify(id)} is not allowed`);
+      expectInputError(
+        () => prepareBenchmark(request({ benchmarkId: id })),
+        { flag: '--benchmark-id' },
+        '--benchmark-id: ',
+        `benchmark id ${JSON.stringify(id)} is not allowed`,
+      );
     });
 
     it.each([0, -1, 1.5, Number.NaN])('%d iterations', (n) => {
-      expectInputError(() => prepareBenchmark(request({ iterations: n })), { flag: '--iterations' }, '--iterations: ', `must be a whole number of 1 or more, got ${n}`);
+      expectInputError(
+        () => prepareBenchmark(request({ iterations: n })),
+        { flag: '--iterations' },
+        '--iterations: ',
+        `must be a whole number of 1 or more, got ${n}`,
+      );
     });
 
     it('no VMs, a repeated VM and an unsafe VM name', () => {
-      expectInputError(() => prepareBenchmark(request({ fleet: { kind: 'static', vms: [] } })), { flag: '--vms' }, '--vms: ', 'no VMs given');
-      expectInputError(() => prepareBenchmark(request({ fleet: { kind: 'static', vms: ['a', 'b', 'a'] } })), { flag: '--vms' }, '--vms: ', 'VM "a" is listed twice');
+      expectInputError(
+        () => prepareBenchmark(request({ fleet: { kind: 'static', vms: [] } })),
+        { flag: '--vms' },
+        '--vms: ',
+        'no VMs given',
+      );
+      expectInputError(
+        () => prepareBenchmark(request({ fleet: { kind: 'static', vms: ['a', 'b', 'a'] } })),
+        { flag: '--vms' },
+        '--vms: ',
+        'VM "a" is listed twice',
+      );
       for (const vm of ['a/b', '../vm']) {
-        expectInputError(() => prepareBenchmark(request({ fleet: { kind: 'static', vms: ['ok', vm] } })), { flag: '--vms' }, '--vms: ', `VM name ${JSON.stringify(vm)} is not allowed`);
+        expectInputError(
+          () => prepareBenchmark(request({ fleet: { kind: 'static', vms: ['ok', vm] } })),
+          { flag: '--vms' },
+          '--vms: ',
+          `VM name ${JSON.stringify(vm)} is not allowed`,
+        );
       }
     });
 
@@ -164,8 +204,17 @@ describe('prepareBenchmark', () => {
     });
 
     it('a bad commit or mount args flag when there is no configs CSV', () => {
-      expectInputError(() => prepareBenchmark(request({ gcsfuseCommit: '--upload-pack=x' })), { flag: '--gcsfuse-commit' }, '--gcsfuse-commit: ');
-      expectInputError(() => prepareBenchmark(request({ gcsfuseMountArgs: '--a; reboot' })), { flag: '--gcsfuse-mount-args' }, '--gcsfuse-mount-args: ', 'shell operator ";"');
+      expectInputError(
+        () => prepareBenchmark(request({ gcsfuseCommit: '--upload-pack=x' })),
+        { flag: '--gcsfuse-commit' },
+        '--gcsfuse-commit: ',
+      );
+      expectInputError(
+        () => prepareBenchmark(request({ gcsfuseMountArgs: '--a; reboot' })),
+        { flag: '--gcsfuse-mount-args' },
+        '--gcsfuse-mount-args: ',
+        'shell operator ";"',
+      );
     });
   });
 });

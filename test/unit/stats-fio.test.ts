@@ -13,10 +13,28 @@ import { FIO_BIN, runFio, type FioRun } from './helpers/fio';
 
 // Statistics on outputs of real fio runs, checked against fio's own pooling where fio does it.
 
-interface RawLat { N: number; min: number; max: number; mean: number; stddev: number }
-interface RawDir { clat_ns: RawLat }
-interface RawJob { jobname: string; port?: number; read: RawDir; write: RawDir; mixed?: RawDir }
-interface RawOutput { 'fio version': string; jobs?: RawJob[]; client_stats?: RawJob[] }
+interface RawLat {
+  N: number;
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+}
+interface RawDir {
+  clat_ns: RawLat;
+}
+interface RawJob {
+  jobname: string;
+  port?: number;
+  read: RawDir;
+  write: RawDir;
+  mixed?: RawDir;
+}
+interface RawOutput {
+  'fio version': string;
+  jobs?: RawJob[];
+  client_stats?: RawJob[];
+}
 
 const config: MountConfig = { label: 'baseline', commit: 'v2.4.0', mountArgs: '', mountArgv: [] };
 const entry = buildMatrix([config], parseTestCasesCsv('test_id,block_size\nrr,4k\n', 'tests.csv'))[0]!;
@@ -67,9 +85,17 @@ async function startFioServer(): Promise<number> {
 }
 
 const randread = (sub: string, extra: string[] = []) => [
-  '--name=rr', `--directory=${path.join(dir, sub)}`, '--size=4m', '--bs=4k', '--rw=randread', '--ioengine=psync',
+  '--name=rr',
+  `--directory=${path.join(dir, sub)}`,
+  '--size=4m',
+  '--bs=4k',
+  '--rw=randread',
+  '--ioengine=psync',
   // Page-cache reads: fio's default invalidate=1 would make every run read the disk.
-  '--invalidate=0', '--time_based', '--output-format=json+', ...extra,
+  '--invalidate=0',
+  '--time_based',
+  '--output-format=json+',
+  ...extra,
 ];
 
 beforeAll(async () => {
@@ -80,8 +106,15 @@ beforeAll(async () => {
   await writeFile(job, `[t]\ndirectory=${path.join(dir, 'clients')}\nsize=1m\nbs=4k\nrw=randrw\nioengine=psync\nnumjobs=2\n`);
   [mixed, clients] = await Promise.all([
     runFio(dir, 'mixed.json', [
-      '--name=t', `--directory=${path.join(dir, 'mixed')}`, '--size=2m', '--bs=4k', '--rw=randrw', '--ioengine=psync',
-      '--numjobs=3', '--unified_rw_reporting=both', '--output-format=json+',
+      '--name=t',
+      `--directory=${path.join(dir, 'mixed')}`,
+      '--size=2m',
+      '--bs=4k',
+      '--rw=randrw',
+      '--ioengine=psync',
+      '--numjobs=3',
+      '--unified_rw_reporting=both',
+      '--output-format=json+',
     ]),
     runFio(dir, 'clients.json', [`--client=ip:127.0.0.1,${p1}`, job, `--client=ip:127.0.0.1,${p2}`, job, '--output-format=json+']),
   ]);
@@ -168,7 +201,12 @@ describe('pooled latency stddev (parallel-axis formula) against fio', () => {
     const { iterations } = clientIterations();
     const runs = [
       entryReport(entry, null, 'passed', iterations),
-      entryReport(entry, null, 'passed', normal.map((n) => parseIteration(n.output))),
+      entryReport(
+        entry,
+        null,
+        'passed',
+        normal.map((n) => parseIteration(n.output)),
+      ),
       entryReport(entry, null, 'passed', [parseIteration(mixed.output)]),
     ];
     let checked = 0;
@@ -241,7 +279,12 @@ describe('outlier iterations', () => {
   });
 
   it('flags none among steady runs', () => {
-    const report = entryReport(entry, 'vm-1', 'passed', steady.map((n) => parseIteration(n.output)));
+    const report = entryReport(
+      entry,
+      'vm-1',
+      'passed',
+      steady.map((n) => parseIteration(n.output)),
+    );
     const bw = report.read!.bwBytesPerSec;
     expect(bw.n).toBe(4);
     expect(bw.cv).toBeLessThan(0.05);

@@ -30,8 +30,19 @@ describe('sampleStats', () => {
 
   it('has no spread and no confidence interval for one value', () => {
     expect(sampleStats([42])).toEqual({
-      values: [42], n: 1, mean: 42, median: 42, stddev: 0, cv: 0, min: 42, max: 42, ci95Low: null, ci95High: null,
-      ciUnavailable: '1 iteration: an interval needs 3 or more', geoMean: 42, outlierIterations: [],
+      values: [42],
+      n: 1,
+      mean: 42,
+      median: 42,
+      stddev: 0,
+      cv: 0,
+      min: 42,
+      max: 42,
+      ci95Low: null,
+      ci95High: null,
+      ciUnavailable: '1 iteration: an interval needs 3 or more',
+      geoMean: 42,
+      outlierIterations: [],
     });
   });
 
@@ -117,7 +128,18 @@ describe('median', () => {
 
 describe('Student t distribution', () => {
   it('has the textbook two-sided 95% quantiles', () => {
-    const table: [number, number][] = [[1, 12.7062], [2, 4.3027], [3, 3.1824], [4, 2.7764], [5, 2.5706], [9, 2.2622], [10, 2.2281], [20, 2.086], [30, 2.0423], [120, 1.9799]];
+    const table: [number, number][] = [
+      [1, 12.7062],
+      [2, 4.3027],
+      [3, 3.1824],
+      [4, 2.7764],
+      [5, 2.5706],
+      [9, 2.2622],
+      [10, 2.2281],
+      [20, 2.086],
+      [30, 2.0423],
+      [120, 1.9799],
+    ];
     for (const [df, t] of table) expect(studentTQuantile(0.975, df), `df ${df}`).toBeCloseTo(t, 3);
     // Large df: the normal distribution's 1.95996.
     expect(studentTQuantile(0.975, 1e7)).toBeCloseTo(1.95996, 4);
@@ -150,7 +172,8 @@ describe('Student t distribution', () => {
   });
 
   it('inverts its CDF', () => {
-    for (const df of [1, 3, 12.5, 40]) for (const p of [0.6, 0.9, 0.975, 0.999]) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 10);
+    for (const df of [1, 3, 12.5, 40])
+      for (const p of [0.6, 0.9, 0.975, 0.999]) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 10);
   });
 
   it('rests on a correct ln Γ and incomplete beta', () => {

@@ -60,7 +60,9 @@ describe('gcsfuse ref specs', () => {
   });
 
   it('says when nothing matches', () => {
-    expect(() => resolveRefFromLsRemote(lsRemote, { kind: 'tag', pattern: 'v4.*' }, 'the-repo')).toThrow(/the-repo has no tag matching "v4\.\*"/);
+    expect(() => resolveRefFromLsRemote(lsRemote, { kind: 'tag', pattern: 'v4.*' }, 'the-repo')).toThrow(
+      /the-repo has no tag matching "v4\.\*"/,
+    );
     expect(() => resolveRefFromLsRemote(lsRemote, { kind: 'branch', name: 'main' }, 'the-repo')).toThrow(/no branch "main"/);
   });
 });
@@ -85,16 +87,40 @@ describe('suite names, run ids and webhook names', () => {
 
 function row(over: Partial<MetricComparison>): MetricComparison {
   return {
-    testId: 't1', baselineConfig: 'default', candidateConfig: 'default', metric: 'read_bw', unit: 'MiB/s', better: 'higher',
-    baseline: 100, candidate: 100, baselineN: 3, candidateN: 3, deltaPct: 0, p: 0.9, t: 0, df: 4, significant: false, thresholdPct: 10, verdict: 'no significant change',
+    testId: 't1',
+    baselineConfig: 'default',
+    candidateConfig: 'default',
+    metric: 'read_bw',
+    unit: 'MiB/s',
+    better: 'higher',
+    baseline: 100,
+    candidate: 100,
+    baselineN: 3,
+    candidateN: 3,
+    deltaPct: 0,
+    p: 0.9,
+    t: 0,
+    df: 4,
+    significant: false,
+    thresholdPct: 10,
+    verdict: 'no significant change',
     ...over,
   };
 }
 
-function comparison(rows: MetricComparison[], over: Partial<Comparison> & { gateIncomplete?: string[]; inconclusiveGated?: number } = {}): Comparison {
+function comparison(
+  rows: MetricComparison[],
+  over: Partial<Comparison> & { gateIncomplete?: string[]; inconclusiveGated?: number } = {},
+): Comparison {
   return {
-    baseline: { benchmarkId: 'a', config: null }, candidate: { benchmarkId: 'b', config: null }, matchedBy: 'test_id+config', alpha: 0.05, thresholds: { read_bw: 10 },
-    rows, unmatched: { baselineOnly: [], candidateOnly: [] }, skipped: [],
+    baseline: { benchmarkId: 'a', config: null },
+    candidate: { benchmarkId: 'b', config: null },
+    matchedBy: 'test_id+config',
+    alpha: 0.05,
+    thresholds: { read_bw: 10 },
+    rows,
+    unmatched: { baselineOnly: [], candidateOnly: [] },
+    skipped: [],
     regressions: rows.filter((r) => r.verdict === 'regression').length,
     untestedGated: rows.filter((r) => r.thresholdPct !== null && r.p === null).length,
     ...over,
@@ -113,18 +139,51 @@ describe('suite verdicts', () => {
   });
 
   it('inconclusive when the gate cannot judge: nothing matched, too few iterations, failed entries', () => {
-    expect(suiteVerdictOf(comparison([]), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/no test and metric matched/) });
-    expect(suiteVerdictOf(comparison([row({ p: null, verdict: 'not tested' })]), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/fewer than 2 iterations/) });
-    expect(suiteVerdictOf(comparison([row({})]), 2)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/2 entries of this run failed/) });
+    expect(suiteVerdictOf(comparison([]), 0)).toMatchObject({
+      verdict: 'inconclusive',
+      reason: expect.stringMatching(/no test and metric matched/),
+    });
+    expect(suiteVerdictOf(comparison([row({ p: null, verdict: 'not tested' })]), 0)).toMatchObject({
+      verdict: 'inconclusive',
+      reason: expect.stringMatching(/fewer than 2 iterations/),
+    });
+    expect(suiteVerdictOf(comparison([row({})]), 2)).toMatchObject({
+      verdict: 'inconclusive',
+      reason: expect.stringMatching(/2 entries of this run failed/),
+    });
     // compare's own account of why the gate cannot vouch for the run wins.
-    expect(suiteVerdictOf(comparison([row({})], { gateIncomplete: ['only 1 of 2 tests matched'] }), 0)).toEqual({ verdict: 'inconclusive', reason: 'only 1 of 2 tests matched' });
-    expect(suiteVerdictOf(comparison([row({ verdict: 'inconclusive' as MetricComparison['verdict'] })], { inconclusiveGated: 1 }), 0)).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/1 gated metric\(s\) are inconclusive/) });
+    expect(suiteVerdictOf(comparison([row({})], { gateIncomplete: ['only 1 of 2 tests matched'] }), 0)).toEqual({
+      verdict: 'inconclusive',
+      reason: 'only 1 of 2 tests matched',
+    });
+    expect(
+      suiteVerdictOf(comparison([row({ verdict: 'inconclusive' as MetricComparison['verdict'] })], { inconclusiveGated: 1 }), 0),
+    ).toMatchObject({ verdict: 'inconclusive', reason: expect.stringMatching(/1 gated metric\(s\) are inconclusive/) });
   });
 
   it('a regression alert carries the run, the ref and a chat-readable text', () => {
     const v: VerdictRecord = {
-      suite: 'nightly', benchmarkId: 'nightly-1', baselineId: 'nightly-0', ref: 'v3.1.0', commit: sha('a'), verdict: 'regression', reason: '1 metric(s) beyond',
-      regressions: [{ testId: 't1', baselineConfig: 'default', metric: 'read_bw', unit: 'MiB/s', baseline: 100, candidate: 40, deltaPct: -60, p: 0.001, thresholdPct: 10 }], comparison: null,
+      suite: 'nightly',
+      benchmarkId: 'nightly-1',
+      baselineId: 'nightly-0',
+      ref: 'v3.1.0',
+      commit: sha('a'),
+      verdict: 'regression',
+      reason: '1 metric(s) beyond',
+      regressions: [
+        {
+          testId: 't1',
+          baselineConfig: 'default',
+          metric: 'read_bw',
+          unit: 'MiB/s',
+          baseline: 100,
+          candidate: 40,
+          deltaPct: -60,
+          p: 0.001,
+          thresholdPct: 10,
+        },
+      ],
+      comparison: null,
     };
     const alert = regressionAlert(v);
     expect(alert).toMatchObject({ event: 'regression', suite: 'nightly', benchmarkId: 'nightly-1', ref: 'v3.1.0' });

@@ -10,7 +10,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 it('test files leave no temporary folders, even when a test fails', async () => {
   const vitest = path.join(REPO, 'node_modules/vitest/vitest.mjs');
-  const r = await run(process.execPath, [vitest, 'run', '--config', 'test/fixtures/temp-hygiene/vitest.config.ts'], { cwd: REPO, env: { TMPDIR: tmp } });
+  const r = await run(process.execPath, [vitest, 'run', '--config', 'test/fixtures/temp-hygiene/vitest.config.ts'], {
+    cwd: REPO,
+    env: { TMPDIR: tmp },
+  });
   // The fixture ran: two tests passed... one failed on purpose.
   expect(r.code, r.stdout + r.stderr).toBe(1);
   expect(r.stdout + r.stderr).toMatch(/1 failed/);

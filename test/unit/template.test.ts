@@ -156,7 +156,13 @@ describe('matching', () => {
         'BS=4k',
       ].join('\n'),
     );
-    expect(findPlaceholders(template, 'job.fio').map((u) => `${u.line}:${u.name}`)).toEqual(['2:BS', '3:THREADS', '4:IO_TYPE', '5:TEST_DATA_DIR', '18:BS']);
+    expect(findPlaceholders(template, 'job.fio').map((u) => `${u.line}:${u.name}`)).toEqual([
+      '2:BS',
+      '3:THREADS',
+      '4:IO_TYPE',
+      '5:TEST_DATA_DIR',
+      '18:BS',
+    ]);
   });
 
   it('does not take the gcsfuse sample names (NUMJOBS, DIR, ...) as bare words', () => {
@@ -168,7 +174,9 @@ describe('matching', () => {
   it('never touches comment lines, even with unknown placeholders in them', () => {
     const template = '; bs=BLOCK_SIZE ${NOT_A_PLACEHOLDER}\n  # numjobs=${THREADS}\n[j]\nbs=BS ; trailing\n#BS\n';
     expect(findPlaceholders(template, 'job.fio')).toEqual([{ name: 'BS', line: 4, form: 'bare' }]);
-    expect(renderTemplate(template, values)).toBe('; bs=BLOCK_SIZE ${NOT_A_PLACEHOLDER}\n  # numjobs=${THREADS}\n[j]\nbs=4k ; trailing\n#BS\n');
+    expect(renderTemplate(template, values)).toBe(
+      '; bs=BLOCK_SIZE ${NOT_A_PLACEHOLDER}\n  # numjobs=${THREADS}\n[j]\nbs=4k ; trailing\n#BS\n',
+    );
   });
 
   it('never scans a substituted value again', () => {
@@ -190,8 +198,18 @@ describe('errors', () => {
       'unknown placeholder ${BLOCKSIZE}; known placeholders are ',
       'BLOCK_SIZE',
     );
-    expectInputError(() => findPlaceholders('[j]\nbs=${block_size}', 'job.fio'), { file: 'job.fio', line: 2 }, 'job.fio, line 2: ', 'unknown placeholder ${block_size}');
-    expectInputError(() => findPlaceholders('[j]\nbs=${}', 'job.fio'), { file: 'job.fio', line: 2 }, 'job.fio, line 2: ', 'unknown placeholder ${}');
+    expectInputError(
+      () => findPlaceholders('[j]\nbs=${block_size}', 'job.fio'),
+      { file: 'job.fio', line: 2 },
+      'job.fio, line 2: ',
+      'unknown placeholder ${block_size}',
+    );
+    expectInputError(
+      () => findPlaceholders('[j]\nbs=${}', 'job.fio'),
+      { file: 'job.fio', line: 2 },
+      'job.fio, line 2: ',
+      'unknown placeholder ${}',
+    );
   });
 
   it('a placeholder whose column the CSV lacks, naming the line, the CSV and the column', () => {
@@ -202,7 +220,8 @@ describe('errors', () => {
       'placeholder IO_DEPTH has no value: tests.csv has no column "io_depth"',
     );
     expectInputError(
-      () => checkTemplate(BRACED_JOB_FILE, 'job.fio', ['io_type', 'file_size', 'block_size', 'io_depth', 'nr_files', 'direct'], 'tests.csv'),
+      () =>
+        checkTemplate(BRACED_JOB_FILE, 'job.fio', ['io_type', 'file_size', 'block_size', 'io_depth', 'nr_files', 'direct'], 'tests.csv'),
       { file: 'job.fio', line: 18 },
       'job.fio, line 18: ',
       'placeholder THREADS has no value: tests.csv has no column "num_jobs"',
@@ -216,18 +235,43 @@ describe('errors', () => {
 
   it('an empty file, or one without a job section', () => {
     expectInputError(() => checkTemplate(' \n\n', 'job.fio', [], 't.csv'), { file: 'job.fio' }, 'job.fio: ', 'the fio job file is empty');
-    expectInputError(() => checkTemplate('bs=4k\nrw=read\n', 'job.fio', [], 't.csv'), { file: 'job.fio' }, 'job.fio: ', 'no [job] section found');
-    expectInputError(() => checkTemplate('; [commented]\nbs=4k\n', 'job.fio', [], 't.csv'), { file: 'job.fio' }, 'job.fio: ', 'no [job] section found');
+    expectInputError(
+      () => checkTemplate('bs=4k\nrw=read\n', 'job.fio', [], 't.csv'),
+      { file: 'job.fio' },
+      'job.fio: ',
+      'no [job] section found',
+    );
+    expectInputError(
+      () => checkTemplate('; [commented]\nbs=4k\n', 'job.fio', [], 't.csv'),
+      { file: 'job.fio' },
+      'job.fio: ',
+      'no [job] section found',
+    );
   });
 
   it('a value missing at render time, or one with a line break', () => {
-    expectInputError(() => renderTemplate('[j]\nbs=4k\niodepth=IO_DEPTH\n', {}, 'job.fio'), { file: 'job.fio', line: 3 }, 'job.fio, line 3: ', 'placeholder IO_DEPTH has no value');
-    expectInputError(() => renderTemplate('[j]\nbs=${BS}', { BS: '4k\nexec_prerun=id' }, 'job.fio'), { file: 'job.fio', line: 2 }, 'job.fio, line 2: ', 'value of BS contains a line break');
+    expectInputError(
+      () => renderTemplate('[j]\nbs=4k\niodepth=IO_DEPTH\n', {}, 'job.fio'),
+      { file: 'job.fio', line: 3 },
+      'job.fio, line 3: ',
+      'placeholder IO_DEPTH has no value',
+    );
+    expectInputError(
+      () => renderTemplate('[j]\nbs=${BS}', { BS: '4k\nexec_prerun=id' }, 'job.fio'),
+      { file: 'job.fio', line: 2 },
+      'job.fio, line 2: ',
+      'value of BS contains a line break',
+    );
     expectInputError(() => renderTemplate('[j]\nbs=BS', { BS: '4k\r' }), { file: 'job file', line: 2 }, 'job file, line 2: ');
   });
 
   it.each(['relative/dir', '', '/mnt/a:b', '/mnt/a\nexec_prerun=id', '/mnt/my dir', '/mnt/$HOME'])('a built-in path such as %j', (p) => {
-    expectInputError(() => placeholderValues('t', {}, { MOUNT_POINT: p, TEST_DATA_DIR: '/ok' }), {}, 'MOUNT_POINT ', 'must be an absolute path');
+    expectInputError(
+      () => placeholderValues('t', {}, { MOUNT_POINT: p, TEST_DATA_DIR: '/ok' }),
+      {},
+      'MOUNT_POINT ',
+      'must be an absolute path',
+    );
   });
 });
 
@@ -276,12 +320,18 @@ describe("the original tool's templates ($NAME and ${NAME}, envsubst style)", ()
     for (const name of originalTemplateNames()) {
       const expected = v[name];
       expect(expected, name).toBeDefined();
-      expect(renderTemplate(`[j]\na=$${name}\nb=\${${name}}\nc=x-$${name}-y`, v)).toBe(`[j]\na=${expected}\nb=${expected}\nc=x-${expected}-y`);
+      expect(renderTemplate(`[j]\na=$${name}\nb=\${${name}}\nc=x-$${name}-y`, v)).toBe(
+        `[j]\na=${expected}\nb=${expected}\nc=x-${expected}-y`,
+      );
     }
   });
 
   it('renders a whole template, leaving $$, fio keywords and words in values alone', () => {
-    expect(checkTemplate(ORIGINAL_STYLE_JOB_FILE, 'job.fio', Object.keys(row(0).params), 'tests.csv').map((u) => `${u.line}:${u.form}:${u.name}`)).toEqual([
+    expect(
+      checkTemplate(ORIGINAL_STYLE_JOB_FILE, 'job.fio', Object.keys(row(0).params), 'tests.csv').map(
+        (u) => `${u.line}:${u.form}:${u.name}`,
+      ),
+    ).toEqual([
       '4:dollar:DIRECT',
       '11:dollar:IO_TYPE',
       '12:braced:BS',
@@ -291,7 +341,8 @@ describe("the original tool's templates ($NAME and ${NAME}, envsubst style)", ()
       '16:dollar:FILE_SIZE',
       '17:dollar:TEST_DATA_DIR',
     ]);
-    expect(renderTemplate(ORIGINAL_STYLE_JOB_FILE, placeholderValues('seq-read', row(0).params, BUILTINS), 'job.fio')).toBe(`; written for the original: envsubst '$BS $FILE_SIZE ...'
+    expect(renderTemplate(ORIGINAL_STYLE_JOB_FILE, placeholderValues('seq-read', row(0).params, BUILTINS), 'job.fio'))
+      .toBe(`; written for the original: envsubst '$BS $FILE_SIZE ...'
 [global]
 ioengine=psync
 direct=0
@@ -314,7 +365,12 @@ directory=/mnt/gcs/data
   it('takes the longest name after $, as a shell does', () => {
     const v = placeholderValues('t', row(0).params, BUILTINS);
     expect(renderTemplate('[j]\nbs=$BS,$BS.x,$BS/y,${BS}z', v)).toBe('[j]\nbs=64k,64k.x,64k/y,64kz');
-    expectInputError(() => renderTemplate('[j]\nbs=$BSz', v, 'job.fio'), { file: 'job.fio', line: 2 }, 'job.fio, line 2: ', 'unknown placeholder $BSz');
+    expectInputError(
+      () => renderTemplate('[j]\nbs=$BSz', v, 'job.fio'),
+      { file: 'job.fio', line: 2 },
+      'job.fio, line 2: ',
+      'unknown placeholder $BSz',
+    );
   });
 
   it.each([
@@ -335,7 +391,13 @@ directory=/mnt/gcs/data
     ['$bs', '[j]\nbs=$bs\n', 2],
     ['$TEMPORAL_API_KEY', '[j]\n; $IGNORED in a comment\ndescription=x $TEMPORAL_API_KEY\n', 3],
   ])('refuses an unknown %s, naming the file and line', (name, template, line) => {
-    expectInputError(() => findPlaceholders(template, 'job.fio'), { file: 'job.fio', line }, `job.fio, line ${line}: `, `unknown placeholder ${name}; known placeholders are `, "fio's own $ keywords ($jobname");
+    expectInputError(
+      () => findPlaceholders(template, 'job.fio'),
+      { file: 'job.fio', line },
+      `job.fio, line ${line}: `,
+      `unknown placeholder ${name}; known placeholders are `,
+      "fio's own $ keywords ($jobname",
+    );
   });
 });
 
@@ -352,7 +414,14 @@ describe("gcsfuse's own sample job files (${NUMJOBS}-style names)", () => {
   });
 
   it('accepts and renders the read-cache load test style', () => {
-    expect(checkTemplate(GCSFUSE_SAMPLE_JOB_FILE, 'job.fio', Object.keys(t.params), 'tests.csv').map((u) => u.name)).toEqual(['NRFILES', 'NUMJOBS', 'DIR', 'BLOCK_SIZE', 'FILESIZE', 'READ_TYPE']);
+    expect(checkTemplate(GCSFUSE_SAMPLE_JOB_FILE, 'job.fio', Object.keys(t.params), 'tests.csv').map((u) => u.name)).toEqual([
+      'NRFILES',
+      'NUMJOBS',
+      'DIR',
+      'BLOCK_SIZE',
+      'FILESIZE',
+      'READ_TYPE',
+    ]);
     const text = renderTemplate(GCSFUSE_SAMPLE_JOB_FILE, placeholderValues(t.testId, t.params, BUILTINS), 'job.fio');
     expect(text).toContain('nrfiles=3\n');
     expect(text).toContain('numjobs=2\n');
@@ -394,7 +463,10 @@ describe('original-style and gcsfuse-style jobs are valid fio jobs', () => {
     for (const [name, template, csv] of jobs) {
       const t = parseTestCasesCsv(csv, 'tests.csv')[0]!;
       const file = path.join(dir, `${name}.fio`);
-      await writeFile(file, renderTemplate(template, placeholderValues(t.testId, t.params, { MOUNT_POINT: dir, TEST_DATA_DIR: dir }), name));
+      await writeFile(
+        file,
+        renderTemplate(template, placeholderValues(t.testId, t.params, { MOUNT_POINT: dir, TEST_DATA_DIR: dir }), name),
+      );
       files.push(file);
     }
     const run = promisify(execFile);

@@ -15,8 +15,16 @@ describe('parseTestCasesCsv', () => {
   it('reads the second format, using the data row as the test id', () => {
     const tests = parseTestCasesCsv(BRACED_TEST_CSV, 'tests.csv');
     expect(tests).toEqual([
-      { testId: '1', row: 1, params: { io_type: 'read', num_jobs: '1', file_size: '1m', block_size: '4k', io_depth: '1', nr_files: '1', direct: '0' } },
-      { testId: '2', row: 2, params: { io_type: 'randread', num_jobs: '4', file_size: '2g', block_size: '1m', io_depth: '8', nr_files: '4', direct: '1' } },
+      {
+        testId: '1',
+        row: 1,
+        params: { io_type: 'read', num_jobs: '1', file_size: '1m', block_size: '4k', io_depth: '1', nr_files: '1', direct: '0' },
+      },
+      {
+        testId: '2',
+        row: 2,
+        params: { io_type: 'randread', num_jobs: '4', file_size: '2g', block_size: '1m', io_depth: '8', nr_files: '4', direct: '1' },
+      },
     ]);
   });
 
@@ -138,7 +146,15 @@ describe('parseTestCasesCsv', () => {
     ])('an injection attempt in %s: %j', (column, cell, line) => {
       const columns = ['test_id', 'io_type', 'block_size', 'num_jobs', 'file_size', 'io_depth', 'direct', 'nr_files', 'runtime'];
       const good: Record<string, string> = {
-        test_id: 't1', io_type: 'read', block_size: '4k', num_jobs: '1', file_size: '1m', io_depth: '1', direct: '0', nr_files: '1', runtime: '10s',
+        test_id: 't1',
+        io_type: 'read',
+        block_size: '4k',
+        num_jobs: '1',
+        file_size: '1m',
+        io_depth: '1',
+        direct: '0',
+        nr_files: '1',
+        runtime: '10s',
       };
       const row = columns.map((c) => (c === column ? cell : good[c])).join(',');
       const err = expectInputError(

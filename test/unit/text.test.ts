@@ -5,7 +5,8 @@ import { hasControlChars, hasSpaceOrControlChars } from '../../src/core/text';
 
 describe('control characters', () => {
   it('finds C0 controls and DEL, not printable text or non-ASCII letters', () => {
-    for (const bad of ['a\nb', 'tab\there', '\u0000', 'esc\u001b[31m', 'del\u007f']) expect(hasControlChars(bad), JSON.stringify(bad)).toBe(true);
+    for (const bad of ['a\nb', 'tab\there', '\u0000', 'esc\u001b[31m', 'del\u007f'])
+      expect(hasControlChars(bad), JSON.stringify(bad)).toBe(true);
     for (const ok of ['plain', 'with space', 'ünïcödé', 'a/b-c_d.e', '']) expect(hasControlChars(ok), ok).toBe(false);
   });
 
@@ -18,7 +19,8 @@ describe('control characters', () => {
 
 describe('checkRepoLocation', () => {
   it('takes URLs and paths', () => {
-    for (const ok of ['https://github.com/GoogleCloudPlatform/gcsfuse.git', '/srv/git/gcsfuse', 'file:///tmp/repo']) expect(checkRepoLocation(ok, '--repo')).toBe(ok);
+    for (const ok of ['https://github.com/GoogleCloudPlatform/gcsfuse.git', '/srv/git/gcsfuse', 'file:///tmp/repo'])
+      expect(checkRepoLocation(ok, '--repo')).toBe(ok);
   });
 
   it('refuses options git would parse, empty values, white space and control characters, naming the flag', () => {

@@ -135,14 +135,26 @@ describe('bounds', () => {
 describe('series kept for the charted tests only', () => {
   it('keeps the first MAX_CHARTED_TESTS tests in matrix order, and only the summary for the others', async () => {
     const { chartedTests, MAX_CHARTED_TESTS } = await import('../../src/core/timeseries');
-    const entries = Array.from({ length: (MAX_CHARTED_TESTS + 3) * 2 }, (_, i) => ({ matrixId: 1000 - i, testId: `t${(MAX_CHARTED_TESTS + 2 - (i >> 1)).toString().padStart(3, '0')}` }));
+    const entries = Array.from({ length: (MAX_CHARTED_TESTS + 3) * 2 }, (_, i) => ({
+      matrixId: 1000 - i,
+      testId: `t${(MAX_CHARTED_TESTS + 2 - (i >> 1)).toString().padStart(3, '0')}`,
+    }));
     const charted = chartedTests(entries);
     expect(charted.size).toBe(MAX_CHARTED_TESTS);
     // Matrix order: the highest matrix ids come last, so t000... are first.
     expect(charted.has('t000')).toBe(true);
     expect(charted.has(`t0${MAX_CHARTED_TESTS + 2}`)).toBe(false);
     const warm = seriesFromFioLogs(fixture('warmup').files);
-    const input = { series: { schema: TIMESERIES_SCHEMA, iteration: 1, jobs: 2, intervalMs: warm.intervalMs, startedAtMs: warm.startedAtMs, directions: warm.directions } };
+    const input = {
+      series: {
+        schema: TIMESERIES_SCHEMA,
+        iteration: 1,
+        jobs: 2,
+        intervalMs: warm.intervalMs,
+        startedAtMs: warm.startedAtMs,
+        directions: warm.directions,
+      },
+    };
     const full = entryTimeSeries([input])!;
     const summaryOnly = entryTimeSeries([input], false)!;
     expect(summaryOnly.summary).toEqual(full.summary);

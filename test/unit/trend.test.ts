@@ -10,7 +10,10 @@ function dir(bwMiB: number[], p99Ms: number[]): DirectionStats {
   return {
     bwBytesPerSec: sampleStats(bwMiB.map((v) => v * MIB)),
     iops: sampleStats(bwMiB),
-    clatMeanNs: 1e6, clatMinNs: 1, clatMaxNs: 1e7, clatStddevNs: null,
+    clatMeanNs: 1e6,
+    clatMinNs: 1,
+    clatMaxNs: 1e7,
+    clatStddevNs: null,
     clatPercentilesNs: { p99: 99e6 },
     latencySamples: 10,
     clatHistogramNs: [],
@@ -20,17 +23,56 @@ function dir(bwMiB: number[], p99Ms: number[]): DirectionStats {
 }
 
 function report(testId: string, read: DirectionStats | null, status: EntryReport['status'] = 'passed'): EntryReport {
-  return { matrixId: 1, testId, configLabel: 'default', commit: 'x', mountArgs: '', params: {}, vm: 'vm', status, iterations: 3, fioVersion: 'fio-3', read, write: null };
+  return {
+    matrixId: 1,
+    testId,
+    configLabel: 'default',
+    commit: 'x',
+    mountArgs: '',
+    params: {},
+    vm: 'vm',
+    status,
+    iterations: 3,
+    fioVersion: 'fio-3',
+    read,
+    write: null,
+  };
 }
 
 function run(id: string, ref: string, reports: EntryReport[], verdict: VerdictRecord | null = null): TrendRun {
-  const record: SuiteRunRecord = { suite: 's', benchmarkId: id, ref, commit: 'c'.repeat(40), startedAt: `2025-01-0${id.slice(-1)}T00:00:00Z`, verdict: verdict?.verdict ?? 'pass', baselineId: null };
+  const record: SuiteRunRecord = {
+    suite: 's',
+    benchmarkId: id,
+    ref,
+    commit: 'c'.repeat(40),
+    startedAt: `2025-01-0${id.slice(-1)}T00:00:00Z`,
+    verdict: verdict?.verdict ?? 'pass',
+    baselineId: null,
+  };
   return { record, reports, verdict };
 }
 
 const regressed: VerdictRecord = {
-  suite: 's', benchmarkId: 'r3', baselineId: 'r2', ref: 'v3.2.0', commit: 'c'.repeat(40), verdict: 'regression', reason: 'slower',
-  regressions: [{ testId: 'seq<read>', baselineConfig: 'default', metric: 'read_bw', unit: 'MiB/s', baseline: 100, candidate: 10, deltaPct: -90, p: 0.001, thresholdPct: 10 }],
+  suite: 's',
+  benchmarkId: 'r3',
+  baselineId: 'r2',
+  ref: 'v3.2.0',
+  commit: 'c'.repeat(40),
+  verdict: 'regression',
+  reason: 'slower',
+  regressions: [
+    {
+      testId: 'seq<read>',
+      baselineConfig: 'default',
+      metric: 'read_bw',
+      unit: 'MiB/s',
+      baseline: 100,
+      candidate: 10,
+      deltaPct: -90,
+      p: 0.001,
+      thresholdPct: 10,
+    },
+  ],
   comparison: null,
 };
 

@@ -28,7 +28,9 @@ function progress(phase: BenchmarkPhase, passed: number, running: number | null)
       passed,
       failed: 0,
       lostVms: [],
-      runs: [{ vm: 'vm-1', workflowId: 'b-vm-1', status: phase === 'running' ? 'running' : 'completed', total: 4, passed, failed: 0, rerun: 0 }],
+      runs: [
+        { vm: 'vm-1', workflowId: 'b-vm-1', status: phase === 'running' ? 'running' : 'completed', total: 4, passed, failed: 0, rerun: 0 },
+      ],
     },
     live,
   };

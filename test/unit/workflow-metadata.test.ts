@@ -19,7 +19,9 @@ const progress = (over: Partial<BenchmarkProgress> = {}): BenchmarkProgress => (
 describe('Web UI metadata of a benchmark', () => {
   it('names the default config without a stray space when there are no mount args', () => {
     expect(defaultConfigLabel(smallRequest('b', ['vm-1']))).toBe('default (master)');
-    expect(defaultConfigLabel(smallRequest('b', ['vm-1'], { gcsfuseMountArgs: ' --implicit-dirs ' }))).toBe('default (master --implicit-dirs)');
+    expect(defaultConfigLabel(smallRequest('b', ['vm-1'], { gcsfuseMountArgs: ' --implicit-dirs ' }))).toBe(
+      'default (master --implicit-dirs)',
+    );
   });
 
   it('summarises the run in one line and details it in markdown', () => {
@@ -37,7 +39,9 @@ describe('Web UI metadata of a benchmark', () => {
   });
 
   it('counts the configs and names their refs', () => {
-    const req = smallRequest('cfg', ['vm-1'], { configs: { name: 'configs.csv', content: 'commit,mount_args,label\nv3.0.0,--implicit-dirs,a\nmaster,,b\n' } });
+    const req = smallRequest('cfg', ['vm-1'], {
+      configs: { name: 'configs.csv', content: 'commit,mount_args,label\nv3.0.0,--implicit-dirs,a\nmaster,,b\n' },
+    });
     const m = benchmarkStartMetadata(req, prepareBenchmark(req));
     expect(m.staticSummary).toContain('6 entries × 2 iterations on 1 VMs (vm-1), gcsfuse v3.0.0, master');
     expect(m.staticDetails).toContain('  - `a`: `v3.0.0` `--implicit-dirs`');
@@ -52,7 +56,13 @@ describe("a benchmark's current details", () => {
       progress({
         lostVms: ['vm-x'],
         deadline: '2030-01-01T00:00:00.000Z',
-        lastRetry: { via: 'signal', at: '2030-01-01T00:00:00.000Z', vm: 'nope', accepted: false, reason: 'VM "nope" has no run in this benchmark (VMs: a, b)' },
+        lastRetry: {
+          via: 'signal',
+          at: '2030-01-01T00:00:00.000Z',
+          vm: 'nope',
+          accepted: false,
+          reason: 'VM "nope" has no run in this benchmark (VMs: a, b)',
+        },
       }),
       2,
     );
@@ -66,13 +76,21 @@ describe("a benchmark's current details", () => {
 
   it('at the end names why it is incomplete and where the report is', () => {
     const text = benchmarkDetails(
-      progress({ phase: 'timed-out', deadline: 'x', incompleteReason: timedOutReason(60_000), report: { keys: ['b1/report/summary.json'], urls: ['/a/b1/report/summary.json'], complete: false } }),
+      progress({
+        phase: 'timed-out',
+        deadline: 'x',
+        incompleteReason: timedOutReason(60_000),
+        report: { keys: ['b1/report/summary.json'], urls: ['/a/b1/report/summary.json'], complete: false },
+      }),
       1,
     );
     expect(text).toContain('- incomplete: timed out after 60 s (1 min) (6 entries not run)');
     expect(text).toContain('- partial report (finished entries only): `/a/b1/report/summary.json`');
     expect(text).not.toContain('deadline');
-    const accepted = benchmarkDetails(progress({ lastRetry: { via: 'update', at: 't', vm: 'a', onto: 'b', accepted: true, retried: 2 } }), 2);
+    const accepted = benchmarkDetails(
+      progress({ lastRetry: { via: 'update', at: 't', vm: 'a', onto: 'b', accepted: true, retried: 2 } }),
+      2,
+    );
     expect(accepted).toContain('- retryVm update (t): 2 failed entries of a onto b queued again');
   });
 

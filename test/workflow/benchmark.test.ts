@@ -44,7 +44,6 @@ function start(req: BenchmarkRequest) {
 
 const art = (...parts: string[]) => path.join(h.artifacts, ...parts);
 
-
 describe('benchmark workflow on a real Temporal server with real fio', () => {
   it('distributes, runs every entry once per iteration, aggregates and reports', async () => {
     const req = smallRequest('happy', ['vm-a', 'vm-b']);
@@ -88,7 +87,9 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
         expect(report[dirName]!.bwBytesPerSec.mean).toBeGreaterThan(0);
       }
     }
-    const csv = readFileSync(art('happy', 'report', 'combined_report.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(art('happy', 'report', 'combined_report.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv).toHaveLength(4);
     expect(csv[0]).toContain('read_bw_MiBps_mean');
     expect(csv[0]).toContain('write_lat_p99_ms');
@@ -103,11 +104,15 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     const handle = await startBenchmark(env.client, req, h.artifacts);
     await handle.result();
     const found: { workflowId: string; status: unknown; memo?: Record<string, unknown> }[] = [];
-    await until(async () => {
-      found.length = 0;
-      for await (const w of env.client.workflow.list({ query: 'BenchmarkId = "searchable" AND BenchmarkStatus = "done"' })) found.push(w);
-      return found.length === 1;
-    }, 'visibility to index the run', 20_000);
+    await until(
+      async () => {
+        found.length = 0;
+        for await (const w of env.client.workflow.list({ query: 'BenchmarkId = "searchable" AND BenchmarkStatus = "done"' })) found.push(w);
+        return found.length === 1;
+      },
+      'visibility to index the run',
+      20_000,
+    );
     expect(found[0]!.workflowId).toBe('searchable');
     const desc = await handle.describe();
     expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.fleet)).toBe('vm-a');
@@ -119,12 +124,17 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     const req = smallRequest('per-config', ['vm-a', 'vm-b'], {
       iterations: 1,
       separateConfigs: true,
-      configs: { name: 'configs.csv', content: 'commit,mount_args,label\nmaster,--implicit-dirs,base\nmaster,--implicit-dirs --stat-cache-max-size-mb=-1,cached\n' },
+      configs: {
+        name: 'configs.csv',
+        content: 'commit,mount_args,label\nmaster,--implicit-dirs,base\nmaster,--implicit-dirs --stat-cache-max-size-mb=-1,cached\n',
+      },
     });
     const result = await (await start(req)).result();
     expect(result).toMatchObject({ totalEntries: 6, passed: 6 });
     for (const label of ['base', 'cached']) {
-      const rows = readFileSync(art('per-config', 'report', `${label}.csv`), 'utf8').trim().split('\n');
+      const rows = readFileSync(art('per-config', 'report', `${label}.csv`), 'utf8')
+        .trim()
+        .split('\n');
       expect(rows).toHaveLength(4);
       expect(rows.slice(1).every((r) => r.includes(`,${label},`))).toBe(true);
     }
@@ -156,15 +166,23 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
   });
 
   it('never copies credentials from the environment into artifacts or Temporal histories', async () => {
-    const secrets = { GOOGLE_APPLICATION_CREDENTIALS: '/secret/sa-key-MARKER1.json', TEMPORAL_API_KEY: 'MARKER2-api-key', GCSFUSE_BENCH_TEST_TOKEN: 'MARKER3' };
+    const secrets = {
+      GOOGLE_APPLICATION_CREDENTIALS: '/secret/sa-key-MARKER1.json',
+      TEMPORAL_API_KEY: 'MARKER2-api-key',
+      GCSFUSE_BENCH_TEST_TOKEN: 'MARKER3',
+    };
     Object.assign(process.env, secrets);
     try {
       const handle = await startBenchmark(env.client, smallRequest('no-secrets', ['vm-a'], { iterations: 1 }), h.artifacts);
       await handle.result();
-      const histories = [JSON.stringify(await handle.fetchHistory()), JSON.stringify(await env.client.workflow.getHandle('no-secrets-vm-vm-a').fetchHistory())];
+      const histories = [
+        JSON.stringify(await handle.fetchHistory()),
+        JSON.stringify(await env.client.workflow.getHandle('no-secrets-vm-vm-a').fetchHistory()),
+      ];
       const files = listFiles(art('no-secrets')).map((f) => readFileSync(f, 'utf8'));
       expect(files.length).toBeGreaterThan(5);
-      for (const text of [...histories, ...files]) for (const marker of ['MARKER1', 'MARKER2', 'MARKER3']) expect(text).not.toContain(marker);
+      for (const text of [...histories, ...files])
+        for (const marker of ['MARKER1', 'MARKER2', 'MARKER3']) expect(text).not.toContain(marker);
     } finally {
       for (const k of Object.keys(secrets)) delete process.env[k];
     }
@@ -191,7 +209,9 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
   });
 
   it('re-runs the entries of a VM whose agent never shows up on the healthy VMs', async () => {
-    const req = smallRequest('ghost', ['vm-a', 'ghost-vm'], { timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 } });
+    const req = smallRequest('ghost', ['vm-a', 'ghost-vm'], {
+      timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 },
+    });
     const handle = await start(req);
     const result = await handle.result();
     expect(result).toMatchObject({ totalEntries: 3, passed: 3, failed: 0 });
@@ -207,7 +227,7 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     expect(runs.filter((r) => r.vm === 'vm-a').map((r) => r.workflowId)).toEqual(['ghost-vm-vm-a', 'ghost-vm-vm-a-retry-1']);
   });
 
-  it('with re-routing off, a lost agent\'s entries stay failed', async () => {
+  it("with re-routing off, a lost agent's entries stay failed", async () => {
     const req = smallRequest('ghost-stay', ['vm-a', 'ghost-vm'], {
       timeouts: { fioIterationMs: 60_000, agentPickupMs: 3_000, agentHeartbeatMs: 20_000 },
       rerouteOnAgentLoss: false,
@@ -219,7 +239,7 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
     for (const e of lostEntries) expect(reports.find((r) => r.matrixId === e.matrixId)!.status).toBe('failed');
   });
 
-  it('retries a failed VM\'s entries on request, on the same VM', async () => {
+  it("retries a failed VM's entries on request, on the same VM", async () => {
     // vm-c's "mount" is a path occupied by a file: a real failure until the file is removed.
     const blocked = path.join(h.home, 'vm-c-mount');
     writeFileSync(blocked, 'not a directory');
@@ -283,7 +303,9 @@ describe('benchmark workflow on a real Temporal server with real fio', () => {
 });
 
 function listFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? listFiles(path.join(dir, d.name)) : [path.join(dir, d.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listFiles(path.join(dir, d.name)) : [path.join(dir, d.name)],
+  );
 }
 
 /** Messages of an error and its causes, outermost first. */

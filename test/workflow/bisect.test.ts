@@ -48,7 +48,11 @@ let path8: string[] = [];
 const fuse = fuseAvailability();
 
 function git(...args: string[]): string {
-  return execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+  return execFileSync('git', args, {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
 }
 
 function commit(n: number): string {
@@ -66,7 +70,9 @@ function standIn(realGcsfuse: string, sha: string, slow: boolean): string {
   const dir = path.join(h.home, 'gcsfuse-by-commit', sha);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'gcsfuse');
-  const swap = slow ? `for a do shift; [ "$a" = ${JSON.stringify(gcs.jsonApi)} ] && a=${JSON.stringify(new URL('/storage/v1/', slowLink.origin).href)}; set -- "$@" "$a"; done\n` : '';
+  const swap = slow
+    ? `for a do shift; [ "$a" = ${JSON.stringify(gcs.jsonApi)} ] && a=${JSON.stringify(new URL('/storage/v1/', slowLink.origin).href)}; set -- "$@" "$a"; done\n`
+    : '';
   writeFileSync(file, `#!/bin/sh\n${swap}exec ${JSON.stringify(realGcsfuse)} "$@"\n`);
   chmodSync(file, 0o755);
   return file;
@@ -75,7 +81,10 @@ function standIn(realGcsfuse: string, sha: string, slow: boolean): string {
 function bisectConfig(name: string): string {
   const dir = path.join(h.home, 'bisect-inputs', name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'test-cases.csv'), 'test_id,io_type,block_size,file_size,num_jobs\nseq-read,read,1m,16m,1\nseq-write,write,1m,16m,1\n');
+  writeFileSync(
+    path.join(dir, 'test-cases.csv'),
+    'test_id,io_type,block_size,file_size,num_jobs\nseq-read,read,1m,16m,1\nseq-write,write,1m,16m,1\n',
+  );
   // fio's own rate keeps the good commits' bandwidth steady; time based, so a slow read ends on time.
   writeFileSync(
     path.join(dir, 'jobfile.fio'),
@@ -118,7 +127,13 @@ beforeAll(async () => {
   const seeded: Record<string, string> = { [good]: standIn(real, good, false) };
   path8.forEach((sha, i) => (seeded[sha] = standIn(real, sha, i >= FIRST_BAD)));
   await h.startOrchestrator();
-  const worker = await createAgentWorker({ vm: VM, temporal: { address: env.address, namespace: 'default' }, artifacts: h.artifacts, workDir: h.agentWorkDir(VM), gcsfuse: { seeded } });
+  const worker = await createAgentWorker({
+    vm: VM,
+    temporal: { address: env.address, namespace: 'default' },
+    artifacts: h.artifacts,
+    workDir: h.agentWorkDir(VM),
+    gcsfuse: { seeded },
+  });
   agent = { worker, done: worker.run() };
 }, 120_000);
 
@@ -135,18 +150,34 @@ afterAll(async () => {
 
 describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`, () => {
   it('names the first commit whose gcsfuse reads slower, in about log2(N) probes, with progress in a query and the Web UI', async () => {
-    const input = await buildBisectInput({ configFile: bisectConfig('read'), good: 'v1.0.0', bad: 'v1.1.0', testId: 'seq-read', repo, bisectId: 'bisect-read', maxRegression: 'read_bw=25%', iterations: '3', addIterations: '2', maxIterations: '7', fioCheck: false });
+    const input = await buildBisectInput({
+      configFile: bisectConfig('read'),
+      good: 'v1.0.0',
+      bad: 'v1.1.0',
+      testId: 'seq-read',
+      repo,
+      bisectId: 'bisect-read',
+      maxRegression: 'read_bw=25%',
+      iterations: '3',
+      addIterations: '2',
+      maxIterations: '7',
+      fioCheck: false,
+    });
     // Each round benchmarks the one test.
     expect(input.request.testCases.content.trim().split('\n')).toHaveLength(2);
     const handle = await startBisect(env.client, input);
 
     // While it runs, the query shows the range narrowing and the commit being benchmarked.
     const seen: BisectState[] = [];
-    await until(async () => {
-      const s = await handle.query<BisectState>('bisect');
-      seen.push(s);
-      return s.phase === 'bisecting' || s.phase === 'done';
-    }, 'the bisect to start probing', 240_000);
+    await until(
+      async () => {
+        const s = await handle.query<BisectState>('bisect');
+        seen.push(s);
+        return s.phase === 'bisecting' || s.phase === 'done';
+      },
+      'the bisect to start probing',
+      240_000,
+    );
     expect(seen.some((s) => s.current !== undefined)).toBe(true);
     const probing = seen[seen.length - 1]!;
     expect(probing.commits).toBe(COMMITS);
@@ -156,7 +187,14 @@ describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`
     // The bad commits' reads really went over the slow link (at least a block of fio's: not just errors).
     expect(slowLink.bytesServed()).toBeGreaterThanOrEqual(2 ** 20);
     expect(result.outcome, result.reason).toBe('found');
-    expect(result).toMatchObject({ outcome: 'found', firstBad: path8[FIRST_BAD], lastGood: path8[FIRST_BAD - 1], commits: COMMITS, good: { commit: good }, bad: { commit: path8[COMMITS - 1] } });
+    expect(result).toMatchObject({
+      outcome: 'found',
+      firstBad: path8[FIRST_BAD],
+      lastGood: path8[FIRST_BAD - 1],
+      commits: COMMITS,
+      good: { commit: good },
+      bad: { commit: path8[COMMITS - 1] },
+    });
     expect(result.range).toEqual({ lastGood: path8[FIRST_BAD - 1], firstBad: path8[FIRST_BAD], remaining: 0 });
     // Halving: 8 commits take exactly log2(8) = 3 probes, besides checking the bad end.
     expect(result.maxProbes).toBe(maxProbesFor(COMMITS));
@@ -185,8 +223,12 @@ describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`
 
   it('refuses a test id that is not in the CSV, naming the file, and a bad commit that is not a descendant of the good one', async () => {
     const file = bisectConfig('refusals');
-    await expect(buildBisectInput({ configFile: file, good: 'v1.0.0', bad: 'v1.1.0', testId: 'nope', repo, fioCheck: false })).rejects.toThrow(/--test-id, .*test-cases\.csv: test id "nope" is not in .*\(its tests: seq-read, seq-write\)/);
-    await expect(buildBisectInput({ configFile: file, good: 'v1.0.0', bad: '--upload-pack=x', testId: 'seq-read', repo, fioCheck: false })).rejects.toThrow(InputError);
+    await expect(
+      buildBisectInput({ configFile: file, good: 'v1.0.0', bad: 'v1.1.0', testId: 'nope', repo, fioCheck: false }),
+    ).rejects.toThrow(/--test-id, .*test-cases\.csv: test id "nope" is not in .*\(its tests: seq-read, seq-write\)/);
+    await expect(
+      buildBisectInput({ configFile: file, good: 'v1.0.0', bad: '--upload-pack=x', testId: 'seq-read', repo, fioCheck: false }),
+    ).rejects.toThrow(InputError);
 
     // Swapped ends: the workflow's listing of the commits refuses it, and the CLI exits with bad input.
     const program = new Command().option('--temporal-address <a>').option('--namespace <ns>').option('--json').exitOverride();
@@ -194,9 +236,34 @@ describe.skipIf(!fuse.ok)(`bisect${fuse.ok ? '' : ` (skipped: ${fuse.reason})`}`
     const log = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {
       const err = await program
-        .parseAsync(['--temporal-address', env.address, 'bisect', '--good', 'v1.1.0', '--bad', 'v1.0.0', '--test-id', 'seq-read', '--config', file, '--repo', repo, '--bisect-id', 'bisect-swapped', '--no-fio-check'], { from: 'user' })
-        .then(() => null, (e: unknown) => e);
-      expect(failureMessage(err)).toMatch(/--bad: no commit leads from v1\.1\.0 to v1\.0\.0: the bad commit must be a descendant of the good one/);
+        .parseAsync(
+          [
+            '--temporal-address',
+            env.address,
+            'bisect',
+            '--good',
+            'v1.1.0',
+            '--bad',
+            'v1.0.0',
+            '--test-id',
+            'seq-read',
+            '--config',
+            file,
+            '--repo',
+            repo,
+            '--bisect-id',
+            'bisect-swapped',
+            '--no-fio-check',
+          ],
+          { from: 'user' },
+        )
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(failureMessage(err)).toMatch(
+        /--bad: no commit leads from v1\.1\.0 to v1\.0\.0: the bad commit must be a descendant of the good one/,
+      );
       expect(isInputFailure(err)).toBe(true);
     } finally {
       log.mockRestore();

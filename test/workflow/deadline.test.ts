@@ -39,10 +39,14 @@ function fastAndSlow(benchmarkId: string, runTimeoutMs: number) {
   return smallRequest(benchmarkId, ['vm-a', 'vm-b'], {
     iterations: 1,
     runTimeoutMs,
-    testCases: { name: 'test-cases.csv', content: 'test_id,io_type,block_size,file_size,num_jobs,runtime\nfast,read,64k,4m,1,1s\nslow,read,64k,4m,1,600s\n' },
+    testCases: {
+      name: 'test-cases.csv',
+      content: 'test_id,io_type,block_size,file_size,num_jobs,runtime\nfast,read,64k,4m,1,1s\nslow,read,64k,4m,1,600s\n',
+    },
     jobFile: {
       name: 'jobfile.fio',
-      content: '[global]\nioengine=psync\ntime_based=1\nruntime=${RUNTIME}\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
+      content:
+        '[global]\nioengine=psync\ntime_based=1\nruntime=${RUNTIME}\ndirectory=${TEST_DATA_DIR}\n\n[job]\nrw=${IO_TYPE}\nbs=${BLOCK_SIZE}\nsize=${FILE_SIZE}\nnumjobs=${NUM_JOBS}\n',
     },
   });
 }
@@ -51,14 +55,24 @@ describe('whole-run deadline', () => {
   it('cancels every VM when it passes, stops fio and reports what finished, "timed out after N"', async () => {
     const req = fastAndSlow('deadline', 20_000);
     const handle = await startBenchmark(env.client, req, h.artifacts);
-    const slowVm = readJsonWhenThere<JobSpec[]>(() => ['vm-a', 'vm-b'].map((vm) => readJson<JobSpec>(art('deadline', 'jobs', `${vm}.json`))));
+    const slowVm = readJsonWhenThere<JobSpec[]>(() =>
+      ['vm-a', 'vm-b'].map((vm) => readJson<JobSpec>(art('deadline', 'jobs', `${vm}.json`))),
+    );
     const specs = await slowVm;
     const slow = specs.find((s) => s.entries.some((e) => e.testId === 'slow'))!;
     await until(() => fioProcessesUnder(h.agentWorkDir(slow.vm)).length > 0, 'the slow fio to start');
     expect((await handle.query(progressQuery)).deadline).toMatch(/^\d{4}-\d\d-\d\dT/);
 
     const result = await handle.result();
-    expect(result).toMatchObject({ benchmarkId: 'deadline', totalEntries: 2, passed: 1, failed: 0, complete: false, timedOut: true, incompleteReason: 'timed out after 20 s' });
+    expect(result).toMatchObject({
+      benchmarkId: 'deadline',
+      totalEntries: 2,
+      passed: 1,
+      failed: 0,
+      complete: false,
+      timedOut: true,
+      incompleteReason: 'timed out after 20 s',
+    });
     // The agent stopped fio before the benchmark closed (children are awaited).
     expect(fioProcessesUnder(h.agentWorkDir(slow.vm))).toEqual([]);
     const slowId = slow.entries[0]!.matrixId;
@@ -66,7 +80,10 @@ describe('whole-run deadline', () => {
     expect(manifest.entries[String(slowId)]).toMatchObject({ status: 'failed', error: 'cancelled' });
 
     // A partial report of the finished entry, naming the deadline.
-    expect(readJson<{ complete: boolean; incompleteReason: string }>(art('deadline', 'report', 'summary.json'))).toMatchObject({ complete: false, incompleteReason: 'timed out after 20 s' });
+    expect(readJson<{ complete: boolean; incompleteReason: string }>(art('deadline', 'report', 'summary.json'))).toMatchObject({
+      complete: false,
+      incompleteReason: 'timed out after 20 s',
+    });
     const reports = readJson<EntryReport[]>(art('deadline', 'report', 'results.json'));
     expect(reports.find((r) => r.testId === 'fast')!.status).toBe('passed');
     expect(reports.find((r) => r.testId === 'slow')!.status).not.toBe('passed');
@@ -100,7 +117,11 @@ describe('whole-run deadline', () => {
   });
 
   it('that does not pass leaves the run as it was', async () => {
-    const handle = await startBenchmark(env.client, smallRequest('deadline-far', ['vm-a', 'vm-b'], { iterations: 1, runTimeoutMs: 3_600_000 }), h.artifacts);
+    const handle = await startBenchmark(
+      env.client,
+      smallRequest('deadline-far', ['vm-a', 'vm-b'], { iterations: 1, runTimeoutMs: 3_600_000 }),
+      h.artifacts,
+    );
     const result = await handle.result();
     expect(result).toMatchObject({ totalEntries: 3, passed: 3, failed: 0, complete: true });
     expect(result.incompleteReason).toBeUndefined();

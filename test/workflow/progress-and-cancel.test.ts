@@ -96,7 +96,13 @@ describe('live progress, cancel and refusals on a real Temporal server with real
     expect(seen!.runs).toHaveLength(1);
     expect(seen!.runs[0]).toMatchObject({ status: 'running', passed: seen!.passed });
     // The Web UI's search attribute moves too (it lags the query by at most a workflow task).
-    await until(async () => /^running: [1-3] passed, 0 failed of 3$/.test(String((await handle.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status))), 'BenchmarkStatus with counts');
+    await until(
+      async () =>
+        /^running: [1-3] passed, 0 failed of 3$/.test(
+          String((await handle.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.status)),
+        ),
+      'BenchmarkStatus with counts',
+    );
 
     const status = await cli(['status', 'live']);
     expect(status.code, status.err).toBe(0);
@@ -104,18 +110,26 @@ describe('live progress, cancel and refusals on a real Temporal server with real
     expect(header, status.out).not.toBeNull();
     // The one row of the table (run vm status assigned passed failed ...) carries the header's counts.
     const row = status.out.split('\n').find((l) => l.includes('live-vm-vm-a'))!;
-    const cells = row.split('│').map((c) => c.trim()).filter(Boolean);
+    const cells = row
+      .split('│')
+      .map((c) => c.trim())
+      .filter(Boolean);
     expect(cells.slice(4, 6)).toEqual([header![1], header![2]]);
 
     // Nothing failed, so there is nothing to retry: the workflow's reason, not "Workflow Update failed".
     const refused = await cli(['retry-vm', 'live', 'vm-a']);
     expect(refused.code).toBe(EXIT.refused);
-    expect(refused.err).toMatch(/retry-vm refused: VM "vm-a" (is still running and has no failed entries yet|has no failed entries to retry)/);
+    expect(refused.err).toMatch(
+      /retry-vm refused: VM "vm-a" (is still running and has no failed entries yet|has no failed entries to retry)/,
+    );
     expect(refused.err).not.toMatch(/Workflow Update failed/);
 
     const result = await handle.result();
     expect(result).toMatchObject({ passed: 3, failed: 0, complete: true });
-    expect(readJson<ReportSummaryJson>(art('live', 'report', 'summary.json'))).toMatchObject({ complete: true, counts: { passed: 3, missing: 0 } });
+    expect(readJson<ReportSummaryJson>(art('live', 'report', 'summary.json'))).toMatchObject({
+      complete: true,
+      counts: { passed: 3, missing: 0 },
+    });
     const done = await cli(['status', 'live']);
     expect(done.out).toMatch(/^live: COMPLETED, phase done, 3 passed, 0 failed of 3; report: /);
   });
@@ -123,7 +137,10 @@ describe('live progress, cancel and refusals on a real Temporal server with real
   it('cancel returns once the agents stopped fio, and leaves cancelled state and a partial report', async () => {
     const handle = await startBenchmark(env.client, request('cancel-wait', '120s'), h.artifacts);
     // Entry 1 passed and entry 2's fio runs.
-    await until(async () => (await handle.query(progressQuery)).passed === 1 && fioOf('vm-a').length > 0, 'entry 1 to pass and entry 2 to run');
+    await until(
+      async () => (await handle.query(progressQuery)).passed === 1 && fioOf('vm-a').length > 0,
+      'entry 1 to pass and entry 2 to run',
+    );
 
     const cancelled = await cli(['cancel', 'cancel-wait']);
     expect(cancelled.code, cancelled.err).toBe(0);
@@ -145,9 +162,17 @@ describe('live progress, cancel and refusals on a real Temporal server with real
 
     // The partial report: the finished entry with its numbers, the others without results.
     const summary = readJson<ReportSummaryJson>(art('cancel-wait', 'report', 'summary.json'));
-    expect(summary).toMatchObject({ complete: false, incompleteReason: 'cancelled', counts: { entries: 3, passed: 1, failed: 0, missing: 2 } });
+    expect(summary).toMatchObject({
+      complete: false,
+      incompleteReason: 'cancelled',
+      counts: { entries: 3, passed: 1, failed: 0, missing: 2 },
+    });
     const reports = readJson<EntryReport[]>(art('cancel-wait', 'report', 'results.json'));
-    expect(reports.map((r) => [r.matrixId, r.status])).toEqual([[1, 'passed'], [2, 'missing'], [3, 'missing']]);
+    expect(reports.map((r) => [r.matrixId, r.status])).toEqual([
+      [1, 'passed'],
+      [2, 'missing'],
+      [3, 'missing'],
+    ]);
     expect(reports[0]!.read!.bwBytesPerSec.mean).toBeGreaterThan(0);
     expect(existsSync(art('cancel-wait', 'report', 'combined_report.csv'))).toBe(true);
     // The agent recorded the entry it was running as cancelled (it got the cancellation, not a kill).
@@ -175,7 +200,26 @@ describe('live progress, cancel and refusals on a real Temporal server with real
     let signalled = false;
     const r = await run(
       bin,
-      ['--temporal-address', env.address, 'run', '--benchmark-id', 'sigint', '--test-csv', csv, '--fio-job-file', job, '--vms', 'vm-a', '--iterations', '1', '--mount', 'local-dir', '--artifacts', h.artifacts, '--no-results-dir'],
+      [
+        '--temporal-address',
+        env.address,
+        'run',
+        '--benchmark-id',
+        'sigint',
+        '--test-csv',
+        csv,
+        '--fio-job-file',
+        job,
+        '--vms',
+        'vm-a',
+        '--iterations',
+        '1',
+        '--mount',
+        'local-dir',
+        '--artifacts',
+        h.artifacts,
+        '--no-results-dir',
+      ],
       {
         cwd: REPO,
         timeoutMs: 90_000,
@@ -196,6 +240,9 @@ describe('live progress, cancel and refusals on a real Temporal server with real
     expect(r.stderr).toMatch(/SIGINT: cancelling benchmark sigint; waiting for the agents to stop fio/);
     expect(r.stderr).toMatch(/sigint: CANCELLED, phase cancelled/);
     expect((await env.client.workflow.getHandle('sigint').describe()).status.name).toBe('CANCELLED');
-    expect(readJson<ReportSummaryJson>(art('sigint', 'report', 'summary.json'))).toMatchObject({ complete: false, incompleteReason: 'cancelled' });
+    expect(readJson<ReportSummaryJson>(art('sigint', 'report', 'summary.json'))).toMatchObject({
+      complete: false,
+      incompleteReason: 'cancelled',
+    });
   });
 });

@@ -19,15 +19,27 @@ const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), '..'
 const { History } = proto.temporal.api.history.v1;
 
 describe('workflow histories of the previous version', () => {
-  const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.binpb')).sort();
+  const files = readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.binpb'))
+    .sort();
 
   it('are there to replay (a benchmark, its VM runs and a retry run; a cancelled benchmark)', () => {
-    expect(files).toEqual(expect.arrayContaining(['replay-retry.binpb', 'replay-retry-vm-vm-b-retry-1.binpb', 'replay-cancel.binpb', 'replay-cancel-vm-vm-a.binpb']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'replay-retry.binpb',
+        'replay-retry-vm-vm-b-retry-1.binpb',
+        'replay-cancel.binpb',
+        'replay-cancel-vm-vm-a.binpb',
+      ]),
+    );
   });
 
   it('replay on the current workflow code without a nondeterminism error', async () => {
     quietWorkers();
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.binpb$/, ''), history: History.decode(readFileSync(path.join(FIXTURES, f))) }));
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.binpb$/, ''),
+      history: History.decode(readFileSync(path.join(FIXTURES, f))),
+    }));
     const failures: string[] = [];
     for await (const r of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
       if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);

@@ -9,7 +9,15 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openArtifactStore } from '../../src/artifacts';
 import { startBenchmark } from '../../src/client/benchmarks';
-import { buildSuiteSpec, createSuiteSchedule, describeSuite, listSuiteSchedules, registerScheduleCommands, scheduleIdOf, storeSuiteSpec } from '../../src/client/schedule';
+import {
+  buildSuiteSpec,
+  createSuiteSchedule,
+  describeSuite,
+  listSuiteSchedules,
+  registerScheduleCommands,
+  scheduleIdOf,
+  storeSuiteSpec,
+} from '../../src/client/schedule';
 import type { SuiteRunRecord, VerdictRecord } from '../../src/core/suite';
 import { suiteLayout } from '../../src/core/suite';
 import { InputError } from '../../src/core/errors';
@@ -30,7 +38,11 @@ let receiver: http.Server;
 const received: { body: string; status: number }[] = [];
 
 function git(...args: string[]): string {
-  return execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+  return execFileSync('git', args, {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
 }
 
 /** A new commit tagged `tag` (annotated, as gcsfuse's releases are). */
@@ -95,11 +107,15 @@ async function triggerAndWait(suite: string): Promise<{ workflowId: string; resu
   const before = (await handle.describe()).info.recentActions.length;
   await handle.trigger();
   let workflowId = '';
-  await until(async () => {
-    const actions = (await handle.describe()).info.recentActions;
-    workflowId = actions[actions.length - 1]?.action.workflow.workflowId ?? '';
-    return actions.length > before;
-  }, 'the triggered run to start', 30_000);
+  await until(
+    async () => {
+      const actions = (await handle.describe()).info.recentActions;
+      workflowId = actions[actions.length - 1]?.action.workflow.workflowId ?? '';
+      return actions.length > before;
+    },
+    'the triggered run to start',
+    30_000,
+  );
   return { workflowId, result: await env.client.workflow.getHandle(workflowId).result() };
 }
 
@@ -117,10 +133,20 @@ describe('suite runs against a baseline', () => {
     const fastSha = await storeSuiteSpec(store, fast);
     // Stored once: the same inputs hash to the same key.
     expect(await storeSuiteSpec(store, fast)).toBe(fastSha);
-    await createSuiteSchedule(env.client, { suite: 'gate', specSha256: fastSha, timing: { everyMs: 3_600_000, catchupWindowMs: 60_000 }, paused: true });
+    await createSuiteSchedule(env.client, {
+      suite: 'gate',
+      specSha256: fastSha,
+      timing: { everyMs: 3_600_000, catchupWindowMs: 60_000 },
+      paused: true,
+    });
 
     const first = await triggerAndWait('gate');
-    expect(first.result).toMatchObject({ verdict: 'no-baseline', ref: 'v3.1.0', commit: git('rev-parse', 'v3.1.0^{commit}'), alert: 'none' });
+    expect(first.result).toMatchObject({
+      verdict: 'no-baseline',
+      ref: 'v3.1.0',
+      commit: git('rev-parse', 'v3.1.0^{commit}'),
+      alert: 'none',
+    });
     expect(readJson<{ benchmarkId: string }>(store.urlOf(suiteLayout.baseline('gate'))).benchmarkId).toBe(first.result.benchmarkId);
 
     const second = await triggerAndWait('gate');
@@ -132,10 +158,26 @@ describe('suite runs against a baseline', () => {
     const slow = await buildSuiteSpec({ suite: 'gate', configFile: suiteConfig('slow', 2, 3), ...gate });
     const slowSha = await storeSuiteSpec(store, slow);
     expect(slowSha).not.toBe(fastSha);
-    expect((await createSuiteSchedule(env.client, { suite: 'gate', specSha256: slowSha, timing: { everyMs: 3_600_000, catchupWindowMs: 60_000 }, paused: true, replace: true })).replaced).toBe(true);
+    expect(
+      (
+        await createSuiteSchedule(env.client, {
+          suite: 'gate',
+          specSha256: slowSha,
+          timing: { everyMs: 3_600_000, catchupWindowMs: 60_000 },
+          paused: true,
+          replace: true,
+        })
+      ).replaced,
+    ).toBe(true);
 
     const third = await triggerAndWait('gate');
-    expect(third.result).toMatchObject({ verdict: 'regression', ref: 'v3.2.0', commit: v320, baselineId: second.result.benchmarkId, alert: 'sent' });
+    expect(third.result).toMatchObject({
+      verdict: 'regression',
+      ref: 'v3.2.0',
+      commit: v320,
+      baselineId: second.result.benchmarkId,
+      alert: 'sent',
+    });
 
     // The verdict is stored with the run and names the metric.
     const verdict = readJson<VerdictRecord>(store.urlOf(suiteLayout.verdict(third.result.benchmarkId)));
@@ -146,7 +188,13 @@ describe('suite runs against a baseline', () => {
 
     // The webhook got the alert on Temporal's second try; the URL is nowhere in the histories.
     expect(received.map((r) => r.status)).toEqual([503, 200]);
-    expect(JSON.parse(received[1]!.body)).toMatchObject({ event: 'regression', suite: 'gate', benchmarkId: third.result.benchmarkId, ref: 'v3.2.0', regressions: [{ metric: 'read_bw' }] });
+    expect(JSON.parse(received[1]!.body)).toMatchObject({
+      event: 'regression',
+      suite: 'gate',
+      benchmarkId: third.result.benchmarkId,
+      ref: 'v3.2.0',
+      regressions: [{ metric: 'read_bw' }],
+    });
     for (const id of [third.workflowId, third.result.benchmarkId]) {
       const history = JSON.stringify((await env.client.workflow.getHandle(id).fetchHistory()).events);
       expect(history).not.toContain('s3cret');
@@ -156,11 +204,19 @@ describe('suite runs against a baseline', () => {
     // Searchable: the regression by its verdict, every benchmark of the suite by its name.
     await until(async () => (await listIds('BenchmarkVerdict = "regression"')).length === 1, 'visibility of the verdict', 20_000);
     expect(await listIds('BenchmarkVerdict = "regression"')).toEqual([third.workflowId]);
-    await until(async () => (await listIds('BenchmarkSuite = "gate" AND WorkflowType = "benchmarkWorkflow"')).length === 3, 'visibility of the benchmarks', 20_000);
-    expect(await listIds('BenchmarkSuite = "gate" AND WorkflowType = "benchmarkWorkflow"')).toEqual([first, second, third].map((r) => r.result.benchmarkId).sort());
+    await until(
+      async () => (await listIds('BenchmarkSuite = "gate" AND WorkflowType = "benchmarkWorkflow"')).length === 3,
+      'visibility of the benchmarks',
+      20_000,
+    );
+    expect(await listIds('BenchmarkSuite = "gate" AND WorkflowType = "benchmarkWorkflow"')).toEqual(
+      [first, second, third].map((r) => r.result.benchmarkId).sort(),
+    );
     // The Web UI's summary of the run shows the verdict.
     // (the Web UI reads current details with the built-in metadata query, as here)
-    const metadata = await env.client.workflow.getHandle(third.workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    const metadata = await env.client.workflow
+      .getHandle(third.workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     expect(metadata.currentDetails).toMatch(/\*\*regression\*\*[\s\S]*read_bw[\s\S]*webhook `perf` notified/);
 
     const d = await describeSuite(env.client, 'gate', store);
@@ -173,7 +229,9 @@ describe('suite runs against a baseline', () => {
     // A run made by hand before the suite existed: it counts too, with the commit it was given.
     const store = openArtifactStore(h.artifacts);
     const before = await buildSuiteSpec({ suite: 'gate', configFile: suiteConfig('before', 16, 3), gcsfuseRef: 'branch:master' });
-    await (await startBenchmark(env.client, { ...before.request, benchmarkId: 'before-suite', gcsfuseCommit: 'v2.9.0' }, h.artifacts)).result();
+    await (
+      await startBenchmark(env.client, { ...before.request, benchmarkId: 'before-suite', gcsfuseCommit: 'v2.9.0' }, h.artifacts)
+    ).result();
     expect(await store.get(suiteLayout.run('gate', 'before-suite'))).toBeUndefined();
 
     const out = path.join(h.home, 'trend');
@@ -181,15 +239,25 @@ describe('suite runs against a baseline', () => {
     registerScheduleCommands(program);
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
-      await program.parseAsync(['trend', 'gate', '--artifacts', h.artifacts, '--out', out, '--benchmark-ids', 'before-suite', '--json'], { from: 'user' });
+      await program.parseAsync(['trend', 'gate', '--artifacts', h.artifacts, '--out', out, '--benchmark-ids', 'before-suite', '--json'], {
+        from: 'user',
+      });
       expect(JSON.parse(String(log.mock.calls[0]![0]))).toMatchObject({ runs: 4, series: 2 });
     } finally {
       log.mockRestore();
     }
     const trend = readJson<{ runs: { ref: string; verdict: string | null }[] }>(path.join(out, 'trend.json'));
-    expect(trend.runs.map((r) => [r.ref, r.verdict])).toEqual([['v2.9.0', null], ['v3.1.0', 'no-baseline'], ['v3.1.0', 'pass'], ['v3.2.0', 'regression']]);
+    expect(trend.runs.map((r) => [r.ref, r.verdict])).toEqual([
+      ['v2.9.0', null],
+      ['v3.1.0', 'no-baseline'],
+      ['v3.1.0', 'pass'],
+      ['v3.2.0', 'regression'],
+    ]);
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage();
       const requests: string[] = [];
@@ -223,14 +291,35 @@ describe('a schedule on a short interval', () => {
     try {
       // Every second, while each run takes longer than that (fio alone runs 2 s).
       await program.parseAsync(
-        ['--temporal-address', env.address, 'schedule', 'create', 'tick', '--config', suiteConfig('tick', 32, 1, '2s'), '--every', '1s', '--gcsfuse-ref', 'branch:master', '--gcsfuse-repo', repo, '--artifacts', h.artifacts, '--no-fio-check'],
+        [
+          '--temporal-address',
+          env.address,
+          'schedule',
+          'create',
+          'tick',
+          '--config',
+          suiteConfig('tick', 32, 1, '2s'),
+          '--every',
+          '1s',
+          '--gcsfuse-ref',
+          'branch:master',
+          '--gcsfuse-repo',
+          repo,
+          '--artifacts',
+          h.artifacts,
+          '--no-fio-check',
+        ],
         { from: 'user' },
       );
       const handle = env.client.schedule.getHandle(scheduleIdOf('tick'));
-      await until(async () => {
-        const d = await handle.describe();
-        return d.info.recentActions.length >= 2 && d.info.numActionsSkippedOverlap >= 1;
-      }, 'two runs and a skipped one', 90_000);
+      await until(
+        async () => {
+          const d = await handle.describe();
+          return d.info.recentActions.length >= 2 && d.info.numActionsSkippedOverlap >= 1;
+        },
+        'two runs and a skipped one',
+        90_000,
+      );
       await program.parseAsync(['--temporal-address', env.address, 'schedule', 'pause', 'tick', '--note', 'test over'], { from: 'user' });
       const d = await handle.describe();
       expect(d.state).toMatchObject({ paused: true, note: 'test over' });
@@ -252,7 +341,23 @@ describe('a schedule on a short interval', () => {
       expect((await env.client.workflow.getHandle(runs[0]!).result()).ref).toBe('master');
 
       await program.parseAsync(
-        ['--temporal-address', env.address, 'schedule', 'create', 'nightly', '--config', suiteConfig('nightly', 32, 1), '--cron', '0 3 * * *', '--paused', '--gcsfuse-repo', repo, '--artifacts', h.artifacts, '--no-fio-check'],
+        [
+          '--temporal-address',
+          env.address,
+          'schedule',
+          'create',
+          'nightly',
+          '--config',
+          suiteConfig('nightly', 32, 1),
+          '--cron',
+          '0 3 * * *',
+          '--paused',
+          '--gcsfuse-repo',
+          repo,
+          '--artifacts',
+          h.artifacts,
+          '--no-fio-check',
+        ],
         { from: 'user' },
       );
       const nightly = await describeSuite(env.client, 'nightly');
@@ -261,7 +366,11 @@ describe('a schedule on a short interval', () => {
       expect(new Date(nightly.nextRuns[0]!).getUTCHours()).toBe(3);
 
       const listed = await listSuiteSchedules(env.client);
-      expect(listed.map((s) => [s.suite, s.paused, s.every ?? s.cron])).toEqual([['gate', true, '1h'], ['nightly', true, nightly.cron], ['tick', true, '1s']]);
+      expect(listed.map((s) => [s.suite, s.paused, s.every ?? s.cron])).toEqual([
+        ['gate', true, '1h'],
+        ['nightly', true, nightly.cron],
+        ['tick', true, '1s'],
+      ]);
       await program.parseAsync(['--temporal-address', env.address, 'schedule', 'delete', 'tick'], { from: 'user' });
       expect((await listSuiteSchedules(env.client)).map((s) => s.suite)).toEqual(['gate', 'nightly']);
     } finally {
@@ -273,15 +382,27 @@ describe('a schedule on a short interval', () => {
     const program = new Command().option('--temporal-address <a>').exitOverride();
     registerScheduleCommands(program);
     const config = suiteConfig('bad', 16, 2);
-    const attempt = (...args: string[]) => program.parseAsync(['--temporal-address', env.address, 'schedule', 'create', ...args, '--artifacts', h.artifacts, '--no-fio-check'], { from: 'user' });
+    const attempt = (...args: string[]) =>
+      program.parseAsync(['--temporal-address', env.address, 'schedule', 'create', ...args, '--artifacts', h.artifacts, '--no-fio-check'], {
+        from: 'user',
+      });
     await expect(attempt('x', '--config', config, '--every', '1h', '--cron', '0 3 * * *')).rejects.toThrow(/exactly one of --every/);
     await expect(attempt('x', '--config', config, '--cron', '0 3 * *')).rejects.toThrow(/--cron: "0 3 \* \*" is not a cron expression/);
     await expect(attempt('x', '--config', config, '--every', '1h', '--gcsfuse-ref', 'commit:abc')).rejects.toThrow(/--gcsfuse-ref/);
-    await expect(attempt('x', '--config', config, '--every', '1h', '--webhook', 'https://hooks.example/t')).rejects.toThrow(/--webhook: webhook name/);
-    await expect(attempt('x', '--config', config, '--every', '1h', '--max-regression', 'bogus=5%')).rejects.toThrow(/--max-regression: unknown metric "bogus"/);
+    await expect(attempt('x', '--config', config, '--every', '1h', '--webhook', 'https://hooks.example/t')).rejects.toThrow(
+      /--webhook: webhook name/,
+    );
+    await expect(attempt('x', '--config', config, '--every', '1h', '--max-regression', 'bogus=5%')).rejects.toThrow(
+      /--max-regression: unknown metric "bogus"/,
+    );
     await expect(attempt('../x', '--config', config, '--every', '1h')).rejects.toThrow(InputError);
-    writeFileSync(path.join(path.dirname(config), 'with-id.yaml'), 'benchmark-id: fixed\ntest-csv: test-cases.csv\nfio-job-file: jobfile.fio\nvms: [v]\n');
-    await expect(attempt('x', '--config', path.join(path.dirname(config), 'with-id.yaml'), '--every', '1h')).rejects.toThrow(/with-id\.yaml: a suite's config file cannot set benchmark-id/);
+    writeFileSync(
+      path.join(path.dirname(config), 'with-id.yaml'),
+      'benchmark-id: fixed\ntest-csv: test-cases.csv\nfio-job-file: jobfile.fio\nvms: [v]\n',
+    );
+    await expect(attempt('x', '--config', path.join(path.dirname(config), 'with-id.yaml'), '--every', '1h')).rejects.toThrow(
+      /with-id\.yaml: a suite's config file cannot set benchmark-id/,
+    );
     expect((await listSuiteSchedules(env.client)).map((s) => s.suite)).not.toContain('x');
     expect(existsSync(path.join(h.artifacts, '_suites', 'x'))).toBe(false);
   });

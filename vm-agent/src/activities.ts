@@ -46,7 +46,6 @@ export interface AgentDeps {
   fioParseCheck?: boolean;
 }
 
-
 export function createAgentActivities(deps: AgentDeps) {
   const specs = new Map<string, JobSpec>();
   const metadata = deps.metadata ?? createMetadataCollector();
@@ -101,12 +100,21 @@ export function createAgentActivities(deps: AgentDeps) {
     const handle = await deps.mounter.mount(entry.config, spec.mount, localDir);
     try {
       // The job policy again: the template and job spec may have been written to the store without the CLI.
-      const job = renderJob(it.template, spec.jobTemplatePath, { testId: entry.testId, params: entry.params, mountPoint: handle.mountPoint, vm: deps.vm }, allow);
+      const job = renderJob(
+        it.template,
+        spec.jobTemplatePath,
+        { testId: entry.testId, params: entry.params, mountPoint: handle.mountPoint, vm: deps.vm },
+        allow,
+      );
       const dataDir = job.testDataDir;
       await makeDirInside(handle.mountPoint, dataDir);
       await checkRealPathsInside(job.vmDataDir, job.options, dataDir, allow);
       if (deps.fioParseCheck !== false && !parsedByFio.has(job.text)) {
-        await checkJobsWithFio([{ label: `entry ${matrixId} (test "${entry.testId}")`, file: spec.jobTemplatePath, job }], { env: childEnv('fio'), allow, concurrency: 1 });
+        await checkJobsWithFio([{ label: `entry ${matrixId} (test "${entry.testId}")`, file: spec.jobTemplatePath, job }], {
+          env: childEnv('fio'),
+          allow,
+          concurrency: 1,
+        });
         parsedByFio.add(job.text);
       }
       await handle.prepareDir?.(dataDir);
@@ -116,7 +124,16 @@ export function createAgentActivities(deps: AgentDeps) {
       const rendered = job.text;
       await deps.store.putOnce(layout.renderedJob(benchmarkId, deps.vm, matrixId), rendered);
       if (it.withMetadata) {
-        const meta = await metadata.forEntry({ benchmarkId, vm: deps.vm, matrixId, testId: entry.testId, config: entry.config, mountSpec: spec.mount, handle, renderedJob: rendered });
+        const meta = await metadata.forEntry({
+          benchmarkId,
+          vm: deps.vm,
+          matrixId,
+          testId: entry.testId,
+          config: entry.config,
+          mountSpec: spec.mount,
+          handle,
+          renderedJob: rendered,
+        });
         await deps.store.put(layout.entryMetadata(benchmarkId, deps.vm, matrixId), toJson(meta));
       }
       const jobFile = path.join(localDir, 'job.fio');
@@ -128,7 +145,15 @@ export function createAgentActivities(deps: AgentDeps) {
       try {
         // fio's bandwidth/IOPS/latency logs go to the agent's own folder (core/timeseries.ts).
         const logDir = path.join(localDir, `iteration-${iteration}.logs`);
-        result = await deps.runFio({ jobFile, outputFile, timeoutMs: spec.fioIterationMs, signal: it.signal, pidFile: path.join(deps.workDir, 'fio.pid'), cwd: dataDir, logDir });
+        result = await deps.runFio({
+          jobFile,
+          outputFile,
+          timeoutMs: spec.fioIterationMs,
+          signal: it.signal,
+          pidFile: path.join(deps.workDir, 'fio.pid'),
+          cwd: dataDir,
+          logDir,
+        });
       } finally {
         // Stored even when fio failed, and before its output: a stored output always has its samples.
         await deps.store.put(layout.resources(benchmarkId, deps.vm, matrixId, iteration), toJson(await monitor.stop()));
@@ -138,11 +163,17 @@ export function createAgentActivities(deps: AgentDeps) {
       if (stderr) await deps.store.put(layout.fioLog(benchmarkId, deps.vm, matrixId, iteration), stderr);
       if (result.aborted) throw it.signal.reason ?? new Error('cancelled');
       if (result.timedOut) {
-        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`, FAILURE_TYPES.fio);
+        throw ApplicationFailure.nonRetryable(
+          `fio iteration ${iteration} exceeded its timeout of ${spec.fioIterationMs} ms and was killed`,
+          FAILURE_TYPES.fio,
+        );
       }
       if (result.exitCode !== 0) {
         const why = stderr.trim().split('\n').slice(-5).join(' | ') || `signal ${result.signal}`;
-        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`, FAILURE_TYPES.fio);
+        throw ApplicationFailure.nonRetryable(
+          `fio iteration ${iteration} exited with ${result.exitCode ?? result.signal}: ${why}`,
+          FAILURE_TYPES.fio,
+        );
       }
       const output = await fs.readFile(outputFile, 'utf8');
       try {
@@ -151,7 +182,10 @@ export function createAgentActivities(deps: AgentDeps) {
         const reasons = (rw.length ? rw : [undefined]).map((mode) => unusableOutputReason(parsed, mode)).filter(Boolean);
         if (reasons.length > 0) throw new FioOutputError(reasons[0]!);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`fio iteration ${iteration} produced no usable result: ${(err as Error).message}`, FAILURE_TYPES.fio);
+        throw ApplicationFailure.nonRetryable(
+          `fio iteration ${iteration} produced no usable result: ${(err as Error).message}`,
+          FAILURE_TYPES.fio,
+        );
       }
       return output;
     } finally {
@@ -170,7 +204,8 @@ export function createAgentActivities(deps: AgentDeps) {
     // Ids become paths and object keys: checked here too, since a workflow can be started without the CLI.
     checkSafeId(benchmarkId, 'benchmark id');
     checkSafeId(input.specVm, 'VM name');
-    if (!Number.isSafeInteger(matrixId) || matrixId < 1) throw new InputError(`matrix id ${JSON.stringify(matrixId)} is not a whole number of 1 or more`);
+    if (!Number.isSafeInteger(matrixId) || matrixId < 1)
+      throw new InputError(`matrix id ${JSON.stringify(matrixId)} is not a whole number of 1 or more`);
     // Tell the VM's workflow at once, so it queues the next entry while this one runs (not awaited: off the critical path).
     if (input.startedSignal) {
       const { workflowId, token } = input.startedSignal;
@@ -226,7 +261,16 @@ export function createAgentActivities(deps: AgentDeps) {
           record.iterationsDone = iteration;
           continue;
         }
-        const output = await runIteration({ benchmarkId, spec, entry, iteration, template: template.toString('utf8'), localDir, signal: ctx.cancellationSignal, withMetadata: !metadataWritten });
+        const output = await runIteration({
+          benchmarkId,
+          spec,
+          entry,
+          iteration,
+          template: template.toString('utf8'),
+          localDir,
+          signal: ctx.cancellationSignal,
+          withMetadata: !metadataWritten,
+        });
         metadataWritten = true;
         await deps.store.putOnce(outputKey(iteration), output);
         bws.push(bwOf(output));

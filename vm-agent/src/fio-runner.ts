@@ -65,9 +65,7 @@ async function readLogFiles(dir: string): Promise<Record<string, string>> {
 
 export const runFio: FioRunner = async (req) => {
   const fioBin = process.env.FIO_BIN ?? 'fio';
-  const [cmd, args] = existsSync(SETPRIV)
-    ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', fioBin, ...fioArgv(req)]]
-    : [fioBin, fioArgv(req)];
+  const [cmd, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', fioBin, ...fioArgv(req)]] : [fioBin, fioArgv(req)];
   if (req.logDir) {
     await fs.rm(req.logDir, { recursive: true, force: true });
     await fs.mkdir(req.logDir, { recursive: true });
@@ -147,7 +145,11 @@ export async function stopLeftoverFio(pidFile: string): Promise<boolean> {
  * (iteration-<n>.timeseries.json, what the report reads) and, when they fit in
  * FIO_RAW_LOGS_MAX_BYTES, fio's files verbatim (iteration-<n>.fio-logs.json). Nothing without logs.
  */
-export async function storeFioLogs(store: ArtifactStore, at: { benchmarkId: string; vm: string; matrixId: number; iteration: number }, result: FioRunResult): Promise<void> {
+export async function storeFioLogs(
+  store: ArtifactStore,
+  at: { benchmarkId: string; vm: string; matrixId: number; iteration: number },
+  result: FioRunResult,
+): Promise<void> {
   const files = result.logFiles;
   if (!files || Object.keys(files).length === 0) return;
   const { benchmarkId, vm, matrixId, iteration } = at;
@@ -161,7 +163,11 @@ export async function storeFioLogs(store: ArtifactStore, at: { benchmarkId: stri
     jobs: summed.jobs,
     startedAtMs: summed.startedAtMs,
     directions: summed.directions,
-    ...(fits ? {} : { rawLogsOmitted: `fio's logs are ${(rawBytes / 2 ** 20).toFixed(1)} MiB, over the ${FIO_RAW_LOGS_MAX_BYTES / 2 ** 20} MiB kept per iteration` }),
+    ...(fits
+      ? {}
+      : {
+          rawLogsOmitted: `fio's logs are ${(rawBytes / 2 ** 20).toFixed(1)} MiB, over the ${FIO_RAW_LOGS_MAX_BYTES / 2 ** 20} MiB kept per iteration`,
+        }),
   };
   await store.put(layout.timeSeries(benchmarkId, vm, matrixId, iteration), JSON.stringify(series));
   if (fits) {

@@ -138,7 +138,10 @@ export class GoInstallGcsfuseBinaries implements GcsfuseBinaries {
     if (await isExecutable(binary)) return { ...(await readBuildJson(dir)), ref, version, module: this.module, binary, source: 'cached' };
 
     await fs.mkdir(this.opts.cacheDir, { recursive: true });
-    const tmp = path.join(path.resolve(this.opts.cacheDir), `.build-${sanitiseRef(version)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const tmp = path.join(
+      path.resolve(this.opts.cacheDir),
+      `.build-${sanitiseRef(version)}-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
     await fs.mkdir(tmp, { recursive: true });
     try {
       const started = Date.now();
@@ -156,7 +159,9 @@ export class GoInstallGcsfuseBinaries implements GcsfuseBinaries {
         throw new Error(`gcsfuse ref "${ref}" cannot be built: go install succeeded but left no gcsfuse binary in ${tmp}`);
       }
       // The toolchain that really built it (GOTOOLCHAIN may have switched): "<file>: go1.27.3".
-      const goVersion = /:\s*(go\S+)/.exec((await runCmd(this.opts.go ?? 'go', ['version', path.join(tmp, 'gcsfuse')], { env: this.goEnv() })).stdout)?.[1];
+      const goVersion = /:\s*(go\S+)/.exec(
+        (await runCmd(this.opts.go ?? 'go', ['version', path.join(tmp, 'gcsfuse')], { env: this.goEnv() })).stdout,
+      )?.[1];
       const build: GcsfuseBuild = {
         ref,
         version,
@@ -206,7 +211,9 @@ export class GoInstallGcsfuseBinaries implements GcsfuseBinaries {
 
   private failOnGoError(ref: string, res: CmdResult): void {
     if (res.spawnError) {
-      throw new Error(`gcsfuse ref "${ref}" cannot be built: cannot run ${this.opts.go ?? 'go'} (${res.spawnError.code ?? res.spawnError.message}); is Go installed?`);
+      throw new Error(
+        `gcsfuse ref "${ref}" cannot be built: cannot run ${this.opts.go ?? 'go'} (${res.spawnError.code ?? res.spawnError.message}); is Go installed?`,
+      );
     }
     if (res.code === 0) return;
     const why = goMessage(res.stderr) || `go exited with ${res.code ?? res.signal}`;
@@ -236,4 +243,3 @@ async function readBuildJson(dir: string): Promise<Partial<GcsfuseBuild>> {
     return {};
   }
 }
-

@@ -47,6 +47,12 @@ export async function failureDetails(logFile: string, outputFile: string, max = 
   const output = (await fs.readFile(outputFile, 'utf8').catch(() => ''))
     .replace(/WARNING: gcsfuse invoked as root\.[^]*?interacting with the file system\.\n?/, '')
     .trim();
-  if (output) messages.push(...output.split('\n').slice(-max).map((l) => l.trim()));
+  if (output)
+    messages.push(
+      ...output
+        .split('\n')
+        .slice(-max)
+        .map((l) => l.trim()),
+    );
   return [...new Set(messages)].slice(-max).join(' | ').slice(-2000);
 }

@@ -162,7 +162,14 @@ export class GcsfuseMounter implements Mounter {
     const mountPoint = await this.prepareMountPoint(bucket);
     const { logFile, outputFile } = await nextLogFiles(logDir);
     const cachesDroppedBefore = this.opts.dropCaches === false ? false : await dropPageCache(this.warn);
-    const argv = gcsfuseArgv({ mountArgv: config.mountArgv, spec: gcs, logFile, logSeverity: this.opts.logSeverity ?? 'info', bucket, mountPoint });
+    const argv = gcsfuseArgv({
+      mountArgv: config.mountArgv,
+      spec: gcs,
+      logFile,
+      logSeverity: this.opts.logSeverity ?? 'info',
+      bucket,
+      mountPoint,
+    });
     const proc = await this.start(binary, argv, outputFile);
 
     let unmountPromise: Promise<void> | undefined;
@@ -195,7 +202,9 @@ export class GcsfuseMounter implements Mounter {
         this.warn((err as Error).message);
       }
       const details = failure.fromLog ? '' : await failureDetails(logFile, outputFile);
-      throw new Error(`gcsfuse could not mount bucket "${bucket}" at ${mountPoint}: ${failure.reason}${details ? `: ${details}` : ''} (gcsfuse log: ${logFile})`);
+      throw new Error(
+        `gcsfuse could not mount bucket "${bucket}" at ${mountPoint}: ${failure.reason}${details ? `: ${details}` : ''} (gcsfuse log: ${logFile})`,
+      );
     }
     return handle;
   }
@@ -220,7 +229,8 @@ export class GcsfuseMounter implements Mounter {
       this.warn(`something is still mounted at ${mountPoint}; unmounting it`);
       await cleanupLeftoverMounts(mountPoint, this.unmountOptions);
       await unmountFuse(mountPoint, this.unmountOptions);
-      if (await fuseMountAt(mountPoint)) throw new Error(`cannot mount bucket "${bucket}": ${mountPoint} is still mounted and would not unmount`);
+      if (await fuseMountAt(mountPoint))
+        throw new Error(`cannot mount bucket "${bucket}": ${mountPoint} is still mounted and would not unmount`);
     }
     const present = await fs.readdir(mountPoint);
     if (present.length > 0) {
@@ -318,7 +328,11 @@ async function listRoot(mountPoint: string, logFile: string, deadline: number): 
     await listWithin(mountPoint, Math.max(MIN_LIST_TIMEOUT_MS, deadline - Date.now()));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { reason: `the mount is up but listing its root failed (${code ?? (err as Error).message})`, hung: code === 'ETIMEDOUT', fromLog: false };
+    return {
+      reason: `the mount is up but listing its root failed (${code ?? (err as Error).message})`,
+      hung: code === 'ETIMEDOUT',
+      fromLog: false,
+    };
   }
   const logged = errorMessages(await readFrom(logFile, logSize));
   // The first error is the cause; "fuse: Op ... -> Error" lines only echo the reply to the kernel.
@@ -344,7 +358,10 @@ async function listWithin(dir: string, timeoutMs: number): Promise<string[]> {
     return await Promise.race([
       readDirStrict(dir),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`listing ${dir} took over ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+        timer = setTimeout(
+          () => reject(Object.assign(new Error(`listing ${dir} took over ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+          timeoutMs,
+        );
       }),
     ]);
   } finally {

@@ -84,11 +84,29 @@ async function main(): Promise<void> {
     .option('--namespace <ns>', 'Temporal namespace (env TEMPORAL_NAMESPACE)')
     .option('--storage-endpoint <url>', 'Cloud Storage endpoint, e.g. an emulator (env GCSFUSE_BENCH_STORAGE_ENDPOINT)')
     .option('--gcsfuse-binary <ref=path...>', 'use a ready-made gcsfuse binary for a ref instead of building it')
-    .option('--gcsfuse-go-toolchain <version>', 'GOTOOLCHAIN for building gcsfuse (env GCSFUSE_GO_TOOLCHAIN)', process.env.GCSFUSE_GO_TOOLCHAIN)
-    .option('--allow-fio-option <names...>', 'let jobs use these fio options the job policy refuses (e.g. write_bw_log); applies to this VM only')
-    .option('--simulate-fio', 'SIMULATION MODE: sleep for each job\'s runtime instead of running fio (for benchmarking the orchestration)')
+    .option(
+      '--gcsfuse-go-toolchain <version>',
+      'GOTOOLCHAIN for building gcsfuse (env GCSFUSE_GO_TOOLCHAIN)',
+      process.env.GCSFUSE_GO_TOOLCHAIN,
+    )
+    .option(
+      '--allow-fio-option <names...>',
+      'let jobs use these fio options the job policy refuses (e.g. write_bw_log); applies to this VM only',
+    )
+    .option('--simulate-fio', "SIMULATION MODE: sleep for each job's runtime instead of running fio (for benchmarking the orchestration)")
     .parse();
-  const o = cmd.opts<{ vm: string; artifacts: string; workDir?: string; temporalAddress?: string; namespace?: string; simulateFio?: boolean; storageEndpoint?: string; gcsfuseBinary?: string[]; gcsfuseGoToolchain?: string; allowFioOption?: string[] }>();
+  const o = cmd.opts<{
+    vm: string;
+    artifacts: string;
+    workDir?: string;
+    temporalAddress?: string;
+    namespace?: string;
+    simulateFio?: boolean;
+    storageEndpoint?: string;
+    gcsfuseBinary?: string[];
+    gcsfuseGoToolchain?: string;
+    allowFioOption?: string[];
+  }>();
   const worker = await createAgentWorker({
     vm: o.vm,
     temporal: temporalOptionsFromEnv(process.env, { address: o.temporalAddress, namespace: o.namespace }),
@@ -97,7 +115,9 @@ async function main(): Promise<void> {
     simulateFio: o.simulateFio,
     allowFioOptions: o.allowFioOption,
     gcsfuse: {
-      seeded: Object.fromEntries((o.gcsfuseBinary ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+      seeded: Object.fromEntries(
+        (o.gcsfuseBinary ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
       goToolchain: o.gcsfuseGoToolchain,
     },
     cloud: cloudEndpointsFromEnv(process.env, { storageEndpoint: o.storageEndpoint }),

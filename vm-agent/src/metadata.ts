@@ -160,10 +160,7 @@ export async function inspectBinary(file: string): Promise<{ sha256: string; bui
 
 /** gcsfuse's version, Go version, module version and commit, from `--version` and the binary itself. */
 export async function gcsfuseMetadata(binary: string): Promise<GcsfuseMetadata> {
-  const [output, inspected] = await Promise.all([
-    runTool(binary, ['--version']),
-    inspectBinary(binary).catch(() => null),
-  ]);
+  const [output, inspected] = await Promise.all([runTool(binary, ['--version']), inspectBinary(binary).catch(() => null)]);
   const versionOutput = firstLine(output);
   const parsed = parseGcsfuseVersion(versionOutput ?? '');
   const info = inspected?.buildInfo ?? null;
@@ -223,7 +220,10 @@ export async function gceMachineInfo(opts: GceLookupOptions = {}): Promise<{ mac
       if (!isIP(hostname)) {
         // getaddrinfo cannot be cancelled: race it with the timeout.
         const resolved = await Promise.race([
-          dns.lookup(hostname).then(() => true, () => false),
+          dns.lookup(hostname).then(
+            () => true,
+            () => false,
+          ),
           new Promise<boolean>((resolve) => controller.signal.addEventListener('abort', () => resolve(false), { once: true })),
         ]);
         if (!resolved) return local;
@@ -396,7 +396,10 @@ export async function prefetchMetadata(dir: string, timeoutMs = 10 * 60_000): Pr
     await Promise.race([
       walk(dir),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the metadata prefetch (recursive listing of ${dir}) took over ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`the metadata prefetch (recursive listing of ${dir}) took over ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
   } finally {

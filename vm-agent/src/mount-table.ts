@@ -64,7 +64,9 @@ export function gcsfuseProcessesFor(mountPoint: string): number[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
       if (argv.length < 2 || argv[argv.length - 1] !== mountPoint) continue;
       if (!argv.some((a) => path.basename(a).startsWith('gcsfuse'))) continue;
       if (isAlive(Number(name))) pids.push(Number(name));

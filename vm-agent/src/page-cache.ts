@@ -11,12 +11,15 @@ const DROP_CACHES = '/proc/sys/vm/drop_caches';
  */
 export async function dropPageCache(warn: (message: string) => void = console.warn): Promise<boolean> {
   const synced = await runCmd('sync', [], { timeoutMs: 120_000 });
-  if (synced.code !== 0) warn(`sync failed (${synced.spawnError?.message ?? (synced.stderr.trim() || `exit ${synced.code}`)}); dropping caches anyway`);
+  if (synced.code !== 0)
+    warn(`sync failed (${synced.spawnError?.message ?? (synced.stderr.trim() || `exit ${synced.code}`)}); dropping caches anyway`);
   try {
     await fs.writeFile(DROP_CACHES, '3');
     return true;
   } catch (err) {
-    warn(`could not drop the page cache (${(err as NodeJS.ErrnoException).code ?? (err as Error).message} writing ${DROP_CACHES}): reads may be served from memory`);
+    warn(
+      `could not drop the page cache (${(err as NodeJS.ErrnoException).code ?? (err as Error).message} writing ${DROP_CACHES}): reads may be served from memory`,
+    );
     return false;
   }
 }

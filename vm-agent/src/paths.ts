@@ -33,12 +33,20 @@ async function realLocation(p: string): Promise<string> {
 }
 
 /** Every path of a job, resolved through symlinks, must stay inside the VM's test-data folder. */
-export async function checkRealPathsInside(root: string, options: readonly FioOption[], cwd: string, allow?: ReadonlySet<string>): Promise<void> {
+export async function checkRealPathsInside(
+  root: string,
+  options: readonly FioOption[],
+  cwd: string,
+  allow?: ReadonlySet<string>,
+): Promise<void> {
   const realRoot = await fs.realpath(root);
   for (const { option, path: p } of pathsOfJob(options, cwd, allow)) {
     const real = await realLocation(p);
     if (!isInside(realRoot, real)) {
-      throw new InputError(`option "${option.name}=${option.value ?? ''}" is refused: ${p} leads to ${real}, outside the VM's test-data folder (a symlink?)`, option.line !== undefined ? { line: option.line } : {});
+      throw new InputError(
+        `option "${option.name}=${option.value ?? ''}" is refused: ${p} leads to ${real}, outside the VM's test-data folder (a symlink?)`,
+        option.line !== undefined ? { line: option.line } : {},
+      );
     }
   }
 }

@@ -67,7 +67,8 @@ export class ProcessTable {
       // Processes we may count are read every time: their CPU is what we measure.
       const tracked =
         k !== undefined &&
-        ((k.comm === 'fio' && fioScope !== 'none') || (k.comm === 'gcsfuse' && mountPaths.size > 0 && this.mountMatches.get(pid)?.match !== false));
+        ((k.comm === 'fio' && fioScope !== 'none') ||
+          (k.comm === 'gcsfuse' && mountPaths.size > 0 && this.mountMatches.get(pid)?.match !== false));
       if (k && !full && !tracked) {
         if (k.startTicks < youngSince) continue;
         // A young process is read again in case it execs into fio or gcsfuse; when only our own

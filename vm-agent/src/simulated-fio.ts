@@ -23,7 +23,10 @@ export const simulatedFio: FioRunner = async (req) => {
   const zero = { io_bytes: 0, bw_bytes: 0, iops: 0, runtime: durationMs, total_ios: 0, clat_ns: { N: 0 } };
   await fs.writeFile(
     req.outputFile,
-    JSON.stringify({ 'fio version': SIMULATED_FIO_VERSION, jobs: [{ jobname: 'simulated', error: 0, read: zero, write: zero, trim: zero }] }),
+    JSON.stringify({
+      'fio version': SIMULATED_FIO_VERSION,
+      jobs: [{ jobname: 'simulated', error: 0, read: zero, write: zero, trim: zero }],
+    }),
   );
   return { exitCode: aborted ? null : 0, signal: null, timedOut: sleepMs > req.timeoutMs, aborted, durationMs, stderr: '' };
 };

@@ -11,7 +11,11 @@ import { createWatchView } from '../watch-view';
 import { DEFAULT_POLL_INTERVAL_MS, print, temporalOf } from './options';
 
 /** Runs until the benchmark ends, with progress bars on a terminal and lines otherwise, every --poll-interval. */
-export async function follow(cmd: Command, benchmarkId: string, client?: Awaited<ReturnType<typeof connectClient>>): Promise<BenchmarkResult> {
+export async function follow(
+  cmd: Command,
+  benchmarkId: string,
+  client?: Awaited<ReturnType<typeof connectClient>>,
+): Promise<BenchmarkResult> {
   const o = cmd.opts<{ reconnectTimeout?: string; pollInterval?: string }>();
   const reconnect = reconnectNotices(parseReconnectTimeout(o.reconnectTimeout));
   const pollMs = parsePollIntervalMs(o.pollInterval) ?? DEFAULT_POLL_INTERVAL_MS;

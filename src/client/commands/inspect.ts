@@ -9,7 +9,9 @@ import { exitCodeAfter, follow, printReport } from './follow';
 import { addReconnectOption, artifactsOf, artifactsOption, jsonOf, pollIntervalOption, print, temporalOf } from './options';
 
 export function registerWatchCommand(program: Command): void {
-  addReconnectOption(program.command('watch <benchmark-id>').description('follow a running benchmark until it ends').addOption(artifactsOption()))
+  addReconnectOption(
+    program.command('watch <benchmark-id>').description('follow a running benchmark until it ends').addOption(artifactsOption()),
+  )
     .addOption(pollIntervalOption())
     .action(async (id: string, _o, cmd: Command) => {
       parsePollIntervalMs(cmd.opts<{ pollInterval?: string }>().pollInterval);

@@ -62,55 +62,81 @@ export interface FlagDefaults {
   reportFormat?: string;
   reportName?: string;
 }
-export const ORIGINAL_DEFAULTS = { runTimeout: '7200', pollInterval: '30', reportFormat: 'original', reportName: 'combined_report.csv' } as const satisfies FlagDefaults;
+export const ORIGINAL_DEFAULTS = {
+  runTimeout: '7200',
+  pollInterval: '30',
+  reportFormat: 'original',
+  reportName: 'combined_report.csv',
+} as const satisfies FlagDefaults;
 
 export function addBenchmarkOptions(cmd: Command, defaults: FlagDefaults = {}): Command {
-  return cmd
-    .option('--config <file>', 'YAML or JSON file of these options by flag name (flags given here win)')
-    .option('--benchmark-id <id>', 'benchmark id (the workflow id and artifact folder); reuse it with the same inputs to resume')
-    .option('--test-csv <file>', 'test cases CSV (one fio workload per row)')
-    .option('--configs-csv <file>', 'mount configs CSV: commit,mount_args,label')
-    .option('--fio-job-file <file>', 'fio job template with placeholders such as BLOCK_SIZE or ${IO_DEPTH}')
-    .option('--iterations <n>', 'runs of each matrix entry', String(DEFAULT_ITERATIONS))
-    .option('--vms <names>', 'comma-separated VM (agent) names')
-    .option('--instance-group <name>', 'managed instance group whose running VMs to use')
-    .option('--executor-vm <name>', 'a managed instance group of this name (its RUNNING VMs), else the single VM of this name (as the original tool)')
-    .option('--project <id>', 'Google Cloud project (with --instance-group / --executor-vm)')
-    .option('--zone <zone>', 'zone of the VM or zonal group')
-    .option('--region <region>', 'region of a regional group')
-    // The env form lets a CI script's unchanged command line run against local folders (README: coming from the original tool).
-    .addOption(new Option('--mount <kind>', 'what MOUNT_POINT is (default: gcsfuse when a bucket is given)').choices(['local-dir', 'gcsfuse']).env('GCSFUSE_BENCH_MOUNT'))
-    .option('--bucket <name>', 'test data bucket gcsfuse mounts (alias --test-data-bucket)')
-    .option('--test-data-bucket <name>', "the same as --bucket (the original tool's name)")
-    .option('--gcsfuse-custom-endpoint <url>', 'gcsfuse --custom-endpoint, e.g. an emulator (http://127.0.0.1:4443/storage/v1/)')
-    .option('--gcsfuse-anonymous-access', 'gcsfuse --anonymous-access (no credentials; for emulators)')
-    .option('--gcsfuse-commit <ref>', 'gcsfuse commit or tag when no configs CSV is given', 'master')
-    .option('--gcsfuse-mount-args <args>', 'gcsfuse mount flags when no configs CSV is given', '')
-    .option('--fio-timeout <duration>', 'longest one fio iteration may run', '30m')
-    .addOption(
-      withDefault(
-        new Option('--timeout <seconds>', 'deadline for the whole run, in seconds or as a duration (4h): then the benchmark is cancelled and what finished is reported'),
-        defaults.runTimeout,
-        'none',
-      ),
-    )
-    .option('--run-name <name>', 'descriptive name of the run (default: the benchmark id)')
-    .addOption(withDefault(new Option('--report-name <file>', 'file name of the combined report'), defaults.reportName, 'combined_report.csv'))
-    .addOption(
-      withDefault(new Option('--report-format <format>', "combined report columns: 'default' (ours) or 'original' (the original tool's)"), defaults.reportFormat, 'default'),
-    )
-    .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent before the agent counts as lost', '60s')
-    .option('--heartbeat-timeout <duration>', 'an agent silent this long while running fio counts as dead', '30s')
-    .option('--no-reroute', "keep a lost agent's entries failed instead of re-running them on healthy VMs")
-    .option('--single-thread-vm-type <template>', 'instance template of the VMs that run single-job tests (num_jobs = 1)')
-    .option('--multi-thread-vm-type <template>', 'instance template of the VMs that run multi-job tests')
-    .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0')
-    .option('--separate-configs', 'also write one report CSV per mount config')
-    .option('--stability-cv <percent>', 'stability gate: run more iterations while bandwidth CV is above this (e.g. 5)')
-    .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)')
-    .option('--bigquery <project.dataset.table>', 'also load per-iteration rows into this BigQuery table (a re-run replaces its rows)')
-    .option('--allow-fio-option <names...>', "skip this CLI's job-policy check for these fio options (the agents decide with their own --allow-fio-option)")
-    .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job here (the agents still check)');
+  return (
+    cmd
+      .option('--config <file>', 'YAML or JSON file of these options by flag name (flags given here win)')
+      .option('--benchmark-id <id>', 'benchmark id (the workflow id and artifact folder); reuse it with the same inputs to resume')
+      .option('--test-csv <file>', 'test cases CSV (one fio workload per row)')
+      .option('--configs-csv <file>', 'mount configs CSV: commit,mount_args,label')
+      .option('--fio-job-file <file>', 'fio job template with placeholders such as BLOCK_SIZE or ${IO_DEPTH}')
+      .option('--iterations <n>', 'runs of each matrix entry', String(DEFAULT_ITERATIONS))
+      .option('--vms <names>', 'comma-separated VM (agent) names')
+      .option('--instance-group <name>', 'managed instance group whose running VMs to use')
+      .option(
+        '--executor-vm <name>',
+        'a managed instance group of this name (its RUNNING VMs), else the single VM of this name (as the original tool)',
+      )
+      .option('--project <id>', 'Google Cloud project (with --instance-group / --executor-vm)')
+      .option('--zone <zone>', 'zone of the VM or zonal group')
+      .option('--region <region>', 'region of a regional group')
+      // The env form lets a CI script's unchanged command line run against local folders (README: coming from the original tool).
+      .addOption(
+        new Option('--mount <kind>', 'what MOUNT_POINT is (default: gcsfuse when a bucket is given)')
+          .choices(['local-dir', 'gcsfuse'])
+          .env('GCSFUSE_BENCH_MOUNT'),
+      )
+      .option('--bucket <name>', 'test data bucket gcsfuse mounts (alias --test-data-bucket)')
+      .option('--test-data-bucket <name>', "the same as --bucket (the original tool's name)")
+      .option('--gcsfuse-custom-endpoint <url>', 'gcsfuse --custom-endpoint, e.g. an emulator (http://127.0.0.1:4443/storage/v1/)')
+      .option('--gcsfuse-anonymous-access', 'gcsfuse --anonymous-access (no credentials; for emulators)')
+      .option('--gcsfuse-commit <ref>', 'gcsfuse commit or tag when no configs CSV is given', 'master')
+      .option('--gcsfuse-mount-args <args>', 'gcsfuse mount flags when no configs CSV is given', '')
+      .option('--fio-timeout <duration>', 'longest one fio iteration may run', '30m')
+      .addOption(
+        withDefault(
+          new Option(
+            '--timeout <seconds>',
+            'deadline for the whole run, in seconds or as a duration (4h): then the benchmark is cancelled and what finished is reported',
+          ),
+          defaults.runTimeout,
+          'none',
+        ),
+      )
+      .option('--run-name <name>', 'descriptive name of the run (default: the benchmark id)')
+      .addOption(
+        withDefault(new Option('--report-name <file>', 'file name of the combined report'), defaults.reportName, 'combined_report.csv'),
+      )
+      .addOption(
+        withDefault(
+          new Option('--report-format <format>', "combined report columns: 'default' (ours) or 'original' (the original tool's)"),
+          defaults.reportFormat,
+          'default',
+        ),
+      )
+      .option('--agent-pickup-timeout <duration>', 'how long an entry waits for its agent before the agent counts as lost', '60s')
+      .option('--heartbeat-timeout <duration>', 'an agent silent this long while running fio counts as dead', '30s')
+      .option('--no-reroute', "keep a lost agent's entries failed instead of re-running them on healthy VMs")
+      .option('--single-thread-vm-type <template>', 'instance template of the VMs that run single-job tests (num_jobs = 1)')
+      .option('--multi-thread-vm-type <template>', 'instance template of the VMs that run multi-job tests')
+      .option('--retry-window <duration>', 'after all VMs finish with failures, wait this long for retry-vm', '0')
+      .option('--separate-configs', 'also write one report CSV per mount config')
+      .option('--stability-cv <percent>', 'stability gate: run more iterations while bandwidth CV is above this (e.g. 5)')
+      .option('--stability-max-iterations <n>', 'stability gate: at most this many iterations (default 3x --iterations)')
+      .option('--bigquery <project.dataset.table>', 'also load per-iteration rows into this BigQuery table (a re-run replaces its rows)')
+      .option(
+        '--allow-fio-option <names...>',
+        "skip this CLI's job-policy check for these fio options (the agents decide with their own --allow-fio-option)",
+      )
+      .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job here (the agents still check)')
+  );
 }
 
 /** A default that counts as given (`orchestrator`), or only one to show in --help (the request leaves the field unset). */
@@ -120,18 +146,24 @@ function withDefault(option: Option, value: string | undefined, shown: string): 
 
 /** --artifacts and its alias --artifacts-bucket: where the workers keep a benchmark's files. */
 export function addArtifactsOptions(cmd: Command): Command {
-  return cmd.addOption(artifactsOption()).option('--artifacts-bucket <bucket>', "the same as --artifacts gs://BUCKET (the original tool's name)");
+  return cmd
+    .addOption(artifactsOption())
+    .option('--artifacts-bucket <bucket>', "the same as --artifacts gs://BUCKET (the original tool's name)");
 }
 
 export const artifactsOption = () =>
-  new Option('--artifacts <dir-or-gs-url>', 'artifact store, as the workers use it (alias --artifacts-bucket)').env('GCSFUSE_BENCH_ARTIFACTS');
+  new Option('--artifacts <dir-or-gs-url>', 'artifact store, as the workers use it (alias --artifacts-bucket)').env(
+    'GCSFUSE_BENCH_ARTIFACTS',
+  );
 
 export function artifactsOf(cmd: Command): string | undefined {
   const o = cmd.opts<{ artifacts?: string; artifactsBucket?: string }>();
   const a = o.artifacts ?? o.artifactsBucket;
   const location = a && !a.startsWith('gs://') && o.artifactsBucket && o.artifacts === undefined ? `gs://${a}` : a;
   // Checked before any connection, so a typo is an input error, not a raw ENOTDIR after the start.
-  return location === undefined ? undefined : checkArtifactsLocation(location, o.artifacts !== undefined ? '--artifacts' : '--artifacts-bucket');
+  return location === undefined
+    ? undefined
+    : checkArtifactsLocation(location, o.artifacts !== undefined ? '--artifacts' : '--artifacts-bucket');
 }
 
 export function addReconnectOption(cmd: Command): Command {
@@ -140,18 +172,28 @@ export function addReconnectOption(cmd: Command): Command {
 
 /** --poll-interval: the original's default for `orchestrator`, else ours shown in --help only. */
 export function pollIntervalOption(defaultValue?: string): Option {
-  return withDefault(new Option('--poll-interval <seconds>', 'how often progress is polled and printed'), defaultValue, String(DEFAULT_POLL_INTERVAL_MS / 1000));
+  return withDefault(
+    new Option('--poll-interval <seconds>', 'how often progress is polled and printed'),
+    defaultValue,
+    String(DEFAULT_POLL_INTERVAL_MS / 1000),
+  );
 }
 
 /** Flags of `run` and `orchestrator` beyond the benchmark's own. */
 export function addRunOptions(cmd: Command, defaults: FlagDefaults = {}): Command {
-  return addReconnectOption(addArtifactsOptions(cmd))
-    .addOption(pollIntervalOption(defaults.pollInterval))
-    .option('--results-dir <dir>', 'write <dir>/<benchmark-id>/ with the report files and run-config.json at the end', DEFAULT_RESULTS_DIR)
-    .option('--no-results-dir', 'write no local results folder')
-    // The original's newer run.sh passes these; report.html plots every run instead.
-    .addOption(new Option('--no-auto-plot').hideHelp())
-    .addOption(new Option('--plot-metric-group <group>').hideHelp());
+  return (
+    addReconnectOption(addArtifactsOptions(cmd))
+      .addOption(pollIntervalOption(defaults.pollInterval))
+      .option(
+        '--results-dir <dir>',
+        'write <dir>/<benchmark-id>/ with the report files and run-config.json at the end',
+        DEFAULT_RESULTS_DIR,
+      )
+      .option('--no-results-dir', 'write no local results folder')
+      // The original's newer run.sh passes these; report.html plots every run instead.
+      .addOption(new Option('--no-auto-plot').hideHelp())
+      .addOption(new Option('--plot-metric-group <group>').hideHelp())
+  );
 }
 
 export function checkOptionsOf(cmd: Command): CheckOptions {
@@ -163,7 +205,9 @@ export function checkOptionsOf(cmd: Command): CheckOptions {
 export async function flagsOf(cmd: Command): Promise<BenchmarkFlags> {
   const o = cmd.opts<BenchmarkFlags & { config?: string; testDataBucket?: string }>();
   if (o.bucket !== undefined && o.testDataBucket !== undefined && o.bucket !== o.testDataBucket) {
-    throw new InputError(`--bucket ${o.bucket} and --test-data-bucket ${o.testDataBucket} disagree: give one`, { flag: '--test-data-bucket' });
+    throw new InputError(`--bucket ${o.bucket} and --test-data-bucket ${o.testDataBucket} disagree: give one`, {
+      flag: '--test-data-bucket',
+    });
   }
   // Options whose property is named otherwise in BenchmarkFlags (and in config files).
   const renamed: Record<string, keyof BenchmarkFlags> = { timeout: 'runTimeout', testDataBucket: 'bucket' };

@@ -15,15 +15,19 @@ import { hasControlChars } from '../../core/text';
 
 /** Adds `run` and `orchestrator`; `args` (the arguments after the program name) go to run-config.json. */
 export function registerRunCommands(program: Command, args: readonly string[]): void {
-  addRunOptions(addBenchmarkOptions(program.command('run').description("start a benchmark and watch it to the end; takes the original tool's flags too"))).action(
-    async (_o, cmd: Command) => runAction(cmd, args),
-  );
+  addRunOptions(
+    addBenchmarkOptions(
+      program.command('run').description("start a benchmark and watch it to the end; takes the original tool's flags too"),
+    ),
+  ).action(async (_o, cmd: Command) => runAction(cmd, args));
 
   addRunOptions(
     addBenchmarkOptions(
       program
         .command('orchestrator')
-        .description("the original tool's command line (orchestrator.py) with its defaults: --timeout 7200, --poll-interval 30, --report-format original"),
+        .description(
+          "the original tool's command line (orchestrator.py) with its defaults: --timeout 7200, --poll-interval 30, --report-format original",
+        ),
       ORIGINAL_DEFAULTS,
     ),
     ORIGINAL_DEFAULTS,
@@ -32,7 +36,13 @@ export function registerRunCommands(program: Command, args: readonly string[]): 
 
 async function runAction(cmd: Command, argv: readonly string[]): Promise<void> {
   const artifacts = artifactsOf(cmd); // checked before anything connects
-  const o = cmd.opts<{ reconnectTimeout?: string; pollInterval?: string; resultsDir?: string | false; autoPlot?: boolean; plotMetricGroup?: string }>();
+  const o = cmd.opts<{
+    reconnectTimeout?: string;
+    pollInterval?: string;
+    resultsDir?: string | false;
+    autoPlot?: boolean;
+    plotMetricGroup?: string;
+  }>();
   const { request } = await buildRequest(await flagsOf(cmd), checkOptionsOf(cmd));
   // Refused before anything starts.
   parseReconnectTimeout(o.reconnectTimeout);
@@ -44,7 +54,9 @@ async function runAction(cmd: Command, argv: readonly string[]): Promise<void> {
   const json = jsonOf(cmd);
   const client = await connectClient(temporalOf(cmd));
   await startBenchmark(client, request, artifacts);
-  console.error(`started benchmark ${request.benchmarkId}${request.runName && request.runName !== request.benchmarkId ? ` (${request.runName})` : ''} (Ctrl-C cancels it)`);
+  console.error(
+    `started benchmark ${request.benchmarkId}${request.runName && request.runName !== request.benchmarkId ? ` (${request.runName})` : ''} (Ctrl-C cancels it)`,
+  );
   // Ctrl-C or SIGTERM cancels the benchmark; the watch below then ends once the agents stopped fio.
   const signals = cancelOnSignals(client, request.benchmarkId, () => process.exit(EXIT.interrupted));
   // The results folder is written however the benchmark ended: a partial report is a report too.
@@ -77,7 +89,8 @@ async function runAction(cmd: Command, argv: readonly string[]): Promise<void> {
 }
 
 function checkResultsDir(dir: string): string {
-  if (dir.trim() === '' || hasControlChars(dir)) throw new InputError(`${JSON.stringify(dir)} is not a folder name`, { flag: '--results-dir' });
+  if (dir.trim() === '' || hasControlChars(dir))
+    throw new InputError(`${JSON.stringify(dir)} is not a folder name`, { flag: '--results-dir' });
   let isDir: boolean | undefined;
   try {
     isDir = statSync(dir).isDirectory();
