@@ -2,11 +2,9 @@
  * Activities of a bisect: list the commits between good and bad in the repository, compare a
  * commit's pooled rounds with the good commit's, and store the answer.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ArtifactStore } from '../artifacts/store';
 import { getJson, toJson } from '../artifacts/store';
 import {
@@ -25,39 +23,13 @@ import type { MatrixEntry } from '../core/matrix';
 import { entryReports, parseIteration, type EntryReport, type IterationResult } from '../core/report';
 import { readJobSpecs } from '../shared/job-specs';
 import { checkRepoLocation } from '../core/repo';
+import { runGit } from './git';
 
-const run = promisify(execFile);
-
-/**
- * The same hardening as resolveGcsfuseRef (activities/suite.ts): the repository URL comes from a
- * workflow input, so git runs with no config, credentials or prompts of the worker's user, and
- * only these transports (never `ext::`, which runs a command, or `fd::`).
- */
-const GIT_ALLOW_PROTOCOL = 'https:http:git:ssh:file';
+/** Cloning and listing a large repository may take a while. */
 const GIT_TIMEOUT_MS = 10 * 60_000;
 
-function gitEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: '/nonexistent',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_ALLOW_PROTOCOL,
-    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
-  };
-}
-
-async function git(args: string[], what: string, cwd?: string): Promise<string> {
-  try {
-    return (await run('git', args, { cwd, env: gitEnv(), timeout: GIT_TIMEOUT_MS, maxBuffer: 256 * 2 ** 20 })).stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; code?: number | string; message: string };
-    // Exit 128 is git's "no such repository / revision / not allowed"; a timeout or network error is retried.
-    if (e.code === 128) throw new InputError(`${what} failed: ${(e.stderr ?? e.message).trim()}`);
-    throw new Error(`${what} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
-  }
-}
+const git = (args: string[], what: string, cwd?: string): Promise<string> =>
+  runGit(args, what, { cwd, timeoutMs: GIT_TIMEOUT_MS, maxBufferBytes: 256 * 2 ** 20 });
 
 export interface ResolveBisectRangeInput {
   repo: string;

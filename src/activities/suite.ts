@@ -2,8 +2,6 @@
  * Activities of a suite run: resolve the gcsfuse ref, turn the stored suite into a benchmark
  * request, judge the finished run against the suite's baseline, and call the webhook.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { ArtifactStore } from '../artifacts/store';
 import { getJson, toJson } from '../artifacts/store';
 import { compareReports, parseThresholds } from '../core/compare';
@@ -26,39 +24,20 @@ import {
 } from '../core/suite';
 import { fleetLabel } from '../core/fleet-label';
 import { checkRepoLocation } from '../core/repo';
+import { runGit } from './git';
 
-const run = promisify(execFile);
-
-/**
- * Transports git may use: never `ext::` (runs a command) or `fd::`. The repository URL comes
- * from a workflow input, i.e. from anyone who can start a workflow in the namespace.
- */
-const GIT_ALLOW_PROTOCOL = 'https:http:git:ssh:file';
 const GIT_TIMEOUT_MS = 60_000;
 
 /** `git ls-remote` of the repository, with no credentials, prompts or config of the worker's user. */
 export async function resolveGcsfuseRef(repo: string, spec: RefSpec): Promise<ResolvedRef> {
   if (spec.kind === 'commit') return { ref: spec.sha, commit: spec.sha };
   checkRepoLocation(repo, '--gcsfuse-repo');
-  const env = {
-    PATH: process.env.PATH,
-    HOME: '/nonexistent',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_ALLOW_PROTOCOL,
-    GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
-  };
   const args = ['ls-remote', spec.kind === 'tag' ? '--tags' : '--heads', repo];
-  let stdout: string;
-  try {
-    ({ stdout } = await run('git', args, { env, timeout: GIT_TIMEOUT_MS, maxBuffer: 64 * 2 ** 20 }));
-  } catch (err) {
-    const e = err as { stderr?: string; code?: number | string; message: string };
-    // Exit 128 is git's "no such repository / not allowed"; anything else (a timeout, a network error) is retried.
-    if (e.code === 128) throw new InputError(`git ls-remote ${repo} failed: ${(e.stderr ?? e.message).trim()}`, { flag: '--gcsfuse-repo' });
-    throw new Error(`git ls-remote ${repo} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
-  }
+  const stdout = await runGit(args, `git ls-remote ${repo}`, {
+    timeoutMs: GIT_TIMEOUT_MS,
+    maxBufferBytes: 64 * 2 ** 20,
+    location: { flag: '--gcsfuse-repo' },
+  });
   return resolveRefFromLsRemote(stdout, spec, repo);
 }
 
