@@ -20,20 +20,12 @@ import {
   type BisectStep,
 } from '../core/bisect';
 import type { BenchmarkRequest } from '../core/spec';
-import { FAILURE_TYPES, SEARCH_ATTRIBUTES } from '../shared/names';
+import { SEARCH_ATTRIBUTES } from '../shared/names';
+import { orchestratorActivityOptions } from './activity-options';
 import { benchmarkWorkflow } from './benchmark';
 import { bisectQuery, type BisectPhase, type BisectState } from './bisect-definitions';
 
-const activities = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1s',
-    maximumInterval: '30s',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
-  },
-});
+const activities = proxyActivities<OrchestratorActivities>(orchestratorActivityOptions('15 minutes'));
 
 const short = (sha: string) => sha.slice(0, 12);
 const pct = (v: number | null) => (v === null ? '-' : `${v > 0 ? '+' : ''}${v.toFixed(1)}%`);

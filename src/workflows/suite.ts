@@ -12,19 +12,11 @@ import {
 import type { OrchestratorActivities } from '../activities';
 import { suiteBenchmarkId, type SuiteRunInput, type SuiteVerdict, type VerdictRecord } from '../core/suite';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES } from '../shared/names';
+import { orchestratorActivityOptions } from './activity-options';
 import { benchmarkWorkflow } from './benchmark';
 import { suiteRunQuery, type SuiteRunPhase, type SuiteRunState } from './suite-definitions';
 
-const activities = proxyActivities<OrchestratorActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1s',
-    maximumInterval: '30s',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: [FAILURE_TYPES.input, FAILURE_TYPES.conflict],
-  },
-});
+const activities = proxyActivities<OrchestratorActivities>(orchestratorActivityOptions('10 minutes'));
 
 // A chat or paging endpoint may be down for a while: keep trying for about an hour.
 const alerts = proxyActivities<OrchestratorActivities>({
