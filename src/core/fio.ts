@@ -177,17 +177,22 @@ function sumDirection(jobs: readonly FioJob[], dir: ReportedDirection): Directio
   const parts = jobs.map((j) => j[dir] ?? {});
   const ioBytes = parts.reduce((s, p) => s + (p.io_bytes ?? 0), 0);
   const totalIos = parts.reduce((s, p) => s + (p.total_ios ?? 0), 0);
+  // Jobs of one group run concurrently; group_reporting sums their bytes and I/Os and
+  // divides by the longest runtime (fio's sum_thread_stats). Summing per-job bw_bytes
+  // instead overstates the total whenever jobs finish at different times.
   const runtimeMs = parts.reduce((m, p) => Math.max(m, p.runtime ?? 0), 0);
+  return directionOf(ioBytes, totalIos, runtimeMs, mergeLatency(parts.map((p) => latencyOf(p.clat_ns))));
+}
+
+/** A direction's figures from its totals: bandwidth and IOPS over the runtime, as fio rounds them. */
+function directionOf(ioBytes: number, totalIos: number, runtimeMs: number, clat: DirectionResult['clat']): DirectionResult {
   return {
     ioBytes,
-    // Jobs of one group run concurrently; group_reporting sums their bytes and I/Os and
-    // divides by the longest runtime (fio's sum_thread_stats). Summing per-job bw_bytes
-    // instead overstates the total whenever jobs finish at different times.
     bwBytesPerSec: runtimeMs ? Math.floor((ioBytes * 1000) / runtimeMs) : 0,
     iops: runtimeMs ? (totalIos * 1000) / runtimeMs : 0,
     runtimeMs,
     totalIos,
-    clat: mergeLatency(parts.map((p) => latencyOf(p.clat_ns))),
+    clat,
   };
 }
 
@@ -217,14 +222,7 @@ function mergeDirection(parts: readonly DirectionResult[]): DirectionResult {
   const ioBytes = parts.reduce((s, p) => s + p.ioBytes, 0);
   const totalIos = parts.reduce((s, p) => s + p.totalIos, 0);
   const runtimeMs = parts.reduce((s, p) => s + p.runtimeMs, 0);
-  return {
-    ioBytes,
-    bwBytesPerSec: runtimeMs ? Math.floor((ioBytes * 1000) / runtimeMs) : 0,
-    iops: runtimeMs ? (totalIos * 1000) / runtimeMs : 0,
-    runtimeMs,
-    totalIos,
-    clat: mergeLatency(parts.map((p) => p.clat)),
-  };
+  return directionOf(ioBytes, totalIos, runtimeMs, mergeLatency(parts.map((p) => p.clat)));
 }
 
 /**
