@@ -149,7 +149,8 @@ describe('report activity on an artifact store', () => {
     expect(summary.entries.map((e) => e.read!.bwMiBps.values.length)).toEqual([6, 6]);
     expect(summary.entries[1]!.read!.bwMiBps.mean!.toFixed(2)).toBe(rows[1]!.read_bw_MiBps_mean);
     const html = await readFile(path.join(root, 'run-x/report/report.html'), 'utf8');
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    // One test, two configs: the overview, and the test's bandwidth bars and latency CDF (each config a series).
+    expect([...html.matchAll(/data-chart="([a-z-]+)"/g)].map((m) => m[1]).sort()).toEqual(['bandwidth', 'latency-cdf', 'overview']);
     // results.json keeps every iteration, with each job's stddev pooled.
     const results = JSON.parse(await readFile(path.join(root, 'run-x/report/results.json'), 'utf8')) as EntryReport[];
     expect(results[0]!.read!.bwBytesPerSec.values).toHaveLength(6);
