@@ -4,11 +4,14 @@
  * regression and 6 when it cannot judge (nothing or only part matched, untested or
  * inconclusive gated metrics), so a renamed config cannot silently turn it off.
  */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { openArtifactStore } from '../artifacts';
 import { getJson } from '../artifacts/store';
 import { compareReports, DEFAULT_ALPHA, DEFAULT_METRIC_KINDS, parseMetricList, parseThresholds, type Comparison } from '../core/compare';
+import { renderCompareHtml } from '../core/compare-html';
 import { REPORTED_DIRECTIONS } from '../core/fio';
 import { METRIC_KIND_NAMES } from '../core/metrics';
 import { InputError } from '../core/errors';
@@ -30,6 +33,7 @@ export interface CompareFlags {
   maxRegression?: string;
   alpha?: string;
   json?: boolean;
+  html?: string;
 }
 
 export interface CompareIo {
@@ -114,6 +118,18 @@ export function comparisonTable(c: Comparison): string {
   return lines.join('\n');
 }
 
+/** Writes the comparison page whole or not at all: a temporary file beside it, renamed over it. */
+async function writeHtml(file: string, c: Comparison): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    await writeFile(tmp, renderCompareHtml(c));
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new InputError(`cannot write the comparison page: ${(e as Error).message}`, { flag: '--html' });
+  }
+}
+
 /** Runs a comparison from flags; returns it and the exit code it calls for. */
 export async function runComparison(
   baselineId: string,
@@ -193,11 +209,14 @@ export function compareCommand(io: CompareIo = {}): Command {
     )
     .option('--alpha <p>', `significance level of Welch's t-test (default ${DEFAULT_ALPHA})`)
     .option('--json', 'machine-readable output')
+    .option('--html <file>', 'also write the comparison as one offline HTML page (tables, change charts, notes) to <file>')
     .showHelpAfterError()
     .exitOverride()
     .action(async (baselineId: string, candidateId: string | undefined, _o: CompareFlags, cmd: Command) => {
       const o = cmd.optsWithGlobals<CompareFlags>();
+      if (o.html !== undefined && !o.html.trim()) throw new InputError('needs a file name', { flag: '--html' });
       const { comparison, exitCode } = await runComparison(baselineId, candidateId, o);
+      if (o.html) await writeHtml(o.html, comparison);
       if (o.json) out(JSON.stringify(comparison, null, 2));
       else out(comparisonTable(comparison));
       if (o.json && comparison.gateIncomplete?.length)

@@ -11,7 +11,7 @@ import { InputError } from './errors';
 import { REPORTED_DIRECTIONS, type ReportedDirection } from './fio';
 import { METRIC_KIND_NAMES, METRIC_KINDS, type Better, type MetricKind } from './metrics';
 import type { DirectionStats, EntryReport } from './report';
-import { ratioTest } from './stats';
+import { logConfidenceInterval, ratioTest } from './stats';
 
 export type { Better } from './metrics';
 
@@ -120,6 +120,9 @@ export interface MetricComparison {
   candidate: number | null;
   baselineN: number;
   candidateN: number;
+  /** 95% interval of each side's value (stats.ts logConfidenceInterval over its iterations); null below 3 iterations. */
+  baselineInterval?: [number, number] | null;
+  candidateInterval?: [number, number] | null;
   /** (candidate - baseline) / baseline, in percent; null when the baseline is 0 or missing. */
   deltaPct: number | null;
   /** Welch's t-test over the per-iteration values (of their logarithms): two-sided p; null with fewer than 2 iterations on a side. */
@@ -219,6 +222,11 @@ export function verdictOf(
   return { significant, verdict: worse ? 'worse' : 'better' };
 }
 
+const sideInterval = (samples: readonly number[]): [number, number] | null => {
+  const ci = logConfidenceInterval(samples);
+  return 'low' in ci ? [ci.low, ci.high] : null;
+};
+
 const distinct = (values: readonly (string | null | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))].sort();
 
 export function compareReports(baseline: CompareSide, candidate: CompareSide, options: CompareOptions = {}): Comparison {
@@ -279,6 +287,8 @@ export function compareReports(baseline: CompareSide, candidate: CompareSide, op
         candidate: cv,
         baselineN: bs.length,
         candidateN: cs.length,
+        baselineInterval: sideInterval(bs),
+        candidateInterval: sideInterval(cs),
         deltaPct,
         p,
         changeLowPct,

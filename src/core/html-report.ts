@@ -61,7 +61,7 @@ const entryLabel = (r: EntryReport) => (r.fioGroup !== undefined ? `${r.configLa
 // ---------------------------------------------------------------- Plot, server side
 
 /** A chart as static SVG (or a <figure> with its legend), rendered with Plot on a linkedom document. */
-function plot(options: Plot.PlotOptions): string {
+export function plot(options: Plot.PlotOptions): string {
   // One document for all charts: parsing a new one per chart costs more than the chart.
   documentForPlots ??= parseHTML('<!DOCTYPE html><html><body></body></html>').document;
   // Every colour here names a series (config, direction, iteration). Said explicitly: with no data Plot would guess
@@ -72,7 +72,7 @@ function plot(options: Plot.PlotOptions): string {
 }
 let documentForPlots: ReturnType<typeof parseHTML>['document'] | undefined;
 
-function chart(kind: string, svg: string, caption: string): string {
+export function chart(kind: string, svg: string, caption: string): string {
   return `<figure class="chart" data-chart="${escapeHtml(kind)}">${svg}<figcaption>${caption}</figcaption></figure>`;
 }
 
@@ -454,7 +454,8 @@ function header(reports: readonly EntryReport[]): string {
   );
 }
 
-const STYLE = `
+/** The report's style sheet, shared with the comparison page (compare-html.ts). */
+export const STYLE = `
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#222;max-width:1500px}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}h3{font-size:1rem}
 .meta,.method{color:#444;font-size:.9rem}.method li{margin:.2rem 0}

@@ -18,6 +18,7 @@ import type { EntryReport, ReportSummaryJson } from '../../src/core/report';
 import type { JobSpec } from '../../src/core/spec';
 import { parseTestCasesCsv } from '../../src/core/testcases';
 import { runFio } from '../unit/helpers/fio';
+import { launchChromium, newPage, screenshot } from '../support/chromium';
 
 // Two benchmarks laid out in a local artifact store as agents leave them (job specs, fio json+
 // outputs of real fio runs), aggregated and reported by the activities, then compared by the
@@ -173,6 +174,41 @@ describe('gcsfuse-bench compare', () => {
     expect(lines.find((l) => l.includes('fast') && l.includes('read_bw'))).toMatch(/REGRESSION/);
     expect(lines.find((l) => l.includes('slow') && l.includes('read_bw'))).toMatch(/better/);
     expect(r.out).toContain('1 regression(s) beyond the thresholds');
+  });
+
+  it('writes the comparison as one offline HTML page with --html, which Chromium renders without errors', async () => {
+    const file = path.join(root, 'compare.html');
+    const r = await run(['run-x', 'run-y', '--artifacts', root, '--max-regression', 'read_bw=5%', '--html', file]);
+    expect(r.code, r.err).toBe(COMPARE_EXIT.regression);
+    const html = await readFile(file, 'utf8');
+    expect(html).not.toContain('<script');
+    // Both matched entries (test rr, configs fast and slow), each with its verdict in words.
+    expect(html).toMatch(/<tr class="row" data-test="rr"><td>rr @ fast<\/td><td>read_bw<\/td>.*?class="verdict v-regression">regression/);
+    expect(html).toMatch(/<tr class="row" data-test="rr"><td>rr @ slow<\/td><td>read_bw<\/td>.*?class="verdict v-better">improvement/);
+    expect(html).toContain('Gate: read_bw 5%');
+    const browser = await launchChromium();
+    try {
+      const { page, consoleErrors, offsite } = await newPage(browser);
+      await page.goto(`file://${file}`);
+      expect(await page.locator('figure[data-chart="change"] svg').count()).toBeGreaterThan(0);
+      expect(await page.locator('figure[data-chart="change"] .threshold line').count()).toBe(1);
+      expect(await page.locator('table.comparison tbody tr').count()).toBe(
+        (JSON.parse((await run(['run-x', 'run-y', '--artifacts', root, '--json'])).out) as Comparison).rows.length,
+      );
+      await screenshot(page, 'compare-html');
+      expect(consoleErrors).toEqual([]);
+      expect(offsite).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('exits 2 naming --html when the page cannot be written, and leaves nothing behind', async () => {
+    const dir = path.join(root, 'no-such-dir');
+    const r = await run(['run-x', 'run-y', '--artifacts', root, '--html', path.join(dir, 'c.html')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--html');
+    await expect(readFile(path.join(dir, 'c.html'))).rejects.toThrow();
   });
 
   it('exits 4 comparing two configs of one run, and prints JSON with --json', async () => {
