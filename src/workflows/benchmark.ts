@@ -15,24 +15,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
-import type { EntryOwner } from '../activities/aggregate';
-import { isSafeId } from '../core/ids';
 import type { BenchmarkRequest } from '../core/spec';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
 import { entryOutcomeSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
+import { BenchmarkState, RUNNING_PHASES } from './benchmark-state';
 import { benchmarkDetails, describeRetry, formatSeconds, timedOutReason, vmRunDetails, vmRunSummary } from './details';
-import type {
-  BenchmarkPhase,
-  BenchmarkProgress,
-  BenchmarkResult,
-  EntryOutcome,
-  EntryOutcomeReport,
-  EntryRef,
-  RetryRecord,
-  RetryVmRequest,
-  RetryVmResult,
-  VmRunState,
-} from './types';
+import type { BenchmarkPhase, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryVmRequest, RetryVmResult } from './types';
 import { vmWorkflow } from './vm';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
@@ -47,23 +35,10 @@ const orchestrator = proxyActivities<OrchestratorActivities>({
   },
 });
 
-interface Owner {
-  specVm: string;
-  /** The VM that ran it last; its results are the ones that count. */
-  vm: string | null;
-  status: EntryOwner['status'];
-  /** The child run that runs it, or whose outcome stands. */
-  run: string | null;
-}
-
-/** Phases in which the VMs may still run entries. */
-const RUNNING_PHASES: readonly BenchmarkPhase[] = ['running', 'awaiting-retry'];
 /** Phases in which the whole-run deadline cancels the work (later, the report is seconds away and is written in full). */
 const DEADLINE_CANCELS: readonly BenchmarkPhase[] = ['resolving-fleet', 'distributing', 'running'];
 /** Patch id of the whole-run deadline timer: runs started before it existed replay without it. */
 const DEADLINE_PATCH = 'whole-run-deadline';
-/** Fields a retryVm request may have (a signal's input is typed by hand in the Web UI or a shell). */
-const RETRY_FIELDS: readonly string[] = ['vm', 'onto'];
 /** What the Web UI lists for the retryVm signal and update (the workflow metadata query). */
 const RETRY_DESCRIPTION = 'Re-run a VM\'s failed entries: {"vm": "<VM>"}, or {"vm": "<VM>", "onto": "<other VM>"}';
 
@@ -82,50 +57,21 @@ const RETRY_DESCRIPTION = 'Re-run a VM\'s failed entries: {"vm": "<VM>"}, or {"v
  * deadline (runTimeoutMs) passes, it does the same and returns a result marked incomplete.
  */
 export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<BenchmarkResult> {
-  const progress: BenchmarkProgress = {
+  const state: BenchmarkState = new BenchmarkState({
     benchmarkId: req.benchmarkId,
-    phase: 'resolving-fleet',
-    totalEntries: 0,
-    passed: 0,
-    failed: 0,
-    runs: [],
-    lostVms: [],
-  };
-  const owners = new Map<number, Owner>();
-  const runs = new Map<string, VmRunState>();
-  const queues = new Map<string, EntryRef[]>();
-  const busy = new Set<string>();
-  const runCount = new Map<string, number>();
+    runWorkflowId: (vm, n) => vmWorkflowId(req.benchmarkId, vm, n),
+    rerouteOnAgentLoss: Boolean(req.rerouteOnAgentLoss),
+    routeByTemplate: Boolean(req.routing),
+    runTimeoutMs: req.runTimeoutMs,
+    // Synchronous up to the child's start, as the history's command order requires.
+    startVm: (vm) => void drain(vm),
+  });
+  const progress = state.progress;
   /** Scopes of the running children, cancelled (and awaited) when the benchmark ends early. */
   const childScopes = new Set<CancellationScope>();
   /** Children that failed outright (not an entry: the run itself). */
   const childFailures: unknown[] = [];
-  /** VMs whose agent was lost: nothing more is routed to them unless a user asks for it. */
-  const lost = new Set<string>();
-  let fleet: string[] = [];
-  const templates = new Map<string, string | undefined>();
   let aggregationStarted = false;
-
-  // An entry counts once, in the run whose outcome stands; these keep the counts as owners change.
-  const count = (o: Owner | undefined, delta: number): void => {
-    if (!o || (o.status !== 'passed' && o.status !== 'failed')) return;
-    progress[o.status] += delta;
-    const run = o.run ? runs.get(o.run) : undefined;
-    if (run) run[o.status] += delta;
-  };
-  const setOwner = (matrixId: number, next: Owner): void => {
-    const prev = owners.get(matrixId);
-    count(prev, -1);
-    // An outcome of one run that another run takes over: that run re-runs it.
-    if (prev?.run && prev.run !== next.run && (prev.status === 'passed' || prev.status === 'failed')) runs.get(prev.run)!.rerun++;
-    owners.set(matrixId, next);
-    count(next, +1);
-  };
-  const applyOutcome = (workflowId: string, o: EntryOutcome): void => {
-    const owner = owners.get(o.matrixId);
-    if (owner?.run !== workflowId) return; // not (or no longer) that run's entry
-    setOwner(o.matrixId, { ...owner, vm: o.vm, status: o.status });
-  };
 
   const hasSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.benchmarkId) !== undefined;
   let statusWanted = '';
@@ -138,7 +84,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   };
   let lastPhase: BenchmarkPhase | undefined;
   /** Current details only: not a command, so it may run anywhere without changing the history. */
-  const showDetails = (): void => setCurrentDetails(benchmarkDetails({ ...progress, lostVms: [...lost] }, fleet.length));
+  const showDetails = (): void => setCurrentDetails(benchmarkDetails(state.snapshot(), state.fleet.length));
   const refresh = (): void => {
     const counts = `${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}`;
     showDetails();
@@ -157,11 +103,11 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     }
   });
 
-  setHandler(progressQuery, () => ({ ...progress, lostVms: [...lost] }));
+  setHandler(progressQuery, () => state.snapshot());
   setHandler(
     entryOutcomeSignal,
     ({ workflowId, outcome }: EntryOutcomeReport) => {
-      applyOutcome(workflowId, outcome);
+      state.applyOutcome(workflowId, outcome);
       refresh();
     },
     { description: "Internal: a VM run reports an entry's outcome (not for people to send)" },
@@ -169,13 +115,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
   /** Runs a batch on a VM; throws only when the child run itself fails or is cancelled. */
   const runOnVm = async (vm: string, entries: EntryRef[]): Promise<EntryOutcome[]> => {
-    const n = runCount.get(vm) ?? 0;
-    runCount.set(vm, n + 1);
-    const workflowId = vmWorkflowId(req.benchmarkId, vm, n);
-    const run: VmRunState = { vm, workflowId, status: 'running', total: entries.length, passed: 0, failed: 0, rerun: 0 };
-    progress.runs.push(run);
-    runs.set(workflowId, run);
-    for (const e of entries) setOwner(e.matrixId, { ...owners.get(e.matrixId)!, run: workflowId });
+    const { workflowId, n, state: run } = state.startRun(vm, entries);
     const scope = new CancellationScope();
     childScopes.add(scope);
     try {
@@ -201,7 +141,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
         }),
       );
       // Signals said most of it already; the returned list is complete, including lost-agent outcomes.
-      for (const o of outcomes) applyOutcome(workflowId, o);
+      for (const o of outcomes) state.applyOutcome(workflowId, o);
       run.status = 'completed';
       return outcomes;
     } catch (err) {
@@ -212,38 +152,11 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     }
   };
 
-  const enqueue = (vm: string, entries: EntryRef[]): void => {
-    if (entries.length === 0) return;
-    for (const e of entries) setOwner(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing', run: null });
-    queues.set(vm, [...(queues.get(vm) ?? []), ...entries]);
-    if (!busy.has(vm)) void drain(vm);
-  };
-
-  /** Re-runs a lost agent's entries on healthy VMs, fewest queued first. */
-  const reroute = (from: string, entries: EntryRef[]): boolean => {
-    lost.add(from);
-    // With routing by instance template, a lost VM's entries stay on VMs of its template.
-    const template = req.routing ? templates.get(from) : undefined;
-    const healthy = fleet.filter((vm) => !lost.has(vm) && (template === undefined || templates.get(vm) === template));
-    if (!req.rerouteOnAgentLoss || healthy.length === 0) return false;
-    const load = new Map(healthy.map((vm) => [vm, (queues.get(vm)?.length ?? 0) + (busy.has(vm) ? 1 : 0)]));
-    const moves = new Map<string, EntryRef[]>();
-    for (const e of entries) {
-      const target = healthy.reduce((best, vm) => (load.get(vm)! < load.get(best)! ? vm : best));
-      load.set(target, load.get(target)! + 1);
-      moves.set(target, [...(moves.get(target) ?? []), e]);
-    }
-    log.warn('agent lost: re-routing its entries', { vm: from, entries: entries.length, to: [...moves.keys()] });
-    for (const [vm, moved] of moves) enqueue(vm, moved);
-    return true;
-  };
-
   /** Runs a VM's queue until it is empty; never throws (a failed child is recorded, a cancelled one ends it). */
   async function drain(vm: string): Promise<void> {
-    busy.add(vm);
+    state.markBusy(vm);
     try {
-      for (let batch = queues.get(vm) ?? []; batch.length > 0; batch = queues.get(vm) ?? []) {
-        queues.set(vm, []);
+      for (let batch = state.takeQueue(vm); batch.length > 0; batch = state.takeQueue(vm)) {
         let outcomes: EntryOutcome[];
         try {
           outcomes = await runOnVm(vm, batch);
@@ -253,81 +166,30 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
         }
         const unavailable = outcomes.filter((o) => o.failure === 'agent-unavailable');
         if (unavailable.length > 0) {
-          const refs = unavailable.map((o) => ({ matrixId: o.matrixId, specVm: owners.get(o.matrixId)!.specVm }));
-          // Whatever else was queued for this VM goes elsewhere too.
-          const queued = queues.get(vm) ?? [];
-          queues.set(vm, []);
-          const run = vmWorkflowId(req.benchmarkId, vm, runCount.get(vm)! - 1);
-          if (!reroute(vm, [...refs, ...queued])) {
-            // Failed by the lost VM's last run, so the runs' counts still add up to the benchmark's.
-            for (const e of queued) setOwner(e.matrixId, { specVm: e.specVm, vm, status: 'failed', run });
-            runs.get(run)!.total += queued.length;
-          }
+          // Its lost entries and whatever else was queued for it go elsewhere (or fail when they cannot).
+          const loss = state.agentLost(vm, unavailable);
+          if (loss.rerouted) log.warn('agent lost: re-routing its entries', { vm, entries: loss.entries, to: loss.to });
         }
         refresh();
       }
     } finally {
-      busy.delete(vm);
+      state.markIdle(vm);
       refresh();
     }
   }
 
-  const failedEntriesOf = (vm: string): EntryRef[] =>
-    [...owners.entries()].filter(([, o]) => o.status === 'failed' && o.vm === vm).map(([matrixId, o]) => ({ matrixId, specVm: o.specVm }));
-
-  /** Set when the whole-run deadline passed: nothing more is started. */
-  let deadlinePassed = false;
-
-  /** Why a retryVm request (update or signal) is refused; undefined when it would be carried out. */
-  const retryRefusal = (input: unknown): string | undefined => {
-    const expected = 'expected {"vm": "<VM name>"} or {"vm": "<VM name>", "onto": "<VM name>"}';
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) return expected;
-    // A misspelt field is named (`{"VM": ...}`), rather than the missing one.
-    const unknown = Object.keys(input).filter((k) => !RETRY_FIELDS.includes(k));
-    if (unknown.length)
-      return `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "vm" and optionally "onto")`;
-    if (typeof (input as RetryVmRequest).vm !== 'string') return expected;
-    const { vm, onto } = input as RetryVmRequest;
-    if (deadlinePassed) return `the whole-run deadline passed (${timedOutReason(req.runTimeoutMs ?? 0)})`;
-    if (progress.phase === 'resolving-fleet' || progress.phase === 'distributing') return 'the benchmark has not been distributed yet';
-    if (progress.phase === 'aggregating' || progress.phase === 'reporting' || progress.phase === 'done')
-      return 'the benchmark is already aggregating its results';
-    if (!RUNNING_PHASES.includes(progress.phase)) return `the benchmark is ${progress.phase}`;
-    if (!progress.runs.some((r) => r.vm === vm)) return `VM "${vm}" has no run in this benchmark (VMs: ${fleet.join(', ')})`;
-    if (onto !== undefined && (typeof onto !== 'string' || !isSafeId(onto))) return `${JSON.stringify(onto)} is not a valid VM name`;
-    if (failedEntriesOf(vm).length === 0) {
-      return busy.has(vm) ? `VM "${vm}" is still running and has no failed entries yet` : `VM "${vm}" has no failed entries to retry`;
-    }
-    return undefined;
-  };
-
   /** Queues a VM's failed entries again (the request passed retryRefusal). */
-  const retry = ({ vm, onto }: RetryVmRequest, via: RetryRecord['via']): RetryVmResult => {
-    const target = onto ?? vm;
-    const entries = failedEntriesOf(vm);
-    lost.delete(target); // the user vouches for it
-    // An idle VM starts a run now; a busy one takes the entries in its next run.
-    const wasBusy = busy.has(target);
-    enqueue(target, entries);
-    const run = (runCount.get(target) ?? 0) - (wasBusy ? 0 : 1);
-    if (progress.phase === 'awaiting-retry') progress.phase = 'running';
-    progress.lastRetry = {
-      via,
-      at: new Date().toISOString(),
-      vm,
-      ...(onto !== undefined ? { onto } : {}),
-      accepted: true,
-      retried: entries.length,
-    };
-    log.info('retrying a VM', { via, vm, onto: target, entries: entries.length });
+  const retry = (r: RetryVmRequest, via: 'signal' | 'update'): RetryVmResult => {
+    const result = state.retry(r, via, new Date().toISOString());
+    log.info('retrying a VM', { via, vm: r.vm, onto: result.onto, entries: result.retried });
     refresh();
-    return { retried: entries.length, onto: target, workflowId: vmWorkflowId(req.benchmarkId, target, run) };
+    return result;
   };
 
   setHandler(retryVmUpdate, (r: RetryVmRequest) => retry(r, 'update'), {
     description: RETRY_DESCRIPTION,
     validator: (r: RetryVmRequest) => {
-      const reason = retryRefusal(r);
+      const reason = state.retryRefusal(r);
       if (reason) throw new Error(reason);
     },
   });
@@ -335,21 +197,12 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
   setHandler(
     retryVmSignal,
     (r: RetryVmRequest) => {
-      const reason = retryRefusal(r);
+      const reason = state.retryRefusal(r);
       if (!reason) {
         retry(r, 'signal');
         return;
       }
-      const shown = typeof r === 'object' && r !== null && typeof r.vm === 'string' ? r : { vm: JSON.stringify(r ?? null) };
-      progress.lastRetry = {
-        via: 'signal',
-        at: new Date().toISOString(),
-        vm: shown.vm,
-        ...(typeof shown.onto === 'string' ? { onto: shown.onto } : {}),
-        accepted: false,
-        reason,
-      };
-      log.warn(describeRetry(progress.lastRetry), { request: r as unknown });
+      log.warn(describeRetry(state.refuseRetry(r, reason, new Date().toISOString())), { request: r as unknown });
       refresh();
     },
     { description: `${RETRY_DESCRIPTION}. A refusal shows in the current details.` },
@@ -357,8 +210,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
   const aggregateAndReport = async (incompleteReason?: string) => {
     aggregationStarted = true;
-    const ownerList: EntryOwner[] = [...owners.entries()].map(([matrixId, o]) => ({ matrixId, vm: o.vm, status: o.status }));
-    const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: ownerList });
+    const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: state.ownerList() });
     if (!incompleteReason) {
       progress.phase = 'reporting';
       refresh();
@@ -377,9 +229,9 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       refresh();
     }
     for (const scope of childScopes) scope.cancel();
-    await condition(() => busy.size === 0);
+    await condition(() => !state.anyBusy);
     // A report that failed once would fail again; without a distribution there is nothing to report.
-    if (!aggregationStarted && owners.size > 0) {
+    if (!aggregationStarted && state.hasEntries) {
       try {
         await aggregateAndReport(timedOut ? progress.incompleteReason : cancelled ? 'cancelled' : `failed: ${(err as Error).message}`);
       } catch (e) {
@@ -393,17 +245,16 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
   const runToEnd = async (): Promise<BenchmarkResult> => {
     const fleetVms = await orchestrator.resolveFleet(req.fleet);
-    fleet = fleetVms.map((v) => v.name);
-    for (const v of fleetVms) templates.set(v.name, v.instanceTemplate);
+    state.setResolvedFleet(fleetVms);
     progress.phase = 'distributing';
     refresh();
     const distribution = await orchestrator.distribute(req, fleetVms);
-    fleet = distribution.vms.map((v) => v.vm);
+    state.setFleet(distribution.vms.map((v) => v.vm));
     progress.totalEntries = distribution.totalEntries;
     progress.phase = 'running';
     if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
     for (const share of distribution.vms)
-      enqueue(
+      state.enqueue(
         share.vm,
         share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })),
       );
@@ -411,14 +262,13 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
     // Wait for every queue to drain, including retries requested meanwhile.
     for (;;) {
-      await condition(() => busy.size === 0);
+      await condition(() => !state.anyBusy);
       if (childFailures.length > 0) throw childFailures[0];
-      const anyFailed = [...owners.values()].some((o) => o.status === 'failed');
-      if (!anyFailed || req.retryWindowMs <= 0) break;
+      if (!state.anyFailed || req.retryWindowMs <= 0) break;
       progress.phase = 'awaiting-retry';
       refresh();
       // A retry-vm request makes a VM busy; with none before the window (or the run's deadline) closes, report what we have.
-      if (!(await condition(() => busy.size > 0 || deadlinePassed, req.retryWindowMs)) || deadlinePassed) break;
+      if (!(await condition(() => state.anyBusy || state.deadlinePassed, req.retryWindowMs)) || state.deadlinePassed) break;
     }
 
     progress.phase = 'aggregating';
@@ -460,12 +310,12 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     void CancellationScope.nonCancellable(async () => {
       await sleep(runTimeoutMs, { summary: `whole-run deadline (${formatSeconds(runTimeoutMs)})` });
       if (DEADLINE_CANCELS.includes(progress.phase)) {
-        deadlinePassed = true;
+        state.deadlinePassed = true;
         log.warn('the whole-run deadline passed: cancelling the VM runs', { runTimeoutMs });
         work.cancel();
       } else if (progress.phase === 'awaiting-retry') {
         // Every entry has its outcome: the retry window just closes now, and the report is complete.
-        deadlinePassed = true;
+        state.deadlinePassed = true;
         log.warn('the whole-run deadline passed: closing the retry window', { runTimeoutMs });
       }
     });
@@ -476,7 +326,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     return await work.run(runToEnd);
   } catch (err) {
     // A user's cancel reaches the root scope too; only the deadline alone makes this a timed-out run.
-    const timedOut = deadlinePassed && isCancellation(err) && !CancellationScope.current().consideredCancelled;
+    const timedOut = state.deadlinePassed && isCancellation(err) && !CancellationScope.current().consideredCancelled;
     // Not cancellable: the children's cancellation must reach the agents, and the partial report be written.
     await CancellationScope.nonCancellable(() => windDown(err, timedOut));
     if (!timedOut) throw err;
