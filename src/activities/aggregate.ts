@@ -14,7 +14,7 @@ import {
 } from '../core/report';
 import { chartedTests, entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
-import type { JobSpec, Manifest } from '../core/spec';
+import type { BenchmarkConfig, JobSpec, Manifest } from '../core/spec';
 import { readJobSpecs } from '../shared/job-specs';
 import { rememberReports, sha256Hex } from './results-cache';
 
@@ -69,6 +69,10 @@ interface LoadedEntry {
 export async function aggregate(store: ArtifactStore, input: AggregateInput): Promise<AggregateSummary> {
   const id = input.benchmarkId;
   const specs = await readJobSpecs(store, id);
+  // The user's choices of analysis (--ci-min-iterations, --fio-groups), as the request stored them.
+  const config = await getJson<BenchmarkConfig>(store, layout.config(id));
+  const interval = config?.ciMinIterations !== undefined ? { minValues: config.ciMinIterations } : undefined;
+  const groups = config?.fioGroups ?? 'separate';
   const entries = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, { entry: e, iterations: s.iterations }] as const)));
   // How many iterations each entry ran (a stability gate may have added some) is in its VM's manifest.
   const manifests = new Map<string, Promise<Manifest | undefined>>();
@@ -147,8 +151,9 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
       environment: e.environment,
       metadataPrefetch: prefetchSeries(e.prefetch),
       timeSeries: entryTimeSeries(e.series, charted.has(e.entry.testId)),
+      ...(interval ? { interval } : {}),
     };
-    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras)) {
+    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras, groups)) {
       reports.push(asStored(r));
     }
   }

@@ -70,7 +70,7 @@ export async function writeReport(store: ArtifactStore, input: string | ReportIn
   // Right after aggregate on this worker: its reports in memory, if results.json is still what it wrote.
   const reports = takeReports(store, resultsKey, stored) ?? (JSON.parse(stored.toString('utf8')) as EntryReport[]);
   // The workflow passes what it knows; the format and name otherwise come from the stored request.
-  const config = asked.reportFormat && asked.reportName ? undefined : await getJson<BenchmarkConfig>(store, layout.config(benchmarkId));
+  const config = await getJson<BenchmarkConfig>(store, layout.config(benchmarkId));
   const format = asked.reportFormat ?? config?.reportFormat ?? 'default';
   let reportName = asked.reportName ?? config?.reportName ?? DEFAULT_REPORT_NAME;
   let warning: string | undefined;
@@ -80,11 +80,13 @@ export async function writeReport(store: ArtifactStore, input: string | ReportIn
     reportName = DEFAULT_REPORT_NAME;
   }
   const names = reportFileNames(format, reportName);
-  const summary = reportSummary(benchmarkId, reports, incompleteReason);
+  // The analysis the aggregate activity applied (config.json), stated in summary.json's method.
+  const analysis = { ciMinIterations: config?.ciMinIterations, fioGroups: config?.fioGroups };
+  const summary = reportSummary(benchmarkId, reports, incompleteReason, analysis);
   const files: [string, string][] = [
     [names.own, reportCsv(reports)],
     ['summary.json', toJson(summary)],
-    ['report.html', renderHtmlReport(benchmarkId, reports)],
+    ['report.html', renderHtmlReport(benchmarkId, reports, analysis)],
   ];
   if (names.original) files.splice(1, 0, [names.original, originalReportCsv(reports)]);
   if (separateConfigs) {

@@ -9,6 +9,8 @@ import { checkJobsWithFio } from '../shared/fio-parse-check';
 import { parseBigQueryTable } from '../core/export-rows';
 import { checkSafeId } from '../core/ids';
 import { MAX_TIMER_MS, parseCount, parseDuration, parsePercent } from '../core/numbers';
+import { GROUP_MODES, type GroupMode } from '../core/report';
+import { MIN_INTERVAL_ITERATIONS } from '../core/stats';
 import {
   DEFAULT_TIMEOUTS,
   prepareBenchmark,
@@ -58,6 +60,8 @@ export interface BenchmarkFlags {
   runTimeout?: string;
   reportName?: string;
   reportFormat?: string;
+  ciMinIterations?: string;
+  fioGroups?: string;
 }
 
 async function readInput(file: string | undefined, flag: string, required: boolean): Promise<InputFile | undefined> {
@@ -124,6 +128,22 @@ function reportNameOf(f: BenchmarkFlags): string | undefined {
     });
   }
   return f.reportName;
+}
+
+/** --ci-min-iterations: below 2 there is no spread to build an interval from. */
+function ciMinIterationsOf(f: BenchmarkFlags): number | undefined {
+  if (f.ciMinIterations === undefined) return undefined;
+  const n = parseCount(f.ciMinIterations, { flag: '--ci-min-iterations' }, { min: 2, max: LIMITS.maxIterations });
+  // The default is left unset, so config.json stays what it was without the flag.
+  return n === MIN_INTERVAL_ITERATIONS ? undefined : n;
+}
+
+function fioGroupsOf(f: BenchmarkFlags): GroupMode | undefined {
+  if (f.fioGroups === undefined) return undefined;
+  if (!(GROUP_MODES as readonly string[]).includes(f.fioGroups)) {
+    throw new InputError(`${JSON.stringify(f.fioGroups)} is not a fio group mode (${GROUP_MODES.join(' or ')})`, { flag: '--fio-groups' });
+  }
+  return f.fioGroups === 'separate' ? undefined : (f.fioGroups as GroupMode);
 }
 
 function reportFormatOf(f: BenchmarkFlags): ReportFormat | undefined {
@@ -275,6 +295,8 @@ export async function buildRequest(
     ...(f.runTimeout !== undefined ? { runTimeoutMs: parseSecondsOrDuration(f.runTimeout, '--timeout') } : {}),
     ...optional('reportName', reportNameOf(f)),
     ...optional('reportFormat', reportFormatOf(f)),
+    ...optional('ciMinIterations', ciMinIterationsOf(f)),
+    ...optional('fioGroups', fioGroupsOf(f)),
   };
   // Inputs travel in the workflow's input; Temporal refuses payloads over 2 MB.
   const inputBytes = Buffer.byteLength(JSON.stringify(request));
@@ -349,6 +371,8 @@ const CONFIG_KEYS: Record<string, keyof BenchmarkFlags> = {
   timeout: 'runTimeout',
   'report-name': 'reportName',
   'report-format': 'reportFormat',
+  'ci-min-iterations': 'ciMinIterations',
+  'fio-groups': 'fioGroups',
 };
 const PATH_KEYS = new Set<keyof BenchmarkFlags>(['testCsv', 'configsCsv', 'fioJobFile']);
 const BOOLEAN_KEYS = new Set<keyof BenchmarkFlags>(['reroute', 'gcsfuseAnonymousAccess', 'separateConfigs']);

@@ -16,8 +16,8 @@ import * as Plot from '@observablehq/plot';
 import { parseHTML } from 'linkedom';
 import { REPORTED_DIRECTIONS, type ReportedDirection } from './fio';
 import { METRIC_KINDS, MIB, NS_PER_MS, PERCENTILE_METRICS, UNITS, metricKind } from './metrics';
-import type { DirectionStats, EntryReport } from './report';
-import { CONFIDENCE_LEVEL, INTERVAL_METHOD, OUTLIER_RULE } from './stats';
+import type { AnalysisOptions, DirectionStats, EntryReport } from './report';
+import { CONFIDENCE_LEVEL, intervalMethod, MIN_INTERVAL_ITERATIONS, OUTLIER_RULE } from './stats';
 import { MAX_CHARTED_TESTS, STEADY_STATE_RULE, WARMUP_WINDOW_MS } from './timeseries';
 
 export { MAX_CHARTED_TESTS };
@@ -85,7 +85,7 @@ interface BarRow {
 }
 
 /** Horizontal bars (one per entry and direction) with their number, the interval and each iteration as a dot. */
-function bandwidthChart(testId: string, entries: readonly EntryReport[]): string {
+function bandwidthChart(testId: string, entries: readonly EntryReport[], ciMin: number): string {
   const dirs = directionsOf(entries);
   const rows: BarRow[] = [];
   const dots: { entry: string; dir: ReportedDirection; value: number; outlier: boolean }[] = [];
@@ -136,7 +136,7 @@ function bandwidthChart(testId: string, entries: readonly EntryReport[]): string
   return chart(
     'bandwidth',
     svg,
-    `Bandwidth, ${BW.unit} (2^20 bytes/s): bar and number = mean over iterations; black line = ${CONFIDENCE_LEVEL * 100}% confidence interval of the geometric mean (log-scale Student t; none below 3 iterations); dots = iterations, red = outlier.`,
+    `Bandwidth, ${BW.unit} (2^20 bytes/s): bar and number = mean over iterations; black line = ${CONFIDENCE_LEVEL * 100}% confidence interval of the geometric mean (log-scale Student t; none below ${ciMin} iterations); dots = iterations, red = outlier.`,
   );
 }
 
@@ -470,7 +470,8 @@ tr.failed td,tr.missing td{color:#a00}tr.outliers td:nth-child(11){color:#a00;fo
 `;
 
 /** The whole report page. */
-export function renderHtmlReport(benchmarkId: string, reports: readonly EntryReport[]): string {
+export function renderHtmlReport(benchmarkId: string, reports: readonly EntryReport[], analysis: AnalysisOptions = {}): string {
+  const ciMin = Math.max(2, analysis.ciMinIterations ?? MIN_INTERVAL_ITERATIONS);
   const tests = new Map<string, EntryReport[]>();
   for (const r of reports) tests.set(r.testId, [...(tests.get(r.testId) ?? []), r]);
   const passed = reports.filter((r) => r.status === 'passed').length;
@@ -510,7 +511,7 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
     } else if (withData.length) {
       const series = withData.filter((r) => r.timeSeries);
       body =
-        `<div class="charts">${bandwidthChart(testId, withData)}${latencyCdfChart(testId, withData)}</div>` +
+        `<div class="charts">${bandwidthChart(testId, withData, ciMin)}${latencyCdfChart(testId, withData)}</div>` +
         (series.length
           ? `<h3>Over time</h3>${series.map((r) => `${findingsText(r)}<div class="charts">${timeSeriesCharts(r)}</div>`).join('')}`
           : `<p class="meta">No fio logs were stored for this test: no time series.</p>`);
@@ -532,7 +533,7 @@ export function renderHtmlReport(benchmarkId: string, reports: readonly EntryRep
       : '') +
     `<ul class="method">` +
     `<li>Bandwidth: fio's bytes over the longest job runtime of each iteration, in ${BW.unit} (2^20 bytes/s); mean, median, sample standard deviation and coefficient of variation over iterations.</li>` +
-    `<li>Intervals: ${escapeHtml(INTERVAL_METHOD)}.</li>` +
+    `<li>Intervals: ${escapeHtml(intervalMethod(ciMin))}.</li>` +
     (reports.some((r) => r.fioGroup !== undefined)
       ? `<li>Job files with several fio groups (stonewall/new_group): one result per group, labelled "(group N)"; the time series are of all groups.</li>`
       : '') +

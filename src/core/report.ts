@@ -15,7 +15,16 @@ import type { EntryMetadata, MetadataPrefetch } from './metadata';
 import { STEADY_STATE_RULE, type EntryTimeSeries } from './timeseries';
 import { MIB, NS_PER_MS, PERCENTILES, percentileKey, UNIT_DESCRIPTIONS } from './metrics';
 import { COLUMNS } from './params';
-import { INTERVAL_METHOD, OUTLIER_RULE, pooledMoments, sampleStats, type IntervalOptions, type Moments, type SampleStats } from './stats';
+import {
+  intervalMethod,
+  MIN_INTERVAL_ITERATIONS,
+  OUTLIER_RULE,
+  pooledMoments,
+  sampleStats,
+  type IntervalOptions,
+  type Moments,
+  type SampleStats,
+} from './stats';
 
 // The percentile list and units are defined once, in metrics.ts; re-exported for existing importers.
 export { MIB, PERCENTILES, percentileKey, type Percentile } from './metrics';
@@ -625,7 +634,20 @@ function directionSummary(d: DirectionStats | null | undefined): DirectionSummar
 }
 
 /** report/summary.json: every entry's statistics in the units of the CSV, with how they were computed. */
-export function reportSummary(benchmarkId: string, reports: readonly EntryReport[], incompleteReason?: string): ReportSummaryJson {
+/** The user's choices of analysis (config.json's ciMinIterations and fioGroups), as the summary states them. */
+export interface AnalysisOptions {
+  ciMinIterations?: number;
+  fioGroups?: GroupMode;
+}
+
+export function reportSummary(
+  benchmarkId: string,
+  reports: readonly EntryReport[],
+  incompleteReason?: string,
+  analysis: AnalysisOptions = {},
+): ReportSummaryJson {
+  const ciMin = Math.max(2, analysis.ciMinIterations ?? MIN_INTERVAL_ITERATIONS);
+  const groups = analysis.fioGroups ?? 'separate';
   const missing = reports.filter((r) => r.status === 'missing').length;
   return {
     benchmarkId,
@@ -635,11 +657,16 @@ export function reportSummary(benchmarkId: string, reports: readonly EntryReport
     method: {
       iterations:
         'bandwidth and IOPS: one value per iteration (fio bytes over the longest job runtime); mean, median, sample stddev, cv = stddev/mean over iterations',
-      confidenceInterval: INTERVAL_METHOD,
+      confidenceInterval: intervalMethod(ciMin),
+      ciMinIterations: `${ciMin}${ciMin === MIN_INTERVAL_ITERATIONS ? ' (default)' : ' (--ci-min-iterations)'}`,
       latency:
         "pooled over all jobs and iterations: percentiles from fio's json+ histograms summed (never averaged), stddev pooled exactly from each job's N, mean and stddev",
       outliers: OUTLIER_RULE,
       groups: GROUPS_METHOD,
+      fioGroups:
+        groups === 'merged'
+          ? 'merged (--fio-groups merged): every fio group of a job file pooled into one result'
+          : 'separate (default): one result per fio group',
       mixed:
         "mixed: fio's own pooling of all directions of each job (unified_rw_reporting=1 or both), summed over jobs like the directions",
       timeSeries: STEADY_STATE_RULE,

@@ -95,6 +95,10 @@ export interface BenchmarkRequest {
   reportName?: string;
   /** `original`: the combined report also in the original tool's columns (compat.md); default: ours only. */
   reportFormat?: 'default' | 'original';
+  /** Fewest iterations with which the report computes an interval (`--ci-min-iterations`); unset: stats.ts MIN_INTERVAL_ITERATIONS. */
+  ciMinIterations?: number;
+  /** Job files with several fio groups: one result per group (`separate`, unset) or all pooled (`merged`; `--fio-groups`). */
+  fioGroups?: 'separate' | 'merged';
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */

@@ -41,10 +41,11 @@ export const CONFIDENCE_LEVEL = 0.95;
 export const MIN_INTERVAL_ITERATIONS = 3;
 
 /** What the reports say about the intervals. */
-export const INTERVAL_METHOD =
+export const intervalMethod = (minValues = MIN_INTERVAL_ITERATIONS): string =>
   `${CONFIDENCE_LEVEL * 100}% confidence interval of the geometric mean: Student t interval (n-1 degrees of freedom) of the mean ` +
   'logarithm, exponentiated; on the log scale because the metrics are positive and vary by ratios, so the interval never goes ' +
-  `below 0; not computed below ${MIN_INTERVAL_ITERATIONS} iterations`;
+  `below 0; not computed below ${minValues} iterations`;
+export const INTERVAL_METHOD = intervalMethod();
 
 export interface IntervalOptions {
   /** Fewest values with which an interval is computed; default MIN_INTERVAL_ITERATIONS, at least 2. */

@@ -235,6 +235,21 @@ const cases: [string, () => Record<string, string | undefined>, RegExp][] = [
     /--stability-max-iterations: goes with --stability-cv/,
   ],
   [
+    'an interval from 1 iteration',
+    () => ({ '--ci-min-iterations': '1' }),
+    /--ci-min-iterations: 1 is out of range: give a whole number from 2 to/,
+  ],
+  [
+    'an interval minimum that is not a number',
+    () => ({ '--ci-min-iterations': 'three' }),
+    /--ci-min-iterations: "three" is not a whole number/,
+  ],
+  [
+    'an unknown fio group mode',
+    () => ({ '--fio-groups': 'pooled' }),
+    /--fio-groups: "pooled" is not a fio group mode \(separate or merged\)/,
+  ],
+  [
     'a config file with an unknown key',
     () => ({ '--config': file('cfg.yaml', 'test-csv: good.csv\nthreads: 4\n') }),
     /--config, .*cfg\.yaml, line 2: unknown key "threads"/,

@@ -8,7 +8,7 @@ import { flagsOf, ORIGINAL_DEFAULTS } from '../../src/client/commands/options';
 import { stableJson } from '../../src/client/json-output';
 import { buildRequest, parsePollIntervalMs, parseSecondsOrDuration } from '../../src/client/request';
 import { versionText } from '../../src/client/version';
-import type { BenchmarkRequest } from '../../src/core/spec';
+import { benchmarkConfigOf, type BenchmarkRequest } from '../../src/core/spec';
 import { InputError } from '../../src/core/errors';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gcsfuse-bench-cli-flags-'));
@@ -190,5 +190,21 @@ describe('output for scripts', () => {
   it('the version names the package version and, in a git checkout, the commit', () => {
     expect(versionText({ GCSFUSE_BENCH_COMMIT: 'abc123' })).toBe('gcsfuse-bench 0.1.0 (commit abc123)');
     expect(versionText({})).toMatch(/^gcsfuse-bench 0\.1\.0( \(commit [0-9a-f]{12}\))?$/);
+  });
+});
+
+describe('--ci-min-iterations and --fio-groups', () => {
+  it('reach the request and config.json of run, start, plan and orchestrator; the defaults leave them unset', async () => {
+    for (const command of ['run', 'start', 'plan', 'orchestrator'] as const) {
+      const asked = await requestOf(command, ['--vms', 'a', '--ci-min-iterations', '2', '--fio-groups', 'merged']);
+      expect(asked.request).toMatchObject({ ciMinIterations: 2, fioGroups: 'merged' });
+      expect(benchmarkConfigOf(asked.request)).toMatchObject({ ciMinIterations: 2, fioGroups: 'merged' });
+      // Unset when not asked (or asked for the default), so an earlier run's config.json still matches on resume.
+      for (const args of [[], ['--ci-min-iterations', '3', '--fio-groups', 'separate']]) {
+        const plain = (await requestOf(command, ['--vms', 'a', ...args])).request;
+        expect(plain.ciMinIterations).toBeUndefined();
+        expect(plain.fioGroups).toBeUndefined();
+      }
+    }
   });
 });

@@ -6,6 +6,7 @@ import { type Command, Option } from 'commander';
 import { checkArtifactsLocation } from '../../artifacts';
 import { InputError } from '../../core/errors';
 import { temporalOptionsFromEnv, type TemporalOptions } from '../../shared/temporal';
+import { CONFIDENCE_LEVEL, MIN_INTERVAL_ITERATIONS } from '../../core/stats';
 import { stableJson } from '../json-output';
 import { DEFAULT_ITERATIONS, loadConfigFile, type BenchmarkFlags, type CheckOptions } from '../request';
 import { DEFAULT_RESULTS_DIR } from '../results-folder';
@@ -136,6 +137,17 @@ export function addBenchmarkOptions(cmd: Command, defaults: FlagDefaults = {}): 
         "skip this CLI's job-policy check for these fio options (the agents decide with their own --allow-fio-option)",
       )
       .option('--no-fio-check', 'skip `fio --parse-only` of each rendered job here (the agents still check)')
+      .option(
+        '--ci-min-iterations <n>',
+        `fewest iterations with which the report gives a ${CONFIDENCE_LEVEL * 100}% interval (at least 2; with 2 it is very wide)`,
+        String(MIN_INTERVAL_ITERATIONS),
+      )
+      .addOption(
+        new Option(
+          '--fio-groups <mode>',
+          'job files with several fio groups (stonewall/new_group): one result per group, or merged',
+        ).default('separate'),
+      )
   );
 }
 
