@@ -81,64 +81,88 @@ function table(c: Comparison): string {
 
 interface ChangeBar {
   name: string;
-  metric: string;
+  /** candidate / baseline: 1 + change / 100. */
+  ratio: number;
   change: number;
   low: number | null;
   high: number | null;
   verdict: string;
 }
 
-/** One chart per metric: the change per test, its interval, and the gate's threshold in the bad direction. */
+/** Colours that read as the verdicts do (red bad, green good, greys for what cannot be told). */
+const VERDICT_COLORS: Record<Verdict, string> = {
+  regression: '#d62728',
+  worse: '#ff9f40',
+  better: '#2ca02c',
+  'no significant change': '#9e9e9e',
+  inconclusive: '#e6c229',
+  'not tested': '#d0d0d0',
+};
+
+/** A ratio on the chart's axis as the change it is, in %. */
+const ratioTick = (v: number): string => `${v > 1 ? '+' : ''}${Number(((v - 1) * 100).toPrecision(3))}%`;
+
+/**
+ * One chart per metric: the change per test, its interval, and the gate's threshold in the bad
+ * direction. On a log axis of candidate/baseline: changes are ratios (-50% is as far as +100%), and
+ * a +80000% change does not squash a -99% regression into the zero line.
+ */
 function changeCharts(c: Comparison): string {
   const metrics = [...new Set(c.rows.map((r) => r.metric))];
+  const ratio = (pct: number | null | undefined) => (isNum(pct) && pct > -100 ? 1 + pct / 100 : null);
   return metrics
     .map((metric) => {
-      const rows = c.rows.filter((r) => r.metric === metric && isNum(r.deltaPct));
+      const rows = c.rows.filter((r) => r.metric === metric && ratio(r.deltaPct) !== null);
       if (rows.length === 0) return '';
       const bars: ChangeBar[] = rows.map((r) => ({
         name: rowTest(c, r),
-        metric,
+        ratio: ratio(r.deltaPct)!,
         change: r.deltaPct!,
-        low: isNum(r.changeLowPct) ? r.changeLowPct : null,
-        high: isNum(r.changeHighPct) ? r.changeHighPct : null,
+        low: ratio(r.changeLowPct),
+        high: ratio(r.changeHighPct),
         verdict: VERDICT_WORDS[r.verdict],
       }));
       const first = rows[0]!;
       const threshold = first.thresholdPct;
-      // The line a regression crosses: below 0 when higher is better, above when lower is.
-      const limit = threshold === null ? [] : [first.better === 'higher' ? -threshold : threshold];
+      // The line a regression crosses: below no change when higher is better, above when lower is.
+      const limit =
+        threshold === null || (first.better === 'higher' && threshold >= 100)
+          ? []
+          : [ratio(first.better === 'higher' ? -threshold : threshold)!];
       const withInterval = bars.filter((b) => b.low !== null && b.high !== null);
+      const verdicts = Object.keys(VERDICT_WORDS) as Verdict[];
       const svg = plot({
         title: `Change of ${metric} (${first.unit}, ${first.better} is better), candidate vs baseline`,
         width: 760,
-        height: 60 + bars.length * 26,
+        height: 70 + bars.length * 26,
         marginLeft: 220,
-        marginRight: 70,
-        x: { label: 'change, % →', grid: true, nice: true },
+        marginRight: 80,
+        x: { type: 'log', label: 'change (log scale of candidate / baseline) →', grid: true, tickFormat: ratioTick },
         y: { label: null, domain: bars.map((b) => b.name) },
-        color: { domain: Object.values(VERDICT_WORDS), legend: true },
+        color: { domain: verdicts.map((v) => VERDICT_WORDS[v]), range: verdicts.map((v) => VERDICT_COLORS[v]), legend: true },
         marks: [
           Plot.barX(bars, {
             y: 'name',
-            x: 'change',
+            x1: 1,
+            x2: 'ratio',
             fill: 'verdict',
             title: (b: ChangeBar) => `${b.name}: ${signed(b.change)} (${b.verdict})`,
           }),
           Plot.ruleY(withInterval, { y: 'name', x1: 'low', x2: 'high', stroke: '#000', strokeWidth: 1.5, className: 'err' }),
           Plot.text(bars, {
             y: 'name',
-            x: 'change',
+            x: 'ratio',
             text: (b: ChangeBar) => signed(b.change),
             dx: 6,
             textAnchor: 'start',
             className: 'value',
           }),
-          Plot.ruleX(limit, { stroke: '#d62728', strokeDasharray: '4,3', className: 'threshold' }),
-          Plot.ruleX([0]),
+          Plot.ruleX(limit, { stroke: '#d62728', strokeDasharray: '4,3', strokeWidth: 1.5, className: 'threshold' }),
+          Plot.ruleX([1]),
         ],
       });
       const caption =
-        `Change of the candidate vs the baseline in %, per test: bar and number = change of the value; black line = its ${Math.round((1 - c.alpha) * 100)}% interval (Welch, log scale)` +
+        `Change of the candidate vs the baseline, per test, on a log scale of candidate / baseline: bar and number = change of the value; black line = its ${Math.round((1 - c.alpha) * 100)}% interval (Welch, log scale)` +
         (threshold === null
           ? '; no threshold for this metric.'
           : `; red dashed line = the gate's threshold of ${threshold}% in the bad direction.`);
