@@ -137,6 +137,7 @@ function changeCharts(c: Comparison): string {
         height: 70 + bars.length * 26,
         marginLeft: 220,
         marginRight: 80,
+        insetLeft: 60,
         x: { type: 'log', label: 'change (log scale of candidate / baseline) →', grid: true, tickFormat: ratioTick },
         y: { label: null, domain: bars.map((b) => b.name) },
         color: { domain: verdicts.map((v) => VERDICT_WORDS[v]), range: verdicts.map((v) => VERDICT_COLORS[v]), legend: true },
@@ -149,14 +150,20 @@ function changeCharts(c: Comparison): string {
             title: (b: ChangeBar) => `${b.name}: ${signed(b.change)} (${b.verdict})`,
           }),
           Plot.ruleY(withInterval, { y: 'name', x1: 'low', x2: 'high', stroke: '#000', strokeWidth: 1.5, className: 'err' }),
-          Plot.text(bars, {
-            y: 'name',
-            x: 'ratio',
-            text: (b: ChangeBar) => signed(b.change),
-            dx: 6,
-            textAnchor: 'start',
-            className: 'value',
-          }),
+          // The number beyond each bar's end: right of a gain, left of a loss.
+          ...[true, false].map((up) =>
+            Plot.text(
+              bars.filter((b) => b.ratio >= 1 === up),
+              {
+                y: 'name',
+                x: 'ratio',
+                text: (b: ChangeBar) => signed(b.change),
+                dx: up ? 6 : -6,
+                textAnchor: up ? 'start' : 'end',
+                className: 'value',
+              },
+            ),
+          ),
           Plot.ruleX(limit, { stroke: '#d62728', strokeDasharray: '4,3', strokeWidth: 1.5, className: 'threshold' }),
           Plot.ruleX([1]),
         ],
