@@ -137,7 +137,7 @@ describe('npm run demo: stopping and reaching it', () => {
     homes.push(home);
     let sent = false;
     const r = await demo(home, ['--benchmark-id', 'e2e-hup', '--iterations', '50'], (stderr, child) => {
-      if (!sent && /running entry \d+ on local-vm/.test(stderr)) {
+      if (!sent && /running entry \d+( \(iteration \d+\/\d+\))? on local-vm/.test(stderr)) {
         sent = true;
         child.kill('SIGHUP');
       }
