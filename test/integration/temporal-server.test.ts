@@ -121,6 +121,8 @@ describe('a real Temporal server on PostgreSQL', () => {
         '1',
         '--artifacts',
         artifacts,
+        // The test leaves nothing in the repository's results/.
+        '--no-results-dir',
       ],
       { env: { TEMPORAL_ADDRESS: address }, timeoutMs: 300_000 },
     );
