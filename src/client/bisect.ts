@@ -14,7 +14,7 @@ import {
   type BisectRecord,
 } from '../core/bisect';
 import { oneTestCsv } from '../core/bisect-csv';
-import { DEFAULT_ALPHA, parseThresholds } from '../core/compare';
+import { parseThresholds, parseAlpha } from '../core/compare';
 import { InputError } from '../core/errors';
 import { checkSafeId } from '../core/ids';
 import { parseCount } from '../core/numbers';
@@ -67,9 +67,7 @@ export async function buildBisectInput(d: BisectDefinition): Promise<Omit<Bisect
   checkRepoLocation(repo, '--repo');
   const maxRegression = d.maxRegression ?? DEFAULT_BISECT_GATE.maxRegression;
   parseThresholds(maxRegression);
-  const alpha = d.alpha === undefined ? DEFAULT_ALPHA : Number(d.alpha);
-  if (!/^[0-9.]+$/.test(d.alpha?.trim() ?? '0.05') || !(alpha > 0 && alpha < 1))
-    throw new InputError(`must be a number between 0 and 1, got "${d.alpha}"`, { flag: '--alpha' });
+  const alpha = parseAlpha(d.alpha);
   const iterations = checkBisectIterations({
     initial: parseCount(d.iterations ?? String(DEFAULT_BISECT_ITERATIONS.initial), { flag: '--iterations' }, { min: 1, max: 1000 }),
     step: parseCount(d.addIterations ?? String(DEFAULT_BISECT_ITERATIONS.step), { flag: '--add-iterations' }, { min: 1, max: 1000 }),

@@ -10,7 +10,15 @@ import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { openArtifactStore } from '../artifacts';
 import { getJson } from '../artifacts/store';
-import { compareReports, DEFAULT_ALPHA, DEFAULT_METRIC_KINDS, parseMetricList, parseThresholds, type Comparison } from '../core/compare';
+import {
+  parseAlpha,
+  compareReports,
+  DEFAULT_ALPHA,
+  DEFAULT_METRIC_KINDS,
+  parseMetricList,
+  parseThresholds,
+  type Comparison,
+} from '../core/compare';
 import { renderCompareHtml } from '../core/compare-html';
 import { REPORTED_DIRECTIONS } from '../core/fio';
 import { METRIC_KIND_NAMES } from '../core/metrics';
@@ -49,14 +57,6 @@ async function readResults(location: string, benchmarkId: string, flag: string):
   const reports = await getJson<EntryReport[]>(openArtifactStore(location), layout.report(benchmarkId, 'results.json'));
   if (!reports) throw new InputError(`no report for benchmark "${benchmarkId}" in ${location} (report/results.json is missing)`, { flag });
   return reports;
-}
-
-function parseAlpha(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_ALPHA;
-  const alpha = Number(text);
-  if (!/^[0-9.eE+-]+$/.test(text.trim()) || !(alpha > 0 && alpha < 1))
-    throw new InputError(`must be a number between 0 and 1, got "${text}"`, { flag: '--alpha' });
-  return alpha;
 }
 
 /** 4 significant digits (latencies of local runs are microseconds: 0.001234 ms), whole numbers from 1000. */

@@ -17,7 +17,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { checkArtifactsLocation, openArtifactStore, type ArtifactStore } from '../artifacts';
 import { getJson } from '../artifacts/store';
-import { DEFAULT_ALPHA, parseThresholds } from '../core/compare';
+import { parseThresholds, parseAlpha } from '../core/compare';
 import { InputError } from '../core/errors';
 import { checkSafeId } from '../core/ids';
 import { MAX_TIMER_MS, parseCount, parseDuration } from '../core/numbers';
@@ -88,9 +88,7 @@ export async function buildSuiteSpec(d: SuiteDefinition): Promise<SuiteSpec> {
   checkRepoLocation(repo, '--gcsfuse-repo');
   const maxRegression = d.maxRegression ?? DEFAULT_SUITE_GATE.maxRegression;
   parseThresholds(maxRegression);
-  const alpha = d.alpha === undefined ? DEFAULT_ALPHA : Number(d.alpha);
-  if (!/^[0-9.]+$/.test(d.alpha?.trim() ?? '0.05') || !(alpha > 0 && alpha < 1))
-    throw new InputError(`must be a number between 0 and 1, got "${d.alpha}"`, { flag: '--alpha' });
+  const alpha = parseAlpha(d.alpha);
   if (d.webhook !== undefined) checkWebhookName(d.webhook);
   // A stand-in id and commit: every other input is checked exactly as `run` checks it.
   const { request } = await buildRequest(

@@ -186,6 +186,15 @@ export interface Comparison {
 
 export const DEFAULT_ALPHA = 0.05;
 
+/** `--alpha` as given (default DEFAULT_ALPHA): a number strictly between 0 and 1. */
+export function parseAlpha(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_ALPHA;
+  const alpha = Number(text);
+  if (!/^[0-9.eE+-]+$/.test(text.trim()) || !(alpha > 0 && alpha < 1))
+    throw new InputError(`must be a number between 0 and 1, got "${text}"`, { flag: '--alpha' });
+  return alpha;
+}
+
 function selectSide(side: CompareSide, flag: string): EntryReport[] {
   if (side.config === undefined) return [...side.reports];
   const selected = side.reports.filter((r) => r.configLabel === side.config);
