@@ -162,10 +162,16 @@ const REPORT_OPTIONAL_COLUMNS = [
 
 const STATUS_OPTIONAL_COLUMNS = ['entries total s', 'entry mean s', 're-run'];
 
-/** What the report table's columns and marks mean, printed under it. */
-export const REPORT_LEGEND =
-  'read/write/mixed: bandwidth in MiB/s, mean ± half-width of its 95% confidence interval over iterations (±n/a: no interval, fewer than 3 iterations); cv: coefficient of variation of that bandwidth; ' +
-  'latency: fio completion latency in ms, pooled over jobs and iterations; (group n): fio group n of a job file with several';
+/** What the report table's columns and marks mean, printed under it: only what the table shows (a mixed column, fio groups). */
+export function reportLegend(o: { mixed?: boolean; groups?: boolean } = {}): string {
+  return (
+    `${o.mixed ? 'read/write/mixed' : 'read/write'}: bandwidth in MiB/s, mean ± half-width of its 95% confidence interval over iterations ` +
+    '(±n/a: no interval, fewer than 3 iterations); cv: coefficient of variation of that bandwidth; ' +
+    'latency: fio completion latency in ms, pooled over jobs and iterations' +
+    (o.groups ? '; (group n): fio group n of a job file with several' : '')
+  );
+}
+export const REPORT_LEGEND = reportLegend();
 export const OUTLIER_LEGEND =
   '!n: iteration n is an outlier, far from the other iterations (its bandwidth is still in the mean; see "Numbers" in the README)';
 
@@ -218,7 +224,8 @@ export function reportTable(reports: readonly EntryReport[], columns = terminalC
   const anyOutlier = reports.some((r) => [r.read, r.write, r.mixed].some((d) => d?.bwBytesPerSec.outlierIterations?.length));
   const { text, dropped } = fitTable(head, rows, columns, REPORT_OPTIONAL_COLUMNS);
   const droppedNote = dropped.length ? [`left out to fit ${columns} columns: ${dropped.join(', ')} (the CSV report has every column)`] : [];
-  const notes = [REPORT_LEGEND, ...(anyOutlier ? [OUTLIER_LEGEND] : []), ...droppedNote];
+  const legend = reportLegend({ mixed: withMixed, groups: reports.some((r) => r.fioGroup !== undefined) });
+  const notes = [legend, ...(anyOutlier ? [OUTLIER_LEGEND] : []), ...droppedNote];
   return [text, ...notes.map((n) => (columns === undefined ? n : wrapText(n, columns - 1)))].join('\n');
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { reportTable } from '../../src/client/table';
+import { reportLegend, reportTable } from '../../src/client/table';
 import type { MatrixEntry } from '../../src/core/matrix';
 import { entryReport, entryReports, parseIteration } from '../../src/core/report';
 
@@ -36,5 +36,15 @@ describe('console report table from metrics.ts (real fio outputs)', () => {
     // Three identical iterations: an interval of half-width 0.
     const grpRow = lines.find((l) => l.includes('grp (group 1)'))!;
     expect(grpRow).toMatch(/\u00a0±0\.0/);
+    // The legend names what this table shows: the mixed column and fio groups.
+    expect(text.replace(/\s+/g, ' ')).toContain(reportLegend({ mixed: true, groups: true }));
+  });
+
+  it('names neither mixed nor fio groups in the legend of a table without them', () => {
+    const plain = fixture('number-ios-1000.json');
+    const text = reportTable([entryReport(entry(1, 'plain'), 'vm-1', 'passed', [plain])], 400);
+    expect(text.replace(/\s+/g, ' ')).toContain(reportLegend());
+    expect(text).not.toContain('mixed');
+    expect(text).not.toContain('(group n)');
   });
 });
