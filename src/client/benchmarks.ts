@@ -187,11 +187,18 @@ async function heartbeatIteration(client: Client, workflowId: string): Promise<n
   return undefined;
 }
 
+/**
+ * Up to this many running VM runs, a poll also reads each one's iteration (one describe call per run
+ * per poll, beside its query); a larger fleet shows progress per entry, so a poll stays cheap for the server.
+ */
+export const MAX_RUNS_WITH_ITERATIONS = 64;
+
 /** The parent's progress, plus each running child's live counts (`all`: finished children's too). */
 export async function liveProgress(client: Client, benchmarkId: string, all = false): Promise<LiveProgress> {
   const progress = await client.workflow.getHandle(benchmarkId).query(progressQuery);
   const live = new Map<string, VmProgress>();
   const iteration = new Map<string, number>();
+  const withIterations = progress.runs.filter((r) => r.status === 'running').length <= MAX_RUNS_WITH_ITERATIONS;
   await Promise.all(
     progress.runs
       .filter((r) => all || r.status === 'running')
@@ -199,7 +206,7 @@ export async function liveProgress(client: Client, benchmarkId: string, all = fa
         try {
           const vm = await client.workflow.getHandle(r.workflowId).query(vmProgressQuery);
           live.set(r.workflowId, vm);
-          const at = vm.runningMatrixId === null ? undefined : await heartbeatIteration(client, r.workflowId);
+          const at = vm.runningMatrixId === null || !withIterations ? undefined : await heartbeatIteration(client, r.workflowId);
           if (at !== undefined) iteration.set(r.workflowId, at);
         } catch {
           // The child may not have started its first task yet.
