@@ -1,12 +1,13 @@
 import type { Worker } from '@temporalio/worker';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, startBenchmark } from '../../src/client/benchmarks';
 import { startTemporalDevServer, type DevServer } from '../../src/local/temporal-dev-server';
 import { createOrchestratorWorker } from '../../src/workers/orchestrator';
 import { createAgentWorker } from '../../vm-agent/src/main';
+import { launchChromium } from '../support/chromium';
 import { REPO, smallRequest, tempDir } from '../support/harness';
 import { quietWorkers } from '../support/temporal';
 
@@ -14,7 +15,6 @@ import { quietWorkers } from '../support/temporal';
  * A person's view: the dev server's embedded Web UI in headless Chromium finds the run
  * by its BenchmarkId search attribute and shows its progress details.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const home = tempDir('webui');
 const SHOTS = path.join(REPO, '.gcsfuse-bench', 'screenshots');
 let server: DevServer;
@@ -22,7 +22,6 @@ let browser: Browser;
 const workers: { worker: Worker; done: Promise<void> }[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run npm run setup`);
   quietWorkers();
   server = await startTemporalDevServer({ dir: path.join(home, 'temporal'), headless: false, persist: false });
   const temporal = { address: server.address, namespace: 'default' };
@@ -31,19 +30,7 @@ beforeAll(async () => {
     await createAgentWorker({ vm: 'ui-vm', temporal, artifacts: path.join(home, 'artifacts'), workDir: path.join(home, 'agent') }),
   ])
     workers.push({ worker: w, done: w.run() });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
