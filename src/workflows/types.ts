@@ -12,6 +12,8 @@ export interface EntryOutcome {
   error?: string;
   /** Why it failed: an unavailable agent's entries may be re-run elsewhere, a failed fio run is not. */
   failure?: FailureKind;
+  /** The agent's build (version and commit) that ran it, so a mixed fleet shows; absent from older agents. */
+  agentBuild?: string;
 }
 
 export type FailureKind = 'agent-unavailable' | 'fio' | 'input' | 'other';
