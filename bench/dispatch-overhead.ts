@@ -25,7 +25,7 @@ import path from 'node:path';
 import { AGENT_ENTRY } from '../src/local/embedded';
 import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
 import { createAgentWorker } from '../vm-agent/src/main';
-import { BenchRun, hasFlag, log, sleep, mean, numberFlag, percentile, procCpuSeconds, QUICK, removeDir, round2, scratchDir } from './lib';
+import { BenchRun, hasFlag, log, sleep, mean, numberFlag, percentile, QUICK, removeDir, round2, scratchDir } from './lib';
 import {
   activityTimes,
   consecutiveGaps,
@@ -93,14 +93,14 @@ async function main(): Promise<void> {
     const runtimeOf = (i: number) => `${Math.round(RUNTIME_MS + (JITTER_MS ? (((i * 7919) % 101) / 50 - 1) * JITTER_MS : 0))}ms`;
     const req = simulatedRequest(benchmarkId, vms, ENTRIES, runtimeOf);
     const runtimes = new Map(Array.from({ length: ENTRIES }, (_, i) => [i + 1, Number.parseInt(runtimeOf(i))]));
-    const serverPid = stack.server.process.child.pid!;
-    const cpu0 = { self: process.cpuUsage(), server: procCpuSeconds(serverPid) ?? NaN };
+    const serverCpu = () => stack.server.cpuSeconds();
+    const cpu0 = { self: process.cpuUsage(), server: serverCpu() };
     const t0 = Date.now();
     const handle = await startBenchmark(stack.client, req, stack.artifacts);
     const result = await handle.result();
     const wallMs = Date.now() - t0;
     const cpuSelf = process.cpuUsage(cpu0.self);
-    const cpuServer = (procCpuSeconds(serverPid) ?? NaN) - cpu0.server;
+    const cpuServer = serverCpu() - cpu0.server;
     log(`benchmark done in ${wallMs} ms: ${result.passed} passed, ${result.failed} failed`);
 
     // Manifests: ms timestamps written by the agents.

@@ -3,11 +3,13 @@
  * (appended to bench/results.jsonl), figures printed as JSON lines on stdout.
  * Progress and diagnostics go to stderr, so stdout stays machine-readable.
  */
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ORCHESTRATOR_ENTRY } from '../src/local/embedded';
+import { startProcess, tsxCommand, type ManagedProcess } from '../src/local/processes';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_DIR = path.join(REPO, 'bench');
@@ -93,7 +95,7 @@ export function machineFacts(): MachineFacts {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    loadavgAtStart: os.loadavg().map(round2),
+    loadavgAtStart: loadavg(),
     kernel: os.release(),
     node: process.version,
     fio: tryRun('fio', ['--version']),
@@ -131,7 +133,26 @@ export interface BenchRecord {
   figures: Figures;
   target: { text: string; checks: CheckResult[] };
   met: boolean;
+  /** Each target's figure beside its floor or anchor measured in the same run, and their ratio. */
+  headlines?: Headline[];
   notes: string[];
+}
+
+/** What a figure is read against: a floor (the least it could be) or an anchor (a reference) from the same run. */
+export interface Anchor {
+  metric: string;
+  what: string;
+}
+
+export interface Headline {
+  metric: string;
+  value: number | null;
+  /** The acceptance rule, e.g. "< 50"; null for a figure shown only beside its anchor. */
+  target: string | null;
+  met: boolean | null;
+  anchor: { metric: string; value: number | null; what: string } | null;
+  /** value / anchor value. */
+  ratio: number | null;
 }
 
 export function checkTargets(figures: Figures, checks: TargetCheck[]): CheckResult[] {
@@ -171,9 +192,14 @@ export class BenchRun {
     log(`note: ${text}`);
   }
 
-  /** Prints one JSON line per figure, then the whole record, and appends the record to results.jsonl. */
-  finish(figures: Figures, targetText: string, checks: TargetCheck[]): BenchRecord {
+  /**
+   * Prints one JSON line per figure, one per headline (each target's figure with its anchor, ratio
+   * and the load), then the whole record, and appends the record to results.jsonl.
+   * `anchors`: for a figure, the figure of the same run it is read against (its floor or anchor).
+   */
+  finish(figures: Figures, targetText: string, checks: TargetCheck[], anchors: Record<string, Anchor> = {}): BenchRecord {
     const results = checkTargets(figures, checks);
+    const headlines = headlinesOf(figures, results, anchors);
     const record: BenchRecord = {
       benchmark: this.name,
       timestamp: new Date(this.started).toISOString(),
@@ -181,12 +207,13 @@ export class BenchRun {
       git: this.git,
       commit: this.git.commit,
       machine: this.machine,
-      loadavgAtEnd: os.loadavg().map(round2),
+      loadavgAtEnd: loadavg(),
       durationS: round2((Date.now() - this.started) / 1000),
       params: this.params,
       figures,
       target: { text: targetText, checks: results },
       met: results.every((r) => r.met),
+      headlines,
       notes: this.notes,
     };
     for (const [metric, value] of Object.entries(figures)) {
@@ -194,16 +221,55 @@ export class BenchRun {
       if (typeof value === 'object' && value !== null && !(Array.isArray(value) && value.every((v) => typeof v === 'number'))) continue;
       process.stdout.write(JSON.stringify({ type: 'figure', benchmark: this.name, metric, value }) + '\n');
     }
+    for (const h of headlines) {
+      process.stdout.write(
+        JSON.stringify({
+          type: 'headline',
+          benchmark: this.name,
+          ...h,
+          loadavgAtStart: record.machine.loadavgAtStart,
+          loadavgAtEnd: record.loadavgAtEnd,
+        }) + '\n',
+      );
+    }
     process.stdout.write(JSON.stringify({ type: 'record', ...record }) + '\n');
     if (!hasFlag('no-record')) {
       mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
       appendFileSync(RESULTS_FILE, JSON.stringify(record) + '\n');
     }
-    for (const r of results) {
-      log(`target ${r.metric} ${r.op} ${JSON.stringify(r.value)}: ${r.actual ?? 'n/a'} -> ${r.met ? 'met' : 'MISSED'}`);
-    }
+    const load = `load ${record.machine.loadavgAtStart[0]} -> ${record.loadavgAtEnd[0]}`;
+    for (const h of headlines) log(`${this.name}: ${headlineText(h)}; ${load}`);
     return record;
   }
+}
+
+function headlinesOf(figures: Figures, results: CheckResult[], anchors: Record<string, Anchor>): Headline[] {
+  const num = (m: string): number | null => {
+    const v = figures[m];
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  };
+  const metrics = [...new Set([...results.map((r) => r.metric), ...Object.keys(anchors)])];
+  return metrics.map((metric) => {
+    const checks = results.filter((r) => r.metric === metric);
+    const a = anchors[metric];
+    const value = num(metric);
+    const anchorValue = a ? num(a.metric) : null;
+    return {
+      metric,
+      value,
+      target: checks.length ? checks.map((c) => `${c.op} ${Array.isArray(c.value) ? c.value.join('..') : c.value}`).join(', ') : null,
+      met: checks.length ? checks.every((c) => c.met) : null,
+      anchor: a ? { metric: a.metric, value: anchorValue, what: a.what } : null,
+      ratio: value !== null && anchorValue ? round(value / anchorValue, 3) : null,
+    };
+  });
+}
+
+/** "gap_median_ms 15 (target < 50: met; anchor history_gap_median_ms 6.8 = Temporal's part; ratio 2.2)" */
+export function headlineText(h: Headline): string {
+  const parts = [h.target === null ? 'no target' : `target ${h.target}: ${h.met ? 'met' : 'MISSED'}`];
+  if (h.anchor) parts.push(`anchor ${h.anchor.metric} ${h.anchor.value ?? 'n/a'} (${h.anchor.what})`, `ratio ${h.ratio ?? 'n/a'}`);
+  return `${h.metric} ${h.value ?? 'n/a'} (${parts.join('; ')})`;
 }
 
 export function round2(x: number): number {
@@ -306,4 +372,171 @@ export function sleep(ms: number): Promise<void> {
 
 export function fmtMs(x: number): string {
   return `${round2(x)} ms`;
+}
+
+/** 1, 5 and 15 minute load averages, rounded (other sessions share this machine). */
+export function loadavg(): number[] {
+  return os.loadavg().map(round2);
+}
+
+// ------------------------------------------------------------------ statistics
+
+/** Two-sided 95% quantile of Student's t with `df` degrees of freedom (table to 30, then the normal's). */
+export function tQuantile975(df: number): number {
+  const table = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093,
+    2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  ];
+  if (df < 1) return NaN;
+  return df <= table.length ? table[Math.floor(df) - 1]! : 1.96;
+}
+
+/** Mean and the half-width of its 95% confidence interval (t-distribution). */
+export function meanCi95(values: readonly number[]): { mean: number; halfWidth: number; n: number } {
+  const n = values.length;
+  return { mean: mean(values), halfWidth: n < 2 ? NaN : (tQuantile975(n - 1) * stddev(values)) / Math.sqrt(n), n };
+}
+
+// ------------------------------------------------------------------ processes and their memory (/proc)
+
+/** VmRSS of a process in KiB, or undefined once it is gone. */
+export function rssKiB(pid: number | 'self'): number | undefined {
+  return procStatusKiB(pid)?.VmRSS;
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (Linux >= 4.0, writing 5 to clear_refs), so the
+ * next VmHWM read is the peak of what ran since. False when not permitted.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RssSample {
+  /** ms since the sampler started (or since `origin`, when set). */
+  tMs: number;
+  rssKiB: number;
+}
+
+/** Samples a process's VmRSS every `intervalMs` until stop(); VmHWM stays the exact peak, this is the timeline. */
+export class RssSampler {
+  readonly samples: RssSample[] = [];
+  private readonly timer: NodeJS.Timeout;
+  /** Times count from here; move it (e.g. to a workflow's start) before reading the samples. */
+  origin = Date.now();
+
+  constructor(
+    readonly pid: number,
+    intervalMs = 250,
+  ) {
+    this.timer = setInterval(() => {
+      const rss = rssKiB(pid);
+      if (rss !== undefined) this.samples.push({ tMs: Date.now() - this.origin, rssKiB: rss });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  get maxKiB(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.rssKiB), 0);
+  }
+
+  get lastKiB(): number | undefined {
+    return this.samples.at(-1)?.rssKiB;
+  }
+}
+
+export const kibToMb = (kib: number): number => round2((kib * 1024) / 1e6);
+export const kibToMib = (kib: number): number => round2(kib / 1024);
+
+/** Resolves once `file` contains `text`; throws when `proc` exits first or after timeoutMs. */
+export async function waitForLogLine(file: string, text: string, proc: ManagedProcess, timeoutMs = 120_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(existsSync(file) && readFileSync(file, 'utf8').includes(text))) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}) before "${text}"; see ${file}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${proc.name} did not log "${text}" within ${timeoutMs / 1000} s; see ${file}`);
+    await sleep(100);
+  }
+}
+
+export interface OrchestratorProcess {
+  proc: ManagedProcess;
+  pid: number;
+  /** ms from spawn until it logged that it polls. */
+  readyMs: number;
+}
+
+/** The real orchestrator worker as its own process (as `npm run worker` runs it), once it polls. */
+export async function startOrchestratorProcess(o: { address: string; artifacts: string; logDir: string }): Promise<OrchestratorProcess> {
+  const t0 = Date.now();
+  const proc = startProcess({
+    name: 'orchestrator-worker',
+    ...tsxCommand(ORCHESTRATOR_ENTRY, []),
+    env: { TEMPORAL_ADDRESS: o.address, GCSFUSE_BENCH_ARTIFACTS: o.artifacts },
+    logDir: o.logDir,
+  });
+  try {
+    await waitForLogLine(proc.logFile, 'orchestrator worker polling', proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, pid: proc.child.pid!, readyMs: Date.now() - t0 };
+}
+
+export interface IdleRss {
+  rssIdleKiB: number;
+  hwmKiB: number;
+  /** ms from spawn until its stdout matched `ready`. */
+  startMs: number;
+}
+
+/** Spawns `command`, waits until its stdout matches `ready` (at once when null), then idleS, reads its memory and stops it. */
+export async function measureIdleProcess(command: string, args: string[], ready: RegExp | null, idleS: number): Promise<IdleRss> {
+  const t0 = performance.now();
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  if (ready) {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (ready.test(out)) resolve();
+      });
+      void exited.then((code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready: ${stderr}`)));
+    });
+  }
+  const startMs = performance.now() - t0;
+  await sleep(idleS * 1000);
+  const st = procStatusKiB(child.pid!);
+  child.kill('SIGTERM');
+  await exited;
+  if (!st) throw new Error(`no /proc status of ${args.join(' ')}: ${stderr}`);
+  return { rssIdleKiB: st.VmRSS!, hwmKiB: st.VmHWM!, startMs };
+}
+
+/**
+ * CPU seconds of a process and of its children: its own, its reaped children's (cutime +
+ * cstime) and its live children's (recursively). For servers with worker processes (PostgreSQL).
+ */
+export function procTreeCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime 14, stime 15, cutime 16, cstime 17 (fields numbered from 3 after ')').
+    const own = [14, 15, 16, 17].reduce((s, i) => s + Number(f[i - 3]), 0) / CLK_TCK;
+    return own + childPids(pid).reduce((s, c) => s + (procTreeCpuSeconds(c) ?? 0), 0);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,20 +1,31 @@
 /**
- * Temporal plumbing shared by the benchmarks that run the real system: a dev server, the real
- * orchestrator worker, agents, and reading timings back from manifests and histories.
+ * Temporal plumbing shared by the benchmarks that run the real system: a Temporal server (the dev
+ * server, or the real server of scripts/temporal-server.sh), the real orchestrator worker, agents,
+ * and reading timings back from manifests and histories.
  */
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { execFile } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { NamespaceNotFoundError } from '@temporalio/client';
+import type { ArtifactStore } from '../src/artifacts';
 import { connectClient, startBenchmark as startBenchmarkOnce } from '../src/client/benchmarks';
 import type { BenchmarkRequest, JobSpec, Manifest } from '../src/core/spec';
 import { DEFAULT_TIMEOUTS } from '../src/core/spec';
-import { startTemporalDevServer, type DevServer } from '../src/local/temporal-dev-server';
+import { startTemporalDevServer } from '../src/local/temporal-dev-server';
 import { createOrchestratorWorker } from '../src/workers/orchestrator';
-import { ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../src/shared/names';
+import { agentTaskQueue, ORCHESTRATOR_TASK_QUEUE, SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../src/shared/names';
 import type { benchmarkWorkflow } from '../src/workflows';
-import { hasFlag, log } from './lib';
+import { createAgentActivities } from '../vm-agent/src/activities';
+import type { FioRunner } from '../vm-agent/src/fio-runner';
+import { LocalDirMounter } from '../vm-agent/src/mounter';
+import { simulatedFio } from '../vm-agent/src/simulated-fio';
+import { flagValue, hasFlag, log, percentile, procTreeCpuSeconds, REPO, round2, sleep } from './lib';
+import type { flatParentWorkflow, treeParentWorkflow } from './probe/workflows';
 
 let runtimeInstalled = false;
 /** Worker state changes at INFO would drown the benchmark's output; warnings still show. */
@@ -24,26 +35,45 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-export interface Stack {
-  home: string;
-  artifacts: string;
-  server: DevServer;
-  client: Client;
-  temporal: { address: string; namespace: string };
-  /** Workers started in this process, run until stop(). */
-  workers: { name: string; worker: Worker; done: Promise<void> }[];
-  track(name: string, worker: Worker): void;
+// ------------------------------------------------------------------ servers
+
+/** `dev`: `temporal server start-dev` (what the embedded mode runs); `temporal`: the real server on PostgreSQL. */
+export type ServerChoice = 'dev' | 'temporal';
+
+/** A Temporal server a benchmark runs against. */
+export interface BenchServer {
+  kind: ServerChoice;
+  address: string;
+  /** What it is, for the record's params. */
+  label: string;
+  /** CPU seconds used so far by the server's processes (the real server: temporal-server + PostgreSQL). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
-/** A headless dev server (database file, as the embedded default; --memory-db for none) and a client. */
-export function serverKind(): string {
+/** --server dev|temporal|both (each benchmark says its default). */
+export function serverChoices(dflt: ServerChoice | 'both'): ServerChoice[] {
+  const v = flagValue('server') ?? dflt;
+  if (v === 'both') return ['dev', 'temporal'];
+  if (v === 'dev' || v === 'temporal') return [v];
+  throw new Error(`--server wants dev, temporal or both, got ${v}`);
+}
+
+/** The dev server as the benchmarks start it (database file, as the embedded default; --memory-db for none). */
+export function serverKind(kind: ServerChoice = 'dev'): string {
+  if (kind === 'temporal') return `temporal-server ${TEMPORAL_SERVER_VERSION} (PostgreSQL, SQL visibility; scripts/temporal-server.sh)`;
   const cfg = devServerConfig();
   return (
     (hasFlag('memory-db') ? 'temporal server start-dev (in-memory sqlite)' : 'temporal server start-dev (sqlite file)') +
     (cfg.length ? ` + ${cfg.join(' ')}` : '')
   );
 }
+
+const TEMPORAL_SERVER_VERSION =
+  /^TEMPORAL_SERVER_VERSION=(.+)$/m.exec(readFileSync(path.join(REPO, 'scripts/versions.env'), 'utf8'))?.[1] ?? '?';
+const TEMPORAL_SERVER_SCRIPT = path.join(REPO, 'scripts/temporal-server.sh');
+/** The frontend and the real server's other ports: PORT..PORT+10 (scripts/temporal-server.sh). */
+const REAL_SERVER_PORTS = 11;
 
 /**
  * --dev-server-config KEY=VALUE (repeatable): a what-if, for trying a proposed dev server setting
@@ -71,13 +101,91 @@ function installDevServerWrapper(home: string): void {
   log(`dev server with ${extra}`);
 }
 
-export async function startStack(home: string, opts: { inProcessOrchestrator: boolean }): Promise<Stack> {
-  quietRuntime();
+async function startDevServer(home: string): Promise<BenchServer> {
   installDevServerWrapper(home);
-  const t0 = Date.now();
   // --memory-db: the dev server without its database file (as the tests' TestWorkflowEnvironment).
   const server = await startTemporalDevServer({ dir: path.join(home, 'temporal'), headless: true, persist: !hasFlag('memory-db') });
-  log(`Temporal dev server on ${server.address} (${Date.now() - t0} ms)`);
+  const pid = server.process.child.pid!;
+  return {
+    kind: 'dev',
+    address: server.address,
+    label: serverKind('dev'),
+    cpuSeconds: () => procTreeCpuSeconds(pid) ?? NaN,
+    stop: () => server.stop(),
+  };
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port with REAL_SERVER_PORTS free ports from it, below 32768 (the server keeps membership ports as SMALLINT). */
+async function freePortRange(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    let free = true;
+    for (let p = base; p < base + REAL_SERVER_PORTS && free; p++) free = await portFree(p);
+    if (free) return base;
+  }
+  throw new Error('no free range of loopback ports found');
+}
+
+function runScript(args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('bash', [TEMPORAL_SERVER_SCRIPT, ...args], { timeout: timeoutMs, cwd: REPO }, (err, stdout, stderr) =>
+      err ? reject(new Error(`scripts/temporal-server.sh ${args[0]} failed: ${stderr.trim().slice(-2000)}`)) : resolve(stdout.trim()),
+    ),
+  );
+}
+
+/** The real server (scripts/temporal-server.sh start DIR PORT), fresh in home/temporal-server. */
+async function startRealServer(home: string): Promise<BenchServer> {
+  const dir = path.join(home, 'temporal-server');
+  // PostgreSQL runs as its own user when we are root: it must pass through the scratch folder (mkdtemp makes it 0700).
+  chmodSync(home, 0o711);
+  const port = await freePortRange();
+  const address = await runScript(['start', dir, String(port)], 180_000);
+  const serverPid = Number(readFileSync(path.join(dir, 'temporal-server.pid'), 'utf8'));
+  const pgPid = Number(readFileSync(path.join(dir, 'postgresql', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return {
+    kind: 'temporal',
+    address,
+    label: serverKind('temporal'),
+    // PostgreSQL's backends come and go: the postmaster's reaped children count too.
+    cpuSeconds: () => (procTreeCpuSeconds(serverPid) ?? NaN) + (procTreeCpuSeconds(pgPid) ?? NaN),
+    stop: async () => {
+      await runScript(['stop', dir], 120_000).catch((err: Error) => log(`stopping the real server: ${err.message}`));
+    },
+  };
+}
+
+export async function startServer(home: string, kind: ServerChoice): Promise<BenchServer> {
+  const t0 = Date.now();
+  const server = kind === 'dev' ? await startDevServer(home) : await startRealServer(home);
+  log(`${server.label} on ${server.address} (${Date.now() - t0} ms)`);
+  return server;
+}
+
+export interface Stack {
+  home: string;
+  artifacts: string;
+  server: BenchServer;
+  client: Client;
+  temporal: { address: string; namespace: string };
+  /** Workers started in this process, run until stop(). */
+  workers: { name: string; worker: Worker; done: Promise<void> }[];
+  track(name: string, worker: Worker): void;
+  stop(): Promise<void>;
+}
+
+/** A server (the dev server unless `server` says otherwise), a client, and the orchestrator worker in this process when asked. */
+export async function startStack(home: string, opts: { inProcessOrchestrator: boolean; server?: ServerChoice }): Promise<Stack> {
+  quietRuntime();
+  const server = await startServer(home, opts.server ?? 'dev');
   const temporal = { address: server.address, namespace: 'default' };
   const client = await connectClient(temporal);
   const stack: Stack = {
@@ -299,5 +407,195 @@ export async function activityTimes(
   };
 }
 
-/** CPU seconds (utime + stime) of a process: the dev server's, for instance. */
-export { procCpuSeconds } from './lib';
+// ------------------------------------------------------------------ agents in SIMULATION MODE
+
+/** The Worker options createAgentWorker uses (vm-agent/src/main.ts): keep in step. */
+export const AGENT_WORKER_OPTIONS = { maxConcurrentActivityTaskExecutions: 1, maxHeartbeatThrottleInterval: '3s' } as const;
+
+/**
+ * An agent Worker built the way createAgentWorker builds it with simulateFio (same activities,
+ * same options), on a given connection (several agents can share one) and with a given fio
+ * runner (the benchmarks wrap simulatedFio to time it). createAgentWorker takes neither.
+ */
+export function createSimulatedAgentWorker(o: {
+  connection: NativeConnection;
+  vm: string;
+  store: ArtifactStore;
+  workDir: string;
+  runFio: FioRunner;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: 'default',
+    taskQueue: agentTaskQueue(o.vm),
+    activities: createAgentActivities({
+      vm: o.vm,
+      store: o.store,
+      mounter: new LocalDirMounter(path.join(o.workDir, 'mnt')),
+      runFio: o.runFio,
+      workDir: o.workDir,
+      fioParseCheck: false,
+    }),
+    ...AGENT_WORKER_OPTIONS,
+  });
+}
+
+/**
+ * simulatedFio, with one byte and one I/O in each direction of its output. Since the agent refuses
+ * an output whose rw direction moved no bytes (unusableOutputReason, vm-agent/src/activities.ts),
+ * simulatedFio's all-zero output fails every entry ("fio moved no bytes in the read direction"):
+ * the entry then skips the work of a passing one. Remove once SIMULATION MODE passes that check.
+ */
+export const simulatedFioThatPasses: FioRunner = async (req) => {
+  const result = await simulatedFio(req);
+  const out = JSON.parse(await readFile(req.outputFile, 'utf8')) as { jobs: Record<string, Record<string, unknown>>[] };
+  for (const job of out.jobs) for (const dir of ['read', 'write', 'trim']) job[dir] = { ...job[dir], io_bytes: 1, total_ios: 1 };
+  await writeFile(req.outputFile, JSON.stringify(out));
+  return result;
+};
+
+// ------------------------------------------------------------------ the server's floor for children
+
+const PROBE_TASK_QUEUE = 'fanout-probe';
+const PROBE_WORKFLOWS = fileURLToPath(new URL('./probe/workflows.ts', import.meta.url));
+
+export interface FanoutFloor {
+  shape: 'flat' | 'tree';
+  leaves: number;
+  groups: number;
+  /** From the parent's start until the last leaf started (server clock). */
+  allStartedS: number | null;
+  leafStartedMedianS: number | null;
+  totalS: number;
+  maxHistoryEvents: number;
+  serverCpuS: number;
+  timedOut: boolean;
+}
+
+/**
+ * The server's own floor for starting `leaves` child workflows that do nothing
+ * (bench/probe/workflows.ts): flat from one parent, and as a tree of groups of `groupSize`.
+ * A probe worker runs in this process for the duration and is shut down after.
+ */
+export async function measureFanoutFloor(stack: Stack, leaves: number, groupSize: number, timeoutS: number): Promise<FanoutFloor[]> {
+  const connection = await NativeConnection.connect({ address: stack.server.address });
+  const worker = await Worker.create({ connection, taskQueue: PROBE_TASK_QUEUE, workflowsPath: PROBE_WORKFLOWS });
+  const running = worker.run();
+  const out: FanoutFloor[] = [];
+  try {
+    for (const shape of ['flat', 'tree'] as const) {
+      const groups = shape === 'tree' ? Math.ceil(leaves / groupSize) : 1;
+      const id = `probe-${shape}-${Date.now()}`;
+      const cpu0 = stack.server.cpuSeconds();
+      const t0 = Date.now();
+      const handle =
+        shape === 'flat'
+          ? await stack.client.workflow.start<typeof flatParentWorkflow>('flatParentWorkflow', {
+              taskQueue: PROBE_TASK_QUEUE,
+              workflowId: id,
+              args: [leaves],
+            })
+          : await stack.client.workflow.start<typeof treeParentWorkflow>('treeParentWorkflow', {
+              taskQueue: PROBE_TASK_QUEUE,
+              workflowId: id,
+              args: [leaves, groups],
+            });
+      const startedAt = (await handle.describe()).startTime.getTime();
+      let timedOut = false;
+      await Promise.race([
+        handle.result(),
+        sleep(timeoutS * 1000).then(async () => {
+          timedOut = true;
+          await handle.terminate('fan-out floor probe timed out').catch(() => {});
+        }),
+      ]);
+      const totalMs = Date.now() - t0;
+      const cpu = stack.server.cpuSeconds() - cpu0;
+      // Leaf start times: from the parent (flat) or from every group (tree).
+      const parents = shape === 'flat' ? [id] : Array.from({ length: groups }, (_, g) => `${id}-group-${g}`);
+      const started: number[] = [];
+      let maxEvents = 0;
+      for (const p of parents) {
+        const h = await stack.client.workflow
+          .getHandle(p)
+          .fetchHistory()
+          .catch(() => undefined);
+        maxEvents = Math.max(maxEvents, h?.events?.length ?? 0);
+        for (const e of h?.events ?? []) {
+          const a = e.childWorkflowExecutionStartedEventAttributes;
+          if (a?.workflowExecution?.workflowId?.includes('-leaf-')) started.push(tsMs(e.eventTime) - startedAt);
+        }
+      }
+      const f: FanoutFloor = {
+        shape,
+        leaves,
+        groups,
+        allStartedS: started.length === leaves ? round2(Math.max(...started) / 1000) : null,
+        leafStartedMedianS: started.length ? round2(percentile(started, 50) / 1000) : null,
+        totalS: round2(totalMs / 1000),
+        maxHistoryEvents: maxEvents,
+        serverCpuS: round2(cpu),
+        timedOut,
+      };
+      log(`floor (${stack.server.kind}): ${JSON.stringify(f)}`);
+      out.push(f);
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close().catch(() => {});
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ a benchmark's workflows, whatever their shape
+
+export interface ListedWorkflow {
+  workflowId: string;
+  type: string;
+  status: string;
+  historyLength: number;
+}
+
+/**
+ * Every workflow whose id starts with `prefix` (a benchmark's children are `<id>-vm-...`, its
+ * groups `<id>/group-<n>`), from visibility, with each one's exact history length (describe).
+ * Visibility is eventually consistent: listed until the count holds still twice in a row.
+ */
+export async function listWorkflowsByPrefix(client: Client, prefix: string): Promise<ListedWorkflow[]> {
+  const list = async (): Promise<{ workflowId: string; type: string; status: string }[]> => {
+    const out: { workflowId: string; type: string; status: string }[] = [];
+    // STARTS_WITH is answered by SQL visibility (sqlite, PostgreSQL); the fallback lists the whole (fresh) namespace.
+    try {
+      for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${prefix}'` }))
+        out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
+    } catch (err) {
+      log(`visibility refused STARTS_WITH (${(err as Error).message}); listing every workflow`);
+      out.length = 0;
+      for await (const w of client.workflow.list())
+        if (w.workflowId.startsWith(prefix)) out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
+    }
+    return out;
+  };
+  let listed = await list();
+  for (let stable = 0, tries = 0; stable < 2 && tries < 30; tries++) {
+    await sleep(1_000);
+    const again = await list();
+    stable = again.length === listed.length ? stable + 1 : 0;
+    listed = again;
+  }
+  const out: ListedWorkflow[] = [];
+  for (let i = 0; i < listed.length; i += 50) {
+    const part = await Promise.all(
+      listed.slice(i, i + 50).map((w) =>
+        client.workflow
+          .getHandle(w.workflowId)
+          .describe()
+          .then((d) => ({ ...w, historyLength: d.historyLength }))
+          .catch(() => ({ ...w, historyLength: NaN })),
+      ),
+    );
+    out.push(...part);
+  }
+  return out;
+}
