@@ -441,18 +441,39 @@ export function createSimulatedAgentWorker(o: {
 }
 
 /**
- * simulatedFio, with one byte and one I/O in each direction of its output. Since the agent refuses
- * an output whose rw direction moved no bytes (unusableOutputReason, vm-agent/src/activities.ts),
- * simulatedFio's all-zero output fails every entry ("fio moved no bytes in the read direction"):
- * the entry then skips the work of a passing one. Remove once SIMULATION MODE passes that check.
+ * A runner whose output gets one byte and one I/O in each direction. The agent refuses an output
+ * whose rw direction moved no bytes (unusableOutputReason, vm-agent/src/activities.ts), so
+ * simulatedFio's all-zero output fails every entry ("fio moved no bytes in the read direction"),
+ * and a failed entry skips the work of a passing one. Remove once SIMULATION MODE passes that check.
  */
-export const simulatedFioThatPasses: FioRunner = async (req) => {
-  const result = await simulatedFio(req);
-  const out = JSON.parse(await readFile(req.outputFile, 'utf8')) as { jobs: Record<string, Record<string, unknown>>[] };
-  for (const job of out.jobs) for (const dir of ['read', 'write', 'trim']) job[dir] = { ...job[dir], io_bytes: 1, total_ios: 1 };
-  await writeFile(req.outputFile, JSON.stringify(out));
-  return result;
-};
+export function withOutputBytes(runner: FioRunner): FioRunner {
+  return async (req) => {
+    const result = await runner(req);
+    const out = JSON.parse(await readFile(req.outputFile, 'utf8')) as { jobs: Record<string, Record<string, unknown>>[] };
+    for (const job of out.jobs) for (const dir of ['read', 'write', 'trim']) job[dir] = { ...job[dir], io_bytes: 1, total_ios: 1 };
+    await writeFile(req.outputFile, JSON.stringify(out));
+    return result;
+  };
+}
+
+export const simulatedFioThatPasses: FioRunner = withOutputBytes(simulatedFio);
+
+/** Wall-clock ms (sub-ms) when fio was started and when it ended, as the agent saw it. */
+export interface FioSpan {
+  startMs: number;
+  endMs: number;
+}
+
+/** A runner that reports each run's span (from the call, i.e. fio's spawn, to its return, i.e. fio's exit). */
+export function timedFio(runner: FioRunner, onSpan: (span: FioSpan) => void): FioRunner {
+  const now = (): number => performance.timeOrigin + performance.now();
+  return async (req) => {
+    const startMs = now();
+    const result = await runner(req);
+    onSpan({ startMs, endMs: now() });
+    return result;
+  };
+}
 
 // ------------------------------------------------------------------ the server's floor for children
 
