@@ -7,9 +7,13 @@
  * prepareBenchmark() -> estimateIterationMs() (bytes / 100 MiB/s) x iterations, as
  * distribute() computes them. Ratio = makespan / max(total / VMs, longest entry).
  *
- * Estimates are not durations: the second part re-times each assignment with simulated
- * "true" durations (estimate x log-normal noise, plus a fixed per-iteration overhead for
- * mounting, starting fio and uploading) to show what the ratio becomes when the estimate is off.
+ * Estimates are not durations, and scoring LPT on the estimates it optimised flatters it. The
+ * headline is scored on simulated true durations: each suite drawn DRAWS times with true =
+ * estimate x log-normal noise (sigma 0.5) + a fixed per-iteration overhead the estimate ignores
+ * (mount, fio start, upload); the assignment LPT made from the estimates is timed with them and
+ * divided by the lower bound of the true durations. Its floor: the oracle, LPT given the true
+ * durations (what a perfect estimate would reach); the original split is timed the same way.
+ * The estimate-scored ratio is kept beside it.
  *
  *   npx tsx bench/assignment-quality.ts [--quick] [--seeds N] [--vms 8]
  */
@@ -21,6 +25,9 @@ import { BenchRun, log, mean, numberFlag, QUICK, round, seededRandom } from './l
 const VMS = numberFlag('vms', 8);
 const SEEDS = numberFlag('seeds', QUICK ? 5 : 30);
 const ITERATIONS = 3;
+/** Draws of true durations per suite. */
+const DRAWS = numberFlag('draws', QUICK ? 3 : 10);
+const TARGET_RATIO = 1.1;
 const KiB = 2 ** 10;
 
 /** The original tool's split (gcsfuse-tools distributed-micro-benchmarking, job_generator.distribute_tests):
@@ -224,15 +231,17 @@ interface Row {
   lptVsOptimum: number | null;
   /** The optimum over the brief's bound: how much of the ratio no assignment can avoid. */
   optimumVsBound: number | null;
-  /** Under simulated true durations. */
-  lptNoisy: number;
-  lptNoisyOracle: number;
-  originalNoisy: number;
-  lptOverhead: number;
-  lptOverheadOracle: number;
-  /** LPT on estimate + the fixed overhead (the proposed fix), timed with the same true durations. */
-  lptOverheadAware: number;
-  originalOverhead: number;
+  /** Scored on true durations (noise + overhead), mean over the draws: LPT from the estimates, the oracle, the original split, LPT on estimate + overhead. */
+  trueLpt: number;
+  trueOracle: number;
+  trueOriginal: number;
+  trueAware: number;
+  /** The same, the worst draw. */
+  trueLptWorstDraw: number;
+  trueOracleWorstDraw: number;
+  /** Noise alone (no overhead), mean over the draws. */
+  noisyLpt: number;
+  noisyOracle: number;
   /** Entries whose estimated cost is under 1% of the largest: they weigh nothing for LPT. */
   tinyEntries: number;
 }
@@ -247,23 +256,34 @@ function evaluate(s: Suite): Row {
   const prepared = prepareBenchmark(req);
   const est = new Map(prepared.matrix.map((e) => [e.matrixId, prepared.iterationMs.get(e.matrixId)! * ITERATIONS]));
   const ids = prepared.matrix.map((e) => e.matrixId);
-  const lpt = assignByCost(
-    [...est].map(([matrixId, costMs]) => ({ matrixId, costMs })),
-    vms,
-  );
-  const orig = originalSplit(ids, vms);
-
-  const rnd = seededRandom(s.seed * 104729 + s.family.length);
-  // "True" durations: the estimate times log-normal noise (per entry), then plus a fixed overhead per iteration.
-  const noisy = new Map([...est].map(([id, c]) => [id, c * Math.exp(NOISE_SIGMA * gaussian(rnd) - NOISE_SIGMA ** 2 / 2)]));
-  const withOverhead = new Map([...noisy].map(([id, c]) => [id, c + OVERHEAD_MS * ITERATIONS]));
-  const oracle = (truth: Map<number, number>) =>
+  const lptOf = (costs: Map<number, number>) =>
     assignByCost(
-      [...truth].map(([matrixId, costMs]) => ({ matrixId, costMs })),
+      [...costs].map(([matrixId, costMs]) => ({ matrixId, costMs })),
       vms,
     );
+  const lpt = lptOf(est);
+  const orig = originalSplit(ids, vms);
+  const aware = lptOf(new Map([...est].map(([id, c]) => [id, c + OVERHEAD_MS * ITERATIONS])));
+
+  const rnd = seededRandom(s.seed * 104729 + s.family.length);
+  const draws = Array.from({ length: DRAWS }, () => {
+    // "True" durations: the estimate times log-normal noise (per entry, mean 1), then plus a fixed overhead per iteration.
+    const noisy = new Map([...est].map(([id, c]) => [id, c * Math.exp(NOISE_SIGMA * gaussian(rnd) - NOISE_SIGMA ** 2 / 2)]));
+    const truth = new Map([...noisy].map(([id, c]) => [id, c + OVERHEAD_MS * ITERATIONS]));
+    return {
+      lpt: ratio(truth, lpt),
+      oracle: ratio(truth, lptOf(truth)),
+      original: ratio(truth, orig),
+      aware: ratio(truth, aware),
+      noisyLpt: ratio(noisy, lpt),
+      noisyOracle: ratio(noisy, lptOf(noisy)),
+    };
+  });
+  const avg = (k: keyof (typeof draws)[number]) => mean(draws.map((d) => d[k]));
 
   const values = [...est.values()];
+  const q = assignmentQuality(est, lpt);
+  const opt = optimalMakespan(values, vms.length, q.makespanMs + 1e-3);
   return {
     family: s.family,
     seed: s.seed,
@@ -271,23 +291,18 @@ function evaluate(s: Suite): Row {
     spread: Math.max(...values) / Math.min(...values),
     lpt: ratio(est, lpt),
     original: ratio(est, orig),
-    lptStrong: assignmentQuality(est, lpt).makespanMs / strongLowerBound(values, vms.length),
-    improved: improvedMakespan(est, lpt) / assignmentQuality(est, lpt).lowerBoundMs,
-    ...(() => {
-      const q = assignmentQuality(est, lpt);
-      const opt = optimalMakespan(values, vms.length, q.makespanMs + 1e-3);
-      return {
-        lptVsOptimum: opt === undefined ? null : q.makespanMs / opt,
-        optimumVsBound: opt === undefined ? null : opt / q.lowerBoundMs,
-      };
-    })(),
-    lptNoisy: ratio(noisy, lpt),
-    lptNoisyOracle: ratio(noisy, oracle(noisy)),
-    originalNoisy: ratio(noisy, orig),
-    lptOverhead: ratio(withOverhead, lpt),
-    lptOverheadOracle: ratio(withOverhead, oracle(withOverhead)),
-    lptOverheadAware: ratio(withOverhead, oracle(new Map([...est].map(([id, c]) => [id, c + OVERHEAD_MS * ITERATIONS])))),
-    originalOverhead: ratio(withOverhead, orig),
+    lptStrong: q.makespanMs / strongLowerBound(values, vms.length),
+    improved: improvedMakespan(est, lpt) / q.lowerBoundMs,
+    lptVsOptimum: opt === undefined ? null : q.makespanMs / opt,
+    optimumVsBound: opt === undefined ? null : opt / q.lowerBoundMs,
+    trueLpt: avg('lpt'),
+    trueOracle: avg('oracle'),
+    trueOriginal: avg('original'),
+    trueAware: avg('aware'),
+    trueLptWorstDraw: Math.max(...draws.map((d) => d.lpt)),
+    trueOracleWorstDraw: Math.max(...draws.map((d) => d.oracle)),
+    noisyLpt: avg('noisyLpt'),
+    noisyOracle: avg('noisyOracle'),
     tinyEntries: values.filter((v) => v < Math.max(...values) / 100).length,
   };
 }
@@ -304,9 +319,8 @@ async function main(): Promise<void> {
     seeds: SEEDS,
     iterations: ITERATIONS,
     families: ['random-order', 'structured'],
-    noiseSigma: NOISE_SIGMA,
-    overheadMsPerIteration: OVERHEAD_MS,
-    estimate: 'bytes / 100 MiB/s (estimateIterationMs)',
+    trueDurations: `estimate x lognormal(sigma ${NOISE_SIGMA}, mean 1) + ${OVERHEAD_MS} ms per iteration, ${DRAWS} draws per suite`,
+    estimate: 'estimateIterationMs (src/core/matrix.ts), as distribute computes it',
   };
   const suites: Suite[] = [];
   for (let seed = 1; seed <= SEEDS; seed++) suites.push(randomSuite(seed), structuredSuite(seed));
@@ -314,8 +328,8 @@ async function main(): Promise<void> {
   for (const r of rows) {
     log(
       `${r.family.padEnd(12)} seed ${String(r.seed).padStart(2)}: ${String(r.entries).padStart(3)} entries, spread ${Math.round(r.spread)}x; ` +
-        `estimate LPT ${r.lpt.toFixed(3)} (optimum ${r.optimumVsBound?.toFixed(3) ?? 'unproven'}) orig ${r.original.toFixed(3)} | noisy LPT ${r.lptNoisy.toFixed(3)} (oracle ${r.lptNoisyOracle.toFixed(3)}) orig ${r.originalNoisy.toFixed(3)} | ` +
-        `+overhead LPT ${r.lptOverhead.toFixed(3)} (aware ${r.lptOverheadAware.toFixed(3)}, oracle ${r.lptOverheadOracle.toFixed(3)}) orig ${r.originalOverhead.toFixed(3)}`,
+        `true durations: LPT ${r.trueLpt.toFixed(3)} (oracle ${r.trueOracle.toFixed(3)}, aware ${r.trueAware.toFixed(3)}) orig ${r.trueOriginal.toFixed(3)} | ` +
+        `on its own estimates: LPT ${r.lpt.toFixed(3)} (optimum ${r.optimumVsBound?.toFixed(3) ?? 'unproven'}) orig ${r.original.toFixed(3)}`,
     );
   }
   const byFamily: Record<string, unknown>[] = [];
@@ -325,56 +339,72 @@ async function main(): Promise<void> {
       family,
       suites: fr.length,
       entries: [Math.min(...fr.map((r) => r.entries)), Math.max(...fr.map((r) => r.entries))],
+      trueLpt: summarize(fr, 'trueLpt'),
+      trueOracle: summarize(fr, 'trueOracle'),
+      trueAware: summarize(fr, 'trueAware'),
+      trueOriginal: summarize(fr, 'trueOriginal'),
       lpt: summarize(fr, 'lpt'),
       original: summarize(fr, 'original'),
       lptVsOptimum: summarize(fr, 'lptVsOptimum'),
       optimumVsBound: summarize(fr, 'optimumVsBound'),
       localSearch: summarize(fr, 'improved'),
-      lptNoisy: summarize(fr, 'lptNoisy'),
-      lptNoisyOracle: summarize(fr, 'lptNoisyOracle'),
-      originalNoisy: summarize(fr, 'originalNoisy'),
-      lptOverhead: summarize(fr, 'lptOverhead'),
-      lptOverheadOracle: summarize(fr, 'lptOverheadOracle'),
-      lptOverheadAware: summarize(fr, 'lptOverheadAware'),
-      originalOverhead: summarize(fr, 'originalOverhead'),
+      noisyLpt: summarize(fr, 'noisyLpt'),
+      noisyOracle: summarize(fr, 'noisyOracle'),
     });
   }
   const all = (k: keyof Row) => summarize(rows, k);
   const figures = {
     suites: rows.length,
+    draws_per_suite: DRAWS,
     estimate_spread_max_x: Math.round(Math.max(...rows.map((r) => r.spread))),
+    // The headline: scored on true durations (mean over draws per suite; worst / mean over suites).
+    true_lpt_ratio_worst: all('trueLpt').worst,
+    true_lpt_ratio_mean: all('trueLpt').mean,
+    true_lpt_ratio_worst_single_draw: all('trueLptWorstDraw').worst,
+    true_oracle_ratio_worst: all('trueOracle').worst,
+    true_oracle_ratio_mean: all('trueOracle').mean,
+    true_oracle_ratio_worst_single_draw: all('trueOracleWorstDraw').worst,
+    true_lpt_to_oracle_mean: round(mean(rows.map((r) => r.trueLpt / r.trueOracle)), 4),
+    true_aware_ratio_worst: all('trueAware').worst,
+    true_aware_ratio_mean: all('trueAware').mean,
+    true_original_ratio_worst: all('trueOriginal').worst,
+    true_original_ratio_mean: all('trueOriginal').mean,
+    true_lpt_suites_over_1_10: rows.filter((r) => r.trueLpt > TARGET_RATIO).length,
+    // Noise alone, no fixed overhead.
+    noisy_lpt_ratio_mean: all('noisyLpt').mean,
+    noisy_oracle_ratio_mean: all('noisyOracle').mean,
+    // Scored on the estimates LPT optimised (what was reported before: flattering).
     lpt_ratio_worst: all('lpt').worst,
     lpt_ratio_mean: all('lpt').mean,
-    lpt_suites_over_1_10: rows.filter((r) => r.lpt > 1.1).length,
-    lpt_suites_over_1_10_proven_optimal: rows.filter((r) => r.lpt > 1.1 && r.lptVsOptimum !== null && r.lptVsOptimum <= 1 + 1e-9).length,
+    lpt_suites_over_1_10: rows.filter((r) => r.lpt > TARGET_RATIO).length,
+    lpt_suites_over_1_10_proven_optimal: rows.filter((r) => r.lpt > TARGET_RATIO && r.lptVsOptimum !== null && r.lptVsOptimum <= 1 + 1e-9)
+      .length,
     optimum_proven_suites: rows.filter((r) => r.lptVsOptimum !== null).length,
     lpt_ratio_vs_optimum_worst: all('lptVsOptimum').worst,
     optimum_ratio_vs_bound_worst: all('optimumVsBound').worst,
     local_search_ratio_worst: all('improved').worst,
     original_ratio_worst: all('original').worst,
     original_ratio_mean: all('original').mean,
-    noisy_lpt_ratio_worst: all('lptNoisy').worst,
-    noisy_lpt_ratio_mean: all('lptNoisy').mean,
-    noisy_lpt_oracle_ratio_worst: all('lptNoisyOracle').worst,
-    noisy_original_ratio_worst: all('originalNoisy').worst,
-    noisy_original_ratio_mean: all('originalNoisy').mean,
-    overhead_lpt_ratio_worst: all('lptOverhead').worst,
-    overhead_lpt_ratio_mean: all('lptOverhead').mean,
-    overhead_lpt_oracle_ratio_worst: all('lptOverheadOracle').worst,
-    overhead_lpt_aware_ratio_worst: all('lptOverheadAware').worst,
-    overhead_lpt_aware_ratio_mean: all('lptOverheadAware').mean,
-    overhead_original_ratio_worst: all('originalOverhead').worst,
-    overhead_original_ratio_mean: all('originalOverhead').mean,
     by_family: byFamily,
   };
   run.note(
-    `the estimate is bytes / 100 MiB/s; "noisy" re-times each assignment with true = estimate x lognormal(sigma ${NOISE_SIGMA}), ` +
-      `"overhead" adds ${OVERHEAD_MS} ms per iteration (mount, fio start, upload) that the estimate ignores; "oracle" = LPT given the true durations; ` +
-      `"aware" = LPT on estimate + the same fixed overhead (a proposed change to estimateIterationMs), timed with the true durations`,
+    `true durations = estimate x lognormal(sigma ${NOISE_SIGMA}, mean 1) + ${OVERHEAD_MS} ms per iteration (mount, fio start, upload) that the estimate ignores, ` +
+      `${DRAWS} draws per suite; ratio = makespan / max(total / VMs, longest) of the true durations; per suite the mean over draws, then worst / mean over suites`,
   );
-  run.finish(figures, 'LPT makespan / lower bound <= 1.10 on estimated durations (worst suite)', [
-    { metric: 'lpt_ratio_worst', op: '<=', value: 1.1 },
-  ]);
+  run.note(
+    '"oracle" = LPT given the true durations (the floor: what a perfect estimate reaches); "aware" = LPT on estimate + the fixed overhead; lpt_ratio_* = scored on the estimates LPT optimised',
+  );
+  run.finish(
+    figures,
+    `LPT makespan / lower bound <= ${TARGET_RATIO} scored on simulated true durations (worst suite, mean over draws)`,
+    [{ metric: 'true_lpt_ratio_worst', op: '<=', value: TARGET_RATIO }],
+    {
+      true_lpt_ratio_worst: { metric: 'true_oracle_ratio_worst', what: 'LPT knowing the true durations' },
+      true_lpt_ratio_mean: { metric: 'true_oracle_ratio_mean', what: 'LPT knowing the true durations' },
+      true_original_ratio_mean: { metric: 'true_lpt_ratio_mean', what: "LPT's mean on the same true durations" },
+      lpt_ratio_worst: { metric: 'true_lpt_ratio_worst', what: 'the same assignment on true durations' },
+    },
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
