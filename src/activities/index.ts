@@ -8,7 +8,7 @@ import { withFailureMapping } from '../shared/failures';
 import { exportResults, type ExportInput } from '../shared/export';
 import { withHeartbeats } from './heartbeat';
 import type { BigQueryOptions } from '@google-cloud/bigquery';
-import { writeReport, type ReportInput } from './report';
+import type { ReportInput } from './report';
 import { suiteActivities, type WebhookResolver } from './suite';
 import { bisectActivities } from './bisect';
 
@@ -30,7 +30,9 @@ export function createActivities(deps: OrchestratorDeps) {
       resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
       distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
       aggregate: (input: AggregateInput) => aggregate(deps.store, input),
-      report: (input: ReportInput) => writeReport(deps.store, input),
+      // Imported at first use: the report's chart and DOM libraries (@observablehq/plot, linkedom)
+      // cost ~50 MiB that an idle worker, or one that never writes a report, should not hold.
+      report: async (input: ReportInput) => (await import('./report')).writeReport(deps.store, input),
       exportResults: (input: ExportInput) => exportResults(deps.store, { bigqueryOptions: deps.bigqueryOptions }, input),
       agentLastPoll: (vm: string) => agentLastPoll(deps.presence, vm),
       ...suiteActivities(deps),

@@ -1,11 +1,4 @@
-import {
-  IdempotencyStrategy,
-  Storage,
-  type Bucket,
-  type GetFilesOptions,
-  type GetFilesResponse,
-  type StorageOptions,
-} from '@google-cloud/storage';
+import type { Bucket, GetFilesOptions, GetFilesResponse, StorageOptions } from '@google-cloud/storage';
 import { checkKey, WriteConflictError, type ArtifactStore } from './store';
 
 /**
@@ -37,38 +30,65 @@ function httpCode(err: unknown): number | undefined {
   return [e?.code, e?.status, e?.response?.status].find((x): x is number => typeof x === 'number');
 }
 
+function setEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 /** Artifacts in a GCS bucket, under an optional prefix: the cloud implementation. */
 export class GcsArtifactStore implements ArtifactStore {
   readonly bucketName: string;
   readonly prefix: string;
-  private readonly bucket: Bucket;
+  private readonly options: GcsArtifactStoreOptions;
+  /** STORAGE_EMULATOR_HOST as it was when the store was opened (the client used to be built then). */
+  private readonly emulatorHost: string | undefined;
+  private bucketP?: Promise<Bucket>;
   private readonly pageSize: number;
   private bucketChecked = false;
 
   constructor(location: string, options: GcsArtifactStoreOptions = {}) {
     ({ bucket: this.bucketName, prefix: this.prefix } = parseGsUrl(location));
     this.pageSize = options.listPageSize ?? 1000;
-    const storage = new Storage({
-      ...options.storage,
-      retryOptions: {
-        // The default (RetryConditional) retries a write only when it carries a precondition,
-        // and does so by toggling autoRetry on the shared client, which races between concurrent
-        // calls. Every write here is safe to repeat: putOnce carries ifGenerationMatch=0, and a
-        // repeat of a write that had landed gets 412, which putOnce resolves by comparing bytes;
-        // put rewrites the same bytes whole. So retry always.
-        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-        // Bounded so a client retry loop stays well inside an activity's timeout; Temporal retries
-        // the activity for longer outages. Default retryableErrorFn: 408/429/5xx, resets, DNS.
-        maxRetries: 5,
-        maxRetryDelay: 16,
-        totalTimeout: 120,
-        ...options.storage?.retryOptions,
-      },
+    this.options = options;
+    this.emulatorHost = process.env.STORAGE_EMULATOR_HOST;
+  }
+
+  /**
+   * The client is made at first use: importing @google-cloud/storage costs ~22 MiB and ~0.6 s,
+   * which a process whose store is a local folder, or that never touches it, should not pay.
+   */
+  private get bucket(): Promise<Bucket> {
+    this.bucketP ??= import('@google-cloud/storage').then(({ IdempotencyStrategy, Storage }) => {
+      const options = this.options;
+      const envHost = process.env.STORAGE_EMULATOR_HOST;
+      setEnv('STORAGE_EMULATOR_HOST', this.emulatorHost); // the client reads it when built: as at open time
+      try {
+        const storage = new Storage({
+          ...options.storage,
+          retryOptions: {
+            // The default (RetryConditional) retries a write only when it carries a precondition,
+            // and does so by toggling autoRetry on the shared client, which races between concurrent
+            // calls. Every write here is safe to repeat: putOnce carries ifGenerationMatch=0, and a
+            // repeat of a write that had landed gets 412, which putOnce resolves by comparing bytes;
+            // put rewrites the same bytes whole. So retry always.
+            idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+            // Bounded so a client retry loop stays well inside an activity's timeout; Temporal retries
+            // the activity for longer outages. Default retryableErrorFn: 408/429/5xx, resets, DNS.
+            maxRetries: 5,
+            maxRetryDelay: 16,
+            totalTimeout: 120,
+            ...options.storage?.retryOptions,
+          },
+        });
+        // With STORAGE_EMULATOR_HOST set, this client uses the variable verbatim as the JSON API base
+        // (no /storage/v1) while uploads use apiEndpoint: no single value serves both. Re-derive it.
+        if (this.emulatorHost !== undefined) storage.baseUrl = `${storage.apiEndpoint}/storage/v1`;
+        return storage.bucket(this.bucketName);
+      } finally {
+        setEnv('STORAGE_EMULATOR_HOST', envHost);
+      }
     });
-    // With STORAGE_EMULATOR_HOST set, this client uses the variable verbatim as the JSON API base
-    // (no /storage/v1) while uploads use apiEndpoint: no single value serves both. Re-derive it.
-    if (process.env.STORAGE_EMULATOR_HOST !== undefined) storage.baseUrl = `${storage.apiEndpoint}/storage/v1`;
-    this.bucket = storage.bucket(this.bucketName);
+    return this.bucketP;
   }
 
   private name(key: string): string {
@@ -88,7 +108,7 @@ export class GcsArtifactStore implements ArtifactStore {
   private async explain404(err: unknown): Promise<void> {
     if (httpCode(err) !== 404 || this.bucketChecked) return;
     try {
-      await this.bucket.getFiles({ maxResults: 1, autoPaginate: false });
+      await (await this.bucket).getFiles({ maxResults: 1, autoPaginate: false });
       this.bucketChecked = true;
     } catch (probeErr) {
       if (httpCode(probeErr) === 404) throw new Error(`artifact bucket gs://${this.bucketName} does not exist`, { cause: probeErr });
@@ -98,7 +118,7 @@ export class GcsArtifactStore implements ArtifactStore {
 
   async get(key: string): Promise<Buffer | undefined> {
     try {
-      const [data] = await this.bucket.file(this.name(key)).download();
+      const [data] = await (await this.bucket).file(this.name(key)).download();
       return data;
     } catch (err) {
       await this.explain404(err);
@@ -110,7 +130,7 @@ export class GcsArtifactStore implements ArtifactStore {
   private async write(key: string, data: Buffer | string, ifGenerationMatch?: number): Promise<void> {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
     try {
-      await this.bucket.file(this.name(key)).save(buf, {
+      await (await this.bucket).file(this.name(key)).save(buf, {
         resumable: buf.length > RESUMABLE_THRESHOLD_BYTES,
         contentType: 'application/octet-stream',
         ...(ifGenerationMatch === undefined ? {} : { preconditionOpts: { ifGenerationMatch } }),
@@ -144,7 +164,7 @@ export class GcsArtifactStore implements ArtifactStore {
     try {
       // Explicit pages: with autoPaginate, maxResults would cap the total rather than the page.
       while (query) {
-        const [files, next]: GetFilesResponse = await this.bucket.getFiles(query);
+        const [files, next]: GetFilesResponse = await (await this.bucket).getFiles(query);
         for (const f of files) out.push(f.name.slice(base.length));
         const page = next as GetFilesOptions | null; // typed `{}` by the library: the next query, or null
         query = page?.pageToken ? page : null;
