@@ -99,6 +99,18 @@ export interface BenchmarkRequest {
   ciMinIterations?: number;
   /** Job files with several fio groups: one result per group (`separate`, unset) or all pooled (`merged`; `--fio-groups`). */
   fioGroups?: 'separate' | 'merged';
+  /** How the run fans out over the fleet (src/workflows/fanout.ts); unset: its defaults. Tests use small groups. */
+  fanout?: FanoutOptions;
+}
+
+/** Overrides of the fan-out's sizes (src/workflows/fanout.ts). */
+export interface FanoutOptions {
+  /** Fleets up to this many VMs run one child per VM under the benchmark. */
+  flatMaxVms?: number;
+  /** VMs per group workflow above that. */
+  vmsPerGroup?: number;
+  /** A VM's run continues as new past this many history events. */
+  vmRunEvents?: number;
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */

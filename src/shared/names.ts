@@ -11,6 +11,7 @@ export function agentTaskQueue(vm: string): string {
 export const WORKFLOW_TYPES = {
   benchmark: 'benchmarkWorkflow',
   vm: 'vmWorkflow',
+  vmGroup: 'vmGroupWorkflow',
   suiteRun: 'suiteRunWorkflow',
   bisect: 'bisectWorkflow',
 } as const;
@@ -18,6 +19,11 @@ export const WORKFLOW_TYPES = {
 /** Child workflow ids: readable in the Web UI next to their benchmark. */
 export function vmWorkflowId(benchmarkId: string, vm: string, retry: number): string {
   return retry === 0 ? `${benchmarkId}-vm-${vm}` : `${benchmarkId}-vm-${vm}-retry-${retry}`;
+}
+
+/** A large fleet's group of VMs (0 first). */
+export function vmGroupWorkflowId(benchmarkId: string, group: number): string {
+  return `${benchmarkId}-group-${group}`;
 }
 
 /** Error types that no retry can fix. */

@@ -138,6 +138,21 @@ export class BenchmarkState {
     return batch;
   }
 
+  /**
+   * Gives a VM entries that a group workflow runs (not queued here): the VM is busy, and its
+   * first run, whose workflow id the group uses, owns them.
+   */
+  assign(vm: string, entries: EntryRef[]): StartedRun {
+    for (const e of entries) this.setOwner(e.matrixId, { specVm: e.specVm, vm: null, status: 'missing', run: null });
+    this.busy.add(vm);
+    return this.startRun(vm, entries);
+  }
+
+  /** Whether entries wait in the VM's queue (re-routed to it while a group ran it). */
+  hasQueued(vm: string): boolean {
+    return (this.queues.get(vm)?.length ?? 0) > 0;
+  }
+
   /** Queues entries on a VM (they become missing until a run reports them); an idle VM is started. */
   enqueue(vm: string, entries: EntryRef[]): void {
     if (entries.length === 0) return;

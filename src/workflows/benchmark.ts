@@ -16,12 +16,33 @@ import {
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
 import type { BenchmarkRequest } from '../core/spec';
-import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmWorkflowId } from '../shared/names';
-import { entryOutcomeSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
+import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmGroupWorkflowId, vmWorkflowId } from '../shared/names';
+import { entryOutcomeSignal, entryOutcomesSignal, groupOutcomesSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
 import { BenchmarkState, RUNNING_PHASES } from './benchmark-state';
 import { benchmarkDetails, describeRetry, formatSeconds, timedOutReason, vmRunDetails, vmRunSummary } from './details';
-import type { BenchmarkPhase, BenchmarkResult, EntryOutcome, EntryOutcomeReport, EntryRef, RetryVmRequest, RetryVmResult } from './types';
+import {
+  DIRECT_RUNS_MAX,
+  flatVmReports,
+  GROUP_REPORTS,
+  GROUP_START_CONCURRENCY,
+  groupVms,
+  VM_REPORTS_PER_RUN,
+  VM_RUN_EVENTS,
+} from './fanout';
+import type {
+  BenchmarkPhase,
+  BenchmarkResult,
+  EntryOutcome,
+  EntryOutcomeReport,
+  EntryOutcomesReport,
+  EntryRef,
+  GroupOutcomesReport,
+  RetryVmRequest,
+  RetryVmResult,
+  VmGroupInput,
+} from './types';
 import { vmWorkflow } from './vm';
+import { vmGroupWorkflow } from './vm-group';
 
 const orchestrator = proxyActivities<OrchestratorActivities>({
   startToCloseTimeout: '30 minutes',
@@ -39,6 +60,8 @@ const orchestrator = proxyActivities<OrchestratorActivities>({
 const DEADLINE_CANCELS: readonly BenchmarkPhase[] = ['resolving-fleet', 'distributing', 'running'];
 /** Patch id of the whole-run deadline timer: runs started before it existed replay without it. */
 const DEADLINE_PATCH = 'whole-run-deadline';
+/** Patch id of the fan-out through group workflows (large fleets): runs started before it replay flat. */
+const GROUPS_PATCH = 'vm-groups';
 /** What the Web UI lists for the retryVm signal and update (the workflow metadata query). */
 const RETRY_DESCRIPTION = 'Re-run a VM\'s failed entries: {"vm": "<VM>"}, or {"vm": "<VM>", "onto": "<other VM>"}';
 
@@ -112,9 +135,45 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     },
     { description: "Internal: a VM run reports an entry's outcome (not for people to send)" },
   );
+  const applyReport = ({ workflowId, outcomes }: EntryOutcomesReport): void => {
+    for (const o of outcomes) state.applyOutcome(workflowId, o);
+  };
+  setHandler(
+    entryOutcomesSignal,
+    (r: EntryOutcomesReport) => {
+      applyReport(r);
+      refresh();
+    },
+    { description: "Internal: a VM run reports entries' outcomes (not for people to send)" },
+  );
+  setHandler(
+    groupOutcomesSignal,
+    ({ reports }: GroupOutcomesReport) => {
+      for (const r of reports) applyReport(r);
+      refresh();
+    },
+    { description: "Internal: a group of VMs relays its runs' outcomes (not for people to send)" },
+  );
+
+  /** What every VM run gets besides its VM and entries. */
+  const vmRunOptions = (maxReports: number): VmGroupInput['vm'] => ({
+    benchmarkId: req.benchmarkId,
+    // With a stability gate an entry may run up to its maximum: size the timeouts for that.
+    iterations: Math.max(req.iterations, req.stability?.maxIterations ?? 0),
+    fioIterationMs: req.timeouts.fioIterationMs,
+    agentPickupMs: req.timeouts.agentPickupMs,
+    agentHeartbeatMs: req.timeouts.agentHeartbeatMs,
+    maxReports,
+    continueAfterEvents: req.fanout?.vmRunEvents ?? VM_RUN_EVENTS,
+  });
+  /** VM runs this workflow started itself and that have not ended (the pending-children limit). */
+  let directRuns = 0;
 
   /** Runs a batch on a VM; throws only when the child run itself fails or is cancelled. */
   const runOnVm = async (vm: string, entries: EntryRef[]): Promise<EntryOutcome[]> => {
+    // Only a large fleet gets here (re-routing, retries): small ones start at once, as their histories did before.
+    if (directRuns >= DIRECT_RUNS_MAX) await condition(() => directRuns < DIRECT_RUNS_MAX);
+    directRuns++;
     const { workflowId, n, state: run } = state.startRun(vm, entries);
     const scope = new CancellationScope();
     childScopes.add(scope);
@@ -126,18 +185,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
           staticDetails: vmRunDetails(entries.map((e) => e.matrixId)),
           // Cancelled rather than terminated if this workflow ends: the agent must get to stop fio and unmount.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          args: [
-            {
-              benchmarkId: req.benchmarkId,
-              vm,
-              entries,
-              // With a stability gate an entry may run up to its maximum: size the timeouts for that.
-              iterations: Math.max(req.iterations, req.stability?.maxIterations ?? 0),
-              fioIterationMs: req.timeouts.fioIterationMs,
-              agentPickupMs: req.timeouts.agentPickupMs,
-              agentHeartbeatMs: req.timeouts.agentHeartbeatMs,
-            },
-          ],
+          args: [{ ...vmRunOptions(flatVmReports(state.fleet.length)), vm, entries }],
         }),
       );
       // Signals said most of it already; the returned list is complete, including lost-agent outcomes.
@@ -149,6 +197,66 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
       throw err;
     } finally {
       childScopes.delete(scope);
+      directRuns--;
+    }
+  };
+
+  /**
+   * A group of a large fleet's VMs runs their shares (their first runs); lost agents' entries
+   * are re-routed here when it ends, and entries queued meanwhile on its VMs run then.
+   */
+  const runGroup = async (group: number, shares: readonly { vm: string; entries: EntryRef[] }[]): Promise<void> => {
+    const runs = shares.map(({ vm, entries }) => ({ vm, entries, ...state.assign(vm, entries) }));
+    const scope = new CancellationScope();
+    childScopes.add(scope);
+    try {
+      const result = await scope.run(() =>
+        executeChild(vmGroupWorkflow, {
+          workflowId: vmGroupWorkflowId(req.benchmarkId, group),
+          staticSummary: `${shares.length} VMs (${shares.at(0)?.vm}..${shares.at(-1)?.vm}) of benchmark ${req.benchmarkId}`,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          args: [
+            {
+              benchmarkId: req.benchmarkId,
+              runs: runs.map(({ vm, workflowId, entries }) => ({ vm, workflowId, entries })),
+              vm: vmRunOptions(VM_REPORTS_PER_RUN),
+              startConcurrency: GROUP_START_CONCURRENCY,
+              maxReports: GROUP_REPORTS,
+            },
+          ],
+        }),
+      );
+      for (const r of result.runs) {
+        // The batches said most of it already; the result is complete.
+        const passed = r.passed.map((matrixId): EntryOutcome => ({
+          matrixId,
+          vm: r.vm,
+          status: 'passed',
+          iterationsDone: 0,
+          durationMs: 0,
+          reused: false,
+        }));
+        applyReport({ workflowId: r.workflowId, outcomes: [...passed, ...r.failed] });
+        runs.find((run) => run.workflowId === r.workflowId)!.state.status = r.status;
+      }
+      for (const r of result.runs) {
+        const unavailable = r.failed.filter((o) => o.failure === 'agent-unavailable');
+        if (unavailable.length === 0) continue;
+        const loss = state.agentLost(r.vm, unavailable);
+        if (loss.rerouted) log.warn('agent lost: re-routing its entries', { vm: r.vm, entries: loss.entries, to: loss.to });
+      }
+    } catch (err) {
+      for (const run of runs) if (run.state.status === 'running') run.state.status = isCancellation(err) ? 'cancelled' : 'failed';
+      if (!isCancellation(err)) childFailures.push(err);
+    } finally {
+      childScopes.delete(scope);
+      // The group's VMs are free: entries re-routed to them meanwhile run now (as direct runs).
+      for (const { vm } of shares) {
+        state.markIdle(vm);
+        if (state.hasQueued(vm) && !state.deadlinePassed && childFailures.length === 0 && !CancellationScope.current().consideredCancelled)
+          void drain(vm);
+      }
+      refresh();
     }
   };
 
@@ -253,11 +361,28 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     progress.totalEntries = distribution.totalEntries;
     progress.phase = 'running';
     if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
-    for (const share of distribution.vms)
-      state.enqueue(
-        share.vm,
-        share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })),
+    const shares = distribution.vms.map((share) => ({
+      vm: share.vm,
+      entries: share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })),
+    }));
+    // A VM with nothing to run gets no run in a group (a flat benchmark never starts one either).
+    const groups = groupVms(
+      shares.filter((s) => s.entries.length > 0).map((s) => s.vm),
+      req.fanout,
+    );
+    if (groups.length > 0 && patched(GROUPS_PATCH)) {
+      // A large fleet: a few dozen VMs per group workflow, so no history grows with the fleet.
+      const byVm = new Map(shares.map((s) => [s.vm, s]));
+      groups.forEach(
+        (vms, g) =>
+          void runGroup(
+            g,
+            vms.map((vm) => byVm.get(vm)!),
+          ),
       );
+    } else {
+      for (const share of shares) state.enqueue(share.vm, share.entries);
+    }
     refresh();
 
     // Wait for every queue to drain, including retries requested meanwhile.

@@ -1,5 +1,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BenchmarkProgress, EntryOutcomeReport, RetryVmRequest, RetryVmResult, VmProgress } from './types';
+import type {
+  BenchmarkProgress,
+  EntryOutcomeReport,
+  EntryOutcomesReport,
+  GroupOutcomesReport,
+  RetryVmRequest,
+  RetryVmResult,
+  VmProgress,
+} from './types';
 
 /** Progress of a benchmark as the parent knows it (child runs report each entry as it ends). */
 export const progressQuery = defineQuery<BenchmarkProgress>('progress');
@@ -16,3 +24,7 @@ export const retryVmSignal = defineSignal<[RetryVmRequest]>('retryVm');
 export const entryStartedSignal = defineSignal<[number]>('entryStarted');
 /** Sent by a VM's run to its parent for each entry that ends, so the parent's counts move per entry. */
 export const entryOutcomeSignal = defineSignal<[EntryOutcomeReport]>('entryOutcome');
+/** A VM's run reports several outcomes at once (a large fleet: a bounded number of batches per run). */
+export const entryOutcomesSignal = defineSignal<[EntryOutcomesReport]>('entryOutcomes');
+/** A group relays its VM runs' outcomes to the benchmark (a bounded number of batches per group). */
+export const groupOutcomesSignal = defineSignal<[GroupOutcomesReport]>('groupOutcomes');

@@ -38,6 +38,54 @@ export interface VmWorkflowInput {
   fioIterationMs: number;
   agentPickupMs: number;
   agentHeartbeatMs: number;
+  /** Send outcomes to the parent in at most this many batches (entryOutcomesSignal); absent: one signal per entry. */
+  maxReports?: number;
+  /** Continue as new at the first entry boundary past this many history events; absent: never. */
+  continueAfterEvents?: number;
+  /** What a run that continued as new hands to the next. */
+  carried?: VmRunCarried;
+}
+
+/** A group of a large fleet's VMs (vmGroupWorkflow): their first runs, started by the group. */
+export interface VmGroupInput {
+  benchmarkId: string;
+  runs: { vm: string; workflowId: string; entries: EntryRef[] }[];
+  /** What every VM run gets besides its VM and entries. */
+  vm: Omit<VmWorkflowInput, 'vm' | 'entries' | 'carried'>;
+  /** Children asked to start at once. */
+  startConcurrency: number;
+  /** Outcome batches relayed to the benchmark at most. */
+  maxReports: number;
+}
+
+/** One VM run of a group, compact: passed ids and failed outcomes. */
+export interface VmGroupRunResult {
+  vm: string;
+  workflowId: string;
+  status: Exclude<VmRunStatus, 'running'>;
+  passed: number[];
+  failed: EntryOutcome[];
+  /** Why the run itself failed or was cancelled. */
+  error?: string;
+}
+
+export interface VmGroupResult {
+  runs: VmGroupRunResult[];
+}
+
+/** A VM run's state across continue-as-new: the result is every run's outcomes together. */
+export interface VmRunCarried {
+  /** Entries of the VM's whole share (the progress total). */
+  total: number;
+  outcomes: EntryOutcome[];
+  /** Outcomes not yet reported to the parent, and the batches reported so far. */
+  unsent: EntryOutcome[];
+  batchesSent: number;
+  /** Dispatch tokens used so far. */
+  tokens: number;
+  /** Tries of entries queued again, by matrix id. */
+  tries: [number, number][];
+  graceMs?: number;
 }
 
 export interface VmProgress {
@@ -125,6 +173,17 @@ export interface EntryOutcomeReport {
   /** The child run that produced it. */
   workflowId: string;
   outcome: EntryOutcome;
+}
+
+/** Several outcomes of one VM run at once (batched reports: a large fleet). */
+export interface EntryOutcomesReport {
+  workflowId: string;
+  outcomes: EntryOutcome[];
+}
+
+/** A group's batch for the benchmark: outcomes of several VM runs. */
+export interface GroupOutcomesReport {
+  reports: EntryOutcomesReport[];
 }
 
 export interface RetryVmRequest {

@@ -3,6 +3,7 @@ import {
   ActivityCancellationType,
   CancellationScope,
   condition,
+  continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -14,8 +15,9 @@ import {
 import type { AgentActivities } from '../shared/agent-contract';
 import type { OrchestratorActivities } from '../activities';
 import { agentTaskQueue, FAILURE_TYPES } from '../shared/names';
-import { entryOutcomeSignal, entryStartedSignal, vmProgressQuery } from './definitions';
+import { entryOutcomeSignal, entryOutcomesSignal, entryStartedSignal, vmProgressQuery } from './definitions';
 import { vmDetails } from './details';
+import { batchDue } from './fanout';
 import type { EntryOutcome, EntryRef, FailureKind, VmProgress, VmWorkflowInput } from './types';
 
 /** Time an agent needs around fio: mounting, uploading, unmounting. */
@@ -54,7 +56,10 @@ interface Dispatch {
  * timed here (from the moment it should be free), not by schedule-to-start, which would
  * count the time the queued entry waits behind the running one.
  *
- * Each entry's outcome goes to the parent as it happens (entryOutcomeSignal). A failed entry
+ * Each entry's outcome goes to the parent as it happens (entryOutcomeSignal), or in at most
+ * `maxReports` batches (entryOutcomesSignal) when the parent asks, so that its history does not
+ * grow with the entries. With `continueAfterEvents`, the run continues as new at the first entry
+ * boundary past that many history events, carrying the queue and the outcomes. A failed entry
  * is recorded and the next one runs. When the agent stops heartbeating or does not pick up
  * work, Temporal is asked whether it polled since: no -> lost at once, the rest fails for the
  * parent to re-route; yes -> it was restarted, and the entry runs there again.
@@ -74,14 +79,15 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
 
+  const carried = input.carried;
   const progress: VmProgress = {
     vm: input.vm,
-    total: input.entries.length,
-    passed: 0,
-    failed: 0,
+    total: carried?.total ?? input.entries.length,
+    passed: carried?.outcomes.filter((o) => o.status === 'passed').length ?? 0,
+    failed: carried?.outcomes.filter((o) => o.status !== 'passed').length ?? 0,
     runningMatrixId: null,
     iterations: input.iterations,
-    outcomes: [],
+    outcomes: [...(carried?.outcomes ?? [])],
   };
   setHandler(vmProgressQuery, () => progress);
   // The Web UI's current details; not a command, so histories replay unchanged.
@@ -94,8 +100,17 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
   const { workflowId, parent } = workflowInfo();
   const parentHandle = parent ? getExternalWorkflowHandle(parent.workflowId, parent.runId) : undefined;
   const reports: Promise<void>[] = [];
+  /** Outcomes not yet sent (batched reports only) and the batches sent so far, over all runs of this VM's share. */
+  const unsent: EntryOutcome[] = [...(carried?.unsent ?? [])];
+  let batchesSent = carried?.batchesSent ?? 0;
+  const send = (report: () => Promise<void>, what: string): void => {
+    // Not cancellable: an outcome the agent finished must reach the parent even while this run is cancelled.
+    const sent = CancellationScope.nonCancellable(report);
+    reports.push(sent.catch((err: Error) => log.warn('could not report outcomes to the parent', { what, error: err.message })));
+  };
 
-  let tokens = 0;
+  // Tokens go on across continue-as-new: an agent's started signal names the dispatch, whichever run sent it.
+  let tokens = carried?.tokens ?? 0;
   const pending = new Set<Dispatch>();
   const dispatch = (ref: EntryRef): Dispatch => {
     const token = ++tokens;
@@ -123,13 +138,16 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
     else progress.failed++;
     showDetails();
     // A lost agent's entries are the parent's to re-route when this run ends; every other outcome stands now.
-    if (parentHandle && o.failure !== 'agent-unavailable') {
-      // Not cancellable: an outcome the agent finished must reach the parent even while this run is cancelled.
-      const sent = CancellationScope.nonCancellable(() => parentHandle.signal(entryOutcomeSignal, { workflowId, outcome: o }));
-      reports.push(
-        sent.catch((err: Error) => log.warn('could not report an outcome to the parent', { matrixId: o.matrixId, error: err.message })),
-      );
+    if (!parentHandle || o.failure === 'agent-unavailable') return;
+    if (input.maxReports === undefined) {
+      send(() => parentHandle.signal(entryOutcomeSignal, { workflowId, outcome: o }), `entry ${o.matrixId}`);
+      return;
     }
+    unsent.push(o);
+    if (!batchDue(unsent.length, progress.total, batchesSent, input.maxReports)) return;
+    const outcomes = unsent.splice(0);
+    batchesSent++;
+    send(() => parentHandle.signal(entryOutcomesSignal, { workflowId, outcomes }), `${outcomes.length} entries`);
   };
   /** Did the agent poll for work after `sinceMs` (workflow time)? undefined when that cannot be known. */
   const polledSince = async (sinceMs: number): Promise<boolean | undefined> => {
@@ -149,9 +167,11 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
   };
 
   const queue = [...input.entries];
-  const tries = new Map<number, number>();
+  const tries = new Map<number, number>(carried?.tries ?? []);
   /** Set when the agent went silent without polling since: the next pickup decides quickly whether it is gone. */
-  let graceMs: number | undefined;
+  let graceMs: number | undefined = carried?.graceMs;
+  /** Past the event budget: queue nothing more behind the running entry, and continue as new once it ends. */
+  const historyFull = (): boolean => input.continueAfterEvents !== undefined && workflowInfo().historyLength >= input.continueAfterEvents;
   try {
     let current = queue.length ? dispatch(queue.shift()!) : undefined;
     while (current) {
@@ -174,7 +194,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
         loseAgent([d.ref, ...queue.splice(0)], `the agent of VM ${input.vm} did not pick up work within ${waitedMs} ms`);
         break;
       }
-      const next = queue.length ? dispatch(queue.shift()!) : undefined;
+      const next = queue.length && !historyFull() ? dispatch(queue.shift()!) : undefined;
       try {
         record(await d.promise);
       } catch (err) {
@@ -204,6 +224,16 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
         } else {
           record(failed(d.ref.matrixId, input.vm, message, kind));
         }
+      }
+      if (!next && queue.length > 0 && historyFull()) {
+        await Promise.all(reports);
+        progress.runningMatrixId = null;
+        // Not inside the try's cancellation handling: nothing is pending now (the running entry settled, none queued).
+        return await continueAsNew<typeof vmWorkflow>({
+          ...input,
+          entries: queue.splice(0),
+          carried: { total: progress.total, outcomes: progress.outcomes, unsent, batchesSent, tokens, tries: [...tries], graceMs },
+        });
       }
       current = next ?? (queue.length ? dispatch(queue.shift()!) : undefined);
     }

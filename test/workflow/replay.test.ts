@@ -11,7 +11,10 @@ import { quietWorkers } from '../support/temporal';
  * the retryVm signal, the user metadata and the whole-run deadline) must replay on today's code:
  * a benchmark that is running when the orchestrator worker is upgraded continues instead of
  * failing with a nondeterminism error. Recorded on a dev server with real fio: a VM that failed
- * and was retried through the update, and a benchmark cancelled while fio ran.
+ * and was retried through the update, and a benchmark cancelled while fio ran. The `replay-groups-*`
+ * histories are of the fan-out through group workflows (commit after 5862ccd: a benchmark, a
+ * group, a VM run that continued as new and its last run), recorded by test/workflow/fanout.test.ts
+ * with GCSFUSE_BENCH_RECORD_HISTORIES=1.
  */
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'histories');
 // Binary protobuf (History.encode of fetchHistory()): the SDK's JSON reader fails here, since npm installed two
@@ -30,6 +33,9 @@ describe('workflow histories of the previous version', () => {
         'replay-retry-vm-vm-b-retry-1.binpb',
         'replay-cancel.binpb',
         'replay-cancel-vm-vm-a.binpb',
+        'replay-groups-benchmark.binpb',
+        'replay-groups-group-0.binpb',
+        'replay-groups-vm-1-continued.binpb',
       ]),
     );
   });
