@@ -44,6 +44,7 @@ import {
   timedFio,
   withOutputBytes,
   type FioSpan,
+  type ServerChoice,
 } from './temporal-support';
 
 const AGENTS = numberFlag('agents', 4);
@@ -56,11 +57,14 @@ const JITTER_MS = numberFlag('runtime-jitter-ms', 0);
 const GAP_TARGET_MS = 50;
 
 async function main(): Promise<void> {
-  const server = serverChoices('dev');
-  if (server.length !== 1) throw new Error('dispatch-overhead runs on one server: --server dev or --server temporal');
+  // One record per server (--server dev|temporal|both; default dev).
+  for (const kind of serverChoices('dev')) await runOn(kind);
+}
+
+async function runOn(kind: ServerChoice): Promise<void> {
   const run = new BenchRun('dispatch-overhead');
-  const home = scratchDir('dispatch');
-  const stack = await startStack(home, { inProcessOrchestrator: true, server: server[0] });
+  const home = scratchDir(`dispatch-${kind}`);
+  const stack = await startStack(home, { inProcessOrchestrator: true, server: kind });
   run.params = {
     agents: AGENTS,
     entries: ENTRIES,

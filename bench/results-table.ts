@@ -1,67 +1,51 @@
 /**
- * Prints a Markdown table of the latest record of each benchmark, mode and variant (server
- * what-ifs are variants) in bench/results.jsonl, with the key figures and target outcomes.
+ * Prints a Markdown table of the latest record of each benchmark, mode and variant (the server,
+ * server what-ifs, process layouts) in bench/results.jsonl: each target's figure beside its floor
+ * or anchor from the same run and their ratio (records with headlines), other key figures, and
+ * the load at start and end.
  *
  *   npx tsx bench/results-table.ts [--all]      (--all: every record, oldest first)
  */
 import { readFileSync } from 'node:fs';
 import type { BenchRecord } from './lib';
-import { hasFlag, RESULTS_FILE } from './lib';
+import { hasFlag, headlineText, RESULTS_FILE } from './lib';
 
 /** The figures worth a column, per benchmark. */
+/** The figures worth a column besides the headlines, per benchmark. */
 const KEY_FIGURES: Record<string, string[]> = {
   'assignment-quality': [
+    'true_lpt_ratio_mean',
+    'true_aware_ratio_worst',
+    'true_original_ratio_worst',
     'lpt_ratio_worst',
-    'lpt_ratio_mean',
-    'lpt_suites_over_1_10_proven_optimal',
     'original_ratio_worst',
-    'original_ratio_mean',
-    'noisy_lpt_ratio_worst',
-    'overhead_lpt_ratio_worst',
-    'overhead_lpt_aware_ratio_worst',
   ],
-  aggregation: [
-    'fio_outputs',
-    'total_s',
-    'peak_rss_mb',
-    'aggregate_peak_rss_mb',
-    'report_peak_rss_mb',
-    'cold_total_s',
-    'cold_peak_rss_mb',
-    'results_json_mib',
-  ],
-  'dispatch-overhead': [
-    'gap_median_ms',
-    'gap_p95_ms',
-    'history_gap_median_ms',
-    'workflow_turnaround_median_ms',
-    'agent_pickup_median_ms',
-    'agent_in_entry_overhead_median_ms',
-  ],
+  aggregation: ['fio_outputs', 'total_s', 'peak_rss_mb', 'worker_peak_rss_mb', 'ratio_to_original'],
+  'dispatch-overhead': ['fio_gap_p95_ms', 'agent_before_fio_median_ms', 'agent_after_fio_median_ms', 'gap_median_ms', 'prefetched_pct'],
   fidelity: [
+    'cpu_bound_bw_ratio_ci95',
+    'cpu_bound_bare_bare_ratio_ci95',
+    'cpu_bound_resolves_2pct',
+    'cpu_bound_blocks_needed_for_2pct',
     'rate_limited_bw_ratio',
-    'cached_read_bw_ratio',
-    'cached_read_bare_bw_cv_pct',
-    'agent_cpu_pct_during_fio_max',
-    'agent_cpu_pct_during_fio_mean',
   ],
   'fleet-scale': [
     'vms',
-    'all_entries_started_s',
-    'all_vms_started_s',
+    'floor_flat_all_started_s',
+    'floor_tree_all_started_s',
+    'history_events_max_workflow',
     'child_start_latency_median_s',
-    'parent_history_events',
-    'child_history_events_max',
-    'orchestrator_rss_peak_mb',
     'finished_s',
+    'cpu_server_s',
   ],
 };
 
 function variant(r: BenchRecord): string {
-  const server =
+  const server = typeof r.params.serverKind === 'string' ? `${r.params.serverKind} server` : '';
+  const whatIf =
     typeof r.params.server === 'string' && r.params.server.includes('+') ? r.params.server.slice(r.params.server.indexOf('+') + 2) : '';
   const workers = typeof r.params.workers === 'string' && r.params.workers.includes('one process per agent') ? 'agent processes' : '';
-  return [server, workers].filter(Boolean).join(', ') || 'as is';
+  return [server, whatIf, workers].filter(Boolean).join(', ') || 'as is';
 }
 
 function fmt(v: unknown): string {
@@ -80,14 +64,20 @@ const chosen = hasFlag('all')
       `${a.benchmark}${a.mode}${a.timestamp}`.localeCompare(`${b.benchmark}${b.mode}${b.timestamp}`),
     );
 
-console.log('| benchmark | mode | variant | when (UTC), commit | load at start (1/5/15 min) | key figures | targets | met |');
+console.log(
+  '| benchmark | mode | variant | when (UTC), commit | load start → end (1 min) | figure (target; floor/anchor; ratio) | other figures | met |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of chosen) {
-  const figs = (KEY_FIGURES[r.benchmark] ?? Object.keys(r.figures).slice(0, 6)).map((k) => `${k} ${fmt(r.figures[k])}`).join('; ');
-  const checks = r.target.checks
-    .map((c) => `${c.metric} ${c.op} ${JSON.stringify(c.value)}: ${fmt(c.actual)} ${c.met ? '✓' : '✗'}`)
+  // Older records have no headlines: their checks stand in (no anchor).
+  const headlines =
+    r.headlines?.map(headlineText) ??
+    r.target.checks.map((c) => `${c.metric} ${fmt(c.actual)} (target ${c.op} ${JSON.stringify(c.value)}: ${c.met ? 'met' : 'MISSED'})`);
+  const figs = (KEY_FIGURES[r.benchmark] ?? Object.keys(r.figures).slice(0, 6))
+    .filter((k) => k in r.figures)
+    .map((k) => `${k} ${fmt(r.figures[k])}`)
     .join('; ');
   console.log(
-    `| ${r.benchmark} | ${r.mode} | ${variant(r)} | ${r.timestamp.slice(0, 16).replace('T', ' ')}, ${r.commit}${r.git.dirty ? '+' : ''} | ${r.machine.loadavgAtStart.join(' / ')} | ${figs} | ${checks} | ${r.met ? 'yes' : '**no**'} |`,
+    `| ${r.benchmark} | ${r.mode} | ${variant(r)} | ${r.timestamp.slice(0, 16).replace('T', ' ')}, ${r.commit}${r.git.dirty ? '+' : ''} | ${r.machine.loadavgAtStart[0]} → ${r.loadavgAtEnd?.[0] ?? '?'} | ${headlines.join('<br>')} | ${figs} | ${r.met ? 'yes' : '**no**'} |`,
   );
 }

@@ -8,13 +8,16 @@
  *   npm run bench -- --only dispatch-overhead,fidelity
  *   npm run bench -- --skip fleet-scale
  *   npm run bench -- --list
- * Other flags (--keep, --no-record, --memory-db) are passed on to every benchmark.
+ *   npm run bench -- --server both                  dispatch-overhead on both servers too (fleet-scale: both by default)
+ * Other flags (--keep, --no-record, --memory-db, --server) are passed on to every benchmark.
+ * The summary prints each record's headlines: every target's figure with its floor or anchor from
+ * the same run, their ratio, and the machine's load at start and end.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { tsxCommand } from '../src/local/processes';
-import { BENCH_DIR, flagValue, hasFlag, log, RESULTS_FILE } from './lib';
+import { BENCH_DIR, flagValue, hasFlag, headlineText, log, RESULTS_FILE, type BenchRecord } from './lib';
 
 /** In the order they run: cheap and pure first, the machine-wide ones last. */
 export const BENCHMARKS = [
@@ -40,6 +43,8 @@ interface Outcome {
   exitCode: number | null;
   seconds: number;
   met: boolean | null;
+  /** The records this run appended (fleet-scale: one per server). */
+  records: BenchRecord[];
 }
 
 function pick(): string[] {
@@ -80,19 +85,20 @@ function runOne(name: string, args: string[]): Promise<Outcome> {
     process.once('SIGINT', onSignal);
     child.once('exit', (code) => {
       process.off('SIGINT', onSignal);
-      // The record this run appended, if any (its benchmark, stamped after we started it), says whether its targets were met.
-      let met: boolean | null = null;
+      // The records this run appended (its benchmark, stamped after we started it) say whether its targets were met.
+      const records: BenchRecord[] = [];
       if (existsSync(RESULTS_FILE)) {
         for (const l of readFileSync(RESULTS_FILE, 'utf8').split('\n').filter(Boolean)) {
           try {
-            const r = JSON.parse(l) as { benchmark?: string; timestamp?: string; met?: boolean };
-            if (r.benchmark === name && (r.timestamp ?? '') >= startedIso && typeof r.met === 'boolean') met = r.met;
+            const r = JSON.parse(l) as BenchRecord;
+            if (r.benchmark === name && (r.timestamp ?? '') >= startedIso && typeof r.met === 'boolean') records.push(r);
           } catch {
             // not a record
           }
         }
       }
-      resolve({ name, exitCode: code, seconds: Math.round((Date.now() - t0) / 100) / 10, met });
+      const met = records.length ? records.every((r) => r.met) : null;
+      resolve({ name, exitCode: code, seconds: Math.round((Date.now() - t0) / 100) / 10, met, records });
     });
   });
 }
@@ -121,8 +127,18 @@ async function main(): Promise<void> {
             ? 'targets met'
             : 'targets MISSED';
     log(`${o.name.padEnd(20)} ${String(o.seconds).padStart(7)} s  ${state}`);
+    for (const r of o.records) {
+      const server = typeof r.params.serverKind === 'string' ? ` [${r.params.serverKind} server]` : '';
+      const load = `load ${r.machine.loadavgAtStart[0]} -> ${r.loadavgAtEnd[0]}`;
+      for (const h of r.headlines ?? []) log(`    ${headlineText(h)}${server}; ${load}`);
+    }
   }
-  process.stdout.write(JSON.stringify({ type: 'summary', outcomes }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      type: 'summary',
+      outcomes: outcomes.map(({ records, ...o }) => ({ ...o, headlines: records.map((r) => r.headlines ?? []) })),
+    }) + '\n',
+  );
   // A missed target is a result, not an error; a benchmark that could not run is.
   process.exitCode = outcomes.some((o) => o.exitCode !== 0) ? 1 : 0;
 }
