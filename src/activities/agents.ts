@@ -1,9 +1,5 @@
-import proto from '@temporalio/proto';
 import { agentTaskQueue } from '../shared/names';
-
-// @temporalio/proto is CommonJS: Node's ESM loader sees only its default export.
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
-type WorkflowService = proto.temporal.api.workflowservice.v1.WorkflowService;
+import { taskQueuePollers, type WorkflowService } from '../shared/pollers';
 
 /** What the orchestrator can learn about an agent without asking the agent. */
 export interface AgentPresence {
@@ -15,17 +11,9 @@ export interface AgentPresence {
 export function temporalAgentPresence(service: WorkflowService, namespace: string): AgentPresence {
   return {
     async lastPollMs(taskQueue) {
-      const r = await service.describeTaskQueue({
-        namespace,
-        taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      });
       let last: number | null = null;
-      for (const p of r.pollers ?? []) {
-        const t = p.lastAccessTime;
-        if (!t) continue;
-        const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-        if (last === null || ms > last) last = ms;
+      for (const p of await taskQueuePollers(service, namespace, taskQueue, 'activity')) {
+        if (p.lastAccessMs !== null && (last === null || p.lastAccessMs > last)) last = p.lastAccessMs;
       }
       return last;
     },

@@ -1,7 +1,8 @@
 /** The `gcsfuse-bench` program: global options, the commands (src/client/commands and beside) and the exit code. */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { registerCancelCommand, registerRetryVmCommand } from './commands/control';
+import { registerFleetCommand } from './commands/fleet';
 import { registerReportCommand, registerStatusCommand, registerWatchCommand } from './commands/inspect';
 import { addGlobalOptions } from './commands/options';
 import { registerRunCommands } from './commands/run';
@@ -20,16 +21,23 @@ export function buildCli(argv: readonly string[] = []): Command {
   const program = addGlobalOptions(
     new Command('gcsfuse-bench')
       .description('Durable, distributed fio micro-benchmarks for GCSFuse on Temporal')
-      .version(versionText(), '-V, --version', 'print the version (and git commit) and exit'),
+      .option('-V, --version', 'print the build (version, git commit, uncommitted changes) and exit'),
   )
     .showHelpAfterError()
     .exitOverride();
+  // Read only when asked (not with .version(text)), so other commands pay no git call at start.
+  program.on('option:version', () => {
+    const text = versionText();
+    process.stdout.write(`${text}\n`);
+    throw new CommanderError(0, 'commander.version', text);
+  });
   // What run-config.json records: the arguments after the program name.
   registerRunCommands(program, argv.slice(2));
   registerStartCommand(program);
   registerPlanCommand(program);
   registerWatchCommand(program);
   registerStatusCommand(program);
+  registerFleetCommand(program);
   registerRetryVmCommand(program);
   registerCancelCommand(program);
   registerReportCommand(program);

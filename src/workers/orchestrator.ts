@@ -9,6 +9,7 @@ import { StaticFleetResolver, type FleetResolver } from '../fleet/fleet';
 import type { ComputeClientOptions } from '../fleet/gce';
 import type { FleetSpec } from '../core/spec';
 import { cloudEndpointsFromEnv, computeOptions, storageOptions, type CloudEndpoints } from '../shared/cloud';
+import { currentBuild, workerIdentity } from '../shared/build';
 import { ORCHESTRATOR_TASK_QUEUE } from '../shared/names';
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../shared/temporal';
 import { prebuiltWorkflowBundle, WORKFLOWS_ENTRY } from './workflow-bundle';
@@ -38,6 +39,8 @@ export interface OrchestratorWorkerOptions {
   fleet?: FleetResolver;
   /** BigQuery client options (tests point it at a stand-in); Application Default Credentials otherwise. */
   bigqueryOptions?: BigQueryOptions;
+  /** This worker's build label (default: this process's, from GCSFUSE_BENCH_BUILD or the checkout). */
+  build?: string;
 }
 
 /** The worker that runs benchmark and VM workflows and the orchestrator's activities. */
@@ -47,6 +50,8 @@ export async function createOrchestratorWorker(opts: OrchestratorWorkerOptions):
     connection,
     namespace: opts.temporal.namespace,
     taskQueue: ORCHESTRATOR_TASK_QUEUE,
+    // Names the build in the workflow histories (WorkflowTaskStarted, ActivityTaskStarted) and the queue's pollers.
+    identity: workerIdentity('orchestrator', opts.build ?? currentBuild().label),
     // Bundled once per version of the workflow code, not by webpack at every start.
     workflowBundle: { codePath: await prebuiltWorkflowBundle() },
     activities: createActivities({
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
     artifacts: o.artifacts,
     cloud: cloudEndpointsFromEnv(process.env, o),
   });
-  console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE}`);
+  console.log(`orchestrator worker polling ${ORCHESTRATOR_TASK_QUEUE} (build ${currentBuild().label})`);
   await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
 }
 

@@ -478,10 +478,10 @@ describe('bad input is refused before anything starts', () => {
     }
   }
 
-  it('--version prints the version and the commit, exit 0', async () => {
+  it('--version prints the build (version, commit, dirty tree), exit 0', async () => {
     const r = await run(path.join(REPO, 'bin/gcsfuse-bench'), ['--version']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^gcsfuse-bench \d+\.\d+\.\d+( \(commit [0-9a-f]+\))?\n$/);
+    expect(r.stdout).toMatch(/^gcsfuse-bench \d+\.\d+\.\d+(\+[0-9a-f]+(\.dirty-[0-9a-f]+)?|\+src-[0-9a-f]+)?\n$/);
   });
 
   it('passes good input on to Temporal (and fails there: nothing listens), showing the checks are not blanket refusals', async () => {

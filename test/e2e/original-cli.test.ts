@@ -201,7 +201,7 @@ describe("the original tool's nightly command line", () => {
       progress: Record<string, unknown>;
       live: { workflowId: string; vm: string; passed: number; total: number }[];
     };
-    expect(Object.keys(parsed)).toEqual(['benchmarkId', 'live', 'progress', 'runName', 'status']);
+    expect(Object.keys(parsed)).toEqual(['benchmarkId', 'builds', 'live', 'progress', 'runName', 'status']);
     expect(Object.keys(parsed.progress)).toEqual([...Object.keys(parsed.progress)].sort());
     expect(parsed).toMatchObject({ benchmarkId: BENCHMARK_ID, runName: BENCHMARK_ID, status: 'COMPLETED' });
     expect(Array.isArray(parsed.live)).toBe(true);

@@ -188,8 +188,8 @@ describe('output for scripts', () => {
   });
 
   it('the version names the package version and, in a git checkout, the commit', () => {
-    expect(versionText({ GCSFUSE_BENCH_COMMIT: 'abc123' })).toBe('gcsfuse-bench 0.1.0 (commit abc123)');
-    expect(versionText({})).toMatch(/^gcsfuse-bench 0\.1\.0( \(commit [0-9a-f]{12}\))?$/);
+    expect(versionText({ GCSFUSE_BENCH_COMMIT: 'abc123' })).toBe('gcsfuse-bench 0.1.0+abc123');
+    expect(versionText({})).toMatch(/^gcsfuse-bench 0\.1\.0(\+[0-9a-f]{12}(\.dirty-[0-9a-f]{12})?|\+src-[0-9a-f]{12})$/);
   });
 });
 

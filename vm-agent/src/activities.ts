@@ -19,6 +19,7 @@ import { stabilityOf, wantsAnotherIteration } from '../../src/core/stability';
 import { FAILURE_TYPES } from '../../src/shared/names';
 import { entryStartedSignal } from '../../src/workflows/definitions';
 import type { EntryOutcome, RunEntryInput } from '../../src/workflows/types';
+import { currentBuild } from '../../src/shared/build';
 import { storeFioLogs, type FioRunner } from './fio-runner';
 import { createMetadataCollector, iterationMetadata, prefetchMetadata, type MetadataCollector } from './metadata';
 import { iterationMetadataKey } from '../../src/core/metadata';
@@ -44,9 +45,12 @@ export interface AgentDeps {
   redact?: Redact;
   /** Have fio's own parser check each entry's job before it runs (default true; tests with a stand-in fio turn it off). */
   fioParseCheck?: boolean;
+  /** This agent's build label, stamped on each outcome and manifest record (default: this process's, src/shared/build.ts). */
+  build?: string;
 }
 
 export function createAgentActivities(deps: AgentDeps) {
+  const agentBuild = deps.build ?? currentBuild().label;
   const specs = new Map<string, JobSpec>();
   const metadata = deps.metadata ?? createMetadataCollector();
   const redact = deps.redact ?? createRedactor(secretValues());
@@ -224,7 +228,9 @@ export function createAgentActivities(deps: AgentDeps) {
     const manifest = await getJson<Manifest>(deps.store, manifestKey(benchmarkId));
     const previous = manifest?.entries[String(matrixId)];
     if (previous?.status === 'passed' && previous.iterationsDone >= spec.iterations) {
-      return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: previous.iterationsDone, durationMs: 0, reused: true };
+      // The build that ran it, when the record names one (not this agent's: it ran nothing now).
+      const ranBy = previous.agentBuild ? { agentBuild: previous.agentBuild } : {};
+      return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: previous.iterationsDone, durationMs: 0, reused: true, ...ranBy };
     }
 
     const record: ManifestEntry = {
@@ -234,6 +240,7 @@ export function createAgentActivities(deps: AgentDeps) {
       iterations: spec.iterations,
       iterationsDone: 0,
       startedAt: new Date(started).toISOString(),
+      agentBuild,
     };
     await saveEntry(benchmarkId, record);
 
@@ -299,7 +306,15 @@ export function createAgentActivities(deps: AgentDeps) {
       durationMs: finishedAt - started,
       ...(spec.stability ? stabilityOf(bws, spec.stability) : {}),
     });
-    return { matrixId, vm: deps.vm, status: 'passed', iterationsDone: bws.length, durationMs: finishedAt - started, reused: false };
+    return {
+      matrixId,
+      vm: deps.vm,
+      status: 'passed',
+      iterationsDone: bws.length,
+      durationMs: finishedAt - started,
+      reused: false,
+      agentBuild,
+    };
   }
 
   return withFailureMapping({

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openArtifactStore } from '../../src/artifacts';
 import { checkSafeId } from '../../src/core/ids';
+import { currentBuild, workerIdentity } from '../../src/shared/build';
 import { agentTaskQueue } from '../../src/shared/names';
 import { cloudEndpointsFromEnv, storageOptions, type CloudEndpoints } from '../../src/shared/cloud';
 import { connectionOptions, temporalOptionsFromEnv, type TemporalOptions } from '../../src/shared/temporal';
@@ -34,6 +35,8 @@ export interface AgentOptions {
   allowFioOptions?: string[];
   /** Sleep instead of running fio (orchestration benchmarks only; outputs say "simulated"). */
   simulateFio?: boolean;
+  /** This agent's build label (default: this process's, from GCSFUSE_BENCH_BUILD or the checkout). */
+  build?: string;
 }
 
 /** A VM's agent: a Temporal worker on the VM's own task queue, running one entry at a time. */
@@ -42,11 +45,14 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
   await fs.mkdir(opts.workDir, { recursive: true });
   if (await stopLeftoverFio(path.join(opts.workDir, 'fio.pid'))) console.warn('stopped an fio left running by a previous agent');
   for (const m of await cleanupLeftoverMounts(opts.workDir)) console.warn(`unmounted a gcsfuse mount left by a previous agent: ${m}`);
+  const build = opts.build ?? currentBuild().label;
   const connection = await NativeConnection.connect(connectionOptions(opts.temporal));
   return Worker.create({
     connection,
     namespace: opts.temporal.namespace,
     taskQueue: agentTaskQueue(opts.vm),
+    // Names the build: the server records it on each task this agent takes, and lists it among the queue's pollers.
+    identity: workerIdentity('agent', build, { vm: opts.vm }),
     activities: createAgentActivities({
       vm: opts.vm,
       store: openArtifactStore(opts.artifacts, storageOptions(opts.cloud ?? {})),
@@ -65,6 +71,7 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
       workDir: opts.workDir,
       allowFioOptions: new Set(opts.allowFioOptions ?? []),
       fioParseCheck: !opts.simulateFio,
+      build,
     }),
     // One entry at a time: concurrent fio jobs on one VM would measure each other.
     maxConcurrentActivityTaskExecutions: 1,
@@ -124,7 +131,7 @@ async function main(): Promise<void> {
   });
   if (o.simulateFio) console.warn('SIMULATION MODE: fio is not run; results are zeros labelled "simulated"');
   if (o.allowFioOption?.length) console.warn(`fio job policy relaxed on this VM for: ${o.allowFioOption.join(', ')}`);
-  console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)}`);
+  console.log(`agent ${o.vm} polling ${agentTaskQueue(o.vm)} (build ${currentBuild().label})`);
   await worker.run();
 }
 

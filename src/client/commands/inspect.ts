@@ -5,6 +5,7 @@ import { describeRetry } from '../../workflows/details';
 import { connectClient, liveProgress, readReport } from '../benchmarks';
 import { parsePollIntervalMs } from '../request';
 import { progressTable, reportTable } from '../table';
+import { buildsSectionText, entriesByBuild, readFleetBuilds } from './fleet';
 import { exitCodeAfter, follow, printReport } from './follow';
 import { addReconnectOption, artifactsOf, artifactsOption, jsonOf, pollIntervalOption, print, temporalOf } from './options';
 
@@ -40,11 +41,14 @@ export function registerStatusCommand(program: Command): void {
       ].filter(Boolean);
       // live: one element per VM run, in workflow-id order (not keyed by workflow id).
       const liveList = [...live].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([workflowId, p]) => ({ workflowId, ...p }));
+      // Which builds the VMs' agents and the orchestrator run now, and which ran this benchmark's entries.
+      const builds = await readFleetBuilds(client, [...new Set(progress.runs.map((r) => r.vm))].sort());
+      const ranBy = entriesByBuild(liveList.flatMap((p) => p.outcomes));
       print(
         jsonOf(cmd),
-        { benchmarkId: id, runName, status: desc.status.name, progress, live: liveList },
+        { benchmarkId: id, runName, status: desc.status.name, progress, live: liveList, builds: { ...builds, entriesByBuild: ranBy } },
         () =>
-          `${id}${runName !== id ? ` (${runName})` : ''}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}${notes.map((n) => `; ${n}`).join('')}\n${progressTable(progress, live)}`,
+          `${id}${runName !== id ? ` (${runName})` : ''}: ${desc.status.name}, phase ${progress.phase}, ${progress.passed} passed, ${progress.failed} failed of ${progress.totalEntries}${notes.map((n) => `; ${n}`).join('')}\n${progressTable(progress, live)}\n${buildsSectionText(builds, ranBy)}`,
       );
     });
 }
