@@ -3,15 +3,22 @@ import { InputError } from '../core/errors';
 import { layout, STORED_INPUT_NAMES } from '../core/layout';
 import { routableEntries, routeEntries } from '../core/routing';
 import { prepareBenchmark, type BenchmarkRequest, type FleetVm, type JobSpec } from '../core/spec';
+import { SHARE_PAGE_ENTRIES } from '../core/share-pages';
+import { mapAhead } from '../core/read-ahead';
 import { checkInputsMatch, inputConflictError, inputObjects } from '../shared/benchmark-inputs';
 
 // Kept until src/client/benchmarks.ts imports it from src/shared/benchmark-inputs (its owner is editing it).
 
 export interface VmShare {
   vm: string;
-  matrixIds: number[];
+  /** Absent when the benchmark has more than SHARE_PAGE_ENTRIES entries: read them with `shares` a page at a time. */
+  matrixIds?: number[];
+  /** How many entries the VM has. */
+  entries: number;
   estimatedMs: number;
 }
+/** Job specs written at once: a fleet of thousands of VMs must not write them one by one to Cloud Storage. */
+const SPEC_WRITES_IN_FLIGHT = 32;
 
 export interface DistributeResult {
   totalEntries: number;
@@ -55,8 +62,8 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
 
   const assignment = routeEntries(routableEntries(prepared, req.iterations), fleet, req.routing);
   const byId = new Map(prepared.matrix.map((e) => [e.matrixId, e]));
-  const shares: VmShare[] = [];
-  for (const vm of vms) {
+  const paged = prepared.matrix.length > (req.fanout?.sharePageEntries ?? SHARE_PAGE_ENTRIES);
+  const writeSpec = async (vm: string): Promise<VmShare> => {
     const matrixIds = assignment.get(vm)!;
     const spec: JobSpec = {
       benchmarkId: id,
@@ -70,7 +77,24 @@ export async function distribute(store: ArtifactStore, req: BenchmarkRequest, re
       entries: matrixIds.map((m) => ({ ...byId.get(m)!, estimatedIterationMs: prepared.iterationMs.get(m)! })),
     };
     await store.putOnce(layout.jobSpec(id, vm), toJson(spec));
-    shares.push({ vm, matrixIds, estimatedMs: matrixIds.reduce((s, m) => s + prepared.iterationMs.get(m)! * req.iterations, 0) });
-  }
+    const estimatedMs = matrixIds.reduce((s, m) => s + prepared.iterationMs.get(m)! * req.iterations, 0);
+    return { vm, ...(paged ? {} : { matrixIds }), entries: matrixIds.length, estimatedMs };
+  };
+  const shares: VmShare[] = [];
+  for await (const share of mapAhead(vms, SPEC_WRITES_IN_FLIGHT, writeSpec)) shares.push(share);
   return { totalEntries: prepared.matrix.length, vms: shares, resumed };
+}
+
+/** The entry ids of these VMs, from their job specs (a page of a large benchmark's distribution). */
+export async function shares(store: ArtifactStore, input: { benchmarkId: string; vms: string[] }): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for await (const [vm, spec] of mapAhead(
+    input.vms,
+    SPEC_WRITES_IN_FLIGHT,
+    async (vm) => [vm, await getJson<JobSpec>(store, layout.jobSpec(input.benchmarkId, vm))] as const,
+  )) {
+    if (!spec) throw new Error(`the job spec of VM ${vm} is missing from benchmark ${input.benchmarkId}`);
+    out[vm] = spec.entries.map((e) => e.matrixId);
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import type { BenchmarkRequest, FleetSpec, FleetVm } from '../core/spec';
 import type { FleetResolver } from '../fleet/fleet';
 import { agentLastPoll, type AgentPresence } from './agents';
 import { aggregate, type AggregateInput } from './aggregate';
-import { distribute } from './distribute';
+import { distribute, shares } from './distribute';
 import { withFailureMapping } from '../shared/failures';
 import { exportResults, type ExportInput } from '../shared/export';
 import { withHeartbeats } from './heartbeat';
@@ -29,6 +29,7 @@ export function createActivities(deps: OrchestratorDeps) {
     withFailureMapping({
       resolveFleet: (spec: FleetSpec) => deps.fleet.describe(spec),
       distribute: (req: BenchmarkRequest, vms: FleetVm[]) => distribute(deps.store, req, vms),
+      shares: (input: { benchmarkId: string; vms: string[] }) => shares(deps.store, input),
       aggregate: (input: AggregateInput) => aggregate(deps.store, input),
       // Imported at first use: the report's chart and DOM libraries (@observablehq/plot, linkedom)
       // cost ~50 MiB that an idle worker, or one that never writes a report, should not hold.

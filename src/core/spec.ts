@@ -111,6 +111,8 @@ export interface FanoutOptions {
   vmsPerGroup?: number;
   /** A VM's run continues as new past this many history events. */
   vmRunEvents?: number;
+  /** Entry ids per page of a large benchmark's distribution (core/share-pages.ts). */
+  sharePageEntries?: number;
 }
 
 /** config.json: the request minus the file contents (stored next to it as files). */

@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OrchestratorActivities } from '../activities';
+import { sharePages } from '../core/share-pages';
 import type { BenchmarkRequest } from '../core/spec';
 import { FAILURE_TYPES, SEARCH_ATTRIBUTES, vmGroupWorkflowId, vmWorkflowId } from '../shared/names';
 import { entryOutcomeSignal, entryOutcomesSignal, groupOutcomesSignal, progressQuery, retryVmSignal, retryVmUpdate } from './definitions';
@@ -218,7 +219,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
           args: [
             {
               benchmarkId: req.benchmarkId,
-              runs: runs.map(({ vm, workflowId, entries }) => ({ vm, workflowId, entries })),
+              runs: runs.map(({ vm, workflowId, entries }) => ({ vm, workflowId, matrixIds: entries.map((e) => e.matrixId) })),
               vm: vmRunOptions(VM_REPORTS_PER_RUN),
               startConcurrency: GROUP_START_CONCURRENCY,
               maxReports: GROUP_REPORTS,
@@ -361,9 +362,18 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
     progress.totalEntries = distribution.totalEntries;
     progress.phase = 'running';
     if (distribution.resumed) log.info('resuming a benchmark whose inputs were written before', { benchmarkId: req.benchmarkId });
+    // A large benchmark's entry ids come in pages, each under the payload limit (core/share-pages.ts).
+    const idsByVm = new Map<string, number[]>();
+    for (const share of distribution.vms) if (share.matrixIds) idsByVm.set(share.vm, share.matrixIds);
+    for (const page of sharePages(
+      distribution.vms.filter((s) => !s.matrixIds),
+      req.fanout?.sharePageEntries,
+    )) {
+      for (const [vm, ids] of Object.entries(await orchestrator.shares({ benchmarkId: req.benchmarkId, vms: page }))) idsByVm.set(vm, ids);
+    }
     const shares = distribution.vms.map((share) => ({
       vm: share.vm,
-      entries: share.matrixIds.map((matrixId) => ({ matrixId, specVm: share.vm })),
+      entries: (idsByVm.get(share.vm) ?? []).map((matrixId) => ({ matrixId, specVm: share.vm })),
     }));
     // A VM with nothing to run gets no run in a group (a flat benchmark never starts one either).
     const groups = groupVms(

@@ -9,6 +9,7 @@
  * relaying their outcomes upward in a bounded number of batches. A VM's run continues as new
  * once its history passes VM_RUN_EVENTS, so no history grows with the number of entries.
  */
+import { SHARE_PAGE_ENTRIES } from '../core/share-pages';
 import type { FanoutOptions } from '../core/spec';
 
 /** Fleets up to this size run flat: one child per VM under the benchmark. */
@@ -132,8 +133,11 @@ export function fanoutBudget(vms: number, entriesPerVm: number, options: FanoutO
   // A run continues as new at the first boundary past runEvents: one more entry at the worst.
   const vmRunEvents = Math.min(EVENTS.runFixed + entriesPerVm * worstEntry, runEvents + worstEntry + EVENTS.runFixed);
   const entriesPerRun = Math.max(1, Math.floor((runEvents - EVENTS.runFixed) / worstEntry));
-  // Fixed work of the benchmark: resolve fleet, distribute, aggregate, report, export (activities 3 + wake 3 each).
-  const benchmarkFixed = EVENTS.runFixed + 5 * (3 + EVENTS.workflowTask);
+  // Fixed work of the benchmark: resolve fleet, distribute, aggregate, report, export, and the distribution's
+  // pages past SHARE_PAGE_ENTRIES entries (activities 3 + wake 3 each).
+  const total = vms * entriesPerVm;
+  const pages = total > SHARE_PAGE_ENTRIES ? Math.ceil(total / SHARE_PAGE_ENTRIES) + 1 : 0;
+  const benchmarkFixed = EVENTS.runFixed + (5 + pages) * (3 + EVENTS.workflowTask);
   const benchmarkEvents = flat
     ? // Flat: a child per VM, and its reports (one per entry while they fit FLAT_REPORTS), each with its upsert.
       benchmarkFixed + vms * (EVENTS.child + Math.min(entriesPerVm, flatVmReports(vms)) * (EVENTS.signalIn + EVENTS.upsert))

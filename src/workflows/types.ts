@@ -49,7 +49,8 @@ export interface VmWorkflowInput {
 /** A group of a large fleet's VMs (vmGroupWorkflow): their first runs, started by the group. */
 export interface VmGroupInput {
   benchmarkId: string;
-  runs: { vm: string; workflowId: string; entries: EntryRef[] }[];
+  /** Each VM's first run: its entries are its own (their job spec is the VM's), so ids suffice. */
+  runs: { vm: string; workflowId: string; matrixIds: number[] }[];
   /** What every VM run gets besides its VM and entries. */
   vm: Omit<VmWorkflowInput, 'vm' | 'entries' | 'carried'>;
   /** Children asked to start at once. */

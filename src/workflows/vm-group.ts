@@ -29,7 +29,7 @@ const MAX_ERROR_CHARS = 500;
 export async function vmGroupWorkflow(input: VmGroupInput): Promise<VmGroupResult> {
   const { parent } = workflowInfo();
   const parentHandle = parent ? getExternalWorkflowHandle(parent.workflowId, parent.runId) : undefined;
-  const total = input.runs.reduce((n, r) => n + r.entries.length, 0);
+  const total = input.runs.reduce((n, r) => n + r.matrixIds.length, 0);
   const done = new Map<string, { passed: number; failed: number }>(input.runs.map((r) => [r.workflowId, { passed: 0, failed: 0 }]));
   let started = 0;
   let finished = 0;
@@ -84,11 +84,11 @@ export async function vmGroupWorkflow(input: VmGroupInput): Promise<VmGroupResul
       starting++;
       const handle = startChild(vmWorkflow, {
         workflowId: run.workflowId,
-        staticSummary: vmRunSummary(input.benchmarkId, run.vm, 0, run.entries.length),
-        staticDetails: vmRunDetails(run.entries.map((e) => e.matrixId)),
+        staticSummary: vmRunSummary(input.benchmarkId, run.vm, 0, run.matrixIds.length),
+        staticDetails: vmRunDetails(run.matrixIds),
         // Cancelled rather than terminated if this workflow ends: the agent must get to stop fio and unmount.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        args: [{ ...input.vm, vm: run.vm, entries: run.entries }],
+        args: [{ ...input.vm, vm: run.vm, entries: run.matrixIds.map((matrixId) => ({ matrixId, specVm: run.vm })) }],
       });
       void handle.then(
         () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sharePages } from '../../src/core/share-pages';
 import {
   batchDue,
   DIRECT_RUNS_MAX,
@@ -36,6 +37,16 @@ describe('groupVms', () => {
   it('takes the overrides a test passes', () => {
     expect(groupVms(names(5), { flatMaxVms: 2, vmsPerGroup: 2 })).toEqual([['vm-0', 'vm-1'], ['vm-2', 'vm-3'], ['vm-4']]);
     expect(groupVms(names(5), { flatMaxVms: 5 })).toEqual([]);
+  });
+});
+
+describe('sharePages', () => {
+  it('pages VMs by their entries, a VM with more than a page on its own, every VM once in order', () => {
+    const vms = [5, 3, 10, 1, 1, 4].map((entries, i) => ({ vm: `vm-${i}`, entries }));
+    expect(sharePages(vms, 8)).toEqual([['vm-0', 'vm-1'], ['vm-2'], ['vm-3', 'vm-4', 'vm-5']]);
+    expect(sharePages([], 8)).toEqual([]);
+    expect(sharePages(vms).flat()).toEqual(vms.map((v) => v.vm));
+    expect(sharePages(vms)).toHaveLength(1);
   });
 });
 

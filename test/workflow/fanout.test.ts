@@ -41,7 +41,8 @@ function request(id: string, vms: string[], rows: number, overrides: Partial<Ben
   return smallRequest(id, vms, {
     testCases: { name: 'test-cases.csv', content: `test_id,io_type,block_size,file_size,num_jobs\n${lines.join('\n')}\n` },
     iterations: 1,
-    fanout: { flatMaxVms: 2, vmsPerGroup: 2, vmRunEvents: 25 },
+    // Groups of 2 VMs, continue-as-new past 25 events, entry ids read in pages of at most 6.
+    fanout: { flatMaxVms: 2, vmsPerGroup: 2, vmRunEvents: 25, sharePageEntries: 6 },
     ...overrides,
   });
 }
@@ -79,6 +80,10 @@ describe('a large fleet runs through group workflows', () => {
     const byGroup = await Promise.all(groups.map((g) => childIds(g)));
     expect(byGroup.flat().sort()).toEqual(VMS.map((vm) => vmWorkflowId('groups', vm, 0)));
     expect(byGroup.map((ids) => ids.length)).toEqual([2, 2, 1]);
+
+    // 20 entries in pages of at most 6: the distribution's ids came one VM (4 entries) per page.
+    const pages = (await events('groups')).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'shares');
+    expect(pages).toHaveLength(5);
 
     // Outcomes came up in batches: at most GROUP_REPORTS per group, far fewer than one per entry.
     const relayed = (await events('groups')).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'groupOutcomes');
