@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { getJson, type ArtifactStore } from '../artifacts/store';
 import { layout } from '../core/layout';
 import { iterationMetadataKey, type EntryMetadata, type IterationMetadata } from '../core/metadata';
+import { REPORTED_DIRECTIONS } from '../core/fio';
 import { mapAhead } from '../core/read-ahead';
 import {
   entryEnvironment,
@@ -16,7 +18,7 @@ import { chartedTests, entryTimeSeries, type IterationSeriesInput, type Iteratio
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { BenchmarkConfig, JobSpec, Manifest } from '../core/spec';
 import { readJobSpecs } from '../shared/job-specs';
-import { rememberReports, sha256Hex } from './results-cache';
+import { rememberReports } from './results-cache';
 
 /** Which VM holds the results of each entry, as the workflow recorded it. */
 export interface EntryOwner {
@@ -41,11 +43,20 @@ export interface AggregateSummary {
  * Entries whose files are being read while earlier ones are turned into reports. Each entry is
  * a few files (its iterations' fio outputs and resource samples, its metadata), so 8 entries keep
  * ~30-70 reads in flight: enough to hide a local disk's or GCS's latency behind parsing, while at
- * most 8 entries' parsed outputs are held at a time (raw texts are dropped once parsed).
+ * most 8 entries' bytes are held at a time.
  */
 export const READ_AHEAD_ENTRIES = 8;
 
-/** One entry's inputs to its reports, read and parsed (no raw text kept). */
+/** One entry's files as read: bytes, parsed only when the entry's turn comes (see aggregate). */
+interface FetchedEntry {
+  owner: EntryOwner;
+  entry: JobSpec['entries'][number];
+  stability?: { stable: boolean; bw_cv_pct: number };
+  iterations: { fio: Buffer; source: string; resources?: Buffer; series?: Buffer; meta?: Buffer }[];
+  meta?: Buffer;
+}
+
+/** One entry's inputs to its reports, parsed. */
 interface LoadedEntry {
   owner: EntryOwner;
   entry: JobSpec['entries'][number];
@@ -58,13 +69,37 @@ interface LoadedEntry {
   series: IterationSeriesInput[];
 }
 
+const parsed = <T>(buf: Buffer | undefined): T | undefined => (buf === undefined ? undefined : (JSON.parse(buf.toString('utf8')) as T));
+
+/** An entry's files parsed: fio's results plus each job's latency moments, resource samples, series, metadata. */
+function parseEntry(f: FetchedEntry): LoadedEntry {
+  const loaded: LoadedEntry = { owner: f.owner, entry: f.entry, results: [], samples: [], machineType: null, prefetch: [], series: [] };
+  if (f.stability) loaded.stability = f.stability;
+  for (const it of f.iterations) {
+    const resources = parsed<ResourceSamples>(it.resources);
+    const series = parsed<IterationTimeSeries>(it.series);
+    if (resources) loaded.samples.push(...resources.samples);
+    loaded.results.push(parseIteration(it.fio.toString('utf8'), it.source));
+    loaded.prefetch.push(parsed<IterationMetadata>(it.meta)?.metadataPrefetch);
+    if (series) loaded.series.push({ series, samples: resources?.samples });
+  }
+  // The machine type lets comparisons say when two sides ran on different hardware.
+  const meta = parsed<EntryMetadata>(f.meta);
+  loaded.machineType = meta?.host?.machineType ?? null;
+  if (meta) loaded.environment = entryEnvironment(meta);
+  return loaded;
+}
+
 /**
  * Reads every fio output of every passed entry from the VM the workflow says ran it,
  * so an entry that ran twice (a retry elsewhere) counts once. Each file is read once and parsed
- * once, reads run ahead of the parsing (READ_AHEAD_ENTRIES), and optional files (resource
- * samples, metadata) are looked up in one listing per VM rather than asked for one by one.
- * The reports are kept for the report activity that follows (results-cache.ts), so
- * results.json is not parsed back in the same process.
+ * once, and optional files (resource samples, metadata) are looked up in one listing per VM
+ * rather than asked for one by one. Reads run READ_AHEAD_ENTRIES entries ahead, as bytes
+ * (outside V8's heap); an entry is parsed and reported in one synchronous step when its turn
+ * comes, so parsed objects die young instead of waiting for reads in the old generation, which
+ * would grow the worker's heap by hundreds of MB. Each report goes into results.json as it is
+ * made (ResultsWriter), and the reports are kept for the report activity that follows
+ * (results-cache.ts), so results.json is not parsed back in the same process.
  */
 export async function aggregate(store: ArtifactStore, input: AggregateInput): Promise<AggregateSummary> {
   const id = input.benchmarkId;
@@ -91,84 +126,105 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
       );
     return listings.get(vm)!;
   };
-  const optionalJson = async <T>(vm: string, key: string): Promise<T | undefined> =>
-    (await filesOf(vm)).has(key) ? getJson<T>(store, key) : undefined;
+  const optional = async (vm: string, key: string): Promise<Buffer | undefined> =>
+    (await filesOf(vm)).has(key) ? store.get(key) : undefined;
 
-  const load = async (owner: EntryOwner): Promise<LoadedEntry> => {
+  const fetch = async (owner: EntryOwner): Promise<FetchedEntry> => {
     const found = entries.get(owner.matrixId);
     if (!found) throw new Error(`matrix entry ${owner.matrixId} is in no job spec of ${id}`);
-    const loaded: LoadedEntry = { owner, entry: found.entry, results: [], samples: [], machineType: null, prefetch: [], series: [] };
+    const fetched: FetchedEntry = { owner, entry: found.entry, iterations: [] };
     const vm = owner.vm;
     if (owner.status === 'passed' && vm) {
       const recorded = (await manifestOf(vm))?.entries[String(owner.matrixId)];
       const iterations = Math.max(found.iterations, recorded?.iterationsDone ?? 0);
-      if (recorded?.stable !== undefined) loaded.stability = { stable: recorded.stable, bw_cv_pct: recorded.bwCvPercent ?? 0 };
-      const perIteration = await Promise.all(
+      if (recorded?.stable !== undefined) fetched.stability = { stable: recorded.stable, bw_cv_pct: recorded.bwCvPercent ?? 0 };
+      fetched.iterations = await Promise.all(
         Array.from({ length: iterations }, async (_, n) => {
           const i = n + 1;
-          const resources = optionalJson<ResourceSamples>(vm, layout.resources(id, vm, owner.matrixId, i));
+          const resources = optional(vm, layout.resources(id, vm, owner.matrixId, i));
           // fio's logs over time and the metadata prefetch, when the agent stored them.
-          const series = optionalJson<IterationTimeSeries>(vm, layout.timeSeries(id, vm, owner.matrixId, i));
-          const meta = optionalJson<IterationMetadata>(vm, iterationMetadataKey(id, vm, owner.matrixId, i));
+          const series = optional(vm, layout.timeSeries(id, vm, owner.matrixId, i));
+          const meta = optional(vm, iterationMetadataKey(id, vm, owner.matrixId, i));
           const key = layout.fioOutput(id, vm, owner.matrixId, i);
-          const buf = await store.get(key);
-          if (!buf) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
-          // fio's result plus each job's latency N, mean and stddev, so the report can pool stddev exactly.
-          return {
-            result: parseIteration(buf.toString('utf8'), store.urlOf(key)),
-            resources: await resources,
-            series: await series,
-            meta: await meta,
-          };
+          const fio = await store.get(key);
+          if (!fio) throw new Error(`${store.urlOf(key)} is missing although entry ${owner.matrixId} passed`);
+          return { fio, source: store.urlOf(key), resources: await resources, series: await series, meta: await meta };
         }),
       );
-      for (const it of perIteration) {
-        if (it.resources) loaded.samples.push(...it.resources.samples);
-        loaded.results.push(it.result);
-        loaded.prefetch.push(it.meta?.metadataPrefetch);
-        if (it.series) loaded.series.push({ series: it.series, samples: it.resources?.samples });
-      }
     }
-    // The machine type lets comparisons say when two sides ran on different hardware.
-    const meta = vm ? await optionalJson<EntryMetadata>(vm, layout.entryMetadata(id, vm, owner.matrixId)) : undefined;
-    loaded.machineType = meta?.host?.machineType ?? null;
-    if (meta) loaded.environment = entryEnvironment(meta);
-    return loaded;
+    if (vm) fetched.meta = await optional(vm, layout.entryMetadata(id, vm, owner.matrixId));
+    return fetched;
   };
 
   // report.html charts only the first tests: the other entries keep their series' summary, not the series.
   const charted = chartedTests([...entries.values()].map((e) => e.entry));
-  const reports: EntryReport[] = [];
+  const out = new ResultsWriter();
   const owners = [...input.owners].sort((a, b) => a.matrixId - b.matrixId);
-  for await (const e of mapAhead(owners, READ_AHEAD_ENTRIES, load)) {
+  for await (const fetched of mapAhead(owners, READ_AHEAD_ENTRIES, fetch)) {
+    const e = parseEntry(fetched);
     // Pooled over all iterations, each sample weighted by its interval.
     const resources = e.samples.length ? reportResources(summariseSamples(e.samples)) : null;
     // One report per fio group when the job file has several (core/report.ts GroupMode).
+    const isCharted = charted.has(e.entry.testId);
     const extras = {
       resources,
       stability: e.stability,
       machineType: e.machineType,
       environment: e.environment,
       metadataPrefetch: prefetchSeries(e.prefetch),
-      timeSeries: entryTimeSeries(e.series, charted.has(e.entry.testId)),
+      timeSeries: entryTimeSeries(e.series, isCharted),
       ...(interval ? { interval } : {}),
     };
-    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras, groups)) {
-      reports.push(asStored(r));
-    }
+    for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras, groups)) out.add(r, isCharted);
   }
   const resultsKey = layout.report(id, 'results.json');
   // Derived data: replaced when a later run of the same benchmark aggregates again.
   // Compact: with per-iteration values and pooled histograms it is tens of MiB for large runs.
-  const text = JSON.stringify(reports);
-  await store.put(resultsKey, text);
-  rememberReports(store, resultsKey, sha256Hex(text), reports);
-  return {
-    resultsKey,
-    entries: reports.length,
-    passed: reports.filter((r) => r.status === 'passed').length,
-    failed: reports.filter((r) => r.status !== 'passed').length,
-  };
+  await store.put(resultsKey, out.bytes());
+  rememberReports(store, resultsKey, out.sha256(), out.kept);
+  return { resultsKey, entries: out.kept.length, passed: out.passed, failed: out.kept.length - out.passed };
+}
+
+/**
+ * results.json written as the reports come: each one serialised once, when it is made, into the
+ * text JSON.stringify(allReports) would give ('[' + reports joined by ',' + ']'), hashed on the
+ * way. What stays in memory is that text and, for the report activity, each report without what
+ * only its JSON needs: the pooled latency histogram of an entry report.html draws no chart for
+ * (hundreds of [ns, count] pairs per direction: most of a report's memory).
+ */
+export class ResultsWriter {
+  private readonly parts: string[] = [];
+  private readonly hash = createHash('sha256');
+  private length = 2;
+  readonly kept: EntryReport[] = [];
+  passed = 0;
+
+  add(report: EntryReport, charted: boolean): void {
+    const text = (this.parts.length ? ',' : '') + JSON.stringify(report);
+    this.parts.push(text);
+    this.length += Buffer.byteLength(text);
+    if (!charted) for (const d of REPORTED_DIRECTIONS) if (report[d]) report[d].clatHistogramNs = [];
+    this.kept.push(asStored(report));
+    if (report.status === 'passed') this.passed++;
+  }
+
+  /** The whole results.json, in one buffer of its exact size (the parts are released). */
+  bytes(): Buffer {
+    const buf = Buffer.allocUnsafe(this.length);
+    let at = buf.write('[', 0);
+    for (let i = 0; i < this.parts.length; i++) {
+      at += buf.write(this.parts[i]!, at);
+      this.parts[i] = '';
+    }
+    buf.write(']', at);
+    this.hash.update(buf);
+    return buf;
+  }
+
+  /** sha256 of bytes(), once it was called. */
+  sha256(): string {
+    return this.hash.digest('hex');
+  }
 }
 
 /**

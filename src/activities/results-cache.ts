@@ -8,6 +8,11 @@ import type { EntryReport } from '../core/report';
  * not parsed back. One benchmark per store; taken once (the report frees it). The digest of the
  * stored bytes must match, so a report on another worker, after a later aggregate or after
  * anyone changed results.json reads the file as before.
+ *
+ * The kept reports are results.json's minus the pooled latency histograms (clatHistogramNs,
+ * emptied) of the entries whose test report.html draws no chart for (core/timeseries.ts
+ * chartedTests): nothing else reads them, and they are most of a report's memory. The report
+ * files are the same either way (test/unit/aggregate.test.ts checks it byte for byte).
  */
 const recent = new WeakMap<ArtifactStore, { key: string; sha256: string; reports: EntryReport[] }>();
 

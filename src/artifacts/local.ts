@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, readFile, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { checkKey, WriteConflictError, type ArtifactStore } from './store';
 
@@ -14,13 +14,13 @@ export class LocalArtifactStore implements ArtifactStore {
     return path.join(this.root, checkKey(key));
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    try {
-      return await fs.readFile(this.urlOf(key));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  get(key: string): Promise<Buffer | undefined> {
+    const file = this.urlOf(key);
+    // The callback readFile: fs.promises' FileHandle path costs 2-3x its CPU per small file
+    // (aggregate reads tens of thousands of them).
+    return new Promise((resolve, reject) =>
+      readFile(file, (err, data) => (err ? (err.code === 'ENOENT' ? resolve(undefined) : reject(err)) : resolve(data))),
+    );
   }
 
   /** Writes a temporary file beside the target, so the final step is one atomic link or rename. */

@@ -13,8 +13,99 @@ export const DIRECTIONS: readonly Direction[] = ['read', 'write', 'trim'];
 export type ReportedDirection = Direction | 'mixed';
 export const REPORTED_DIRECTIONS: readonly ReportedDirection[] = [...DIRECTIONS, 'mixed'];
 
-/** A latency histogram: bucket value in ns -> sample count, as fio's json+ `bins`. */
-export type LatencyBins = Map<number, number>;
+/**
+ * A latency histogram, as fio's json+ `bins` (bucket value in ns -> sample count): bucket values
+ * ascending and distinct, counts beside them. Two number arrays rather than a Map: tens of
+ * thousands of histograms are read, merged and scanned per run, and arrays cost a fraction of a
+ * Map's time and memory. Never mutated once built (merges make new ones).
+ */
+export interface LatencyBins {
+  ns: readonly number[];
+  counts: readonly number[];
+}
+
+export const emptyBins = (): LatencyBins => ({ ns: [], counts: [] });
+
+/** Bins from [bucket ns, count] pairs in any order; a repeated bucket keeps its last count (as a Map would). */
+export function binsFromEntries(entries: Iterable<readonly [number, number]>): LatencyBins {
+  const byNs = new Map<number, number>();
+  for (const [k, n] of entries) byNs.set(k, n);
+  const sorted = [...byNs].sort((a, b) => a[0] - b[0]);
+  return { ns: sorted.map((e) => e[0]), counts: sorted.map((e) => e[1]) };
+}
+
+/**
+ * fio's json+ `bins`: its object (keys are ns as text), or the flat [ns, count, ...] array
+ * extractFioJson makes of it (withFlatBins). fio writes them ascending; anything else is sorted.
+ */
+export function binsFromRecord(record: Readonly<Record<string, number>> | readonly number[] | undefined): LatencyBins {
+  if (!record) return emptyBins();
+  if (Array.isArray(record)) return binsFromFlat(record as readonly number[]);
+  const obj = record as Readonly<Record<string, number>>;
+  const keys = Object.keys(obj);
+  const ns = new Array<number>(keys.length);
+  const counts = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const v = Number(keys[i]);
+    // Not strictly ascending (never seen from fio): the general path, which also settles repeats.
+    if (i > 0 && !(v > ns[i - 1]!)) return binsFromEntries(keys.map((k) => [Number(k), obj[k]!] as const));
+    ns[i] = v;
+    counts[i] = obj[keys[i]!]!;
+  }
+  return { ns, counts };
+}
+
+function binsFromFlat(flat: readonly number[]): LatencyBins {
+  const n = flat.length >> 1;
+  const ns = new Array<number>(n);
+  const counts = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const v = flat[2 * i]!;
+    if (i > 0 && !(v > ns[i - 1]!)) {
+      // As JSON.parse would have kept a repeated key: its last count.
+      return binsFromEntries(Array.from({ length: n }, (_, j) => [flat[2 * j]!, flat[2 * j + 1]!] as const));
+    }
+    ns[i] = v;
+    counts[i] = flat[2 * i + 1]!;
+  }
+  return { ns, counts };
+}
+
+/** [bucket ns, count] pairs, ascending. */
+export function binEntries(bins: LatencyBins): [number, number][] {
+  return bins.ns.map((v, i) => [v, bins.counts[i]!]);
+}
+
+/** The count of one bucket (0 when absent). */
+export function binCount(bins: LatencyBins, ns: number): number {
+  const i = bins.ns.indexOf(ns);
+  return i < 0 ? 0 : bins.counts[i]!;
+}
+
+/** Sum of two histograms: the union of their buckets, counts added. */
+function addBins(a: LatencyBins, b: LatencyBins): LatencyBins {
+  if (b.ns.length === 0) return a;
+  if (a.ns.length === 0) return b;
+  const ns: number[] = [];
+  const counts: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.ns.length || j < b.ns.length) {
+    const x = i < a.ns.length ? a.ns[i]! : Infinity;
+    const y = j < b.ns.length ? b.ns[j]! : Infinity;
+    if (x === y) {
+      ns.push(x);
+      counts.push(a.counts[i++]! + b.counts[j++]!);
+    } else if (x < y) {
+      ns.push(x);
+      counts.push(a.counts[i++]!);
+    } else {
+      ns.push(y);
+      counts.push(b.counts[j++]!);
+    }
+  }
+  return { ns, counts };
+}
 
 export interface LatencySummary {
   count: number;
@@ -61,7 +152,8 @@ interface FioLat {
   max?: number;
   mean?: number;
   N?: number;
-  bins?: Record<string, number>;
+  /** fio's object (ns as text -> count), or the same as [ns, count, ns, count, ...] (extractFioJson). */
+  bins?: Record<string, number> | number[];
 }
 interface FioDir {
   io_bytes?: number;
@@ -91,16 +183,30 @@ export class FioOutputError extends Error {
 /** How fio starts each JSON result object (the final one and every --status-interval snapshot). */
 const FIO_OBJECT_START = /^\{\s*"fio version"/;
 
+/** A '{' at the start of a line other than the first (JavaScript's line terminators, as ^ with the m flag sees them). */
+const OTHER_OBJECT_START = /[\n\r\u2028\u2029]\{/;
+
 const named = (source: string | undefined, message: string) => (source ? `${source}: ${message}` : message);
 
 /**
  * Finds fio's JSON in an output file. fio may print warnings before it (and text after
  * it), and with --status-interval it writes one object per interval: the last one is the
- * final result. When that last object is cut off (fio killed mid-write, a truncated copy),
+ * final result. In the usual file (one object and nothing else) the json+ histograms come back
+ * as flat [ns, count, ...] arrays (withFlatBins); otherwise as fio's objects. When that last object is cut off (fio killed mid-write, a truncated copy),
  * the earlier ones are interim snapshots, not the result: that is an error, never a fallback.
  * `source` (the file) names the output in errors.
  */
 export function extractFioJson(text: string, source?: string): FioJson {
+  // The usual file: one object from the first character and no other line starting with '{'
+  // (what ^ means with the m flag). The search below would find just that one and parse it whole.
+  if (text.charCodeAt(0) === 0x7b && !OTHER_OBJECT_START.test(text)) {
+    try {
+      const parsed = JSON.parse(withFlatBins(text)) as FioJson;
+      if (Array.isArray(parsed.jobs)) return parsed;
+    } catch {
+      // not one complete object: the search below says what it is
+    }
+  }
   const starts = [...text.matchAll(/^\{/gm)].map((m) => m.index!);
   let found: FioJson | undefined;
   let cutOffAfterFound = false;
@@ -127,6 +233,33 @@ export function extractFioJson(text: string, source?: string): FioJson {
 }
 
 /**
+ * A json+ `bins` object whose keys are all plain whole numbers, as fio writes it: `"bins" : {
+ * "1024" : 3, "2048" : 5 }`. A '"bins"' with unescaped quotes followed by ':' cannot be inside a
+ * JSON string, so every match is a key; the content pattern admits only valid JSON pairs.
+ */
+const BINS_OBJECT = /"bins"([ \t\n\r]*):([ \t\n\r]*)\{([^{}]*)\}/g;
+const JSON_WS = '[ \\t\\n\\r]*';
+const WHOLE_KEY = '"(?:0|[1-9][0-9]*)"';
+const JSON_NUMBER = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
+const BIN_PAIR = `${JSON_WS}${WHOLE_KEY}${JSON_WS}:${JSON_WS}${JSON_NUMBER}${JSON_WS}`;
+const BINS_CONTENT = new RegExp(`^${BIN_PAIR}(?:,${BIN_PAIR})*$`);
+const BIN_KEY = /"([0-9]+)"([ \t\n\r]*):/g;
+
+/**
+ * The text with every json+ histogram in fio's plain form as a flat [ns, count, ...] array
+ * instead of an object: the same numbers (a whole-number key parses to the same double as
+ * Number(key)), without JSON.parse making hundreds of keys per histogram that are then turned
+ * into strings and back, which is slow and, through V8's number-string cache, leaves garbage in
+ * the old generation that grows a worker's heap by tens of MB over a large aggregation. Only
+ * the usual file is rewritten (see extractFioJson); other histograms stay objects.
+ */
+function withFlatBins(text: string): string {
+  return text.replace(BINS_OBJECT, (whole, before: string, after: string, content: string) =>
+    BINS_CONTENT.test(content) ? `"bins"${before}:${after}[${content.replace(BIN_KEY, '$1$2,')}]` : whole,
+  );
+}
+
+/**
  * The fio result at the start of a chunk, or undefined for a partial object (fio killed
  * mid-write) or a non-JSON line starting with '{'. Text may follow the object (fio's
  * normal report with --output-format=normal,json+, or a message printed at exit), so
@@ -146,7 +279,7 @@ function parseObjectAt(chunk: string): FioJson | undefined {
 }
 
 export function emptyLatency(): LatencySummary {
-  return { count: 0, minNs: 0, maxNs: 0, meanNs: 0, bins: new Map() };
+  return { count: 0, minNs: 0, maxNs: 0, meanNs: 0, bins: emptyBins() };
 }
 
 /** Pools latency summaries as if their samples had been recorded together. */
@@ -159,7 +292,7 @@ export function mergeLatency(parts: readonly LatencySummary[]): LatencySummary {
     out.maxNs = Math.max(out.maxNs, p.maxNs);
     out.count += p.count;
     weighted += p.meanNs * p.count;
-    for (const [v, n] of p.bins) out.bins.set(v, (out.bins.get(v) ?? 0) + n);
+    out.bins = addBins(out.bins, p.bins);
   }
   out.meanNs = out.count ? weighted / out.count : 0;
   return out;
@@ -168,9 +301,7 @@ export function mergeLatency(parts: readonly LatencySummary[]): LatencySummary {
 function latencyOf(l: FioLat | undefined): LatencySummary {
   const count = l?.N ?? 0;
   if (!l || count === 0) return emptyLatency();
-  const bins: LatencyBins = new Map();
-  for (const [k, n] of Object.entries(l.bins ?? {})) bins.set(Number(k), n);
-  return { count, minNs: l.min ?? 0, maxNs: l.max ?? 0, meanNs: l.mean ?? 0, bins };
+  return { count, minNs: l.min ?? 0, maxNs: l.max ?? 0, meanNs: l.mean ?? 0, bins: binsFromRecord(l.bins) };
 }
 
 function sumDirection(jobs: readonly FioJob[], dir: ReportedDirection): DirectionResult {
@@ -262,24 +393,51 @@ export function fioResultOf(json: FioJson, source?: string): FioIterationResult 
 /**
  * Percentile of a histogram the way fio computes it (stat.c, calc_clat_percentiles): the
  * first bucket (in ascending order) whose running count reaches fioPercentileMinCount of all
- * samples.
+ * samples. A Map (bucket ns -> count) is taken too.
  */
 export function percentileFromBins(
-  bins: LatencyBins,
+  bins: LatencyBins | ReadonlyMap<number, number>,
   p: number,
   precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS,
 ): number | undefined {
+  return percentilesFromBins(bins instanceof Map ? binsFromEntries(bins) : (bins as LatencyBins), [p], precision)[0];
+}
+
+/** Several percentiles of one histogram (percentileFromBins each), in one pass per percentile and one total. */
+export function percentilesFromBins(
+  bins: LatencyBins,
+  ps: readonly number[],
+  precision: LongDoublePrecision = X87_LONG_DOUBLE_BITS,
+): (number | undefined)[] {
+  const { ns, counts } = bins;
   let total = 0;
-  for (const n of bins.values()) total += n;
-  if (total === 0) return undefined;
-  const needed = fioPercentileMinCount(p, total, precision);
-  let seen = 0;
-  const keys = [...bins.keys()].sort((a, b) => a - b);
-  for (const k of keys) {
-    seen += bins.get(k)!;
-    if (BigInt(seen) >= needed) return k;
+  for (let i = 0; i < counts.length; i++) total += counts[i]!;
+  if (total === 0) return ps.map(() => undefined);
+  return ps.map((p) => {
+    const needed = percentileMinCount(p, total, precision);
+    let seen = 0;
+    for (let i = 0; i < ns.length; i++) {
+      seen += counts[i]!;
+      if (seen >= needed) return ns[i];
+    }
+    return ns[ns.length - 1];
+  });
+}
+
+/**
+ * fioPercentileMinCount as a number, without big integers when the answer is certain: the
+ * double p * nr / 100 is within a few parts in 10^16 of fio's long double threshold, so unless
+ * it lies within 1e-9 (relative) of a whole number both round up to the same count. Only those
+ * (p = 50 of an even count, say) take the exact computation.
+ */
+function percentileMinCount(p: number, nr: number, precision: LongDoublePrecision): number {
+  if (p > 0 && p <= 100 && Number.isSafeInteger(nr) && nr >= 1) {
+    const x = (p * nr) / 100;
+    const up = Math.ceil(x);
+    const margin = 1e-9 * x + 1e-9;
+    if (up - x > margin && x - (up - 1) > margin) return up;
   }
-  return keys[keys.length - 1];
+  return Number(fioPercentileMinCount(p, nr, precision));
 }
 
 // ---------------------------------------------------------------- fio's long double comparison

@@ -4,7 +4,7 @@ import {
   fioResultOf,
   jobsByGroup,
   mergeLatency,
-  percentileFromBins,
+  percentilesFromBins,
   REPORTED_DIRECTIONS,
   type FioIterationResult,
   type LatencyBins,
@@ -203,8 +203,11 @@ export function iterationOfGroup(r: IterationResult, groupId: number): Iteration
 
 // ---------------------------------------------------------------- per-entry statistics
 
+/** The buckets with samples, ascending (LatencyBins are kept ascending). */
 function histogram(bins: LatencyBins): [number, number][] {
-  return [...bins].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (let i = 0; i < bins.ns.length; i++) if (bins.counts[i]! > 0) out.push([bins.ns[i]!, bins.counts[i]!]);
+  return out;
 }
 
 function pooledStddev(results: readonly IterationResult[], dir: ReportedDirection): number | null {
@@ -225,6 +228,9 @@ function directionStats(results: readonly IterationResult[], dir: ReportedDirect
   if (parts.every((p) => p.totalIos === 0)) return null;
   const lat = mergeLatency(parts.map((p) => p.clat));
   const withSamples = parts.filter((p) => p.clat.count > 0);
+  const pooled = percentilesFromBins(lat.bins, PERCENTILES);
+  // Each iteration's percentiles, [iteration][percentile].
+  const perIteration = withSamples.map((p) => percentilesFromBins(p.clat.bins, PERCENTILES));
   return {
     bwBytesPerSec: sampleStats(
       parts.map((p) => p.bwBytesPerSec),
@@ -240,7 +246,7 @@ function directionStats(results: readonly IterationResult[], dir: ReportedDirect
     clatMinNs: lat.minNs,
     clatMaxNs: lat.maxNs,
     clatStddevNs: pooledStddev(results, dir),
-    clatPercentilesNs: Object.fromEntries(PERCENTILES.map((p) => [percentileKey(p), percentileFromBins(lat.bins, p) ?? null])),
+    clatPercentilesNs: Object.fromEntries(PERCENTILES.map((p, k) => [percentileKey(p), pooled[k] ?? null])),
     latencySamples: lat.count,
     clatHistogramNs: histogram(lat.bins),
     clatPerIteration: {
@@ -251,10 +257,10 @@ function directionStats(results: readonly IterationResult[], dir: ReportedDirect
         interval,
       ),
       percentilesNs: Object.fromEntries(
-        PERCENTILES.map((p) => [
+        PERCENTILES.map((p, k) => [
           percentileKey(p),
           sampleStats(
-            withSamples.map((x) => percentileFromBins(x.clat.bins, p)!),
+            perIteration.map((x) => x[k]!),
             {},
             interval,
           ),

@@ -198,11 +198,27 @@ export function studentTTwoSidedP(t: number, df: number): number {
   return regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5);
 }
 
+/**
+ * Quantiles already computed, by p and whole df: every interval of a run asks for the same few
+ * (95% at n - 1 iterations), and each costs ~200 evaluations of the incomplete beta function.
+ * Fractional df (Welch) are not kept, so the cache stays small.
+ */
+const QUANTILES = new Map<string, number>();
+const MAX_CACHED_DF = 10_000;
+
 /** The t with P(T <= t) = p (0 < p < 1), by bisection on the CDF: accurate to ~1e-12. */
 export function studentTQuantile(p: number, df: number): number {
+  if (!Number.isInteger(df) || df > MAX_CACHED_DF) return tQuantile(p, df);
+  const key = `${p}/${df}`;
+  let q = QUANTILES.get(key);
+  if (q === undefined) QUANTILES.set(key, (q = tQuantile(p, df)));
+  return q;
+}
+
+function tQuantile(p: number, df: number): number {
   if (!(p > 0 && p < 1) || !(df > 0)) return NaN;
   if (p === 0.5) return 0;
-  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  if (p < 0.5) return -tQuantile(1 - p, df);
   let lo = 0;
   let hi = 1;
   while (studentTCdf(hi, df) < p) {

@@ -12,6 +12,7 @@ import { extractFioJson, jobsByGroup, parseFioOutput } from '../../src/core/fio'
 import { layout } from '../../src/core/layout';
 import type { EntryMetadata } from '../../src/core/metadata';
 import { mapAhead } from '../../src/core/read-ahead';
+import { MAX_CHARTED_TESTS } from '../../src/core/timeseries';
 import { entryEnvironment, entryReports, type EntryReport, type IterationResult } from '../../src/core/report';
 import {
   reportResources,
@@ -30,7 +31,8 @@ const OUTPUTS = ['number-ios-1000.json', 'status-interval.json', 'two-groups.jso
 const ID = 'agg-fixture';
 const VMS = ['vm-a', 'vm-b', 'vm-c'];
 const ITERATIONS = 3;
-const ENTRIES = 30;
+/** More tests than report.html charts (MAX_CHARTED_TESTS), so the reports kept in memory lack some histograms. */
+const ENTRIES = 45;
 
 function sample(t: number, cpu: number | null): ResourceSample {
   return {
@@ -225,6 +227,29 @@ describe('aggregate', () => {
     expect(fromFile.keys).toEqual(fromMemory.keys);
     expect(fromMemory.keys.length).toBeGreaterThanOrEqual(5);
     for (const k of fromFile.keys) expect((await store.get(k))!.toString('utf8'), k).toBe(first.get(k));
+  });
+
+  it('keeps pooled histograms in memory only for the tests report.html charts; results.json has them all', async () => {
+    const summary = await aggregate(store, { benchmarkId: ID, owners });
+    const stored = (await store.get(summary.resultsKey))!;
+    const kept = takeReports(store, summary.resultsKey, stored)!;
+    const written = JSON.parse(stored.toString('utf8')) as EntryReport[];
+    const charted = new Set([...new Set(written.map((r) => r.testId))].slice(0, MAX_CHARTED_TESTS));
+    expect(kept).toHaveLength(written.length);
+    let dropped = 0;
+    kept.forEach((r, i) => {
+      for (const d of ['read', 'write', 'mixed'] as const) {
+        if (!written[i]![d]) continue;
+        expect(written[i]![d]!.clatHistogramNs.length).toBeGreaterThan(0);
+        if (charted.has(r.testId)) expect(r[d]).toEqual(written[i]![d]);
+        else {
+          expect(r[d]!.clatHistogramNs).toEqual([]);
+          expect({ ...r[d], clatHistogramNs: [] }).toEqual({ ...written[i]![d], clatHistogramNs: [] });
+          dropped++;
+        }
+      }
+    });
+    expect(dropped).toBeGreaterThan(0);
   });
 
   it('reads results.json again when it changed after aggregate (another writer, another run)', async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fioPercentileMinCount, percentileFromBins, type LatencyBins } from '../../src/core/fio';
+import { binCount, binsFromEntries, fioPercentileMinCount, percentileFromBins, type LatencyBins } from '../../src/core/fio';
 import { PERCENTILES } from '../../src/core/metrics';
 import { runFio } from './helpers/fio';
 
@@ -114,7 +114,7 @@ describe("percentiles of real fio outputs equal fio's own", () => {
     ]);
     const clat = (JSON.parse(output) as { jobs: { write: { clat_ns: RawLat } }[] }).jobs[0]!.write.clat_ns;
     expect(clat.N).toBe(n);
-    const bins: LatencyBins = new Map(Object.entries(clat.bins).map(([k, v]) => [Number(k), v]));
+    const bins: LatencyBins = binsFromEntries(Object.entries(clat.bins).map(([k, v]) => [Number(k), v]));
     const ours = Object.fromEntries(percentiles.map((p) => [p.toFixed(6), percentileFromBins(bins, p)]));
     expect(ours).toEqual(clat.percentile);
   });
@@ -125,11 +125,27 @@ describe("percentiles of real fio outputs equal fio's own", () => {
         jobs: { write: { clat_ns: RawLat } }[];
       }
     ).jobs[0]!.write.clat_ns;
-    const bins: LatencyBins = new Map(Object.entries(clat.bins).map(([k, v]) => [Number(k), v]));
-    const sorted = [...bins.keys()].sort((a, b) => a - b);
+    const bins: LatencyBins = binsFromEntries(Object.entries(clat.bins).map(([k, v]) => [Number(k), v]));
+    const sorted = [...bins.ns];
     expect(percentileFromBins(bins, 99.9)).toBe(clat.percentile['99.900000']);
     expect(percentileFromBins(bins, 99.9)).toBe(sorted[sorted.length - 1]);
     // The top bucket holds one sample, so the 999th sample is in a lower one: 999 of 1000 is not enough.
-    expect(bins.get(sorted[sorted.length - 1]!)).toBe(1);
+    expect(binCount(bins, sorted[sorted.length - 1]!)).toBe(1);
+  });
+});
+
+describe('percentileFromBins without big integers where the count is certain', () => {
+  it('takes the same bucket as the exact long double threshold, for every count up to 3000 and the usual percentiles', () => {
+    // One sample per bucket, bucket k at k ns: the percentile is the bucket of the needed count itself.
+    const n = 3000;
+    const ns = Array.from({ length: n }, (_, i) => i + 1);
+    const ps = [...FIO_DEFAULT_PERCENTILES, ...PERCENTILES, 0.1, 33.3, 66.7, 99.999, 100];
+    for (let nr = 1; nr <= n; nr++) {
+      const bins: LatencyBins = { ns: ns.slice(0, nr), counts: ns.slice(0, nr).map(() => 1) };
+      for (const p of ps) {
+        const needed = Number(fioPercentileMinCount(p, nr));
+        expect(percentileFromBins(bins, p), `p${p} of ${nr}`).toBe(Math.min(needed, nr));
+      }
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,12 +10,18 @@ import {
   REPORTED_DIRECTIONS,
   unusableOutputReason,
   FioOutputError,
+  binCount,
+  binEntries,
+  binsFromEntries,
+  emptyBins,
   emptyLatency,
   extractFioJson,
+  fioResultOf,
   mergeLatency,
   parseFioOutput,
   percentileFromBins,
   type Direction,
+  type FioJson,
   type LatencyBins,
   type LatencySummary,
 } from '../../src/core/fio';
@@ -148,8 +155,10 @@ function parseJob(r: RawOutput, job: RawJob) {
 }
 
 function binsOf(l: RawLat): LatencyBins {
-  return new Map(Object.entries(l.bins ?? {}).map(([k, n]) => [Number(k), n]));
+  return binsFromEntries(Object.entries(l.bins ?? {}).map(([k, n]) => [Number(k), n]));
 }
+
+const total = (b: LatencyBins) => b.counts.reduce((s, n) => s + n, 0);
 
 /** fio's own percentile list of a latency, as [p, ns] pairs. */
 function fioPercentiles(l: RawLat): [number, number][] {
@@ -181,7 +190,7 @@ describe('parseFioOutput on real fio output', () => {
       // Pooling multiplies by the count and divides again, so allow for float rounding.
       expect(Math.abs(p.clat.meanNs - job[d].clat_ns.mean) / job[d].clat_ns.mean).toBeLessThan(1e-12);
       expect(p.clat.bins).toEqual(binsOf(job[d].clat_ns));
-      expect([...p.clat.bins.values()].reduce((s, n) => s + n, 0)).toBe(job[d].clat_ns.N);
+      expect(total(p.clat.bins)).toBe(job[d].clat_ns.N);
     }
     expect(parsed.trim).toEqual({ ioBytes: 0, bwBytesPerSec: 0, iops: 0, runtimeMs: 0, totalIos: 0, clat: emptyLatency() });
   });
@@ -201,8 +210,8 @@ describe('parseFioOutput on real fio output', () => {
       expect(p.clat.minNs).toBe(Math.min(...jobs.map((j) => j.clat_ns.min)));
       expect(p.clat.maxNs).toBe(Math.max(...jobs.map((j) => j.clat_ns.max)));
       const expectedBins = new Map<number, number>();
-      for (const j of jobs) for (const [k, n] of binsOf(j.clat_ns)) expectedBins.set(k, (expectedBins.get(k) ?? 0) + n);
-      expect(p.clat.bins).toEqual(expectedBins);
+      for (const j of jobs) for (const [k, n] of binEntries(binsOf(j.clat_ns))) expectedBins.set(k, (expectedBins.get(k) ?? 0) + n);
+      expect(p.clat.bins).toEqual(binsFromEntries(expectedBins));
     }
     // Each job moved exactly its 4 MiB, split between reads and writes.
     expect(parsed.read.ioBytes + parsed.write.ioBytes).toBe(3 * 4 * 2 ** 20);
@@ -247,7 +256,7 @@ describe('parseFioOutput on real fio output', () => {
       expect(a[d].ioBytes).toBe(b[d].ioBytes);
       expect(a[d].totalIos).toBe(b[d].totalIos);
       expect(a[d].clat.count).toBe(b[d].clat.count);
-      expect([...a[d].clat.bins.values()].reduce((s, n) => s + n, 0)).toBe(raw(group).jobs[0]![d].clat_ns.N);
+      expect(total(a[d].clat.bins)).toBe(raw(group).jobs[0]![d].clat_ns.N);
     }
   });
 
@@ -321,11 +330,15 @@ describe('percentiles from histograms', () => {
     const pooled = mergeLatency([parsed.read.clat, parsed.write.clat]);
     // The pooled p50 is a real bucket value holding samples of the pooled histogram.
     const p50 = percentileFromBins(pooled.bins, 50)!;
-    expect(pooled.bins.get(p50)).toBeGreaterThan(0);
+    expect(binCount(pooled.bins, p50)).toBeGreaterThan(0);
     // and at least half of all samples are at or below it, as in fio's definition.
-    const atOrBelow = [...pooled.bins].filter(([k]) => k <= p50).reduce((s, [, n]) => s + n, 0);
+    const atOrBelow = binEntries(pooled.bins)
+      .filter(([k]) => k <= p50)
+      .reduce((s, [, n]) => s + n, 0);
     expect(atOrBelow * 2).toBeGreaterThanOrEqual(pooled.count);
-    const below = [...pooled.bins].filter(([k]) => k < p50).reduce((s, [, n]) => s + n, 0);
+    const below = binEntries(pooled.bins)
+      .filter(([k]) => k < p50)
+      .reduce((s, [, n]) => s + n, 0);
     expect(below * 2).toBeLessThan(pooled.count);
     expect(pooled.count).toBe(r.jobs.reduce((s, j) => s + j.mixed!.clat_ns.N, 0));
   });
@@ -413,13 +426,47 @@ describe('finding the JSON in an output file', () => {
   });
 });
 
+describe('json+ histograms read as flat arrays', () => {
+  it("give what fio's bins objects give, for every real output", () => {
+    for (const f of readdirSync(path.join(import.meta.dirname, '../fixtures/fio')).filter((n) => n.endsWith('.json'))) {
+      const text = readFileSync(path.join(import.meta.dirname, '../fixtures/fio', f), 'utf8');
+      let viaObjects;
+      try {
+        // The objects as JSON.parse gives them (a file that is one fio object; others take the general path anyway).
+        viaObjects = fioResultOf(JSON.parse(text) as FioJson);
+      } catch {
+        continue;
+      }
+      expect(parseFioOutput(text), f).toEqual(viaObjects);
+    }
+  });
+
+  it("leave a histogram fio would not write (a key with a leading zero, a repeated key) to JSON.parse's reading", () => {
+    const out = (bins: string) =>
+      `{"fio version": "fio-3.33", "jobs": [{"read": {"io_bytes": 4096, "runtime": 1, "total_ios": 3, "clat_ns": {"N": 3, "bins": ${bins}}}}]}`;
+    expect(binEntries(parseFioOutput(out('{"010": 1, "20": 2}')).read.clat.bins)).toEqual([
+      [10, 1],
+      [20, 2],
+    ]);
+    // JSON.parse keeps a repeated key's last value; the flat reading keeps the last count too.
+    expect(binEntries(parseFioOutput(out('{"10": 1, "20": 2, "10": 5}')).read.clat.bins)).toEqual([
+      [10, 5],
+      [20, 2],
+    ]);
+    expect(binEntries(parseFioOutput(out('{"30": 1, "20": 2}')).read.clat.bins)).toEqual([
+      [20, 2],
+      [30, 1],
+    ]);
+  });
+});
+
 describe('mergeLatency', () => {
   const lat = (count: number, minNs: number, maxNs: number, meanNs: number, bins: [number, number][]): LatencySummary => ({
     count,
     minNs,
     maxNs,
     meanNs,
-    bins: new Map(bins),
+    bins: binsFromEntries(bins),
   });
 
   it('of nothing is empty', () => {
@@ -473,10 +520,11 @@ describe('mergeLatency', () => {
 });
 
 describe('percentileFromBins', () => {
-  const bins = (entries: [number, number][]): LatencyBins => new Map(entries);
+  const bins = (entries: [number, number][]): LatencyBins => binsFromEntries(entries);
 
   it('is undefined without samples', () => {
     expect(percentileFromBins(new Map(), 50)).toBeUndefined();
+    expect(percentileFromBins(emptyBins(), 50)).toBeUndefined();
     expect(percentileFromBins(bins([[100, 0]]), 50)).toBeUndefined();
   });
 

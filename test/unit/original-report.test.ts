@@ -16,6 +16,7 @@ import {
   paramsCell,
   reportFileNames,
 } from '../../src/core/original-report';
+import { emptyBins } from '../../src/core/fio';
 import { entryReport, parseIteration, type EntryReport } from '../../src/core/report';
 import { parseTestCasesCsv } from '../../src/core/testcases';
 import { originalReportColumns } from '../support/compat';
@@ -151,7 +152,7 @@ describe("the original tool's combined report", () => {
       bwBytesPerSec: 0,
       iops: 0,
       totalIos: 0,
-      clat: { ...readOnly.write.clat, count: 0, bins: new Map() },
+      clat: { ...readOnly.write.clat, count: 0, bins: emptyBins() },
     };
     const noWrites = entryReport(entries[1]!, 'vm-2', 'passed', [readOnly]);
     const failed = entryReport(entries[0]!, 'vm-1', 'failed', []);

@@ -5,6 +5,8 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountConfig } from '../../src/core/configs';
 import {
+  binEntries,
+  binsFromEntries,
   emptyLatency,
   mergeLatency,
   parseFioOutput,
@@ -50,7 +52,7 @@ function direction(bwBytesPerSec: number, iops: number, buckets: [number, number
       minNs: Math.min(...buckets.map(([k]) => k)),
       maxNs: Math.max(...buckets.map(([k]) => k)),
       meanNs: buckets.reduce((s, [k, n]) => s + k * n, 0) / count,
-      bins: new Map(buckets),
+      bins: binsFromEntries(buckets),
     },
   };
 }
@@ -445,13 +447,13 @@ describe("report values against fio's group_reporting output", () => {
     const back = JSON.parse(JSON.stringify(report)) as EntryReport;
     for (const d of ['read', 'write'] as const) {
       const s = back[d]!;
-      const bins = new Map(s.clatHistogramNs);
-      expect([...bins.values()].reduce((a, b) => a + b, 0)).toBe(s.latencySamples);
-      expect(s.clatHistogramNs.map(([k]) => k)).toEqual([...bins.keys()].sort((a, b) => a - b));
+      const bins = binsFromEntries(s.clatHistogramNs);
+      expect(bins.counts.reduce((a, b) => a + b, 0)).toBe(s.latencySamples);
+      expect(s.clatHistogramNs.map(([k]) => k)).toEqual(bins.ns);
       for (const p of PERCENTILES) expect(percentileFromBins(bins, p)).toBe(s.clatPercentilesNs[`p${p}`]);
       // The pooled histogram is the sum of the iterations' histograms, never an average of percentiles.
       const merged = mergeLatency(iterations.map((i) => parseFioOutput(i.output)[d].clat));
-      expect(bins).toEqual(new Map([...merged.bins].filter(([, n]) => n > 0)));
+      expect(s.clatHistogramNs).toEqual(binEntries(merged.bins).filter(([, n]) => n > 0));
       expect(s.bwBytesPerSec).toEqual(report[d]!.bwBytesPerSec);
     }
   });
