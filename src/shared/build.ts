@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,18 @@ export const BUILD_ENV = 'GCSFUSE_BENCH_BUILD';
 /** Overrides the commit only (kept from `--version`'s first form). */
 export const COMMIT_ENV = 'GCSFUSE_BENCH_COMMIT';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The checkout (or unpacked tarball) this code runs from: the nearest folder above this module
+ * with src/shared/build.ts in it, so the answer holds for a precompiled bundle elsewhere in the tree too.
+ */
+export function findRepoRoot(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = path.dirname(from); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'src', 'shared', 'build.ts'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no gcsfuse-bench checkout above ${from}`);
+  }
+}
+
+const REPO = findRepoRoot();
 /** What the agent and the orchestrator are built from: the content hash and the dirty check cover these. */
 const CODE_PATHS = ['src', 'vm-agent', 'package.json', 'package-lock.json'];
 const COMMIT_CHARS = 12;

@@ -14,11 +14,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tsxCommand } from '../local/processes';
+import { findRepoRoot } from '../shared/build';
 
-const SRC = fileURLToPath(new URL('..', import.meta.url));
-const REPO = path.dirname(SRC);
+// From the checkout, not from import.meta.url: in a precompiled worker (build-js.ts) this module is part of another file.
+const REPO = findRepoRoot();
+const SRC = path.join(REPO, 'src');
+const THIS_FILE = path.join(SRC, 'workers', 'workflow-bundle.ts');
 export const WORKFLOWS_ENTRY = path.join(SRC, 'workflows/index.ts');
 /** Where bundles are kept; GCSFUSE_BENCH_BUNDLE_DIR moves it (e.g. a read-only install). */
 export const BUNDLE_DIR = process.env.GCSFUSE_BENCH_BUNDLE_DIR ?? path.join(REPO, '.gcsfuse-bench', 'workflow-bundles');
@@ -75,7 +77,7 @@ const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: con
 export async function prebuiltWorkflowBundle(): Promise<string> {
   const file = bundlePath(workflowSourceHash());
   if (existsSync(file)) return file;
-  const c = tsxCommand(fileURLToPath(import.meta.url), ['--out', file]);
+  const c = tsxCommand(THIS_FILE, ['--out', file]);
   await new Promise<void>((resolve, reject) =>
     execFile(c.command, c.args, { maxBuffer: 16 * 2 ** 20 }, (err, _stdout, stderr) =>
       err ? reject(new Error(`bundling the workflows (${WORKFLOWS_ENTRY}) failed: ${stderr.trim() || err.message}`)) : resolve(),
@@ -85,7 +87,7 @@ export async function prebuiltWorkflowBundle(): Promise<string> {
   return file;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+if (process.argv[1] && path.resolve(process.argv[1]) === THIS_FILE) {
   const i = process.argv.indexOf('--out');
   const file = i >= 0 ? process.argv[i + 1]! : bundlePath(workflowSourceHash());
   buildWorkflowBundle(file).then(
