@@ -12,9 +12,9 @@
  * host" processes sharing one NativeConnection each (createSimulatedAgentWorker: the activities
  * and options of createAgentWorker).
  *
- * Measured, whatever the fan-out's shape (flat children, or groups `<id>/group-<n>` of VM
- * workflows): the benchmark's workflows are listed from visibility by id prefix and each one's
- * history length read (describe); where the children's start time goes, from the histories of
+ * Measured, whatever the fan-out's shape (flat children, or groups `<id>-group-<n>` of VM
+ * workflows, VM runs that continue as new): the benchmark's workflow runs are listed from
+ * visibility by id prefix and each run's history length read (describe); where the children's start time goes, from the histories of
  * every workflow that starts children (parent, groups); the orchestrator's RSS (VmRSS every 250 ms,
  * VmHWM at the end) peak and idle; time from the accepted start until every entry had started
  * (manifests' startedAt); CPU seconds of the server, orchestrator and agent hosts; the load.
@@ -302,12 +302,14 @@ async function runOn(kind: ServerChoice): Promise<void> {
       (m, w) => (!m || w.historyLength > m.historyLength ? w : m),
       undefined,
     );
-    const byType: Record<string, { workflows: number; historyEventsMax: number; historyEventsMedian: number }> = {};
+    const byType: Record<string, { runs: number; historyEventsMax: number; historyEventsMedian: number }> = {};
     for (const type of new Set(known.map((w) => w.type))) {
       const lens = known.filter((w) => w.type === type).map((w) => w.historyLength);
-      byType[type] = { workflows: lens.length, historyEventsMax: Math.max(...lens), historyEventsMedian: percentile(lens, 50) };
+      byType[type] = { runs: lens.length, historyEventsMax: Math.max(...lens), historyEventsMedian: percentile(lens, 50) };
     }
-    const notCompleted = listed.filter((w) => w.status !== 'COMPLETED').map((w) => ({ workflowId: w.workflowId, status: w.status }));
+    const notCompleted = listed
+      .filter((w) => w.status !== 'COMPLETED' && w.status !== 'CONTINUED_AS_NEW')
+      .map((w) => ({ workflowId: w.workflowId, status: w.status }));
     const vmRuns = listed.filter((w) => w.type === WORKFLOW_TYPES.vm);
 
     // Where the children's start time goes: every workflow that starts children (the parent, groups).
@@ -316,7 +318,7 @@ async function runOn(kind: ServerChoice): Promise<void> {
     let parentWorkflowTasks = 0;
     for (const w of listed.filter((x) => x.type !== WORKFLOW_TYPES.vm)) {
       const h = await stack.client.workflow
-        .getHandle(w.workflowId)
+        .getHandle(w.workflowId, w.runId)
         .fetchHistory()
         .catch(() => undefined);
       for (const e of h?.events ?? []) {
@@ -394,9 +396,9 @@ async function runOn(kind: ServerChoice): Promise<void> {
       floor_tree_server_cpu_s: tree?.serverCpuS ?? null,
       floor_timed_out: floors.some((f) => f.timedOut),
       // Histories, whatever the shape.
-      workflows_listed: listed.length,
+      workflow_runs_listed: listed.length,
       history_events_max: largest?.historyLength ?? null,
-      history_events_max_workflow: largest ? `${largest.workflowId} (${largest.type})` : null,
+      history_events_max_workflow: largest ? `${largest.workflowId} (${largest.type}, run ${largest.runId})` : null,
       history_events_by_type: byType,
       parent_history_events: parentEvents,
       parent_workflow_tasks: parentWorkflowTasks,

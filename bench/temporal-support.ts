@@ -260,8 +260,10 @@ export async function startBenchmark(
         shortLabel = true;
         continue;
       }
-      if (!(err instanceof NamespaceNotFoundError) || attempt >= 10) throw err;
-      note(`start attempt ${attempt}: the server answered "${err.message}"; retried`);
+      // Also as a bare gRPC NOT_FOUND, from the search-attribute readiness probe startBenchmark runs first.
+      const namespaceMissing = err instanceof NamespaceNotFoundError || /Namespace \S+ is not found/.test((err as Error).message);
+      if (!namespaceMissing || attempt >= 10) throw err;
+      note(`start attempt ${attempt}: the server answered "${(err as Error).message.split('\n')[0]}"; retried`);
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
@@ -573,28 +575,31 @@ export async function measureFanoutFloor(stack: Stack, leaves: number, groupSize
 
 export interface ListedWorkflow {
   workflowId: string;
+  /** Each run of a workflow that continued as new is listed on its own. */
+  runId: string;
   type: string;
   status: string;
   historyLength: number;
 }
 
 /**
- * Every workflow whose id starts with `prefix` (a benchmark's children are `<id>-vm-...`, its
- * groups `<id>/group-<n>`), from visibility, with each one's exact history length (describe).
+ * Every workflow run whose id starts with `prefix` (a benchmark's VM runs are `<id>-vm-...`, its
+ * groups `<id>-group-<n>`; every run of one that continued as new), from visibility, with each
+ * run's exact history length (describe by run id).
  * Visibility is eventually consistent: listed until the count holds still twice in a row.
  */
 export async function listWorkflowsByPrefix(client: Client, prefix: string): Promise<ListedWorkflow[]> {
-  const list = async (): Promise<{ workflowId: string; type: string; status: string }[]> => {
-    const out: { workflowId: string; type: string; status: string }[] = [];
+  const list = async (): Promise<{ workflowId: string; runId: string; type: string; status: string }[]> => {
+    const out: { workflowId: string; runId: string; type: string; status: string }[] = [];
     // STARTS_WITH is answered by SQL visibility (sqlite, PostgreSQL); the fallback lists the whole (fresh) namespace.
     try {
       for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH '${prefix}'` }))
-        out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
+        out.push({ workflowId: w.workflowId, runId: w.runId, type: w.type, status: w.status.name });
     } catch (err) {
       log(`visibility refused STARTS_WITH (${(err as Error).message}); listing every workflow`);
       out.length = 0;
       for await (const w of client.workflow.list())
-        if (w.workflowId.startsWith(prefix)) out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name });
+        if (w.workflowId.startsWith(prefix)) out.push({ workflowId: w.workflowId, runId: w.runId, type: w.type, status: w.status.name });
     }
     return out;
   };
@@ -614,7 +619,7 @@ export async function listWorkflowsByPrefix(client: Client, prefix: string): Pro
       .catch(() => undefined);
     if (d) {
       log(`visibility did not list ${prefix} itself; added from describe`);
-      listed.push({ workflowId: prefix, type: d.type, status: d.status.name });
+      listed.push({ workflowId: prefix, runId: d.runId, type: d.type, status: d.status.name });
     }
   }
   const out: ListedWorkflow[] = [];
@@ -622,7 +627,7 @@ export async function listWorkflowsByPrefix(client: Client, prefix: string): Pro
     const part = await Promise.all(
       listed.slice(i, i + 50).map((w) =>
         client.workflow
-          .getHandle(w.workflowId)
+          .getHandle(w.workflowId, w.runId)
           .describe()
           .then((d) => ({ ...w, historyLength: d.historyLength }))
           .catch(() => ({ ...w, historyLength: NaN })),
