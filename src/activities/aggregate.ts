@@ -17,19 +17,16 @@ import {
 import { chartedTests, entryTimeSeries, type IterationSeriesInput, type IterationTimeSeries } from '../core/timeseries';
 import { reportResources, summariseSamples, type ResourceSamples } from '../core/resources';
 import type { BenchmarkConfig, JobSpec, Manifest } from '../core/spec';
+import { decodeOwners, type EntryOwner, type OwnerTable } from '../core/owners';
 import { readJobSpecs } from '../shared/job-specs';
 import { rememberReports } from './results-cache';
 
-/** Which VM holds the results of each entry, as the workflow recorded it. */
-export interface EntryOwner {
-  matrixId: number;
-  vm: string | null;
-  status: 'passed' | 'failed' | 'missing';
-}
+export type { EntryOwner };
 
 export interface AggregateInput {
   benchmarkId: string;
-  owners: EntryOwner[];
+  /** Which VM holds each entry's results: a list, or (the workflow, any size) the compact table of core/owners.ts. */
+  owners: EntryOwner[] | OwnerTable;
 }
 
 export interface AggregateSummary {
@@ -159,7 +156,9 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
   // report.html charts only the first tests: the other entries keep their series' summary, not the series.
   const charted = chartedTests([...entries.values()].map((e) => e.entry));
   const out = new ResultsWriter();
-  const owners = [...input.owners].sort((a, b) => a.matrixId - b.matrixId);
+  const specVmOf = new Map(specs.flatMap((s) => s.entries.map((e) => [e.matrixId, s.vm] as const)));
+  const listed = Array.isArray(input.owners) ? input.owners : decodeOwners(input.owners, (matrixId) => specVmOf.get(matrixId));
+  const owners = [...listed].sort((a, b) => a.matrixId - b.matrixId);
   for await (const fetched of mapAhead(owners, READ_AHEAD_ENTRIES, fetch)) {
     const e = parseEntry(fetched);
     // Pooled over all iterations, each sample weighted by its interval.

@@ -4,7 +4,7 @@
  * runs in the workflow sandbox and is unit-tested without a server; the workflow keeps the
  * orchestration (timers, children, signals, activities).
  */
-import type { EntryOwner } from '../activities/aggregate';
+import { encodeOwners, type EntryOwner, type OwnerTable } from '../core/owners';
 import { isSafeId } from '../core/ids';
 import { timedOutReason } from './details';
 import type { BenchmarkPhase, BenchmarkProgress, EntryOutcome, EntryRef, RetryRecord, RetryVmRequest, VmRunState } from './types';
@@ -121,6 +121,11 @@ export class BenchmarkState {
   /** Every entry's owner, for aggregation. */
   ownerList(): EntryOwner[] {
     return [...this.owners.entries()].map(([matrixId, o]) => ({ matrixId, vm: o.vm, status: o.status }));
+  }
+
+  /** The same as a compact table (core/owners.ts): a few bytes where ownerList is ~60 per entry. */
+  ownerTable(): OwnerTable {
+    return encodeOwners(this.ownerList(), (matrixId) => this.owners.get(matrixId)?.specVm);
   }
 
   markBusy(vm: string): void {

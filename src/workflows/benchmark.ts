@@ -319,7 +319,7 @@ export async function benchmarkWorkflow(req: BenchmarkRequest): Promise<Benchmar
 
   const aggregateAndReport = async (incompleteReason?: string) => {
     aggregationStarted = true;
-    const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: state.ownerList() });
+    const summary = await orchestrator.aggregate({ benchmarkId: req.benchmarkId, owners: state.ownerTable() });
     if (!incompleteReason) {
       progress.phase = 'reporting';
       refresh();

@@ -11,6 +11,7 @@ import { defaultMountConfig } from '../../src/core/configs';
 import { extractFioJson, jobsByGroup, parseFioOutput } from '../../src/core/fio';
 import { layout } from '../../src/core/layout';
 import type { EntryMetadata } from '../../src/core/metadata';
+import { encodeOwners } from '../../src/core/owners';
 import { mapAhead } from '../../src/core/read-ahead';
 import { MAX_CHARTED_TESTS } from '../../src/core/timeseries';
 import { entryEnvironment, entryReports, type EntryReport, type IterationResult } from '../../src/core/report';
@@ -204,6 +205,21 @@ describe('aggregate', () => {
     expect(new Set(reports.map((r) => r.machineType))).toEqual(new Set(['n2-standard-4', 'local', null]));
     expect(reports.filter((r) => r.status === 'missing').length).toBeGreaterThan(0);
     expect(summary.entries).toBe(reports.length);
+  });
+
+  it('reads the compact owner table the workflow sends as it reads the list (re-routed and missing entries too)', async () => {
+    const specVm = new Map(
+      (await Promise.all(VMS.map((vm) => getJson<JobSpec>(store, layout.jobSpec(ID, vm))))).flatMap((s) =>
+        s!.entries.map((e) => [e.matrixId, s!.vm] as const),
+      ),
+    );
+    const table = encodeOwners(owners, (id) => specVm.get(id));
+    // The fixture has entries off their spec VM and with no VM: the table names them, the rest is ranges.
+    expect(Object.keys(table.elsewhere).length).toBeGreaterThan(0);
+    expect(JSON.stringify(table).length).toBeLessThan(JSON.stringify(owners).length / 4);
+    const fromList = (await store.get((await aggregate(store, { benchmarkId: ID, owners })).resultsKey))!.toString('utf8');
+    const fromTable = (await store.get((await aggregate(store, { benchmarkId: ID, owners: table })).resultsKey))!.toString('utf8');
+    expect(fromTable).toBe(fromList);
   });
 
   it('renders the same report files from the reports in memory as from results.json', async () => {
