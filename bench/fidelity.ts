@@ -355,7 +355,8 @@ async function main(): Promise<void> {
         { metric: 'agent_cpu_pct_during_fio_max', op: '<', value: 1 },
       ],
       {
-        rate_limited_bw_ratio: { metric: 'rate_limited_bare_bw_cv_pct', what: 'bare run-to-run CV, %' },
+        rate_limited_agent_bw_mean_mibps: { metric: 'rate_limited_bare_bw_mean_mibps', what: 'bare fio in the same pairs' },
+        cpu_bound_agent_bw_mean_mibps: { metric: 'cpu_bound_bare_bw_mean_mibps', what: 'bare fio in the same blocks' },
         cpu_bound_bw_ratio: { metric: 'cpu_bound_bare_bare_ratio', what: 'bare/bare in the same blocks: the noise floor' },
         cpu_bound_ci95_halfwidth_pct: { metric: 'cpu_bound_bare_bare_ci95_halfwidth_pct', what: "bare/bare's own CI half-width, %" },
         agent_cpu_pct_during_fio_max: { metric: 'agent_cpu_pct_of_core_idle', what: 'the agent idle, % of a core' },
