@@ -8,7 +8,7 @@ import { mapAhead } from '../core/read-ahead';
 import {
   entryEnvironment,
   entryReports,
-  parseIteration,
+  parseIterationBytes,
   prefetchSeries,
   type EntryEnvironment,
   type EntryReport,
@@ -76,7 +76,8 @@ function parseEntry(f: FetchedEntry): LoadedEntry {
     const resources = parsed<ResourceSamples>(it.resources);
     const series = parsed<IterationTimeSeries>(it.series);
     if (resources) loaded.samples.push(...resources.samples);
-    loaded.results.push(parseIteration(it.fio.toString('utf8'), it.source));
+    // The bytes are not needed after: parsed in place.
+    loaded.results.push(parseIterationBytes(it.fio, it.source));
     loaded.prefetch.push(parsed<IterationMetadata>(it.meta)?.metadataPrefetch);
     if (series) loaded.series.push({ series, samples: resources?.samples });
   }

@@ -1,12 +1,14 @@
 import { stringify } from 'csv-stringify/sync';
 import {
   extractFioJson,
+  extractFioJsonFromBytes,
   fioResultOf,
   jobsByGroup,
   mergeLatency,
   percentilesFromBins,
   REPORTED_DIRECTIONS,
   type FioIterationResult,
+  type FioJson,
   type LatencyBins,
   type ReportedDirection,
 } from './fio';
@@ -179,8 +181,16 @@ function momentsOf(jobs: readonly RawJob[]): DirectionMoments {
  * moments. `source` (the file) names the output in errors.
  */
 export function parseIteration(text: string, source?: string): IterationResult {
+  return iterationOf(extractFioJson(text, source), source);
+}
+
+/** parseIteration of a file's bytes, which it may change (extractFioJsonFromBytes): for callers done with them. */
+export function parseIterationBytes(buf: Buffer, source?: string): IterationResult {
+  return iterationOf(extractFioJsonFromBytes(buf, source), source);
+}
+
+function iterationOf(json: FioJson, source?: string): IterationResult {
   // One JSON.parse per file: the summed result and the per-job moments come from the same object.
-  const json = extractFioJson(text, source);
   const base = fioResultOf(json, source);
   const jobs = (json.jobs ?? []) as RawJob[];
   const groupMoments = Object.fromEntries([...jobsByGroup(jobs)].map(([id, js]) => [id, momentsOf(js)]));

@@ -16,6 +16,7 @@ import {
   emptyBins,
   emptyLatency,
   extractFioJson,
+  extractFioJsonFromBytes,
   fioResultOf,
   mergeLatency,
   parseFioOutput,
@@ -439,6 +440,32 @@ describe('json+ histograms read as flat arrays', () => {
       }
       expect(parseFioOutput(text), f).toEqual(viaObjects);
     }
+  });
+
+  it('read from bytes (rewritten in place) give what the text gives, and failing bytes are put back', () => {
+    const dir = path.join(import.meta.dirname, '../fixtures/fio');
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const text = readFileSync(path.join(dir, f), 'utf8');
+      let fromText: unknown;
+      try {
+        fromText = fioResultOf(extractFioJson(text));
+      } catch (err) {
+        expect(() => extractFioJsonFromBytes(Buffer.from(text)), f).toThrow((err as Error).message);
+        continue;
+      }
+      expect(fioResultOf(extractFioJsonFromBytes(Buffer.from(text))), f).toEqual(fromText);
+    }
+    // The usual file takes the in-place path: its histograms come back as flat arrays.
+    const plain = extractFioJsonFromBytes(readFileSync(path.join(dir, 'number-ios-1000.json'))) as {
+      jobs: { write: { clat_ns: { bins: unknown } } }[];
+    };
+    expect(Array.isArray(plain.jobs[0]!.write.clat_ns.bins)).toBe(true);
+    // One object cut off after its histograms: nothing parses, and the bytes are as they were.
+    const whole = readFileSync(path.join(dir, 'number-ios-1000.json'), 'utf8');
+    const cut = Buffer.from(whole.slice(0, whole.lastIndexOf('"bins"') + 2000));
+    const copy = Buffer.from(cut);
+    expect(() => extractFioJsonFromBytes(cut)).toThrow(FioOutputError);
+    expect(cut.equals(copy)).toBe(true);
   });
 
   it("leave a histogram fio would not write (a key with a leading zero, a repeated key) to JSON.parse's reading", () => {
