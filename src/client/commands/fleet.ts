@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { checkSafeId } from '../../core/ids';
+import { mapAhead } from '../../core/read-ahead';
 import { buildsOfPollers, fleetBuilds, fleetBuildsText, type FleetBuilds } from '../../shared/build';
 import { agentTaskQueue, ORCHESTRATOR_TASK_QUEUE } from '../../shared/names';
 import { taskQueuePollers } from '../../shared/pollers';
@@ -14,21 +15,24 @@ import type { EntryOutcome } from '../../workflows/types';
 import { connectClient } from '../benchmarks';
 import { jsonOf, print, temporalOf } from './options';
 
+const DESCRIBES_IN_FLIGHT = 16;
+
 /** The builds of the orchestrator workers and of each VM's agents, from their task queues' recent pollers. */
 export async function readFleetBuilds(client: Client, vms: readonly string[]): Promise<FleetBuilds> {
   const service = client.workflowService;
   const namespace = client.options.namespace;
-  const [orchestrator, ...agents] = await Promise.all([
-    Promise.all([
-      taskQueuePollers(service, namespace, ORCHESTRATOR_TASK_QUEUE, 'workflow'),
-      taskQueuePollers(service, namespace, ORCHESTRATOR_TASK_QUEUE, 'activity'),
-    ]).then(([w, a]) => buildsOfPollers([...w, ...a])),
-    ...vms.map((vm) => taskQueuePollers(service, namespace, agentTaskQueue(vm), 'activity').then(buildsOfPollers)),
-  ]);
-  return fleetBuilds(
-    vms.map((vm, i) => ({ vm, builds: agents[i]! })),
-    orchestrator!,
-  );
+  const orchestrator = await Promise.all([
+    taskQueuePollers(service, namespace, ORCHESTRATOR_TASK_QUEUE, 'workflow'),
+    taskQueuePollers(service, namespace, ORCHESTRATOR_TASK_QUEUE, 'activity'),
+  ]).then(([w, a]) => buildsOfPollers([...w, ...a]));
+  // One describe per VM, a bounded number in flight: a large fleet must not hit the server with all at once.
+  const agents: { vm: string; builds: string[] }[] = [];
+  const described = mapAhead(vms, DESCRIBES_IN_FLIGHT, async (vm) => ({
+    vm,
+    builds: buildsOfPollers(await taskQueuePollers(service, namespace, agentTaskQueue(vm), 'activity')),
+  }));
+  for await (const a of described) agents.push(a);
+  return fleetBuilds(agents, orchestrator);
 }
 
 /** How many entries each agent build ran (outcomes the agent returned; others name no build). */
