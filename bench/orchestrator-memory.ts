@@ -14,7 +14,7 @@
  *   npx tsx bench/orchestrator-memory.ts [--idle-s 5]
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { buildPrecompiledOrchestrator } from '../src/workers/build-js';
+import { precompiledOrchestrator } from '../src/workers/build-js';
 import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     await measureProcess(entry.command, entry.args, /polling/);
     const after = await measureProcess(entry.command, entry.args, /polling/);
     // The same entry precompiled in this run, on plain Node (first start warms the page cache).
-    const precompiled = await buildPrecompiledOrchestrator();
+    const precompiled = await precompiledOrchestrator();
     await measureProcess(process.execPath, [precompiled, ...workerArgs], /polling/);
     const js = await measureProcess(process.execPath, [precompiled, ...workerArgs], /polling/);
     const eagerEntry = tsxCommand(ORCHESTRATOR_ENTRY, workerArgs);

@@ -5,25 +5,37 @@
  *
  * One ES module per entry plus chunks (esbuild, `splitting`), packages left to node_modules, so
  * what the worker imports at first use (Compute Engine, the report's libraries) stays lazy.
- * The output is a build product of this checkout: rebuild it after changing the code.
+ * Kept per content hash of the code (src/shared/build.ts sourceHashOf), like the workflow bundle,
+ * so a start after a code change builds anew (~2-3 s) instead of running stale code. Old builds
+ * are left in place: a worker still running one loads its lazy chunks from there.
  *
- *   npx tsx src/workers/build-js.ts     # writes .gcsfuse-bench/dist/orchestrator/orchestrator.mjs
- *   node .gcsfuse-bench/dist/orchestrator/orchestrator.mjs --artifacts <dir-or-gs-url> ...
+ *   npx tsx src/workers/build-js.ts     # builds (if needed) and prints the path for the current code
+ *   node <that path> --artifacts <dir-or-gs-url> ...
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRepoRoot } from '../shared/build';
+import { findRepoRoot, sourceHashOf } from '../shared/build';
 
 const REPO = findRepoRoot();
-export const PRECOMPILED_DIR = path.join(REPO, '.gcsfuse-bench', 'dist', 'orchestrator');
-export const PRECOMPILED_ORCHESTRATOR = path.join(PRECOMPILED_DIR, 'orchestrator.mjs');
+/** Inside the checkout: the worker finds its sources and node_modules by walking up from there. */
+export const PRECOMPILED_ROOT = path.join(REPO, '.gcsfuse-bench', 'dist');
+
+/** Where the precompiled worker of code with this source hash lives. */
+export const precompiledPath = (hash: string): string => path.join(PRECOMPILED_ROOT, `orchestrator-${hash}`, 'orchestrator.mjs');
+
+/** The precompiled worker of the current code, built first if it is not there yet. */
+export async function precompiledOrchestrator(): Promise<string> {
+  const file = precompiledPath(sourceHashOf(REPO));
+  if (!existsSync(file)) await buildPrecompiledOrchestrator(path.dirname(file));
+  return file;
+}
 
 /**
- * Compiles src/workers/orchestrator.ts and what it imports into `outDir` (replaced whole), which
+ * Compiles src/workers/orchestrator.ts and what it imports into `outDir` (a new folder), which
  * must lie inside the checkout (the worker finds its sources and node_modules from there).
  */
-export async function buildPrecompiledOrchestrator(outDir: string = PRECOMPILED_DIR): Promise<string> {
+export async function buildPrecompiledOrchestrator(outDir: string): Promise<string> {
   // esbuild comes with tsx; imported here so the worker never loads it.
   const { build } = await import('esbuild');
   const tmp = `${outDir}.tmp-${process.pid}`;
@@ -42,8 +54,12 @@ export async function buildPrecompiledOrchestrator(outDir: string = PRECOMPILED_
       logLevel: 'warning',
     });
     mkdirSync(path.dirname(outDir), { recursive: true });
-    rmSync(outDir, { recursive: true, force: true });
-    renameSync(tmp, outDir);
+    try {
+      renameSync(tmp, outDir); // whole or not at all: a concurrent start sees no half-written build
+    } catch (err) {
+      // A concurrent build of the same code got there first (its folder is never replaced: a worker may run from it).
+      if (!existsSync(path.join(outDir, 'orchestrator.mjs'))) throw err;
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -51,7 +67,7 @@ export async function buildPrecompiledOrchestrator(outDir: string = PRECOMPILED_
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  buildPrecompiledOrchestrator().then(
+  precompiledOrchestrator().then(
     (file) => console.log(`precompiled orchestrator worker: ${file}`),
     (err) => {
       console.error(err);
