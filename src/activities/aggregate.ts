@@ -8,6 +8,7 @@ import { mapAhead } from '../core/read-ahead';
 import {
   entryEnvironment,
   entryReports,
+  fillHistograms,
   parseIterationBytes,
   prefetchSeries,
   type EntryEnvironment,
@@ -173,6 +174,7 @@ export async function aggregate(store: ArtifactStore, input: AggregateInput): Pr
       environment: e.environment,
       metadataPrefetch: prefetchSeries(e.prefetch),
       timeSeries: entryTimeSeries(e.series, isCharted),
+      deferHistograms: true,
       ...(interval ? { interval } : {}),
     };
     for (const r of entryReports(e.entry, e.owner.vm, e.owner.status, e.results, extras, groups)) out.add(r, isCharted);
@@ -200,9 +202,10 @@ export class ResultsWriter {
   passed = 0;
 
   add(report: EntryReport, charted: boolean): void {
-    const text = (this.parts.length ? ',' : '') + JSON.stringify(report);
+    fillHistograms(report);
+    const text = JSON.stringify(report);
     this.parts.push(text);
-    this.length += Buffer.byteLength(text);
+    this.length += Buffer.byteLength(text) + (this.parts.length > 1 ? 1 : 0);
     if (!charted) for (const d of REPORTED_DIRECTIONS) if (report[d]) report[d].clatHistogramNs = [];
     this.kept.push(asStored(report));
     if (report.status === 'passed') this.passed++;
@@ -213,6 +216,7 @@ export class ResultsWriter {
     const buf = Buffer.allocUnsafe(this.length);
     let at = buf.write('[', 0);
     for (let i = 0; i < this.parts.length; i++) {
+      if (i > 0) at += buf.write(',', at);
       at += buf.write(this.parts[i]!, at);
       this.parts[i] = '';
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import {
   mergeLatency,
   parseFioOutput,
   percentileFromBins,
+  REPORTED_DIRECTIONS,
   type DirectionResult,
   type FioIterationResult,
 } from '../../src/core/fio';
@@ -19,6 +21,7 @@ import {
   PERCENTILES,
   entryReport,
   entryReports,
+  fillHistograms,
   parseIteration,
   reportCsv,
   reportRows,
@@ -571,5 +574,19 @@ describe('real fio outputs the report must not get wrong (test/fixtures/fio)', (
     const [merged] = entryReports(seedEntry, 'vm-1', 'passed', [it1, it1], {}, 'merged');
     expect(merged!.fioGroup).toBeUndefined();
     expect(merged!.write!.iterationTotals.runtimeMs[0]).toBe(it1.groups[0]!.write.runtimeMs + it1.groups[1]!.write.runtimeMs);
+  });
+});
+
+describe('deferred histograms (EntryExtras.deferHistograms)', () => {
+  it('leave clatHistogramNs empty until fillHistograms writes in what an ordinary report has, in the same place', () => {
+    const outputs = ['two-groups.json', 'unified-rw.json', 'number-ios-1000.json'].map((f) =>
+      parseIteration(readFileSync(path.join(import.meta.dirname, '../fixtures/fio', f), 'utf8')),
+    );
+    const ordinary = entryReports(seedEntry, 'vm-1', 'passed', outputs);
+    const deferred = entryReports(seedEntry, 'vm-1', 'passed', outputs, { deferHistograms: true });
+    expect(deferred.flatMap((r) => REPORTED_DIRECTIONS.map((d) => r[d]?.clatHistogramNs.length ?? 0)).every((n) => n === 0)).toBe(true);
+    deferred.forEach(fillHistograms);
+    expect(JSON.stringify(deferred)).toBe(JSON.stringify(ordinary));
+    expect(ordinary.some((r) => REPORTED_DIRECTIONS.some((d) => (r[d]?.clatHistogramNs.length ?? 0) > 0))).toBe(true);
   });
 });
