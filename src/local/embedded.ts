@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server';
+import { precompiledOrchestrator } from '../workers/build-js';
 import { startProcess, tsxCommand, type ManagedProcess } from './processes';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,10 +37,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const artifacts = path.join(o.home, 'artifacts');
   let server = await startTemporalDevServer({ dir: path.join(o.home, 'temporal'), headless: o.headless });
   const env = { TEMPORAL_ADDRESS: server.address, GCSFUSE_BENCH_ARTIFACTS: artifacts };
-  const startWorker = (): ManagedProcess => {
-    const c = tsxCommand(ORCHESTRATOR_ENTRY, []);
-    return startProcess({ name: 'orchestrator-worker', ...c, env, logDir });
-  };
+  // The worker precompiled to JavaScript on plain node: tsx's loader costs it ~60 MiB (src/workers/build-js.ts).
+  const workerEntry = await precompiledOrchestrator();
+  const startWorker = (): ManagedProcess =>
+    startProcess({ name: 'orchestrator-worker', command: process.execPath, args: [workerEntry], env, logDir });
   const startAgent = (vm: string): ManagedProcess => {
     const c = tsxCommand(AGENT_ENTRY, ['--vm', vm, '--work-dir', path.join(o.home, 'agents', vm)]);
     const p = startProcess({ name: `agent-${vm}`, ...c, env, logDir });

@@ -68,7 +68,7 @@ export async function buildPrecompiledOrchestrator(outDir: string): Promise<stri
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   precompiledOrchestrator().then(
-    (file) => console.log(`precompiled orchestrator worker: ${file}`),
+    (file) => console.log(file), // the path alone: `node "$(tsx src/workers/build-js.ts)"` starts it
     (err) => {
       console.error(err);
       process.exit(1);

@@ -1,6 +1,7 @@
 import type { BigQueryOptions } from '@google-cloud/bigquery';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Command } from 'commander';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities';
 import { temporalAgentPresence } from '../activities/agents';
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
   await worker.run(); // returns after SIGINT/SIGTERM, once in-flight tasks are done
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Real paths: node resolves symlinks for import.meta.url but not in argv (a checkout or .gcsfuse-bench reached through a link).
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) {
   main().catch((err) => {
     console.error(err);
     process.exit(1);
