@@ -10,7 +10,9 @@ import { ORCHESTRATOR_TASK_QUEUE, vmGroupWorkflowId, vmWorkflowId, WORKFLOW_TYPE
 import type { benchmarkWorkflow } from '../../src/workflows';
 import { progressQuery } from '../../src/workflows/definitions';
 import { GROUP_REPORTS } from '../../src/workflows/fanout';
-import { Harness, readJson, smallRequest, until } from '../support/harness';
+import { createAgentWorker } from '../../vm-agent/src/main';
+import { SIMULATED_FIO_VERSION } from '../../vm-agent/src/simulated-fio';
+import { Harness, readJson, smallRequest, tempDir, until } from '../support/harness';
 import { startLocalTemporal } from '../support/temporal';
 
 /**
@@ -184,5 +186,26 @@ describe('a large fleet runs through group workflows', () => {
     const progress = await handle.query(progressQuery);
     expect(progress).toMatchObject({ phase: 'cancelled', report: { complete: false } });
     expect(progress.runs.every((r) => r.status === 'cancelled')).toBe(true);
+  });
+
+  it('SIMULATION MODE (what the fleet benchmarks use) passes its entries: its zero-byte outputs are not refused as unusable', async () => {
+    const worker = await createAgentWorker({
+      vm: 'sim-1',
+      temporal: { address: env.address, namespace: 'default' },
+      artifacts: h.artifacts,
+      workDir: tempDir('sim-agent'),
+      simulateFio: true,
+    });
+    const running = worker.run();
+    try {
+      const result = await (await start(request('simulated', ['sim-1'], 2, { fanout: {} }))).result();
+      expect(result).toMatchObject({ totalEntries: 2, passed: 2, failed: 0 });
+      // The stored output says it is simulated, so no report can take it for a measurement.
+      const output = readJson<{ 'fio version': string }>(`${h.artifacts}/simulated/results/sim-1/test-1/iteration-1.fio.json`);
+      expect(output['fio version']).toBe(SIMULATED_FIO_VERSION);
+    } finally {
+      worker.shutdown();
+      await running;
+    }
   });
 });

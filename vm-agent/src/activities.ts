@@ -45,6 +45,8 @@ export interface AgentDeps {
   redact?: Redact;
   /** Have fio's own parser check each entry's job before it runs (default true; tests with a stand-in fio turn it off). */
   fioParseCheck?: boolean;
+  /** Refuse an output that moved no bytes in a direction its job asks for (default true; SIMULATION MODE moves none by design). */
+  outputCheck?: boolean;
   /** This agent's build label, stamped on each outcome and manifest record (default: this process's, src/shared/build.ts). */
   build?: string;
 }
@@ -183,7 +185,10 @@ export function createAgentActivities(deps: AgentDeps) {
       try {
         const rw = job.options.filter((o) => o.name === 'rw' || o.name === 'readwrite').map((o) => o.value);
         const parsed = parseFioOutput(output);
-        const reasons = (rw.length ? rw : [undefined]).map((mode) => unusableOutputReason(parsed, mode)).filter(Boolean);
+        const reasons =
+          deps.outputCheck === false
+            ? []
+            : (rw.length ? rw : [undefined]).map((mode) => unusableOutputReason(parsed, mode)).filter(Boolean);
         if (reasons.length > 0) throw new FioOutputError(reasons[0]!);
       } catch (err) {
         throw ApplicationFailure.nonRetryable(

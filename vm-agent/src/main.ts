@@ -71,6 +71,7 @@ export async function createAgentWorker(opts: AgentOptions): Promise<Worker> {
       workDir: opts.workDir,
       allowFioOptions: new Set(opts.allowFioOptions ?? []),
       fioParseCheck: !opts.simulateFio,
+      outputCheck: !opts.simulateFio,
       build,
     }),
     // One entry at a time: concurrent fio jobs on one VM would measure each other.
