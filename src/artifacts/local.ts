@@ -14,7 +14,8 @@ export class LocalArtifactStore implements ArtifactStore {
     return path.join(this.root, checkKey(key));
   }
 
-  get(key: string): Promise<Buffer | undefined> {
+  // async: an invalid key rejects, as the interface's other stores do, instead of throwing at the call.
+  async get(key: string): Promise<Buffer | undefined> {
     const file = this.urlOf(key);
     // The callback readFile: fs.promises' FileHandle path costs 2-3x its CPU per small file
     // (aggregate reads tens of thousands of them).

@@ -228,7 +228,7 @@ export async function vmWorkflow(input: VmWorkflowInput): Promise<EntryOutcome[]
       if (!next && queue.length > 0 && historyFull()) {
         await Promise.all(reports);
         progress.runningMatrixId = null;
-        // Not inside the try's cancellation handling: nothing is pending now (the running entry settled, none queued).
+        // Nothing is in flight: the running entry settled and none was queued behind it past the budget.
         return await continueAsNew<typeof vmWorkflow>({
           ...input,
           entries: queue.splice(0),
