@@ -15,25 +15,34 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { precompiledOrchestrator } from '../src/workers/build-js';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ORCHESTRATOR_ENTRY } from '../src/local/embedded';
 import { tsxCommand } from '../src/local/processes';
-import { BenchRun, flagValue, hasFlag, log, numberFlag, procStatusKiB, removeDir, round2, scratchDir, sleep } from './lib';
+import {
+  BenchRun,
+  flagValue,
+  hasFlag,
+  log,
+  measureIdleProcess,
+  numberFlag,
+  procStatusKiB,
+  removeDir,
+  round2,
+  scratchDir,
+  sleep,
+  type IdleRss,
+} from './lib';
 import { quietRuntime, startStack } from './temporal-support';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPORT_MODULE = fileURLToPath(new URL('../src/activities/report.ts', import.meta.url));
 const IDLE_S = numberFlag('idle-s', 5);
 
-interface Rss {
-  rssIdleKiB: number;
-  hwmKiB: number;
-  startMs: number;
-}
+type Rss = IdleRss;
 
 /**
  * The worker of commit 5862ccd is the real entry with Cloud Storage and the report module (Plot,
@@ -94,30 +103,8 @@ function runChild(flag: '--before-child', address: string, artifacts: string): P
 }
 
 /** A process started by `args`, measured IDLE_S after its stdout says `ready` (or at once without). */
-async function measureProcess(command: string, args: string[], ready: RegExp | null): Promise<Rss> {
-  const t0 = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  if (ready) {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (ready.test(out)) resolve();
-      });
-      void exited.then((code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready: ${stderr}`)));
-    });
-  }
-  const startMs = performance.now() - t0;
-  await sleep(IDLE_S * 1000);
-  const st = procStatusKiB(child.pid!);
-  child.kill('SIGTERM');
-  await exited;
-  if (!st) throw new Error(`no /proc status of ${args.join(' ')}: ${stderr}`);
-  return { rssIdleKiB: st.VmRSS!, hwmKiB: st.VmHWM!, startMs };
-}
+const measureProcess = (command: string, args: string[], ready: RegExp | null): Promise<Rss> =>
+  measureIdleProcess(command, args, ready, IDLE_S);
 
 async function main(): Promise<void> {
   const run = new BenchRun('orchestrator-memory');

@@ -8,8 +8,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { execFile } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { freePortRange } from '../src/local/ports';
 import { fileURLToPath } from 'node:url';
 import { NamespaceNotFoundError } from '@temporalio/client';
 import type { ArtifactStore } from '../src/artifacts';
@@ -115,25 +115,6 @@ async function startDevServer(home: string): Promise<BenchServer> {
   };
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port with REAL_SERVER_PORTS free ports from it, below 32768 (the server keeps membership ports as SMALLINT). */
-async function freePortRange(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let free = true;
-    for (let p = base; p < base + REAL_SERVER_PORTS && free; p++) free = await portFree(p);
-    if (free) return base;
-  }
-  throw new Error('no free range of loopback ports found');
-}
-
 function runScript(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile('bash', [TEMPORAL_SERVER_SCRIPT, ...args], { timeout: timeoutMs, cwd: REPO }, (err, stdout, stderr) =>
@@ -147,7 +128,7 @@ async function startRealServer(home: string): Promise<BenchServer> {
   const dir = path.join(home, 'temporal-server');
   // PostgreSQL runs as its own user when we are root: it must pass through the scratch folder (mkdtemp makes it 0700).
   chmodSync(home, 0o711);
-  const port = await freePortRange();
+  const port = await freePortRange(REAL_SERVER_PORTS);
   const address = await runScript(['start', dir, String(port)], 180_000);
   const serverPid = Number(readFileSync(path.join(dir, 'temporal-server.pid'), 'utf8'));
   const pgPid = Number(readFileSync(path.join(dir, 'postgresql', 'postmaster.pid'), 'utf8').split('\n')[0]);

@@ -31,3 +31,26 @@ export function waitForPort(port: number, timeoutMs: number, host = '127.0.0.1')
     attempt();
   });
 }
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port with `count` free loopback ports from it, away from the usual 7233 and the ephemeral
+ * range, and below 32768: the real Temporal server (scripts/temporal-server.sh, PORT..PORT+10)
+ * stores membership ports as SMALLINT (39738 made it exit).
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await portFree(p);
+    if (free) return base;
+  }
+  throw new Error('no free range of loopback ports found');
+}

@@ -156,7 +156,8 @@ export function fanoutBudget(vms: number, entriesPerVm: number, options: FanoutO
     vmRunsPerVm: Math.ceil(entriesPerVm / entriesPerRun),
     benchmarkPendingChildren: flat ? vms : groups + DIRECT_RUNS_MAX,
     groupPendingChildren: vmsPerGroup,
-    groupPendingSignals: 1,
+    // Relays are not awaited one by one: at most every batch is in flight.
+    groupPendingSignals: GROUP_REPORTS,
     // The running entry and the one queued behind it, and a presence check.
     vmPendingActivities: 3,
   };

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePortRange } from '../../src/local/ports';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/names';
@@ -31,32 +31,10 @@ let basePort = 0;
 let client: Client | undefined;
 const workers: ManagedProcess[] = [];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * A base port with PORTS_USED free ports from it, away from the usual 7233 and the ephemeral range,
- * and below 32768 (the server stores membership ports as SMALLINT; 39738 made it exit).
- */
-async function freePortRange(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    let free = true;
-    for (let p = base; p < base + PORTS_USED && free; p++) free = await portFree(p);
-    if (free) return base;
-  }
-  throw new Error('no free range of loopback ports found');
-}
-
 beforeAll(async () => {
   // PostgreSQL runs as its own user (as root here): it must be able to pass through the test's folder.
   chmodSync(home, 0o711);
-  const base = (basePort = await freePortRange());
+  const base = (basePort = await freePortRange(PORTS_USED));
   const started = await run('bash', [SCRIPT, 'start', serverDir, String(base)], { timeoutMs: 150_000 });
   if (started.code !== 0) {
     const log = (f: string) =>
